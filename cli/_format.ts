@@ -1,0 +1,66 @@
+/** Text formatting shared by the commands: colours, tables, times. */
+import type { JobState } from "../lib/job.ts";
+
+const STATE_COLORS: Record<JobState, number> = {
+  pending: 33, // yellow
+  processing: 36, // cyan
+  completed: 32, // green
+  failed: 35, // magenta
+  dead: 31, // red
+  cancelled: 90, // grey
+};
+
+/** Wraps text in an ANSI colour when `on`. */
+export function paint(on: boolean, code: number, text: string): string {
+  return on ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+/** A state name in its colour. */
+export function paintState(on: boolean, state: JobState): string {
+  return paint(on, STATE_COLORS[state], state);
+}
+
+// deno-lint-ignore no-control-regex -- ANSI colour codes start with ESC
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function visibleLength(text: string): number {
+  return text.replace(ANSI, "").length;
+}
+
+/** Aligns rows into columns separated by two spaces; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) =>
+    Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? "")))
+  );
+  const line = (cells: string[]) =>
+    cells.map((cell, i) =>
+      i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - visibleLength(cell))
+    ).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** Shortens text to `max` characters with an ellipsis, on one line. */
+export function truncate(text: string, max: number): string {
+  const one = text.replace(/\s+/g, " ");
+  return one.length <= max ? one : one.slice(0, Math.max(0, max - 1)) + "…";
+}
+
+/** "in 3 s", "2 min ago": a time relative to `now`. */
+export function relativeTime(iso: string, now: number): string {
+  const delta = Date.parse(iso) - now;
+  const abs = Math.abs(delta);
+  const amount = abs < 1000
+    ? `${abs} ms`
+    : abs < 120_000
+    ? `${Math.round(abs / 1000)} s`
+    : abs < 7_200_000
+    ? `${Math.round(abs / 60_000)} min`
+    : `${Math.round(abs / 3_600_000)} h`;
+  return delta >= 0 ? `in ${amount}` : `${amount} ago`;
+}
+
+/** Quotes one argument for `sh` so it stays one word: `a b` becomes `'a b'`. */
+export function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_\-+=.,/:@%^]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}

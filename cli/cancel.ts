@@ -1,0 +1,14 @@
+/** `queuectl cancel <id>...`: pending and failed jobs stop at once; running ones are stopped first. */
+import { type CliContext, withStorage } from "./_context.ts";
+
+/** Cancels every id, all or none; prints one line per job. */
+export async function cancel(ctx: CliContext, ids: string[]): Promise<void> {
+  const jobs = await withStorage(ctx, (store) => store.jobCancel({ ids, now: Date.now() }));
+  for (const job of jobs) {
+    ctx.out(
+      job.state === "cancelled"
+        ? `job ${job.id} cancelled`
+        : `job ${job.id} is running; its worker will stop it and mark it cancelled`,
+    );
+  }
+}

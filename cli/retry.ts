@@ -1,0 +1,10 @@
+/** `queuectl retry <id>...`: a failed job runs now; a dead one starts over. */
+import { type CliContext, withStorage } from "./_context.ts";
+
+/** Retries every id, all or none; prints one line per job. */
+export async function retry(ctx: CliContext, ids: string[]): Promise<void> {
+  const jobs = await withStorage(ctx, (store) => store.jobRetry({ ids, now: Date.now() }));
+  for (const job of jobs) {
+    ctx.out(`job ${job.id} is pending again (attempts so far: ${job.attempts})`);
+  }
+}

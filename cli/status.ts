@@ -1,0 +1,47 @@
+/** `queuectl status`: counts per state, workers, next retry, throughput, the database. */
+import { JOB_STATES } from "../lib/job.ts";
+import type { Stats, Storage } from "../lib/storage/storage.ts";
+import { type CliContext, printJson, withStorage } from "./_context.ts";
+import { paint, paintState, relativeTime } from "./_format.ts";
+
+/** Reads the status document; workers whose heartbeat is older than the lease are gone. */
+export async function readStats(store: Storage, now: number): Promise<Stats> {
+  const config = await store.configGetAll();
+  return await store.statsGet({ now, staleBefore: now - config.lease_timeout * 1000 });
+}
+
+/** Prints the status, as text or as the `status --json` document. */
+export async function status(ctx: CliContext, json: boolean): Promise<void> {
+  const now = Date.now();
+  const stats = await withStorage(ctx, (store) => readStats(store, now));
+  if (json) return printJson(ctx, stats);
+  const bold = (t: string) => paint(ctx.color, 1, t);
+  const total = JOB_STATES.reduce((sum, s) => sum + stats.counts[s], 0);
+  ctx.out(`${bold("Database")}     ${stats.db}`);
+  ctx.out(`${bold("Jobs")}         ${total} in all`);
+  for (const state of JOB_STATES) {
+    const label = state === "dead" ? "dead (DLQ)" : state;
+    const pad = " ".repeat(Math.max(1, 12 - label.length));
+    ctx.out(
+      `  ${paintState(ctx.color, state)}${label.slice(state.length)}${pad}${stats.counts[state]}`,
+    );
+  }
+  ctx.out(`${bold("Workers")}      ${stats.workers.length} active`);
+  for (const w of stats.workers) {
+    const jobs = w.current_jobs.length ? w.current_jobs.join(", ") : "idle";
+    ctx.out(`  ${w.id}  pid ${w.pid} on ${w.host}, ${w.count} slot(s): ${jobs}`);
+  }
+  ctx.out(
+    `${bold("Next retry")}   ${
+      stats.next_retry_at
+        ? `${stats.next_retry_at} (${relativeTime(stats.next_retry_at, now)})`
+        : "none"
+    }`,
+  );
+  const t = stats.throughput;
+  ctx.out(
+    `${
+      bold("Throughput")
+    }   ${t.completed} completed, ${t.failed} failed in the last ${t.window_s} s`,
+  );
+}

@@ -1,0 +1,69 @@
+/** Settings: keys, defaults, parsing and ranges (SPEC section 6). */
+import { UsageError } from "./errors.ts";
+
+/** One setting's rules. */
+interface KeySpec {
+  default: number;
+  integer: boolean;
+  min: number;
+  max: number;
+  unit: string;
+}
+
+const MIB = 1024 * 1024;
+
+/** Every setting with its default and allowed range. */
+export const CONFIG_KEYS = {
+  max_retries: { default: 3, integer: true, min: 0, max: 100, unit: "" },
+  backoff_base: { default: 2, integer: false, min: 1, max: Infinity, unit: "" },
+  backoff_max: { default: 3600, integer: false, min: 0, max: Infinity, unit: "s" },
+  job_timeout: { default: 60, integer: false, min: 0, max: Infinity, unit: "s" },
+  output_limit: { default: 65536, integer: true, min: 0, max: 100 * MIB, unit: "bytes" },
+  lease_timeout: { default: 30, integer: false, min: 2, max: Infinity, unit: "s" },
+} as const satisfies Record<string, KeySpec>;
+
+/** A setting's name. */
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** Every setting with its value. */
+export type Config = Record<ConfigKey, number>;
+
+/** The names of every setting, in display order. */
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+/** The defaults of every setting. */
+export function defaultConfig(): Config {
+  return Object.fromEntries(CONFIG_KEY_NAMES.map((k) => [k, CONFIG_KEYS[k].default])) as Config;
+}
+
+/** Accepts `max_retries` and `max-retries`; refuses unknown keys listing the known ones. */
+export function parseConfigKey(raw: string): ConfigKey {
+  const key = raw.trim().toLowerCase().replaceAll("-", "_");
+  if (key in CONFIG_KEYS) return key as ConfigKey;
+  throw new UsageError(
+    `Unknown config key "${raw}"`,
+    `known keys: ${CONFIG_KEY_NAMES.join(", ")}`,
+  );
+}
+
+/** Describes a key's allowed values, for error messages. */
+export function describeRange(key: ConfigKey): string {
+  const spec: KeySpec = CONFIG_KEYS[key];
+  const kind = spec.integer ? "an integer" : "a number";
+  const range = spec.max === Infinity ? `>= ${spec.min}` : `from ${spec.min} to ${spec.max}`;
+  return `${key} must be ${kind} ${range}${spec.unit ? ` (${spec.unit})` : ""}`;
+}
+
+/** Parses a value for `key` from text, checking type and range. */
+export function parseConfigValue(key: ConfigKey, raw: string): number {
+  const spec: KeySpec = CONFIG_KEYS[key];
+  const text = raw.trim();
+  const value = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
+  if (
+    !Number.isFinite(value) || (spec.integer && !Number.isInteger(value)) ||
+    value < spec.min || value > spec.max
+  ) {
+    throw new UsageError(`Invalid value "${raw}" for ${key}`, describeRange(key));
+  }
+  return value;
+}

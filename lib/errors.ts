@@ -1,0 +1,56 @@
+/**
+ * Typed errors. Each carries the process exit code (and, for the web
+ * handler, the HTTP status) so that one place maps them: `main.ts` for the
+ * CLI, `web/handler.ts` for HTTP.
+ */
+
+/** Base class of every error a user is meant to see as one line. */
+export class QueuectlError extends Error {
+  /** Process exit code: 1 the operation failed, 2 bad usage or input. */
+  readonly exitCode: 1 | 2;
+  /** HTTP status used by the dashboard API. */
+  readonly httpStatus: number;
+  /** Optional advice printed after the message: `error: <message>; <hint>`. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, exitCode: 1 | 2, httpStatus: number, hint?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.httpStatus = httpStatus;
+    this.hint = hint;
+  }
+}
+
+/** Bad usage or invalid input: exit 2, HTTP 400. */
+export class UsageError extends QueuectlError {
+  constructor(message: string, hint?: string) {
+    super(message, 2, 400, hint);
+  }
+}
+
+/** A job (or other named thing) does not exist: exit 1, HTTP 404. */
+export class NotFoundError extends QueuectlError {
+  constructor(message: string, hint?: string) {
+    super(message, 1, 404, hint);
+  }
+}
+
+/** The operation conflicts with the current state (duplicate id, wrong state): exit 1, HTTP 409. */
+export class ConflictError extends QueuectlError {
+  constructor(message: string, hint?: string) {
+    super(message, 1, 409, hint);
+  }
+}
+
+/** The database cannot be used (read-only, locked, corrupt, too new): exit 1, HTTP 500. */
+export class StorageError extends QueuectlError {
+  constructor(message: string, hint?: string) {
+    super(message, 1, 500, hint);
+  }
+}
+
+/** Formats an error as the one line the CLI prints, without the `error: ` prefix. */
+export function errorLine(error: QueuectlError): string {
+  return error.hint ? `${error.message}; ${error.hint}` : error.message;
+}

@@ -1,0 +1,104 @@
+/**
+ * The job state machine as pure functions: which transitions are legal and
+ * what an attempt's outcome leads to. Storage applies the results; nothing
+ * here reads a clock or a database.
+ */
+import { type BackoffOptions, nextRunAt } from "./backoff.ts";
+import { ConflictError } from "./errors.ts";
+import type { JobState, RunOutcome } from "./job.ts";
+
+/** Every legal transition; anything else is a bug or a conflict. */
+const TRANSITIONS: Record<JobState, readonly JobState[]> = {
+  pending: ["processing", "cancelled"],
+  // failed/dead/completed after a run; pending when a run is interrupted
+  // without counting (forced stop); cancelled when stopped by `cancel`.
+  processing: ["completed", "failed", "dead", "pending", "cancelled"],
+  failed: ["processing", "pending", "cancelled", "dead"],
+  dead: ["pending"],
+  completed: [],
+  cancelled: [],
+};
+
+/** Whether a job may go from `from` to `to`. */
+export function canTransition(from: JobState, to: JobState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** What a finished attempt leads to. `next_run_at` is set only for `failed`. */
+export interface RunDecision {
+  state: "completed" | "failed" | "dead" | "cancelled";
+  next_run_at: number | null;
+}
+
+/** The inputs of {@linkcode decideAfterRun}. */
+export interface DecideAfterRunParams {
+  outcome: RunOutcome;
+  /** The 1-based number of the attempt that just ended. */
+  attempt: number;
+  /** Retries allowed after the first attempt. */
+  maxRetries: number;
+  now: number;
+  backoff: BackoffOptions;
+}
+
+/**
+ * What a job becomes after attempt k ends: completed on success; on a
+ * failure, `failed` with a retry after `min(base^k, max)` seconds while
+ * k <= max_retries, else `dead` (the DLQ).
+ */
+export function decideAfterRun(params: DecideAfterRunParams): RunDecision {
+  switch (params.outcome) {
+    case "succeeded":
+      return { state: "completed", next_run_at: null };
+    case "cancelled":
+      return { state: "cancelled", next_run_at: null };
+    case "failed":
+    case "timed_out":
+    case "spawn_failed":
+    case "interrupted":
+      if (params.attempt <= params.maxRetries) {
+        return {
+          state: "failed",
+          next_run_at: nextRunAt(params.now, params.attempt, params.backoff),
+        };
+      }
+      return { state: "dead", next_run_at: null };
+    default: {
+      const never: never = params.outcome;
+      throw new Error(`Unknown outcome "${never}"`);
+    }
+  }
+}
+
+/** What `retry` does to a job: the new state and whether attempts reset. */
+export interface RetryPlan {
+  state: "pending";
+  resetAttempts: boolean;
+}
+
+/**
+ * `retry` on a failed job runs it now within its budget (attempts kept); on a
+ * dead job it starts over (attempts reset), as `dlq retry` does. Any other
+ * state is a conflict that names the state.
+ */
+export function planRetry(id: string, state: JobState): RetryPlan {
+  if (state === "failed") return { state: "pending", resetAttempts: false };
+  if (state === "dead") return { state: "pending", resetAttempts: true };
+  throw new ConflictError(
+    `Cannot retry job "${id}": job is ${state}`,
+    "only failed and dead jobs can be retried",
+  );
+}
+
+/**
+ * `cancel` stops pending and failed jobs at once; a processing job is
+ * cancelled by its worker (returns "stop-first"). Finished jobs conflict.
+ */
+export function planCancel(id: string, state: JobState): "cancel" | "stop-first" {
+  if (state === "pending" || state === "failed") return "cancel";
+  if (state === "processing") return "stop-first";
+  throw new ConflictError(
+    `Cannot cancel job "${id}": job is ${state}`,
+    "only pending, failed and processing jobs can be cancelled",
+  );
+}

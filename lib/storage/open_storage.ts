@@ -1,0 +1,45 @@
+/** Picks the storage implementation from the `--db` value and opens it. */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { StorageError, UsageError } from "../errors.ts";
+import { SqliteStorage } from "./sqlite.ts";
+import type { Storage } from "./storage.ts";
+
+/** `$XDG_DATA_HOME/queuectl/queue.db`, falling back to `~/.local/share/queuectl/queue.db`. */
+export function defaultDbPath(): string {
+  const xdg = Deno.env.get("XDG_DATA_HOME");
+  if (xdg) return join(xdg, "queuectl", "queue.db");
+  const home = Deno.env.get("HOME");
+  if (!home) {
+    throw new UsageError("Cannot find a place for the database: HOME is not set", "pass --db");
+  }
+  return join(home, ".local", "share", "queuectl", "queue.db");
+}
+
+/** The database location in force: `--db`, then `QUEUECTL_DB`, then the default. */
+export function resolveDbLocation(flag: string | undefined): string {
+  return flag || Deno.env.get("QUEUECTL_DB") || defaultDbPath();
+}
+
+/** Opens the store at `location`, creating the folder of a SQLite file when missing. */
+export function openStorage(location: string): Storage {
+  if (/^postgres(ql)?:\/\//.test(location)) {
+    throw new UsageError(
+      "PostgreSQL storage is not available yet",
+      "use a SQLite file path for --db",
+    );
+  }
+  if (location !== ":memory:") {
+    try {
+      mkdirSync(dirname(location), { recursive: true });
+    } catch (error) {
+      throw new StorageError(
+        `Cannot create the folder of database "${location}": ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        "pass --db with a path you can write",
+      );
+    }
+  }
+  return SqliteStorage.open(location);
+}

@@ -1,0 +1,801 @@
+/**
+ * The SQLite store on Deno's built-in `node:sqlite`. All SQLite SQL lives
+ * here. One connection per process; WAL mode so readers never block the
+ * writer; every write is one `BEGIN IMMEDIATE` transaction, so the busy
+ * timeout covers lock waits and nothing is ever half done.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
+import { ConflictError, NotFoundError, QueuectlError, StorageError } from "../errors.ts";
+import {
+  isoTime,
+  type Job,
+  JOB_STATES,
+  type JobState,
+  type JobWithRuns,
+  type NewJob,
+  type Run,
+  type RunOutcome,
+  type RunOutput,
+} from "../job.ts";
+import { planCancel, planRetry } from "../state.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
+import type {
+  ClaimedJob,
+  HeartbeatReply,
+  JobListParams,
+  JobPage,
+  RunFinish,
+  RunOutputUpdate,
+  RunStart,
+  Stats,
+  Storage,
+  StrandedJob,
+  WorkerInfo,
+} from "./storage.ts";
+
+type Row = Record<string, unknown>;
+
+const BUSY_TIMEOUT_MS = 5000;
+const decoder = new TextDecoder();
+
+/** SQLite result codes we explain to the user (primary codes, low byte). */
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_CORRUPT = 11;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_CONSTRAINT = 19;
+const SQLITE_NOTADB = 26;
+
+function sqliteCode(error: unknown): number | null {
+  if (error && typeof error === "object" && "errcode" in error) {
+    const code = (error as { errcode: unknown }).errcode;
+    if (typeof code === "number") return code & 0xff;
+  }
+  return null;
+}
+
+/** Turns a driver error into a one-line StorageError that says what to do. */
+export function toStorageError(error: unknown, path: string): QueuectlError {
+  if (error instanceof QueuectlError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  switch (sqliteCode(error)) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return new StorageError(
+        `Database "${path}" is locked by another process (waited ${BUSY_TIMEOUT_MS / 1000} s)`,
+        "try again, or stop the process holding the lock",
+      );
+    case SQLITE_READONLY:
+      return new StorageError(
+        `Database "${path}" is read-only`,
+        "check the permissions of the file and its folder, or pass --db with a writable path",
+      );
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return new StorageError(
+        `Database "${path}" is not a queuectl database or is corrupt`,
+        "pass --db with another path, or restore it from a backup",
+      );
+    case SQLITE_CANTOPEN:
+      return new StorageError(
+        `Cannot open database "${path}"`,
+        "check that the path is a file in a folder you can write",
+      );
+  }
+  return new StorageError(`Database "${path}" failed: ${detail}`);
+}
+
+function toJob(row: Row): Job {
+  return {
+    id: row.id as string,
+    command: row.command as string,
+    state: row.state as JobState,
+    queue: row.queue as string,
+    priority: row.priority as number,
+    max_retries: row.max_retries as number | null,
+    timeout: row.timeout as number | null,
+    env: row.env === null ? null : JSON.parse(row.env as string),
+    cwd: row.cwd as string | null,
+    attempts: row.attempts as number,
+    created_at: isoTime(row.created_at as number),
+    updated_at: isoTime(row.updated_at as number),
+    next_run_at: row.next_run_at === null ? null : isoTime(row.next_run_at as number),
+    last_error: row.last_error as string | null,
+    worker_id: row.worker_id as string | null,
+  };
+}
+
+function toRun(row: Row): Run {
+  const started = row.started_at as number;
+  const finished = row.finished_at as number | null;
+  return {
+    attempt: row.attempt as number,
+    started_at: isoTime(started),
+    finished_at: finished === null ? null : isoTime(finished),
+    duration_ms: finished === null ? null : finished - started,
+    outcome: row.outcome as RunOutcome | null,
+    exit_code: row.exit_code as number | null,
+    signal: row.signal as string | null,
+    error: row.error as string | null,
+    worker_id: row.worker_id as string | null,
+  };
+}
+
+function text(bytes: unknown): string {
+  return bytes instanceof Uint8Array ? decoder.decode(bytes) : "";
+}
+
+function encodeCursor(createdAt: number, id: string): string {
+  return `${createdAt.toString(36)}.${id}`;
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  const dot = cursor.indexOf(".");
+  if (dot <= 0) return null;
+  const createdAt = parseInt(cursor.slice(0, dot), 36);
+  return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(dot + 1) } : null;
+}
+
+/** The SQLite implementation of {@linkcode Storage}. */
+export class SqliteStorage implements Storage {
+  readonly location: string;
+  #db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+
+  private constructor(location: string, db: DatabaseSync) {
+    this.location = location;
+    this.#db = db;
+  }
+
+  /** Opens (creating when missing) the database at `path` and migrates it forward. */
+  static open(path: string): SqliteStorage {
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path);
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const store = new SqliteStorage(path, db);
+      store.#migrate();
+      db.exec("PRAGMA synchronous = NORMAL");
+      return store;
+    } catch (error) {
+      try {
+        db?.close();
+      } catch { /* already failing; the first error is the one to report */ }
+      throw toStorageError(error, path);
+    }
+  }
+
+  #migrate(): void {
+    const version = this.#db.prepare("PRAGMA user_version").get()!.user_version as number;
+    if (version > SCHEMA_VERSION) {
+      throw new StorageError(
+        `Database "${this.location}" was written by a newer queuectl (schema ${version}, this one knows ${SCHEMA_VERSION})`,
+        "upgrade queuectl",
+      );
+    }
+    if (version === SCHEMA_VERSION) {
+      // Reading the mode is cheap; setting it needs a write lock only once.
+      const mode = this.#db.prepare("PRAGMA journal_mode").get()!.journal_mode;
+      if (mode !== "wal") this.#db.exec("PRAGMA journal_mode = WAL");
+      return;
+    }
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#write(() => {
+      // Re-read inside the lock: another process may have migrated meanwhile.
+      const current = this.#db.prepare("PRAGMA user_version").get()!.user_version as number;
+      for (let i = current; i < SCHEMA_VERSION; i++) this.#db.exec(MIGRATIONS[i]!);
+      this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#stmt(sql).all(...params) as Row[];
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.#stmt(sql).run(...params).changes);
+  }
+
+  /** Runs `fn` in one write transaction; any throw rolls everything back. */
+  #write<T>(fn: () => T): T {
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      throw toStorageError(error, this.location);
+    }
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw toStorageError(error, this.location);
+    }
+  }
+
+  #read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw toStorageError(error, this.location);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    this.#statements.clear();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<Job[]> {
+    const { jobs, now } = params;
+    return Promise.resolve(this.#write(() => {
+      const insert = this.#stmt(
+        `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout, env, cwd,
+           created_at, updated_at, next_run_at)
+         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const job of jobs) {
+        try {
+          insert.run(
+            job.id,
+            job.command,
+            job.queue,
+            job.priority,
+            job.max_retries,
+            job.timeout,
+            job.env === null ? null : JSON.stringify(job.env),
+            job.cwd,
+            now,
+            now,
+            job.run_at,
+          );
+        } catch (error) {
+          if (sqliteCode(error) === SQLITE_CONSTRAINT) {
+            throw new ConflictError(
+              `Cannot enqueue job "${job.id}": a job with this id already exists`,
+              "choose another id, or omit it to have one generated",
+            );
+          }
+          throw error;
+        }
+      }
+      this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
+      return jobs.map((job): Job => ({
+        id: job.id,
+        command: job.command,
+        state: "pending",
+        queue: job.queue,
+        priority: job.priority,
+        max_retries: job.max_retries,
+        timeout: job.timeout,
+        env: job.env,
+        cwd: job.cwd,
+        attempts: 0,
+        created_at: isoTime(now),
+        updated_at: isoTime(now),
+        next_run_at: isoTime(job.run_at),
+        last_error: null,
+        worker_id: null,
+      }));
+    }));
+  }
+
+  jobGet(params: { id: string }): Promise<Job | null> {
+    return Promise.resolve(this.#read(() => {
+      const row = this.#get("SELECT * FROM jobs WHERE id = ?", params.id);
+      return row ? toJob(row) : null;
+    }));
+  }
+
+  jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null> {
+    return Promise.resolve(this.#read(() => {
+      const row = this.#get("SELECT * FROM jobs WHERE id = ?", params.id);
+      if (!row) return null;
+      const runs = this.#all(
+        `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id
+         FROM runs WHERE job_id = ? ORDER BY seq`,
+        params.id,
+      ).map(toRun);
+      return { ...toJob(row), runs };
+    }));
+  }
+
+  jobList(params: JobListParams): Promise<JobPage> {
+    return Promise.resolve(this.#read(() => {
+      const where: string[] = [];
+      const args: SQLInputValue[] = [];
+      if (params.state) {
+        where.push("state = ?");
+        args.push(params.state);
+      }
+      if (params.queue) {
+        where.push("queue = ?");
+        args.push(params.queue);
+      }
+      if (params.search) {
+        const like = `%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        where.push("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')");
+        args.push(like, like);
+      }
+      if (params.cursor) {
+        const cursor = decodeCursor(params.cursor);
+        if (cursor) {
+          where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+          args.push(cursor.createdAt, cursor.createdAt, cursor.id);
+        }
+      }
+      const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY created_at DESC, id DESC LIMIT ?`;
+      const rows = this.#all(sql, ...args, params.limit + 1);
+      const page = rows.slice(0, params.limit);
+      const last = page[page.length - 1];
+      return {
+        jobs: page.map(toJob),
+        nextCursor: rows.length > params.limit && last
+          ? encodeCursor(last.created_at as number, last.id as string)
+          : null,
+      };
+    }));
+  }
+
+  jobCountByState(): Promise<Record<JobState, number>> {
+    return Promise.resolve(this.#read(() => this.#counts()));
+  }
+
+  #counts(): Record<JobState, number> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const row of this.#all("SELECT state, n FROM job_counts")) {
+      counts[row.state as JobState] = row.n as number;
+    }
+    return counts;
+  }
+
+  #requireJob(id: string): Row {
+    const row = this.#get("SELECT * FROM jobs WHERE id = ?", id);
+    if (!row) {
+      throw new NotFoundError(`Job "${id}" not found`, "see `queuectl list` for job ids");
+    }
+    return row;
+  }
+
+  jobRetry(params: { ids: string[]; now: number }): Promise<Job[]> {
+    return Promise.resolve(this.#write(() => {
+      for (const id of params.ids) {
+        const row = this.#requireJob(id);
+        const plan = planRetry(id, row.state as JobState);
+        this.#run(
+          `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?,
+             attempts = CASE WHEN ? THEN 0 ELSE attempts END
+           WHERE id = ?`,
+          plan.state,
+          params.now,
+          params.now,
+          plan.resetAttempts ? 1 : 0,
+          id,
+        );
+      }
+      return params.ids.map((id) => toJob(this.#requireJob(id)));
+    }));
+  }
+
+  jobRetryAllDead(params: { now: number }): Promise<number> {
+    return Promise.resolve(this.#write(() =>
+      this.#run(
+        `UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = ?, updated_at = ?
+         WHERE state = 'dead'`,
+        params.now,
+        params.now,
+      )
+    ));
+  }
+
+  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
+    return Promise.resolve(this.#write(() => {
+      for (const id of params.ids) {
+        const row = this.#requireJob(id);
+        if (planCancel(id, row.state as JobState) === "cancel") {
+          this.#run(
+            `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ? WHERE id = ?`,
+            params.now,
+            id,
+          );
+        } else {
+          this.#run(
+            "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
+            params.now,
+            id,
+          );
+        }
+      }
+      return params.ids.map((id) => toJob(this.#requireJob(id)));
+    }));
+  }
+
+  jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {
+    return Promise.resolve(this.#write(() => {
+      const cutoff = params.olderThan ?? Number.MAX_SAFE_INTEGER;
+      this.#run(
+        `DELETE FROM runs WHERE job_id IN
+           (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < ?)`,
+        cutoff,
+      );
+      return this.#run("DELETE FROM jobs WHERE state = 'dead' AND updated_at < ?", cutoff);
+    }));
+  }
+
+  jobClaim(params: {
+    workerId: string;
+    queues: string[] | null;
+    limit: number;
+    now: number;
+    leaseMs: number;
+  }): Promise<ClaimedJob[]> {
+    const { workerId, now } = params;
+    return Promise.resolve(this.#write(() => {
+      const queueFilter = params.queues ? "AND queue IN (SELECT value FROM json_each(?))" : "";
+      const args: SQLInputValue[] = [workerId, now + params.leaseMs, now, now];
+      if (params.queues) args.push(JSON.stringify(params.queues));
+      args.push(params.limit);
+      const rows = this.#all(
+        `UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?,
+           lease_expires_at = ?, updated_at = ?, cancel_requested = 0
+         WHERE seq IN (
+           SELECT seq FROM jobs
+           WHERE state IN ('pending', 'failed') AND next_run_at <= ? ${queueFilter}
+           ORDER BY priority DESC, next_run_at, seq LIMIT ?)
+         RETURNING *`,
+        ...args,
+      );
+      const insertRun = this.#stmt(
+        "INSERT INTO runs (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)",
+      );
+      for (const row of rows) {
+        insertRun.run(row.id as string, row.attempts as number, workerId, now);
+      }
+      rows.sort((a, b) =>
+        (b.priority as number) - (a.priority as number) ||
+        (a.next_run_at as number) - (b.next_run_at as number) ||
+        (a.seq as number) - (b.seq as number)
+      );
+      return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
+    }));
+  }
+
+  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
+    return Promise.resolve(this.#read(() => {
+      const row = params.queues
+        ? this.#get(
+          `SELECT min(next_run_at) AS at FROM jobs WHERE state IN ('pending', 'failed')
+           AND queue IN (SELECT value FROM json_each(?))`,
+          JSON.stringify(params.queues),
+        )
+        : this.#get(
+          `SELECT min(next_run_at) AS at FROM jobs WHERE state IN ('pending', 'failed')`,
+        );
+      return (row?.at as number | null | undefined) ?? null;
+    }));
+  }
+
+  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
+    return Promise.resolve(this.#read(() =>
+      this.#all(
+        `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host, r.pgid AS run_pgid,
+           r.proc_start AS run_proc_start
+         FROM jobs j
+         LEFT JOIN runs r ON r.seq = (
+           SELECT max(seq) FROM runs WHERE job_id = j.id AND attempt = j.attempts)
+         WHERE j.state = 'processing'
+           AND (j.lease_expires_at < ? OR j.worker_id IN (SELECT value FROM json_each(?)))`,
+        params.now,
+        JSON.stringify(params.workerIds),
+      ).map((row) => ({
+        ...toJob(row),
+        attempt: row.attempts as number,
+        started_at: (row.run_started_at as number | null) ?? (row.updated_at as number),
+        host: row.run_host as string | null,
+        pgid: row.run_pgid as number | null,
+        proc_start: row.run_proc_start as string | null,
+      }))
+    ));
+  }
+
+  runStartMany(params: { starts: RunStart[] }): Promise<void> {
+    if (params.starts.length === 0) return Promise.resolve();
+    this.#write(() => {
+      for (const s of params.starts) {
+        this.#run(
+          `UPDATE runs SET host = ?, pgid = ?, proc_start = ?
+           WHERE job_id = ? AND attempt = ? AND worker_id = ? AND finished_at IS NULL`,
+          s.host,
+          s.pgid,
+          s.procStart,
+          s.id,
+          s.attempt,
+          s.workerId,
+        );
+      }
+    });
+    return Promise.resolve();
+  }
+
+  runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void> {
+    if (params.updates.length === 0) return Promise.resolve();
+    this.#write(() => {
+      for (const u of params.updates) {
+        this.#run(
+          `UPDATE runs SET stdout = ?, stderr = ?
+           WHERE job_id = ? AND attempt = ? AND finished_at IS NULL`,
+          u.stdout,
+          u.stderr,
+          u.id,
+          u.attempt,
+        );
+      }
+    });
+    return Promise.resolve();
+  }
+
+  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
+    if (params.finishes.length === 0) return Promise.resolve([]);
+    return Promise.resolve(this.#write(() => {
+      const applied: string[] = [];
+      for (const f of params.finishes) {
+        const changed = this.#run(
+          `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?, last_error = ?,
+             lease_expires_at = NULL, cancel_requested = 0,
+             attempts = attempts - ?
+           WHERE id = ? AND state = 'processing' AND worker_id = ? AND attempts = ?`,
+          f.state,
+          f.nextRunAt,
+          f.finishedAt,
+          f.outcome === "succeeded" ? null : f.error,
+          f.state === "pending" ? 1 : 0,
+          f.id,
+          f.workerId,
+          f.attempt,
+        );
+        if (changed === 0) continue;
+        applied.push(f.id);
+        this.#run(
+          `UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, signal = ?, error = ?,
+             stdout = coalesce(?, stdout), stderr = coalesce(?, stderr)
+           WHERE seq = (SELECT max(seq) FROM runs WHERE job_id = ? AND attempt = ?)`,
+          f.finishedAt,
+          f.outcome,
+          f.exitCode,
+          f.signal,
+          f.error,
+          f.stdout,
+          f.stderr,
+          f.id,
+          f.attempt,
+        );
+      }
+      return applied;
+    }));
+  }
+
+  runOutputGet(params: { id: string; attempt?: number | undefined }): Promise<RunOutput | null> {
+    return Promise.resolve(this.#read(() => {
+      const row = params.attempt === undefined
+        ? this.#get(
+          "SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1",
+          params.id,
+        )
+        : this.#get(
+          `SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? AND attempt = ?
+           ORDER BY seq DESC LIMIT 1`,
+          params.id,
+          params.attempt,
+        );
+      if (!row) return null;
+      return {
+        id: params.id,
+        attempt: row.attempt as number,
+        stdout: text(row.stdout),
+        stderr: text(row.stderr),
+      };
+    }));
+  }
+
+  workerRegister(params: {
+    id: string;
+    pid: number;
+    host: string;
+    count: number;
+    queues: string[] | null;
+    now: number;
+  }): Promise<void> {
+    this.#write(() =>
+      this.#run(
+        `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        params.id,
+        params.pid,
+        params.host,
+        params.count,
+        params.queues ? JSON.stringify(params.queues) : null,
+        params.now,
+        params.now,
+      )
+    );
+    return Promise.resolve();
+  }
+
+  workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply> {
+    return Promise.resolve(this.#write(() => {
+      this.#run("UPDATE workers SET heartbeat_at = ? WHERE id = ?", params.now, params.id);
+      this.#run(
+        "UPDATE jobs SET lease_expires_at = ? WHERE state = 'processing' AND worker_id = ?",
+        params.now + params.leaseMs,
+        params.id,
+      );
+      const worker = this.#get("SELECT stop_requested FROM workers WHERE id = ?", params.id);
+      const cancelled = this.#all(
+        `SELECT id FROM jobs WHERE state = 'processing' AND worker_id = ? AND cancel_requested = 1`,
+        params.id,
+      );
+      return {
+        stopRequested: (worker?.stop_requested as "graceful" | "force" | null | undefined) ??
+          null,
+        cancelRequested: cancelled.map((r) => r.id as string),
+      };
+    }));
+  }
+
+  workerRemove(params: { id: string }): Promise<void> {
+    this.#write(() => this.#run("DELETE FROM workers WHERE id = ?", params.id));
+    return Promise.resolve();
+  }
+
+  #workers(sql: string, ...args: SQLInputValue[]): WorkerInfo[] {
+    return this.#all(sql, ...args).map((row) => ({
+      id: row.id as string,
+      pid: row.pid as number,
+      host: row.host as string,
+      started_at: isoTime(row.started_at as number),
+      heartbeat_at: isoTime(row.heartbeat_at as number),
+      count: row.count as number,
+      queues: row.queues === null ? null : JSON.parse(row.queues as string),
+      current_jobs: this.#all(
+        "SELECT id FROM jobs WHERE state = 'processing' AND worker_id = ? ORDER BY id",
+        row.id as string,
+      ).map((r) => r.id as string),
+      stop_requested: row.stop_requested as "graceful" | "force" | null,
+    }));
+  }
+
+  workerList(params: { staleBefore: number }): Promise<WorkerInfo[]> {
+    return Promise.resolve(this.#read(() =>
+      this.#workers(
+        "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
+        params.staleBefore,
+      )
+    ));
+  }
+
+  workerListAll(): Promise<WorkerInfo[]> {
+    return Promise.resolve(
+      this.#read(() => this.#workers("SELECT * FROM workers ORDER BY started_at, id")),
+    );
+  }
+
+  workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number> {
+    return Promise.resolve(this.#write(() =>
+      params.ids
+        ? this.#run(
+          "UPDATE workers SET stop_requested = ? WHERE id IN (SELECT value FROM json_each(?))",
+          params.mode,
+          JSON.stringify(params.ids),
+        )
+        : this.#run("UPDATE workers SET stop_requested = ?", params.mode)
+    ));
+  }
+
+  statsGet(params: { now: number; staleBefore: number }): Promise<Stats> {
+    return Promise.resolve(this.#read(() => {
+      const windowMs = 60_000;
+      const next = this.#get(
+        "SELECT min(next_run_at) AS at FROM jobs WHERE state = 'failed'",
+      )?.at as number | null | undefined;
+      const recent = this.#get(
+        `SELECT count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
+           count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
+         FROM runs WHERE finished_at IS NOT NULL AND finished_at >= ?`,
+        params.now - windowMs,
+      );
+      const completed = (recent?.completed as number | undefined) ?? 0;
+      return {
+        db: this.location,
+        counts: this.#counts(),
+        workers: this.#workers(
+          "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
+          params.staleBefore,
+        ),
+        next_retry_at: next == null ? null : isoTime(next),
+        throughput: {
+          window_s: windowMs / 1000,
+          completed,
+          failed: (recent?.failed as number | undefined) ?? 0,
+          per_second: Math.round((completed / (windowMs / 1000)) * 100) / 100,
+        },
+      };
+    }));
+  }
+
+  runThroughput(
+    params: { since: number; bucketMs: number; now: number },
+  ): Promise<{ at: string; completed: number; failed: number }[]> {
+    return Promise.resolve(this.#read(() => {
+      const { since, bucketMs, now } = params;
+      const buckets = Math.max(1, Math.ceil((now - since) / bucketMs));
+      const series = Array.from({ length: buckets }, (_, i) => ({
+        at: isoTime(since + i * bucketMs),
+        completed: 0,
+        failed: 0,
+      }));
+      const rows = this.#all(
+        `SELECT (finished_at - ?) / ? AS bucket,
+           count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
+           count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
+         FROM runs WHERE finished_at IS NOT NULL AND finished_at >= ? GROUP BY bucket`,
+        since,
+        bucketMs,
+        since,
+      );
+      for (const row of rows) {
+        const entry = series[Math.floor(row.bucket as number)];
+        if (entry) {
+          entry.completed = row.completed as number;
+          entry.failed = row.failed as number;
+        }
+      }
+      return series;
+    }));
+  }
+
+  configGetAll(): Promise<Config> {
+    return Promise.resolve(this.#read(() => {
+      const config = defaultConfig();
+      for (const row of this.#all("SELECT key, value FROM config")) {
+        try {
+          config[parseConfigKey(row.key as string)] = JSON.parse(row.value as string);
+        } catch {
+          // A key from a newer version: ignore rather than fail every command.
+        }
+      }
+      return config;
+    }));
+  }
+
+  configSet(params: { key: ConfigKey; value: number }): Promise<void> {
+    this.#write(() =>
+      this.#run(
+        "INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)",
+        params.key,
+        JSON.stringify(params.value),
+      )
+    );
+    return Promise.resolve();
+  }
+}

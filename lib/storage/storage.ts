@@ -1,0 +1,216 @@
+/**
+ * The storage interface: everything the CLI, the workers and the dashboard
+ * know about persistence. SQL and drivers live only in its implementations
+ * (`sqlite.ts` today; a PostgreSQL store later runs the same conformance
+ * suite in `tests/lib/storage/conformance.ts`). Methods are Noun+Verb with
+ * one params object; times are epoch milliseconds; every method is async so
+ * a networked store fits without touching callers.
+ */
+import type { Config, ConfigKey } from "../config.ts";
+import type { Job, JobState, JobWithRuns, NewJob, RunOutcome, RunOutput } from "../job.ts";
+
+/** Filters and paging of {@linkcode Storage.jobList}; newest first, ties by id. */
+export interface JobListParams {
+  state?: JobState | undefined;
+  queue?: string | undefined;
+  /** Matches a substring of the id or the command. */
+  search?: string | undefined;
+  limit: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string | undefined;
+}
+
+/** One page of jobs. */
+export interface JobPage {
+  jobs: Job[];
+  /** Pass as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/** A running worker process, as `worker list --json` prints it. */
+export interface WorkerInfo {
+  id: string;
+  pid: number;
+  host: string;
+  started_at: string;
+  heartbeat_at: string;
+  /** How many jobs it runs at once. */
+  count: number;
+  /** The queues it serves; `null` means all. */
+  queues: string[] | null;
+  /** Ids of the jobs it runs now. */
+  current_jobs: string[];
+  stop_requested: "graceful" | "force" | null;
+}
+
+/** Recent completions, for `status` and the dashboard. */
+export interface Throughput {
+  window_s: number;
+  completed: number;
+  failed: number;
+  per_second: number;
+}
+
+/** The document `status --json` and `GET /api/stats` print. */
+export interface Stats {
+  db: string;
+  counts: Record<JobState, number>;
+  workers: WorkerInfo[];
+  next_retry_at: string | null;
+  throughput: Throughput;
+}
+
+/** A job handed to a worker by {@linkcode Storage.jobClaim}. */
+export interface ClaimedJob extends Job {
+  /** The attempt this claim starts (1-based). */
+  attempt: number;
+}
+
+/** A running job whose lease expired or whose supervisor is gone. */
+export interface StrandedJob extends Job {
+  attempt: number;
+  started_at: number;
+  /** Where the job's process group ran, to end an orphan on the same host. */
+  host: string | null;
+  pgid: number | null;
+  proc_start: string | null;
+}
+
+/** The end of one attempt, written by {@linkcode Storage.runFinishMany}. */
+export interface RunFinish {
+  id: string;
+  workerId: string;
+  attempt: number;
+  outcome: RunOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  finishedAt: number;
+  stdout: Uint8Array | null;
+  stderr: Uint8Array | null;
+  /** The job's next state, from `decideAfterRun()`; `pending` uncounts the attempt. */
+  state: "completed" | "failed" | "dead" | "cancelled" | "pending";
+  nextRunAt: number | null;
+}
+
+/** Process details of a started attempt, for orphan clean-up after a crash. */
+export interface RunStart {
+  id: string;
+  workerId: string;
+  attempt: number;
+  host: string;
+  pgid: number | null;
+  procStart: string | null;
+}
+
+/** Output captured so far by a running attempt, for `logs --follow`. */
+export interface RunOutputUpdate {
+  id: string;
+  attempt: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+
+/** The result of a heartbeat: requests the supervisor must act on. */
+export interface HeartbeatReply {
+  stopRequested: "graceful" | "force" | null;
+  /** Running jobs of this worker that `cancel` asked to stop. */
+  cancelRequested: string[];
+}
+
+/** Persistence of jobs, attempts, workers and settings. */
+export interface Storage extends AsyncDisposable {
+  /** Where the data lives, as shown by `status`. */
+  readonly location: string;
+
+  /** Releases the connection. */
+  close(): Promise<void>;
+
+  /** Inserts jobs all or none; a duplicate id (also within `jobs`) is a ConflictError. */
+  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<Job[]>;
+  /** One job, or `null`. */
+  jobGet(params: { id: string }): Promise<Job | null>;
+  /** One job with every attempt, or `null`. */
+  jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null>;
+  /** A page of jobs, newest first (ties by id). */
+  jobList(params: JobListParams): Promise<JobPage>;
+  /** Counts of jobs per state; every state present. O(1): kept by triggers. */
+  jobCountByState(): Promise<Record<JobState, number>>;
+  /** Retries failed or dead jobs, atomically for all ids (see `planRetry()`). */
+  jobRetry(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /** Moves every dead job back to pending with attempts reset; returns how many. */
+  jobRetryAllDead(params: { now: number }): Promise<number>;
+  /**
+   * Cancels pending and failed jobs at once and flags processing ones for
+   * their worker to stop; atomic for all ids. Returns the jobs after the change.
+   */
+  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /** Deletes dead jobs (updated before `olderThan` when given); returns how many. */
+  jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number>;
+
+  /**
+   * Atomically claims up to `limit` due jobs (priority, then due time) for
+   * `workerId`, starting a new attempt with a lease until `now + leaseMs`.
+   * A job is never claimed twice.
+   */
+  jobClaim(params: {
+    workerId: string;
+    queues: string[] | null;
+    limit: number;
+    now: number;
+    leaseMs: number;
+  }): Promise<ClaimedJob[]>;
+  /** When the next job of these queues becomes due, or `null` if none is waiting. */
+  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null>;
+  /**
+   * Processing jobs whose lease expired before `now`, or whose worker is one
+   * of `workerIds` (supervisors seen to be gone).
+   */
+  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]>;
+
+  /** Records process details of started attempts; guarded on the job still being this worker's. */
+  runStartMany(params: { starts: RunStart[] }): Promise<void>;
+  /** Stores output captured so far by running attempts. */
+  runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void>;
+  /**
+   * Ends attempts and moves their jobs on, in one transaction. Each write
+   * applies only while the job is still processing by that worker and
+   * attempt, so a late result never overwrites a rescued job. Returns the
+   * ids that applied.
+   */
+  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]>;
+  /** The output of one attempt (the latest when `attempt` is omitted), or `null`. */
+  runOutputGet(params: { id: string; attempt?: number | undefined }): Promise<RunOutput | null>;
+
+  /** Registers a worker process. */
+  workerRegister(params: {
+    id: string;
+    pid: number;
+    host: string;
+    count: number;
+    queues: string[] | null;
+    now: number;
+  }): Promise<void>;
+  /** Renews a worker's heartbeat and its jobs' leases in one transaction. */
+  workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply>;
+  /** Removes a worker from the registry. */
+  workerRemove(params: { id: string }): Promise<void>;
+  /** Worker processes whose heartbeat is newer than `staleBefore`. */
+  workerList(params: { staleBefore: number }): Promise<WorkerInfo[]>;
+  /** Every registered worker, live or not, for the rescuer. */
+  workerListAll(): Promise<WorkerInfo[]>;
+  /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */
+  workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number>;
+
+  /** Counts, workers, next retry and throughput in one read. */
+  statsGet(params: { now: number; staleBefore: number }): Promise<Stats>;
+  /** Attempts finished per bucket of `bucketMs` since `since`, oldest first. */
+  runThroughput(
+    params: { since: number; bucketMs: number; now: number },
+  ): Promise<{ at: string; completed: number; failed: number }[]>;
+
+  /** Every setting, defaults filled in. */
+  configGetAll(): Promise<Config>;
+  /** Stores one setting (already validated). */
+  configSet(params: { key: ConfigKey; value: number }): Promise<void>;
+}
