@@ -774,6 +774,19 @@ export class SqliteStorage implements Storage {
     }));
   }
 
+  runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]> {
+    return Promise.resolve(this.#read(() =>
+      this.#all(
+        `SELECT outcome, count(*) AS count, sum(finished_at - started_at) AS duration_ms_sum
+         FROM runs WHERE finished_at IS NOT NULL GROUP BY outcome ORDER BY outcome`,
+      ).map((row) => ({
+        outcome: row.outcome as RunOutcome,
+        count: row.count as number,
+        duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
+      }))
+    ));
+  }
+
   configGetAll(): Promise<Config> {
     return Promise.resolve(this.#read(() => {
       const config = defaultConfig();

@@ -209,6 +209,9 @@ export interface Storage extends AsyncDisposable {
     params: { since: number; bucketMs: number; now: number },
   ): Promise<{ at: string; completed: number; failed: number }[]>;
 
+  /** Totals over every finished attempt by outcome, for `/metrics`. */
+  runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]>;
+
   /** Every setting, defaults filled in. */
   configGetAll(): Promise<Config>;
   /** Stores one setting (already validated). */
