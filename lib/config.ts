@@ -39,7 +39,7 @@ export function defaultConfig(): Config {
 /** Accepts `max_retries` and `max-retries`; refuses unknown keys listing the known ones. */
 export function parseConfigKey(raw: string): ConfigKey {
   const key = raw.trim().toLowerCase().replaceAll("-", "_");
-  if (key in CONFIG_KEYS) return key as ConfigKey;
+  if (Object.hasOwn(CONFIG_KEYS, key)) return key as ConfigKey;
   throw new UsageError(
     `Unknown config key "${raw}"`,
     `known keys: ${CONFIG_KEY_NAMES.join(", ")}`,

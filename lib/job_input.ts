@@ -40,9 +40,19 @@ export function parseIsoTime(text: string): number | null {
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) {
     return null;
   }
+  // Date.parse rolls an impossible day over ("2026-02-30" becomes March 2): refuse it instead.
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month, 0);
+  if (month < 1 || month > 12 || day < 1 || day > lastDay.getUTCDate()) return null;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : ms;
 }
+
+/** The latest time a Date (and so an ISO-8601 string) can hold, in epoch ms. */
+const MAX_TIME = 8.64e15;
 
 const field = (name: string, rule: string) => ({ error: `field "${name}" must be ${rule}` });
 
@@ -152,6 +162,12 @@ export function parseJobInput(value: unknown, now: number, where = ""): NewJob {
       );
     }
     runAt = now + ms;
+    if (runAt > MAX_TIME) {
+      throw new UsageError(
+        `${where}Invalid job: field "delay" is too long: ${JSON.stringify(input.delay)}`,
+        'use seconds or parts like "90s", "5m", "1h30m"',
+      );
+    }
   }
   return {
     id: input.id ?? generateId(now),

@@ -1,0 +1,141 @@
+/** `queuectl worker start`: run N Web Workers in this process until stopped. */
+import { UsageError } from "../lib/errors.ts";
+import { ID_PATTERN } from "../lib/job_input.ts";
+import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
+import { formatEvent } from "../workers/events.ts";
+import { Supervisor } from "../workers/supervisor.ts";
+import type { CliContext } from "./_context.ts";
+import { paint } from "./_format.ts";
+
+/** The most jobs one process runs at once. */
+export const MAX_COUNT = 256;
+
+/** Options of `worker start`, as given on the command line. */
+export interface WorkerStartOptions {
+  count: string;
+  queue?: string[] | undefined;
+  detach?: boolean | undefined;
+}
+
+/** Checks `--count`: an integer from 1 to {@linkcode MAX_COUNT}. */
+export function parseCount(value: string): number {
+  const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_COUNT) {
+    throw new UsageError(
+      `Invalid worker count "${value}"`,
+      `use an integer from 1 to ${MAX_COUNT}`,
+    );
+  }
+  return n;
+}
+
+/** Checks `--queue` names. */
+export function parseQueues(values: string[] | undefined): string[] | null {
+  if (!values || values.length === 0) return null;
+  for (const q of values) {
+    if (!ID_PATTERN.test(q)) {
+      throw new UsageError(
+        `Invalid queue name "${q}"`,
+        "use 1-128 characters of A-Z a-z 0-9 . _ : -",
+      );
+    }
+  }
+  return [...new Set(values)];
+}
+
+/** The command line that runs this same program again (for `--detach`). */
+function selfCommand(args: string[]): string[] {
+  const exec = Deno.execPath();
+  const isDeno = /(^|\/)deno(\.exe)?$/.test(exec);
+  if (!isDeno) return [exec, ...args]; // a compiled queuectl
+  return [exec, "run", "-A", new URL("../main.ts", import.meta.url).pathname, ...args];
+}
+
+async function detach(ctx: CliContext, db: string, count: number, queues: string[] | null) {
+  const log = `${db}.worker.log`;
+  const args = ["--db", db, "worker", "start", "--count", String(count)];
+  for (const q of queues ?? []) args.push("--queue", q);
+  // sh redirects to the log and execs, so the worker owns no pipe to us and
+  // lives in its own session group, past the end of this terminal.
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'log="$1"; shift; exec "$@" >>"$log" 2>&1 </dev/null',
+      "sh",
+      log,
+      ...selfCommand(args),
+    ],
+    detached: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  // Report success only once the worker has registered.
+  await using store = openStorage(db);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const workers = await store.workerListAll();
+    if (workers.some((w) => w.pid === child.pid)) {
+      ctx.out(
+        `started ${count} worker${
+          count === 1 ? "" : "s"
+        } in the background (pid ${child.pid}); log: ${log}`,
+      );
+      ctx.out("stop them with: queuectl worker stop");
+      return;
+    }
+    const status = await Promise.race([
+      child.status,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 50)),
+    ]);
+    if (status) break;
+  }
+  throw new UsageError(`The background worker did not start`, `see ${log}`);
+}
+
+/** Runs workers in the foreground (or detached) until a signal or `worker stop`. */
+export async function workerStart(ctx: CliContext, options: WorkerStartOptions): Promise<void> {
+  const count = parseCount(options.count);
+  const queues = parseQueues(options.queue);
+  const db = resolveDbLocation(ctx.db);
+  if (options.detach) return await detach(ctx, db, count, queues);
+
+  await using store = openStorage(db);
+  const print = (line: string) => ctx.out(line);
+  const supervisor = await Supervisor.start({
+    store,
+    dbLocation: db,
+    count,
+    queues,
+    onEvent: (event) => {
+      const line = formatEvent(event);
+      if (event.type === "supervisor:error") ctx.err(paint(ctx.color, 31, line));
+      else if (event.type === "job:end" && event.state === "dead") {
+        print(paint(ctx.color, 31, line));
+      } else if (event.type === "job:end" && event.state === "completed") {
+        print(paint(ctx.color, 32, line));
+      } else print(line);
+    },
+  });
+
+  // First signal: finish running jobs. Second (or `worker stop --force`): stop them now.
+  let signals = 0;
+  const onSignal = async () => {
+    signals++;
+    let mode: "graceful" | "force" = signals > 1 ? "force" : "graceful";
+    if (mode === "graceful") {
+      try {
+        if (await supervisor.stopRequested() === "force") mode = "force";
+      } catch { /* the signal alone decides */ }
+    }
+    void supervisor.stop(mode);
+  };
+  const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal], ["SIGTERM", onSignal]];
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  try {
+    await supervisor.done;
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Process-group helpers (Linux): a job runs in its own group so that the
+ * whole tree can be signalled, and its start time tells a live orphan from
+ * a reused pid after a crash.
+ */
+
+/** The start time of process `pid` (clock ticks since boot, from /proc), or `null`. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Field 2 (comm) may hold spaces and parentheses: split after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a process with this pid exists. */
+export function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to every process of group `pgid`; false when the group is gone. */
+export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Ends an orphaned job's process group left by a crashed supervisor, but
+ * only if its leader is the same process (same start time), never a
+ * process that reused the pid. Returns whether it was signalled.
+ */
+export function killOrphanGroup(pgid: number, procStart: string | null): boolean {
+  if (procStart === null) return false;
+  if (processStartTime(pgid) !== procStart) return false;
+  return signalGroup(pgid, "SIGKILL");
+}

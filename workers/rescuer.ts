@@ -1,0 +1,97 @@
+/**
+ * The rescuer: recovers jobs whose supervisor is gone. A job is stranded
+ * when its lease expired (the supervisor stopped renewing it: SIGKILL,
+ * power loss, a hung host) or, at once, when its supervisor ran on this host
+ * and its pid no longer exists. The interrupted attempt counts as a failure
+ * (backoff, or the DLQ), so a job that kills its worker cannot loop forever.
+ */
+import type { Config } from "../lib/config.ts";
+import type { RunFinish, Storage } from "../lib/storage/storage.ts";
+import { decideAfterRun } from "../lib/state.ts";
+import type { SupervisorEvent } from "./events.ts";
+import { killOrphanGroup, processAlive } from "./process_group.ts";
+
+/** What the rescuer needs to know about where it runs. */
+export interface RescuerOptions {
+  store: Storage;
+  host: string;
+  /** The supervisor running this rescuer: never treated as gone. */
+  selfId: string | null;
+  onEvent?: (event: SupervisorEvent) => void;
+}
+
+/** Finds stranded jobs and moves them on; `runOnce` is the whole service. */
+export class Rescuer {
+  #options: RescuerOptions;
+
+  constructor(options: RescuerOptions) {
+    this.#options = options;
+  }
+
+  /** One pass at time `now`; returns how many jobs were recovered. */
+  async runOnce(now: number, config: Config): Promise<number> {
+    const { store, host, selfId } = this.#options;
+    const workers = await store.workerListAll();
+    const gone = workers.filter((w) => w.id !== selfId && w.host === host && !processAlive(w.pid));
+    const goneIds = gone.map((w) => w.id);
+    const stranded = await store.jobListStranded({ now, workerIds: goneIds });
+    const finishes:
+      (RunFinish & { reason: string; maxRetries: number; retryInS: number | null })[] = [];
+    for (const job of stranded) {
+      // A retry must never run beside its orphan: end the old process group
+      // first (only if it is still the same process, by start time).
+      if (job.host === host && job.pgid !== null) killOrphanGroup(job.pgid, job.proc_start);
+      const reason = job.worker_id && goneIds.includes(job.worker_id)
+        ? `worker ${job.worker_id} died`
+        : `lease of worker ${job.worker_id} expired`;
+      const maxRetries = job.max_retries ?? config.max_retries;
+      const decision = decideAfterRun({
+        outcome: "interrupted",
+        attempt: job.attempt,
+        maxRetries,
+        now,
+        backoff: { base: config.backoff_base, max: config.backoff_max },
+      });
+      finishes.push({
+        id: job.id,
+        workerId: job.worker_id ?? "",
+        attempt: job.attempt,
+        outcome: "interrupted",
+        exitCode: null,
+        signal: null,
+        error: `interrupted: ${reason}`,
+        finishedAt: now,
+        stdout: null,
+        stderr: null,
+        state: decision.state,
+        nextRunAt: decision.next_run_at,
+        reason,
+        maxRetries,
+        retryInS: decision.next_run_at === null ? null : (decision.next_run_at - now) / 1000,
+      });
+    }
+    const applied = new Set(await store.runFinishMany({ finishes }));
+    for (const f of finishes) {
+      if (!applied.has(f.id)) continue;
+      this.#options.onEvent?.({
+        type: "job:rescued",
+        id: f.id,
+        attempt: f.attempt,
+        maxAttempts: f.maxRetries + 1,
+        reason: f.reason,
+        state: f.state,
+        retryInS: f.retryInS,
+      });
+    }
+    // Forget supervisors that are gone for good: dead on this host, or
+    // silent for ten leases anywhere (their jobs were recovered above).
+    const forgetBefore = now - 10 * config.lease_timeout * 1000;
+    for (const w of workers) {
+      if (w.id === selfId) continue;
+      if (goneIds.includes(w.id) || Date.parse(w.heartbeat_at) < forgetBefore) {
+        await store.workerRemove({ id: w.id });
+      }
+    }
+    return applied.size;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Runs one attempt with `Deno.Command` as `sh -c <command>`: the only place
+ * that spawns a job and turns what happened into a {@linkcode CommandOutcome}.
+ *
+ * The child is `detached` so it leads its own process group; signals go to
+ * the whole group (`kill(-pgid)`), because signalling only the shell would
+ * leave grandchildren holding the output pipes open.
+ */
+import type { CommandResult, RunRequest } from "./messages.ts";
+import { processStartTime, signalGroup } from "./process_group.ts";
+import { TailBuffer } from "./tail_buffer.ts";
+
+/** Seconds between SIGTERM and SIGKILL when a job is stopped. */
+export const KILL_GRACE_MS = 3000;
+
+/** Hooks and controls of {@linkcode runCommand}. */
+export interface RunCommandOptions {
+  /** Called once the process exists, with its pid (= process group id). */
+  onStart?: (pid: number, procStart: string | null) => void;
+  /** Called at most every `outputEveryMs` with the output so far, while it changes. */
+  onOutput?: (stdout: Uint8Array, stderr: Uint8Array) => void;
+  outputEveryMs?: number;
+  /** Aborting stops the job: `reason` "force" kills at once, "cancel" after a grace. */
+  signal?: AbortSignal;
+  /** Overrides {@linkcode KILL_GRACE_MS} (tests). */
+  killGraceMs?: number;
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, into: TailBuffer): Promise<void> {
+  for await (const chunk of stream) into.push(chunk);
+}
+
+function describeSpawnError(error: unknown, request: RunRequest): string {
+  if (request.cwd !== null) {
+    try {
+      if (!Deno.statSync(request.cwd).isDirectory) {
+        return `cannot start: working directory "${request.cwd}" is not a directory`;
+      }
+    } catch {
+      return `cannot start: working directory "${request.cwd}" does not exist`;
+    }
+  }
+  return `cannot start: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** Runs `request` to its end and reports how it ended, with the kept output. */
+export async function runCommand(
+  request: RunRequest,
+  options: RunCommandOptions = {},
+): Promise<CommandResult> {
+  const stdout = new TailBuffer(request.outputLimit);
+  const stderr = new TailBuffer(request.outputLimit);
+  const env: Record<string, string> = {
+    ...request.env,
+    QUEUECTL_JOB_ID: request.id,
+    QUEUECTL_ATTEMPT: String(request.attempt),
+  };
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("sh", {
+      args: ["-c", request.command],
+      cwd: request.cwd ?? undefined,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    const message = describeSpawnError(error, request);
+    return {
+      outcome: { kind: "spawnFailed", error: message },
+      exitCode: null,
+      signal: null,
+      stdout: new Uint8Array(),
+      stderr: new TextEncoder().encode(message + "\n"),
+      finishedAt: Date.now(),
+    };
+  }
+  const pid = child.pid;
+  options.onStart?.(pid, processStartTime(pid));
+
+  const grace = options.killGraceMs ?? KILL_GRACE_MS;
+  let stopped: "timeout" | "cancel" | "force" | null = null;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (why: "timeout" | "cancel" | "force") => {
+    if (stopped) return;
+    stopped = why;
+    if (why === "force") {
+      signalGroup(pid, "SIGKILL");
+      return;
+    }
+    signalGroup(pid, "SIGTERM");
+    killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), grace);
+  };
+  const timeoutTimer = request.timeoutMs > 0
+    ? setTimeout(() => stop("timeout"), request.timeoutMs)
+    : undefined;
+  const onAbort = () => stop(options.signal?.reason === "force" ? "force" : "cancel");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  let outputTimer: ReturnType<typeof setInterval> | undefined;
+  if (options.onOutput) {
+    let seen = 0;
+    outputTimer = setInterval(() => {
+      const total = stdout.total + stderr.total;
+      if (total === seen) return;
+      seen = total;
+      options.onOutput!(stdout.bytes(), stderr.bytes());
+    }, options.outputEveryMs ?? 1000);
+  }
+
+  const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
+  const status = await child.status;
+  // The shell is gone; whatever it left running in its group goes too, so
+  // no grandchild outlives its job or keeps the pipes (and us) waiting.
+  signalGroup(pid, "SIGKILL");
+  await reading;
+  const finishedAt = Date.now();
+  clearTimeout(timeoutTimer);
+  clearTimeout(killTimer);
+  clearInterval(outputTimer);
+  options.signal?.removeEventListener("abort", onAbort);
+
+  const exitCode = status.signal === null ? status.code : null;
+  const base = {
+    exitCode,
+    signal: status.signal,
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
+    finishedAt,
+  };
+  if (stopped === "timeout") {
+    return { ...base, outcome: { kind: "timedOut", seconds: request.timeoutMs / 1000 } };
+  }
+  if (stopped === "cancel" || stopped === "force") {
+    return { ...base, outcome: { kind: "killed", reason: stopped } };
+  }
+  if (status.success) return { ...base, outcome: { kind: "succeeded" } };
+  return { ...base, outcome: { kind: "failed", exitCode, signal: status.signal } };
+}
