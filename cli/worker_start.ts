@@ -105,7 +105,6 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
   const print = (line: string) => ctx.out(line);
   const supervisor = await Supervisor.start({
     store,
-    dbLocation: db,
     count,
     queues,
     onEvent: (event) => {

@@ -20,14 +20,13 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult, FromJobWorker, ToJobWorker } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import { Rescuer } from "./rescuer.ts";
-import { watchDatabase } from "./wake.ts";
 
 /** How a supervisor is set up. */
 export interface SupervisorOptions {
   /** The supervisor writes through this store (one connection per process). */
   store: Storage;
-  /** The database path, for the file-system wake-up watch. */
-  dbLocation: string;
+  /** Unused: wake-ups come from `store.watchChanges()`. Kept while callers migrate. */
+  dbLocation?: string;
   /** Jobs run at once: one Web Worker each. */
   count: number;
   /** Queues served; `null` means all. */
@@ -149,7 +148,7 @@ export class Supervisor {
       count: this.#options.count,
       queues: this.#options.queues,
     });
-    this.#watch = watchDatabase(this.#options.dbLocation, () => this.wake());
+    this.#watch = this.#store.watchChanges(() => this.wake());
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatMs());
     this.wake();
   }

@@ -143,10 +143,14 @@ export class SqliteStorage implements Storage {
   readonly location: string;
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
+  /** A file beside the database that every commit touches, for {@linkcode watchChanges}. */
+  #wakePath: string | null;
+  #wakeByte = new Uint8Array(1);
 
   private constructor(location: string, db: DatabaseSync) {
     this.location = location;
     this.#db = db;
+    this.#wakePath = location === ":memory:" ? null : `${location}.wake`;
   }
 
   /** Opens (creating when missing) the database at `path` and migrates it forward. */
@@ -218,14 +222,65 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       throw toStorageError(error, this.location);
     }
+    let result: T;
     try {
-      const result = fn();
+      result = fn();
       this.#db.exec("COMMIT");
-      return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw toStorageError(error, this.location);
     }
+    this.#touchWakeFile();
+    return result;
+  }
+
+  #touchWakeFile(): void {
+    if (this.#wakePath === null) return;
+    try {
+      this.#wakeByte[0] = (this.#wakeByte[0]! + 1) & 0xff;
+      Deno.writeFileSync(this.#wakePath, this.#wakeByte);
+    } catch {
+      // Only a hint for watchers; they poll slowly as well.
+    }
+  }
+
+  /**
+   * Watches the wake file, never the database's own files: the file
+   * watcher opens and closes the files it reports on, and closing any
+   * descriptor of a SQLite file drops this process's POSIX locks on it
+   * (which lets another process delete the WAL under us).
+   */
+  watchChanges(onChange: () => void): { close(): void } {
+    if (this.#wakePath === null) return { close() {} };
+    let watcher: Deno.FsWatcher;
+    try {
+      Deno.writeFileSync(this.#wakePath, this.#wakeByte, { create: true, append: true });
+      watcher = Deno.watchFs(this.#wakePath, { recursive: false });
+    } catch {
+      return { close() {} }; // no watch here: callers poll slowly as well
+    }
+    let queued = false;
+    (async () => {
+      try {
+        for await (const _event of watcher) {
+          if (queued) continue;
+          queued = true;
+          queueMicrotask(() => {
+            queued = false;
+            onChange();
+          });
+        }
+      } catch {
+        // closed
+      }
+    })();
+    return {
+      close() {
+        try {
+          watcher.close();
+        } catch { /* already closed */ }
+      },
+    };
   }
 
   #read<T>(fn: () => T): T {

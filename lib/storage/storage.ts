@@ -126,6 +126,12 @@ export interface Storage extends AsyncDisposable {
   /** Releases the connection. */
   close(): Promise<void>;
 
+  /**
+   * Calls `onChange` soon after any process commits a write. Only a hint:
+   * it may fire when nothing relevant changed, so re-query. `close()` ends it.
+   */
+  watchChanges(onChange: () => void): { close(): void };
+
   /** Inserts jobs all or none; a duplicate id (also within `jobs`) is a ConflictError. */
   jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<Job[]>;
   /** One job, or `null`. */
