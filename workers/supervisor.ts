@@ -352,10 +352,12 @@ export class Supervisor {
     this.#outputs.clear();
     const finishes = this.#finishes.splice(0);
     try {
-      await this.#store.runStartMany({ starts });
-      await this.#store.runOutputUpdateMany({ updates: outputs });
       const applied = new Set(
-        await this.#store.runFinishMany({ finishes: finishes.map((f) => f.finish) }),
+        await this.#store.runRecordMany({
+          starts,
+          outputs,
+          finishes: finishes.map((f) => f.finish),
+        }),
       );
       for (const { event } of finishes) this.#emit({ ...event, applied: applied.has(event.id) });
     } catch (error) {

@@ -185,6 +185,16 @@ export interface Storage extends AsyncDisposable {
    * ids that applied.
    */
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]>;
+  /**
+   * Starts, output snapshots and finishes in one transaction, in that
+   * order, with the guarantees of the three methods above. Returns the
+   * finished ids that applied.
+   */
+  runRecordMany(params: {
+    starts: RunStart[];
+    outputs: RunOutputUpdate[];
+    finishes: RunFinish[];
+  }): Promise<string[]>;
   /** The output of one attempt (the latest when `attempt` is omitted), or `null`. */
   runOutputGet(params: { id: string; attempt?: number | undefined }): Promise<RunOutput | null>;
 
