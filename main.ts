@@ -23,6 +23,9 @@ function context(command: Command<unknown[], Record<string, unknown>>): CliConte
   };
 }
 
+/** The arguments being parsed: `enqueue` needs to see whether `--` was given. */
+let argvInUse: string[] = Deno.args;
+
 const examples = (...lines: string[]) =>
   `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
@@ -79,7 +82,7 @@ program.command("enqueue")
     const ctx = context(command);
     const { enqueueCommand, enqueueFile, enqueueJson } = await import("./cli/enqueue.ts");
     const { UsageError } = await import("./lib/errors.ts");
-    const dashDash = Deno.args.includes("--");
+    const dashDash = argvInUse.includes("--");
     const { file, json, ...jobOptions } = options;
     const hasJobOptions = Object.values(jobOptions).some((v) => v !== undefined);
     if (file !== undefined) {
@@ -300,6 +303,7 @@ program.command("selftest")
 
 /** Runs the CLI and returns the exit code: 0 done, 1 failed, 2 bad usage. */
 export async function run(argv: string[]): Promise<number> {
+  argvInUse = argv;
   try {
     await program.parseAsync(argv, { from: "user" });
     return 0;

@@ -3,7 +3,9 @@ import { type CliContext, withStorage } from "./_context.ts";
 
 /** Cancels every id, all or none; prints one line per job. */
 export async function cancel(ctx: CliContext, ids: string[]): Promise<void> {
-  const jobs = await withStorage(ctx, (store) => store.jobCancel({ ids, now: Date.now() }));
+  // An id given twice is cancelled once, not refused for the state the first cancel left.
+  const unique = [...new Set(ids)];
+  const jobs = await withStorage(ctx, (store) => store.jobCancel({ ids: unique, now: Date.now() }));
   for (const job of jobs) {
     ctx.out(
       job.state === "cancelled"

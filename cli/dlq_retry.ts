@@ -15,7 +15,8 @@ export async function dlqRetry(ctx: CliContext, ids: string[], all: boolean): Pr
       ctx.out(`moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`);
       return;
     }
-    for (const id of ids) {
+    const unique = [...new Set(ids)];
+    for (const id of unique) {
       const job = await store.jobGet({ id });
       if (!job) throw jobNotFound(id);
       if (job.state !== "dead") {
@@ -27,7 +28,7 @@ export async function dlqRetry(ctx: CliContext, ids: string[], all: boolean): Pr
         );
       }
     }
-    const jobs = await store.jobRetry({ ids, now });
+    const jobs = await store.jobRetry({ ids: unique, now });
     for (const job of jobs) ctx.out(`job ${job.id} moved from the DLQ back to pending`);
   });
 }

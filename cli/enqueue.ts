@@ -16,9 +16,10 @@ export interface EnqueueCommandOptions {
   queue?: string | undefined;
 }
 
-async function insert(ctx: CliContext, jobs: NewJob[], now: number, json: boolean) {
+/** Inserts the jobs; with `json` prints the job, or for a batch (`many`) always the array. */
+async function insert(ctx: CliContext, jobs: NewJob[], now: number, json: boolean, many = false) {
   const inserted = await withStorage(ctx, (store) => store.jobInsertMany({ jobs, now }));
-  return json ? printJson(ctx, inserted.length === 1 ? inserted[0] : inserted) : inserted;
+  return json ? printJson(ctx, many ? inserted : inserted[0]) : inserted;
 }
 
 /** `enqueue '<json>'`: prints the new job's id (or the job with `--json`). */
@@ -41,7 +42,7 @@ export async function enqueueCommand(
   options: EnqueueCommandOptions,
   json: boolean,
 ): Promise<void> {
-  if (argv.length === 0) {
+  if (argv.every((arg) => arg.trim() === "")) {
     throw new UsageError("Nothing to enqueue", "give a job as JSON, --file F, or -- <command...>");
   }
   const now = Date.now();
@@ -107,7 +108,7 @@ export async function enqueueFile(ctx: CliContext, path: string, json: boolean):
     throw new UsageError(`No jobs in "${path}"`, "give one JSON object a line");
   }
   if (progress) Deno.stderr.writeSync(new TextEncoder().encode(`\rwriting ${jobs.length} jobs…`));
-  await insert(ctx, jobs, now, json);
+  await insert(ctx, jobs, now, json, true);
   if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
   if (!json) ctx.out(`enqueued ${jobs.length} job${jobs.length === 1 ? "" : "s"}`);
 }

@@ -3,7 +3,9 @@ import { type CliContext, withStorage } from "./_context.ts";
 
 /** Retries every id, all or none; prints one line per job. */
 export async function retry(ctx: CliContext, ids: string[]): Promise<void> {
-  const jobs = await withStorage(ctx, (store) => store.jobRetry({ ids, now: Date.now() }));
+  // An id given twice is retried once, not refused for the state the first retry left.
+  const unique = [...new Set(ids)];
+  const jobs = await withStorage(ctx, (store) => store.jobRetry({ ids: unique, now: Date.now() }));
   for (const job of jobs) {
     ctx.out(`job ${job.id} is pending again (attempts so far: ${job.attempts})`);
   }

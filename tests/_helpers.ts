@@ -70,7 +70,10 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
 }
 
 /** Runs `queuectl <args> --json` and parses stdout; throws with stderr on failure. */
-export async function cliJson<T = unknown>(args: string[], options: RunCliOptions = {}): Promise<T> {
+export async function cliJson<T = unknown>(
+  args: string[],
+  options: RunCliOptions = {},
+): Promise<T> {
   const result = await runCli([...args, "--json"], options);
   if (result.code !== 0) {
     throw new Error(`queuectl ${args.join(" ")} exited ${result.code}: ${result.stderr}`);

@@ -30,8 +30,6 @@ export const MIGRATIONS: readonly string[] = [
   -- claim: due jobs by priority, then due time
   CREATE INDEX jobs_due ON jobs (priority DESC, next_run_at, seq)
     WHERE state IN ('pending', 'failed');
-  -- the next due time (idle workers' timers): min() without a scan
-  CREATE INDEX jobs_next_due ON jobs (next_run_at) WHERE state IN ('pending', 'failed');
   -- list, newest first, with or without filters
   CREATE INDEX jobs_created ON jobs (created_at DESC, id DESC);
   CREATE INDEX jobs_state_created ON jobs (state, created_at DESC, id DESC);
@@ -88,6 +86,11 @@ export const MIGRATIONS: readonly string[] = [
   );
 
   CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
+  `
+  -- the next due time (idle workers' timers) without a scan of every waiting job
+  CREATE INDEX IF NOT EXISTS jobs_next_due ON jobs (next_run_at)
+    WHERE state IN ('pending', 'failed');
   `,
 ];
 

@@ -60,7 +60,10 @@ function sqliteCode(error: unknown): number | null {
 export function toStorageError(error: unknown, path: string): QueuectlError {
   if (error instanceof QueuectlError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  switch (sqliteCode(error)) {
+  // Errors from opening carry no result code, only the message.
+  const code = sqliteCode(error) ??
+    (/unable to open database file/.test(detail) ? SQLITE_CANTOPEN : null);
+  switch (code) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return new StorageError(
@@ -306,6 +309,15 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  /** Runs `fn` now; its result or its error arrives as a promise, never as a synchronous throw. */
+  #promise<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   close(): Promise<void> {
     this.#wakeFile?.close();
     this.#wakeFile = null;
@@ -320,118 +332,126 @@ export class SqliteStorage implements Storage {
 
   jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<Job[]> {
     const { jobs, now } = params;
-    return Promise.resolve(this.#write(() => {
-      const insert = this.#stmt(
-        `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout, env, cwd,
+    return this.#promise(() =>
+      this.#write(() => {
+        const insert = this.#stmt(
+          `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout, env, cwd,
            created_at, updated_at, next_run_at)
          VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const job of jobs) {
-        try {
-          insert.run(
-            job.id,
-            job.command,
-            job.queue,
-            job.priority,
-            job.max_retries,
-            job.timeout,
-            job.env === null ? null : JSON.stringify(job.env),
-            job.cwd,
-            now,
-            now,
-            job.run_at,
-          );
-        } catch (error) {
-          if (sqliteCode(error) === SQLITE_CONSTRAINT) {
-            throw new ConflictError(
-              `Cannot enqueue job "${job.id}": a job with this id already exists`,
-              "choose another id, or omit it to have one generated",
+        );
+        for (const job of jobs) {
+          try {
+            insert.run(
+              job.id,
+              job.command,
+              job.queue,
+              job.priority,
+              job.max_retries,
+              job.timeout,
+              job.env === null ? null : JSON.stringify(job.env),
+              job.cwd,
+              now,
+              now,
+              job.run_at,
             );
+          } catch (error) {
+            if (sqliteCode(error) === SQLITE_CONSTRAINT) {
+              throw new ConflictError(
+                `Cannot enqueue job "${job.id}": a job with this id already exists`,
+                "choose another id, or omit it to have one generated",
+              );
+            }
+            throw error;
           }
-          throw error;
         }
-      }
-      this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
-      return jobs.map((job): Job => ({
-        id: job.id,
-        command: job.command,
-        state: "pending",
-        queue: job.queue,
-        priority: job.priority,
-        max_retries: job.max_retries,
-        timeout: job.timeout,
-        env: job.env,
-        cwd: job.cwd,
-        attempts: 0,
-        created_at: isoTime(now),
-        updated_at: isoTime(now),
-        next_run_at: isoTime(job.run_at),
-        last_error: null,
-        worker_id: null,
-      }));
-    }));
+        this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
+        return jobs.map((job): Job => ({
+          id: job.id,
+          command: job.command,
+          state: "pending",
+          queue: job.queue,
+          priority: job.priority,
+          max_retries: job.max_retries,
+          timeout: job.timeout,
+          env: job.env,
+          cwd: job.cwd,
+          attempts: 0,
+          created_at: isoTime(now),
+          updated_at: isoTime(now),
+          next_run_at: isoTime(job.run_at),
+          last_error: null,
+          worker_id: null,
+        }));
+      })
+    );
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {
-    return Promise.resolve(this.#read(() => {
-      const row = this.#get("SELECT * FROM jobs WHERE id = ?", params.id);
-      return row ? toJob(row) : null;
-    }));
+    return this.#promise(() =>
+      this.#read(() => {
+        const row = this.#get("SELECT * FROM jobs WHERE id = ?", params.id);
+        return row ? toJob(row) : null;
+      })
+    );
   }
 
   jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null> {
-    return Promise.resolve(this.#read(() => {
-      const row = this.#get("SELECT * FROM jobs WHERE id = ?", params.id);
-      if (!row) return null;
-      const runs = this.#all(
-        `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id
+    return this.#promise(() =>
+      this.#read(() => {
+        const row = this.#get("SELECT * FROM jobs WHERE id = ?", params.id);
+        if (!row) return null;
+        const runs = this.#all(
+          `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id
          FROM runs WHERE job_id = ? ORDER BY seq`,
-        params.id,
-      ).map(toRun);
-      return { ...toJob(row), runs };
-    }));
+          params.id,
+        ).map(toRun);
+        return { ...toJob(row), runs };
+      })
+    );
   }
 
   jobList(params: JobListParams): Promise<JobPage> {
-    return Promise.resolve(this.#read(() => {
-      const where: string[] = [];
-      const args: SQLInputValue[] = [];
-      if (params.state) {
-        where.push("state = ?");
-        args.push(params.state);
-      }
-      if (params.queue) {
-        where.push("queue = ?");
-        args.push(params.queue);
-      }
-      if (params.search) {
-        const like = `%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        where.push("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')");
-        args.push(like, like);
-      }
-      if (params.cursor) {
-        const cursor = decodeCursor(params.cursor);
-        if (cursor) {
-          where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-          args.push(cursor.createdAt, cursor.createdAt, cursor.id);
+    return this.#promise(() =>
+      this.#read(() => {
+        const where: string[] = [];
+        const args: SQLInputValue[] = [];
+        if (params.state) {
+          where.push("state = ?");
+          args.push(params.state);
         }
-      }
-      const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        if (params.queue) {
+          where.push("queue = ?");
+          args.push(params.queue);
+        }
+        if (params.search) {
+          const like = `%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+          where.push("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')");
+          args.push(like, like);
+        }
+        if (params.cursor) {
+          const cursor = decodeCursor(params.cursor);
+          if (cursor) {
+            where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+            args.push(cursor.createdAt, cursor.createdAt, cursor.id);
+          }
+        }
+        const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
         ORDER BY created_at DESC, id DESC LIMIT ?`;
-      const rows = this.#all(sql, ...args, params.limit + 1);
-      const page = rows.slice(0, params.limit);
-      const last = page[page.length - 1];
-      return {
-        jobs: page.map(toJob),
-        nextCursor: rows.length > params.limit && last
-          ? encodeCursor(last.created_at as number, last.id as string)
-          : null,
-      };
-    }));
+        const rows = this.#all(sql, ...args, params.limit + 1);
+        const page = rows.slice(0, params.limit);
+        const last = page[page.length - 1];
+        return {
+          jobs: page.map(toJob),
+          nextCursor: rows.length > params.limit && last
+            ? encodeCursor(last.created_at as number, last.id as string)
+            : null,
+        };
+      })
+    );
   }
 
   jobCountByState(): Promise<Record<JobState, number>> {
-    return Promise.resolve(this.#read(() => this.#counts()));
+    return this.#promise(() => this.#read(() => this.#counts()));
   }
 
   #counts(): Record<JobState, number> {
@@ -451,68 +471,76 @@ export class SqliteStorage implements Storage {
   }
 
   jobRetry(params: { ids: string[]; now: number }): Promise<Job[]> {
-    return Promise.resolve(this.#write(() => {
-      for (const id of params.ids) {
-        const row = this.#requireJob(id);
-        const plan = planRetry(id, row.state as JobState);
-        this.#run(
-          `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?,
+    return this.#promise(() =>
+      this.#write(() => {
+        for (const id of params.ids) {
+          const row = this.#requireJob(id);
+          const plan = planRetry(id, row.state as JobState);
+          this.#run(
+            `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?,
              attempts = CASE WHEN ? THEN 0 ELSE attempts END
            WHERE id = ?`,
-          plan.state,
-          params.now,
-          params.now,
-          plan.resetAttempts ? 1 : 0,
-          id,
-        );
-      }
-      return params.ids.map((id) => toJob(this.#requireJob(id)));
-    }));
-  }
-
-  jobRetryAllDead(params: { now: number }): Promise<number> {
-    return Promise.resolve(this.#write(() =>
-      this.#run(
-        `UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = ?, updated_at = ?
-         WHERE state = 'dead'`,
-        params.now,
-        params.now,
-      )
-    ));
-  }
-
-  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
-    return Promise.resolve(this.#write(() => {
-      for (const id of params.ids) {
-        const row = this.#requireJob(id);
-        if (planCancel(id, row.state as JobState) === "cancel") {
-          this.#run(
-            `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ? WHERE id = ?`,
+            plan.state,
             params.now,
-            id,
-          );
-        } else {
-          this.#run(
-            "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
             params.now,
+            plan.resetAttempts ? 1 : 0,
             id,
           );
         }
-      }
-      return params.ids.map((id) => toJob(this.#requireJob(id)));
-    }));
+        return params.ids.map((id) => toJob(this.#requireJob(id)));
+      })
+    );
+  }
+
+  jobRetryAllDead(params: { now: number }): Promise<number> {
+    return this.#promise(() =>
+      this.#write(() =>
+        this.#run(
+          `UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = ?, updated_at = ?
+         WHERE state = 'dead'`,
+          params.now,
+          params.now,
+        )
+      )
+    );
+  }
+
+  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
+    return this.#promise(() =>
+      this.#write(() => {
+        for (const id of params.ids) {
+          const row = this.#requireJob(id);
+          if (planCancel(id, row.state as JobState) === "cancel") {
+            this.#run(
+              `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ? WHERE id = ?`,
+              params.now,
+              id,
+            );
+          } else {
+            this.#run(
+              "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
+              params.now,
+              id,
+            );
+          }
+        }
+        return params.ids.map((id) => toJob(this.#requireJob(id)));
+      })
+    );
   }
 
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {
-    return Promise.resolve(this.#write(() => {
-      const cutoff = params.olderThan ?? Number.MAX_SAFE_INTEGER;
-      this.#run(
-        `DELETE FROM runs WHERE job_id IN
+    return this.#promise(() =>
+      this.#write(() => {
+        const cutoff = params.olderThan ?? Number.MAX_SAFE_INTEGER;
+        this.#run(
+          `DELETE FROM runs WHERE job_id IN
            (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < ?)`,
-        cutoff,
-      );
-      return this.#run("DELETE FROM jobs WHERE state = 'dead' AND updated_at < ?", cutoff);
-    }));
+          cutoff,
+        );
+        return this.#run("DELETE FROM jobs WHERE state = 'dead' AND updated_at < ?", cutoff);
+      })
+    );
   }
 
   jobClaim(params: {
@@ -523,74 +551,80 @@ export class SqliteStorage implements Storage {
     leaseMs: number;
   }): Promise<ClaimedJob[]> {
     const { workerId, now } = params;
-    return Promise.resolve(this.#write(() => {
-      const queueFilter = params.queues ? "AND queue IN (SELECT value FROM json_each(?))" : "";
-      const args: SQLInputValue[] = [workerId, now + params.leaseMs, now, now];
-      if (params.queues) args.push(JSON.stringify(params.queues));
-      args.push(params.limit);
-      const rows = this.#all(
-        `UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?,
+    return this.#promise(() =>
+      this.#write(() => {
+        const queueFilter = params.queues ? "AND queue IN (SELECT value FROM json_each(?))" : "";
+        const args: SQLInputValue[] = [workerId, now + params.leaseMs, now, now];
+        if (params.queues) args.push(JSON.stringify(params.queues));
+        args.push(params.limit);
+        const rows = this.#all(
+          `UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?,
            lease_expires_at = ?, updated_at = ?, cancel_requested = 0
          WHERE seq IN (
            SELECT seq FROM jobs INDEXED BY jobs_due
            WHERE state IN ('pending', 'failed') AND next_run_at <= ? ${queueFilter}
            ORDER BY priority DESC, next_run_at, seq LIMIT ?)
          RETURNING *`,
-        ...args,
-      );
-      const insertRun = this.#stmt(
-        "INSERT INTO runs (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)",
-      );
-      for (const row of rows) {
-        insertRun.run(row.id as string, row.attempts as number, workerId, now);
-      }
-      rows.sort((a, b) =>
-        (b.priority as number) - (a.priority as number) ||
-        (a.next_run_at as number) - (b.next_run_at as number) ||
-        (a.seq as number) - (b.seq as number)
-      );
-      return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
-    }));
+          ...args,
+        );
+        const insertRun = this.#stmt(
+          "INSERT INTO runs (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)",
+        );
+        for (const row of rows) {
+          insertRun.run(row.id as string, row.attempts as number, workerId, now);
+        }
+        rows.sort((a, b) =>
+          (b.priority as number) - (a.priority as number) ||
+          (a.next_run_at as number) - (b.next_run_at as number) ||
+          (a.seq as number) - (b.seq as number)
+        );
+        return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
+      })
+    );
   }
 
   jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
-    return Promise.resolve(this.#read(() => {
-      const row = params.queues
-        ? this.#get(
-          `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
+    return this.#promise(() =>
+      this.#read(() => {
+        const row = params.queues
+          ? this.#get(
+            `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
            WHERE state IN ('pending', 'failed') AND queue IN (SELECT value FROM json_each(?))
            ORDER BY next_run_at LIMIT 1`,
-          JSON.stringify(params.queues),
-        )
-        : this.#get(
-          `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
+            JSON.stringify(params.queues),
+          )
+          : this.#get(
+            `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
            WHERE state IN ('pending', 'failed') ORDER BY next_run_at LIMIT 1`,
-        );
-      return (row?.at as number | null | undefined) ?? null;
-    }));
+          );
+        return (row?.at as number | null | undefined) ?? null;
+      })
+    );
   }
 
   jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
-    return Promise.resolve(this.#read(() =>
-      this.#all(
-        `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host, r.pgid AS run_pgid,
+    return this.#promise(() =>
+      this.#read(() =>
+        this.#all(
+          `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host, r.pgid AS run_pgid,
            r.proc_start AS run_proc_start
          FROM jobs j
          LEFT JOIN runs r ON r.seq = (
            SELECT max(seq) FROM runs WHERE job_id = j.id AND attempt = j.attempts)
          WHERE j.state = 'processing'
            AND (j.lease_expires_at < ? OR j.worker_id IN (SELECT value FROM json_each(?)))`,
-        params.now,
-        JSON.stringify(params.workerIds),
-      ).map((row) => ({
-        ...toJob(row),
-        attempt: row.attempts as number,
-        started_at: (row.run_started_at as number | null) ?? (row.updated_at as number),
-        host: row.run_host as string | null,
-        pgid: row.run_pgid as number | null,
-        proc_start: row.run_proc_start as string | null,
-      }))
-    ));
+          params.now,
+          JSON.stringify(params.workerIds),
+        ).map((row) => ({
+          ...toJob(row),
+          attempt: row.attempts as number,
+          started_at: (row.run_started_at as number | null) ?? (row.updated_at as number),
+          host: row.run_host as string | null,
+          pgid: row.run_pgid as number | null,
+          proc_start: row.run_proc_start as string | null,
+        }))
+      )
+    );
   }
 
   #recordStarts(starts: RunStart[]): void {
@@ -659,18 +693,20 @@ export class SqliteStorage implements Storage {
   }
 
   runStartMany(params: { starts: RunStart[] }): Promise<void> {
-    if (params.starts.length > 0) this.#write(() => this.#recordStarts(params.starts), true);
-    return Promise.resolve();
+    return this.#promise(() => {
+      if (params.starts.length > 0) this.#write(() => this.#recordStarts(params.starts), true);
+    });
   }
 
   runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void> {
-    if (params.updates.length > 0) this.#write(() => this.#recordOutputs(params.updates), true);
-    return Promise.resolve();
+    return this.#promise(() => {
+      if (params.updates.length > 0) this.#write(() => this.#recordOutputs(params.updates), true);
+    });
   }
 
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
     if (params.finishes.length === 0) return Promise.resolve([]);
-    return Promise.resolve(this.#write(() => this.#recordFinishes(params.finishes)));
+    return this.#promise(() => this.#write(() => this.#recordFinishes(params.finishes)));
   }
 
   runRecordMany(params: {
@@ -680,34 +716,38 @@ export class SqliteStorage implements Storage {
   }): Promise<string[]> {
     const { starts, outputs, finishes } = params;
     if (starts.length + outputs.length + finishes.length === 0) return Promise.resolve([]);
-    return Promise.resolve(this.#write(() => {
-      this.#recordStarts(starts);
-      this.#recordOutputs(outputs);
-      return this.#recordFinishes(finishes);
-    }, finishes.length === 0));
+    return this.#promise(() =>
+      this.#write(() => {
+        this.#recordStarts(starts);
+        this.#recordOutputs(outputs);
+        return this.#recordFinishes(finishes);
+      }, finishes.length === 0)
+    );
   }
 
   runOutputGet(params: { id: string; attempt?: number | undefined }): Promise<RunOutput | null> {
-    return Promise.resolve(this.#read(() => {
-      const row = params.attempt === undefined
-        ? this.#get(
-          "SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1",
-          params.id,
-        )
-        : this.#get(
-          `SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? AND attempt = ?
+    return this.#promise(() =>
+      this.#read(() => {
+        const row = params.attempt === undefined
+          ? this.#get(
+            "SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1",
+            params.id,
+          )
+          : this.#get(
+            `SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? AND attempt = ?
            ORDER BY seq DESC LIMIT 1`,
-          params.id,
-          params.attempt,
-        );
-      if (!row) return null;
-      return {
-        id: params.id,
-        attempt: row.attempt as number,
-        stdout: text(row.stdout),
-        stderr: text(row.stderr),
-      };
-    }));
+            params.id,
+            params.attempt,
+          );
+        if (!row) return null;
+        return {
+          id: params.id,
+          attempt: row.attempt as number,
+          stdout: text(row.stdout),
+          stderr: text(row.stderr),
+        };
+      })
+    );
   }
 
   workerRegister(params: {
@@ -718,46 +758,50 @@ export class SqliteStorage implements Storage {
     queues: string[] | null;
     now: number;
   }): Promise<void> {
-    this.#write(() =>
-      this.#run(
-        `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at)
+    return this.#promise(() => {
+      this.#write(() =>
+        this.#run(
+          `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        params.id,
-        params.pid,
-        params.host,
-        params.count,
-        params.queues ? JSON.stringify(params.queues) : null,
-        params.now,
-        params.now,
-      )
-    );
-    return Promise.resolve();
+          params.id,
+          params.pid,
+          params.host,
+          params.count,
+          params.queues ? JSON.stringify(params.queues) : null,
+          params.now,
+          params.now,
+        )
+      );
+    });
   }
 
   workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply> {
-    return Promise.resolve(this.#write(() => {
-      this.#run("UPDATE workers SET heartbeat_at = ? WHERE id = ?", params.now, params.id);
-      this.#run(
-        "UPDATE jobs SET lease_expires_at = ? WHERE state = 'processing' AND worker_id = ?",
-        params.now + params.leaseMs,
-        params.id,
-      );
-      const worker = this.#get("SELECT stop_requested FROM workers WHERE id = ?", params.id);
-      const cancelled = this.#all(
-        `SELECT id FROM jobs WHERE state = 'processing' AND worker_id = ? AND cancel_requested = 1`,
-        params.id,
-      );
-      return {
-        stopRequested: (worker?.stop_requested as "graceful" | "force" | null | undefined) ??
-          null,
-        cancelRequested: cancelled.map((r) => r.id as string),
-      };
-    }));
+    return this.#promise(() =>
+      this.#write(() => {
+        this.#run("UPDATE workers SET heartbeat_at = ? WHERE id = ?", params.now, params.id);
+        this.#run(
+          "UPDATE jobs SET lease_expires_at = ? WHERE state = 'processing' AND worker_id = ?",
+          params.now + params.leaseMs,
+          params.id,
+        );
+        const worker = this.#get("SELECT stop_requested FROM workers WHERE id = ?", params.id);
+        const cancelled = this.#all(
+          `SELECT id FROM jobs WHERE state = 'processing' AND worker_id = ? AND cancel_requested = 1`,
+          params.id,
+        );
+        return {
+          stopRequested: (worker?.stop_requested as "graceful" | "force" | null | undefined) ??
+            null,
+          cancelRequested: cancelled.map((r) => r.id as string),
+        };
+      })
+    );
   }
 
   workerRemove(params: { id: string }): Promise<void> {
-    this.#write(() => this.#run("DELETE FROM workers WHERE id = ?", params.id));
-    return Promise.resolve();
+    return this.#promise(() => {
+      this.#write(() => this.#run("DELETE FROM workers WHERE id = ?", params.id));
+    });
   }
 
   #workers(sql: string, ...args: SQLInputValue[]): WorkerInfo[] {
@@ -778,12 +822,14 @@ export class SqliteStorage implements Storage {
   }
 
   workerList(params: { staleBefore: number }): Promise<WorkerInfo[]> {
-    return Promise.resolve(this.#read(() =>
-      this.#workers(
-        "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
-        params.staleBefore,
+    return this.#promise(() =>
+      this.#read(() =>
+        this.#workers(
+          "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
+          params.staleBefore,
+        )
       )
-    ));
+    );
   }
 
   workerListAll(): Promise<WorkerInfo[]> {
@@ -793,114 +839,125 @@ export class SqliteStorage implements Storage {
   }
 
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number> {
-    return Promise.resolve(this.#write(() =>
-      params.ids
-        ? this.#run(
-          "UPDATE workers SET stop_requested = ? WHERE id IN (SELECT value FROM json_each(?))",
-          params.mode,
-          JSON.stringify(params.ids),
-        )
-        : this.#run("UPDATE workers SET stop_requested = ?", params.mode)
-    ));
+    return this.#promise(() =>
+      this.#write(() =>
+        params.ids
+          ? this.#run(
+            "UPDATE workers SET stop_requested = ? WHERE id IN (SELECT value FROM json_each(?))",
+            params.mode,
+            JSON.stringify(params.ids),
+          )
+          : this.#run("UPDATE workers SET stop_requested = ?", params.mode)
+      )
+    );
   }
 
   statsGet(params: { now: number; staleBefore: number }): Promise<Stats> {
-    return Promise.resolve(this.#read(() => {
-      const windowMs = 60_000;
-      const next = this.#get(
-        "SELECT min(next_run_at) AS at FROM jobs INDEXED BY jobs_retry_due WHERE state = 'failed'",
-      )?.at as number | null | undefined;
-      const recent = this.#get(
-        `SELECT count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
+    return this.#promise(() =>
+      this.#read(() => {
+        const windowMs = 60_000;
+        const next = this.#get(
+          "SELECT min(next_run_at) AS at FROM jobs INDEXED BY jobs_retry_due WHERE state = 'failed'",
+        )?.at as number | null | undefined;
+        const recent = this.#get(
+          `SELECT count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
            count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
          FROM runs WHERE finished_at IS NOT NULL AND finished_at >= ?`,
-        params.now - windowMs,
-      );
-      const completed = (recent?.completed as number | undefined) ?? 0;
-      return {
-        db: this.location,
-        counts: this.#counts(),
-        workers: this.#workers(
-          "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
-          params.staleBefore,
-        ),
-        next_retry_at: next == null ? null : isoTime(next),
-        throughput: {
-          window_s: windowMs / 1000,
-          completed,
-          failed: (recent?.failed as number | undefined) ?? 0,
-          per_second: Math.round((completed / (windowMs / 1000)) * 100) / 100,
-        },
-      };
-    }));
+          params.now - windowMs,
+        );
+        const completed = (recent?.completed as number | undefined) ?? 0;
+        return {
+          db: this.location,
+          counts: this.#counts(),
+          workers: this.#workers(
+            "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
+            params.staleBefore,
+          ),
+          next_retry_at: next == null ? null : isoTime(next),
+          throughput: {
+            window_s: windowMs / 1000,
+            completed,
+            failed: (recent?.failed as number | undefined) ?? 0,
+            per_second: Math.round((completed / (windowMs / 1000)) * 100) / 100,
+          },
+        };
+      })
+    );
   }
 
   runThroughput(
     params: { since: number; bucketMs: number; now: number },
   ): Promise<{ at: string; completed: number; failed: number }[]> {
-    return Promise.resolve(this.#read(() => {
-      const { since, bucketMs, now } = params;
-      const buckets = Math.max(1, Math.ceil((now - since) / bucketMs));
-      const series = Array.from({ length: buckets }, (_, i) => ({
-        at: isoTime(since + i * bucketMs),
-        completed: 0,
-        failed: 0,
-      }));
-      const rows = this.#all(
-        `SELECT (finished_at - ?) / ? AS bucket,
+    return this.#promise(() =>
+      this.#read(() => {
+        const { since, bucketMs, now } = params;
+        const buckets = Math.max(1, Math.ceil((now - since) / bucketMs));
+        const series = Array.from({ length: buckets }, (_, i) => ({
+          at: isoTime(since + i * bucketMs),
+          completed: 0,
+          failed: 0,
+        }));
+        const rows = this.#all(
+          `SELECT CAST((finished_at - ?) / ? AS INTEGER) AS bucket,
            count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
            count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
          FROM runs WHERE finished_at IS NOT NULL AND finished_at >= ? GROUP BY bucket`,
-        since,
-        bucketMs,
-        since,
-      );
-      for (const row of rows) {
-        const entry = series[Math.floor(row.bucket as number)];
-        if (entry) {
-          entry.completed = row.completed as number;
-          entry.failed = row.failed as number;
+          since,
+          bucketMs,
+          since,
+        );
+        for (const row of rows) {
+          const entry = series[Math.floor(row.bucket as number)];
+          if (entry) {
+            entry.completed = row.completed as number;
+            entry.failed = row.failed as number;
+          }
         }
-      }
-      return series;
-    }));
+        return series;
+      })
+    );
   }
 
   runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]> {
-    return Promise.resolve(this.#read(() =>
-      this.#all(
-        `SELECT outcome, count(*) AS count, sum(finished_at - started_at) AS duration_ms_sum
+    return this.#promise(() =>
+      this.#read(() =>
+        this.#all(
+          `SELECT outcome, count(*) AS count, sum(finished_at - started_at) AS duration_ms_sum
          FROM runs WHERE finished_at IS NOT NULL GROUP BY outcome ORDER BY outcome`,
-      ).map((row) => ({
-        outcome: row.outcome as RunOutcome,
-        count: row.count as number,
-        duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
-      }))
-    ));
+        ).map((row) => ({
+          outcome: row.outcome as RunOutcome,
+          count: row.count as number,
+          duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
+        }))
+      )
+    );
   }
 
   configGetAll(): Promise<Config> {
-    return Promise.resolve(this.#read(() => {
-      const config = defaultConfig();
-      for (const row of this.#all("SELECT key, value FROM config")) {
-        try {
-          config[parseConfigKey(row.key as string)] = JSON.parse(row.value as string);
-        } catch {
-          // A key from a newer version: ignore rather than fail every command.
+    return this.#promise(() =>
+      this.#read(() => {
+        const config = defaultConfig();
+        for (const row of this.#all("SELECT key, value FROM config")) {
+          try {
+            config[parseConfigKey(row.key as string)] = JSON.parse(row.value as string);
+          } catch {
+            // A key from a newer version: ignore rather than fail every command.
+          }
         }
-      }
-      return config;
-    }));
+        return config;
+      })
+    );
   }
 
   configSet(params: { key: ConfigKey; value: number }): Promise<void> {
-    this.#write(() =>
-      this.#run(
-        "INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)",
-        params.key,
-        JSON.stringify(params.value),
-      )
-    );
-    return Promise.resolve();
+    return this.#promise(() => {
+      this.#write(() =>
+        this.#run(
+          "INSERT OR REPLACE INTO config (key, value) VALUES (?, ?)",
+          params.key,
+          JSON.stringify(params.value),
+        )
+      );
+    });
   }
 }

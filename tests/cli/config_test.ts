@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { defaultConfig } from "../../lib/config.ts";
+import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { assertOk } from "./_cli.ts";
+
+Deno.test("config list --json prints every setting with its default", async () => {
+  await using tmp = await withTempDb();
+  assert.deepEqual(await cliJson(["config", "list"], { db: tmp.db }), {
+    max_retries: 3,
+    backoff_base: 2,
+    backoff_max: 3600,
+    job_timeout: 60,
+    output_limit: 65536,
+    lease_timeout: 30,
+  });
+});
+
+Deno.test("config set stores a setting that later processes see, keys with _ or -", async () => {
+  await using tmp = await withTempDb();
+  assert.equal(
+    assertOk(await runCli(["config", "set", "max_retries", "5"], { db: tmp.db })),
+    "max_retries = 5\n",
+  );
+  assert.equal(
+    assertOk(await runCli(["config", "set", "backoff-base", "1.5"], { db: tmp.db })),
+    "backoff_base = 1.5\n",
+  );
+  assert.equal(assertOk(await runCli(["config", "get", "max-retries"], { db: tmp.db })), "5\n");
+  assert.deepEqual(await cliJson(["config", "get", "max_retries"], { db: tmp.db }), {
+    max_retries: 5,
+  });
+  assert.deepEqual(await cliJson(["config", "get", "backoff_base"], { db: tmp.db }), {
+    backoff_base: 1.5,
+  });
+  assert.deepEqual(await cliJson(["config", "list"], { db: tmp.db }), {
+    ...defaultConfig(),
+    max_retries: 5,
+    backoff_base: 1.5,
+  });
+});
+
+Deno.test("config set accepts the edges of each range", async () => {
+  await using tmp = await withTempDb();
+  for (const [key, value] of [["max_retries", "0"], ["backoff_max", "0"], ["lease_timeout", "2"]]) {
+    assertOk(await runCli(["config", "set", key!, value!], { db: tmp.db }));
+  }
+  const config = await cliJson<Record<string, number>>(["config", "list"], { db: tmp.db });
+  assert.deepEqual([config.max_retries, config.backoff_max, config.lease_timeout], [0, 0, 2]);
+});
+
+Deno.test("config list prints one setting a line, marking defaults", async () => {
+  await using tmp = await withTempDb();
+  assertOk(await runCli(["config", "set", "job-timeout", "0"], { db: tmp.db }));
+  const lines = assertOk(await runCli(["config", "list"], { db: tmp.db })).trimEnd().split("\n");
+  assert.deepEqual(lines, [
+    "max_retries    = 3  (default)",
+    "backoff_base   = 2  (default)",
+    "backoff_max    = 3600 s  (default)",
+    "job_timeout    = 0 s",
+    "output_limit   = 65536 bytes  (default)",
+    "lease_timeout  = 30 s  (default)",
+  ]);
+});

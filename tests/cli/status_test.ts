@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { JOB_STATES } from "../../lib/job.ts";
+import type { Stats } from "../../lib/storage/storage.ts";
+import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { addJobs, assertOk, ISO_TIME, withStore } from "./_cli.ts";
+
+Deno.test("status --json on a new database has every state at zero and the database path", async () => {
+  await using tmp = await withTempDb();
+  const stats = await cliJson<Stats>(["status"], { db: tmp.db });
+  assert.deepEqual(Object.keys(stats).sort(), [
+    "counts",
+    "db",
+    "next_retry_at",
+    "throughput",
+    "workers",
+  ]);
+  assert.equal(stats.db, tmp.db);
+  assert.deepEqual(stats.counts, Object.fromEntries(JOB_STATES.map((s) => [s, 0])));
+  assert.deepEqual(stats.workers, []);
+  assert.equal(stats.next_retry_at, null);
+  assert.deepEqual(Object.keys(stats.throughput).sort(), [
+    "completed",
+    "failed",
+    "per_second",
+    "window_s",
+  ]);
+  assert.deepEqual(
+    [stats.throughput.completed, stats.throughput.failed, stats.throughput.per_second],
+    [0, 0, 0],
+  );
+});
+
+Deno.test("status --json counts jobs per state and shows the next retry", async () => {
+  await using tmp = await withTempDb();
+  const now = Date.now();
+  await addJobs(tmp.db, [
+    { id: "f1", state: "failed", at: now - 10_000 },
+    { id: "f2", state: "failed", at: now - 20_000 },
+    // Ran an hour ago: outside the throughput window.
+    { id: "d1", state: "dead", at: now - 3_600_000 },
+    { id: "c1", state: "completed", at: now - 5000 },
+    { id: "c2", state: "completed", at: now - 5000 },
+    { id: "x1", state: "cancelled", at: now - 3_600_000 },
+    { id: "r1", state: "processing" },
+    { id: "p1", state: "pending" },
+  ]);
+  const stats = await cliJson<Stats>(["status"], { db: tmp.db });
+  assert.deepEqual(stats.counts, {
+    pending: 1,
+    processing: 1,
+    completed: 2,
+    failed: 2,
+    dead: 1,
+    cancelled: 1,
+  });
+  // The seeded failures retry an hour after they ran; f2 ran earlier.
+  assert.match(stats.next_retry_at!, ISO_TIME);
+  const f2 = await withStore(tmp.db, (store) => store.jobGet({ id: "f2" }));
+  assert.equal(stats.next_retry_at, f2?.next_run_at);
+  assert.equal(stats.throughput.completed, 2, "both completions are within the window");
+  assert.equal(stats.throughput.failed, 2, "the two recent failures, not the old death");
+});
+
+Deno.test("status prints the database, the counts, workers, next retry and throughput as text", async () => {
+  await using tmp = await withTempDb();
+  await addJobs(tmp.db, [{ id: "d1", state: "dead" }, { id: "p1", state: "pending" }]);
+  const out = assertOk(await runCli(["status"], { db: tmp.db }));
+  assert.match(out, new RegExp(`Database\\s+${tmp.db.replaceAll(".", "\\.")}`));
+  assert.match(out, /Jobs\s+2 in all/);
+  assert.match(out, /^\s+pending\s+1$/m);
+  assert.match(out, /^\s+dead \(DLQ\)\s+1$/m);
+  assert.match(out, /^\s+completed\s+0$/m);
+  assert.match(out, /Workers\s+0 active/);
+  assert.match(out, /Next retry\s+none/);
+  assert.match(out, /Throughput\s+0 completed, 1 failed/);
+  assert.ok(!out.includes("\x1b["), "no colour when not a terminal");
+});

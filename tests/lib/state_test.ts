@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { ConflictError } from "../../lib/errors.ts";
+import { JOB_STATES, type JobState, RUN_OUTCOMES, type RunOutcome } from "../../lib/job.ts";
+import { canTransition, decideAfterRun, planCancel, planRetry } from "../../lib/state.ts";
+
+const NOW = Date.UTC(2026, 10, 28, 10, 30, 0, 0);
+const BACKOFF = { base: 2, max: 3600 };
+const FAILURES: RunOutcome[] = ["failed", "timed_out", "spawn_failed", "interrupted"];
+
+Deno.test("canTransition() allows exactly the documented transitions", () => {
+  const legal: Record<JobState, JobState[]> = {
+    pending: ["processing", "cancelled"],
+    processing: ["completed", "failed", "dead", "pending", "cancelled"],
+    failed: ["processing", "pending", "cancelled", "dead"],
+    dead: ["pending"],
+    completed: [],
+    cancelled: [],
+  };
+  for (const from of JOB_STATES) {
+    for (const to of JOB_STATES) {
+      assert.equal(
+        canTransition(from, to),
+        legal[from].includes(to),
+        `${from} -> ${to} should be ${legal[from].includes(to) ? "legal" : "illegal"}`,
+      );
+    }
+  }
+});
+
+Deno.test("canTransition() keeps completed and cancelled jobs final", () => {
+  for (const to of JOB_STATES) {
+    assert.equal(canTransition("completed", to), false);
+    assert.equal(canTransition("cancelled", to), false);
+  }
+});
+
+Deno.test("canTransition() never lets a job skip the worker on its way to completed", () => {
+  assert.equal(canTransition("pending", "completed"), false);
+  assert.equal(canTransition("failed", "completed"), false);
+  assert.equal(canTransition("dead", "processing"), false);
+});
+
+Deno.test("decideAfterRun() completes a job whose attempt succeeded", () => {
+  assert.deepEqual(
+    decideAfterRun({ outcome: "succeeded", attempt: 4, maxRetries: 3, now: NOW, backoff: BACKOFF }),
+    { state: "completed", next_run_at: null },
+  );
+});
+
+Deno.test("decideAfterRun() cancels a job whose attempt was cancelled, even with retries left", () => {
+  assert.deepEqual(
+    decideAfterRun({ outcome: "cancelled", attempt: 1, maxRetries: 3, now: NOW, backoff: BACKOFF }),
+    { state: "cancelled", next_run_at: null },
+  );
+});
+
+Deno.test("decideAfterRun() schedules a retry after base ^ attempt seconds while retries are left", () => {
+  const decide = (attempt: number) =>
+    decideAfterRun({ outcome: "failed", attempt, maxRetries: 3, now: NOW, backoff: BACKOFF });
+  assert.deepEqual(decide(1), { state: "failed", next_run_at: NOW + 2000 });
+  assert.deepEqual(decide(2), { state: "failed", next_run_at: NOW + 4000 });
+  assert.deepEqual(decide(3), { state: "failed", next_run_at: NOW + 8000 });
+});
+
+Deno.test("decideAfterRun() moves a job to the DLQ when attempt max_retries + 1 fails", () => {
+  assert.deepEqual(
+    decideAfterRun({ outcome: "failed", attempt: 4, maxRetries: 3, now: NOW, backoff: BACKOFF }),
+    { state: "dead", next_run_at: null },
+  );
+});
+
+Deno.test("decideAfterRun() with max_retries 0 sends the first failure to the DLQ", () => {
+  for (const outcome of FAILURES) {
+    assert.deepEqual(
+      decideAfterRun({ outcome, attempt: 1, maxRetries: 0, now: NOW, backoff: BACKOFF }),
+      { state: "dead", next_run_at: null },
+      outcome,
+    );
+  }
+});
+
+Deno.test("decideAfterRun() treats timeouts, spawn failures and interruptions as failures", () => {
+  for (const outcome of FAILURES) {
+    assert.deepEqual(
+      decideAfterRun({ outcome, attempt: 2, maxRetries: 5, now: NOW, backoff: BACKOFF }),
+      { state: "failed", next_run_at: NOW + 4000 },
+      outcome,
+    );
+    assert.deepEqual(
+      decideAfterRun({ outcome, attempt: 6, maxRetries: 5, now: NOW, backoff: BACKOFF }),
+      { state: "dead", next_run_at: null },
+      outcome,
+    );
+  }
+});
+
+Deno.test("decideAfterRun() caps the retry delay at backoff_max", () => {
+  const decision = decideAfterRun({
+    outcome: "failed",
+    attempt: 12,
+    maxRetries: 100,
+    now: NOW,
+    backoff: { base: 2, max: 60 },
+  });
+  assert.deepEqual(decision, { state: "failed", next_run_at: NOW + 60_000 });
+});
+
+Deno.test("decideAfterRun() with base 1 retries one second later every time", () => {
+  for (const attempt of [1, 2, 7]) {
+    const decision = decideAfterRun({
+      outcome: "failed",
+      attempt,
+      maxRetries: 10,
+      now: NOW,
+      backoff: { base: 1, max: 3600 },
+    });
+    assert.deepEqual(decision, { state: "failed", next_run_at: NOW + 1000 });
+  }
+});
+
+Deno.test("decideAfterRun() runs a job that always fails exactly max_retries + 1 times", () => {
+  for (const maxRetries of [0, 1, 3, 10]) {
+    let runs = 0;
+    let now = NOW;
+    for (;;) {
+      runs++;
+      const decision = decideAfterRun({
+        outcome: "failed",
+        attempt: runs,
+        maxRetries,
+        now,
+        backoff: BACKOFF,
+      });
+      if (decision.state === "dead") break;
+      assert.equal(decision.state, "failed");
+      assert.ok(decision.next_run_at! > now, "a retry is scheduled in the future");
+      now = decision.next_run_at!;
+      assert.ok(runs <= 100, "the loop must end");
+    }
+    assert.equal(runs, maxRetries + 1, `max_retries ${maxRetries}`);
+  }
+});
+
+Deno.test("decideAfterRun() decides every outcome into a legal transition from processing", () => {
+  for (const outcome of RUN_OUTCOMES) {
+    for (const attempt of [1, 4]) {
+      const { state } = decideAfterRun({
+        outcome,
+        attempt,
+        maxRetries: 3,
+        now: NOW,
+        backoff: BACKOFF,
+      });
+      assert.ok(canTransition("processing", state), `${outcome} -> ${state}`);
+    }
+  }
+});
+
+Deno.test("planRetry() runs a failed job again now and keeps its attempts", () => {
+  assert.deepEqual(planRetry("j1", "failed"), { state: "pending", resetAttempts: false });
+});
+
+Deno.test("planRetry() starts a dead job over with attempts reset", () => {
+  assert.deepEqual(planRetry("j1", "dead"), { state: "pending", resetAttempts: true });
+});
+
+Deno.test("planRetry() refuses every other state with a conflict naming the state", () => {
+  for (const state of ["pending", "processing", "completed", "cancelled"] as const) {
+    assert.throws(
+      () => planRetry("job-7", state),
+      (error: unknown) => {
+        assert.ok(error instanceof ConflictError);
+        assert.equal(error.exitCode, 1);
+        assert.match(error.message, /"job-7"/);
+        assert.match(error.message, new RegExp(`job is ${state}$`));
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("planCancel() cancels pending and failed jobs at once", () => {
+  assert.equal(planCancel("j1", "pending"), "cancel");
+  assert.equal(planCancel("j1", "failed"), "cancel");
+});
+
+Deno.test("planCancel() asks the worker to stop a processing job first", () => {
+  assert.equal(planCancel("j1", "processing"), "stop-first");
+});
+
+Deno.test("planCancel() refuses finished jobs with a conflict naming the state", () => {
+  for (const state of ["completed", "dead", "cancelled"] as const) {
+    assert.throws(
+      () => planCancel("job-9", state),
+      (error: unknown) => {
+        assert.ok(error instanceof ConflictError);
+        assert.equal(error.exitCode, 1);
+        assert.match(error.message, /"job-9"/);
+        assert.match(error.message, new RegExp(`job is ${state}$`));
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("planRetry() and planCancel() agree with canTransition()", () => {
+  for (const state of JOB_STATES) {
+    let retried = true;
+    try {
+      planRetry("x", state);
+    } catch {
+      retried = false;
+    }
+    assert.equal(retried, canTransition(state, "pending") && state !== "processing", state);
+    let cancelled: string | null = null;
+    try {
+      cancelled = planCancel("x", state);
+    } catch {
+      cancelled = null;
+    }
+    assert.equal(cancelled !== null, canTransition(state, "cancelled"), state);
+  }
+});

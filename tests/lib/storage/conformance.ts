@@ -1,0 +1,1566 @@
+/**
+ * The storage conformance suite: every guarantee of the {@linkcode Storage}
+ * interface, run against any implementation. A driver's test file calls
+ * {@linkcode storageConformance} with a factory that opens a fresh, empty
+ * store; a new storage guarantee extends this suite first (STYLE.md 14).
+ *
+ * Time is always a parameter here: every test uses a fixed clock, no sleeps.
+ */
+import assert from "node:assert/strict";
+import { defaultConfig } from "../../../lib/config.ts";
+import { ConflictError, NotFoundError } from "../../../lib/errors.ts";
+import { isoTime, type Job, JOB_STATES, type JobState, type NewJob } from "../../../lib/job.ts";
+import type { ClaimedJob, RunFinish, Storage } from "../../../lib/storage/storage.ts";
+
+/** A fixed "now" for every test: 2026-01-01T12:00:00.000Z. */
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
+const LEASE = 30_000;
+const encoder = new TextEncoder();
+
+/** Every field a stored job has, in no particular order. */
+const JOB_FIELDS = [
+  "id",
+  "command",
+  "state",
+  "queue",
+  "priority",
+  "max_retries",
+  "timeout",
+  "env",
+  "cwd",
+  "attempts",
+  "created_at",
+  "updated_at",
+  "next_run_at",
+  "last_error",
+  "worker_id",
+].sort();
+
+/** A valid job to insert; due at T0 unless overridden. */
+function newJob(id: string, overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    id,
+    command: `echo ${id}`,
+    queue: "default",
+    priority: 0,
+    max_retries: null,
+    timeout: null,
+    env: null,
+    cwd: null,
+    run_at: T0,
+    ...overrides,
+  };
+}
+
+/** The end of a claimed attempt; a success unless overridden. */
+function finishOf(
+  job: { id: string; attempt: number },
+  workerId: string,
+  overrides: Partial<RunFinish> = {},
+): RunFinish {
+  return {
+    id: job.id,
+    workerId,
+    attempt: job.attempt,
+    outcome: "succeeded",
+    exitCode: 0,
+    signal: null,
+    error: null,
+    finishedAt: T0 + 1000,
+    stdout: null,
+    stderr: null,
+    state: "completed",
+    nextRunAt: null,
+    ...overrides,
+  };
+}
+
+/** A failure that schedules a retry at `nextRunAt`. */
+function failure(nextRunAt: number, finishedAt = T0 + 1000): Partial<RunFinish> {
+  return {
+    outcome: "failed",
+    exitCode: 1,
+    error: "exit code 1",
+    state: "failed",
+    nextRunAt,
+    finishedAt,
+  };
+}
+
+/** A failure that moves the job to the DLQ. */
+function death(finishedAt = T0 + 1000): Partial<RunFinish> {
+  return { outcome: "failed", exitCode: 1, error: "exit code 1", state: "dead", finishedAt };
+}
+
+/**
+ * Asserts that calling `fn` fails as `check` expects. Synchronous throws are
+ * caught too, so each test checks its own guarantee; that failures arrive as
+ * rejected promises is checked once, by its own test.
+ */
+async function assertRejects(
+  fn: () => Promise<unknown>,
+  check: ((error: unknown) => boolean) | (new (...args: never[]) => Error),
+): Promise<void> {
+  await assert.rejects(async () => await fn(), check);
+}
+
+/** Claims exactly one job and checks it is the one expected. */
+async function claimOne(
+  store: Storage,
+  workerId: string,
+  expectedId: string,
+  now = T0,
+): Promise<ClaimedJob> {
+  const claimed = await store.jobClaim({ workerId, queues: null, limit: 1, now, leaseMs: LEASE });
+  assert.deepEqual(claimed.map((j) => j.id), [expectedId], "the claim took the expected job");
+  return claimed[0]!;
+}
+
+/**
+ * Inserts one job and drives it into `state` with the store's own methods.
+ * Call it before inserting pending jobs that are due, so the claim takes this one.
+ */
+async function addJobIn(
+  store: Storage,
+  id: string,
+  state: JobState,
+  options: { finishedAt?: number; overrides?: Partial<NewJob> } = {},
+): Promise<void> {
+  const finishedAt = options.finishedAt ?? T0 + 1000;
+  await store.jobInsertMany({ jobs: [newJob(id, options.overrides)], now: T0 });
+  if (state === "pending") return;
+  const claimed = await claimOne(store, "w-setup", id);
+  switch (state) {
+    case "processing":
+      return;
+    case "completed":
+      await store.runFinishMany({ finishes: [finishOf(claimed, "w-setup", { finishedAt })] });
+      return;
+    case "failed":
+      await store.runFinishMany({
+        finishes: [finishOf(claimed, "w-setup", failure(T0 + 3_600_000, finishedAt))],
+      });
+      return;
+    case "dead":
+      await store.runFinishMany({
+        finishes: [finishOf(claimed, "w-setup", death(finishedAt))],
+      });
+      return;
+    case "cancelled":
+      await store.runFinishMany({
+        finishes: [finishOf(claimed, "w-setup", {
+          outcome: "cancelled",
+          exitCode: null,
+          signal: "SIGTERM",
+          state: "cancelled",
+          finishedAt,
+        })],
+      });
+      return;
+  }
+}
+
+/** Ids of every job (newest first), read page by page. */
+async function allIds(store: Storage, state?: JobState): Promise<string[]> {
+  return (await store.jobList({ state, limit: 10_000 })).jobs.map((j) => j.id);
+}
+
+/** Checks the kept counts against the jobs actually listed, and against `expected`. */
+async function assertCounts(
+  store: Storage,
+  expected: Partial<Record<JobState, number>>,
+): Promise<void> {
+  const counts = await store.jobCountByState();
+  assert.deepEqual(Object.keys(counts).sort(), [...JOB_STATES].sort(), "every state is present");
+  const want = Object.fromEntries(JOB_STATES.map((s) => [s, expected[s] ?? 0]));
+  assert.deepEqual(counts, want, "counts per state");
+  for (const state of JOB_STATES) {
+    assert.equal(counts[state], (await allIds(store, state)).length, `count of ${state} jobs`);
+  }
+}
+
+async function stateOf(store: Storage, id: string): Promise<JobState | undefined> {
+  return (await store.jobGet({ id }))?.state;
+}
+
+/** Registers the conformance tests for the stores `factory` opens (each empty and new). */
+export function storageConformance(name: string, factory: () => Promise<Storage>): void {
+  const test = (title: string, fn: (store: Storage) => Promise<void>) =>
+    Deno.test(`${name}: ${title}`, async () => {
+      await using store = await factory();
+      await fn(store);
+    });
+
+  // --- jobInsertMany, jobGet, jobGetWithRuns ---
+
+  test("jobInsertMany() stores every field and returns the jobs as stored", async (store) => {
+    const inserted = await store.jobInsertMany({
+      jobs: [
+        newJob("full", {
+          command: "tar czf b.tgz 'My Documents'",
+          queue: "nightly",
+          priority: 5,
+          max_retries: 2,
+          timeout: 1.5,
+          env: { A: "1", EMPTY: "" },
+          cwd: "/srv/data",
+          run_at: T0 + 5000,
+        }),
+        newJob("bare"),
+      ],
+      now: T0,
+    });
+    const expected: Job = {
+      id: "full",
+      command: "tar czf b.tgz 'My Documents'",
+      state: "pending",
+      queue: "nightly",
+      priority: 5,
+      max_retries: 2,
+      timeout: 1.5,
+      env: { A: "1", EMPTY: "" },
+      cwd: "/srv/data",
+      attempts: 0,
+      created_at: "2026-01-01T12:00:00.000Z",
+      updated_at: "2026-01-01T12:00:00.000Z",
+      next_run_at: "2026-01-01T12:00:05.000Z",
+      last_error: null,
+      worker_id: null,
+    };
+    assert.equal(inserted.length, 2);
+    assert.deepEqual(inserted[0], expected);
+    assert.deepEqual(await store.jobGet({ id: "full" }), expected);
+    const bare = await store.jobGet({ id: "bare" });
+    assert.ok(bare);
+    assert.deepEqual(Object.keys(bare).sort(), JOB_FIELDS);
+    assert.deepEqual(
+      [bare.max_retries, bare.timeout, bare.env, bare.cwd, bare.last_error, bare.worker_id],
+      [null, null, null, null, null, null],
+    );
+    assert.deepEqual(inserted[1], bare);
+  });
+
+  test("jobInsertMany() inserts nothing when one id already exists", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("taken")], now: T0 });
+    await assertRejects(
+      () =>
+        store.jobInsertMany({ jobs: [newJob("new1"), newJob("taken"), newJob("new2")], now: T0 }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConflictError, String(error));
+        assert.match(error.message, /"taken"/);
+        return true;
+      },
+    );
+    assert.deepEqual(await allIds(store), ["taken"]);
+    assert.equal(await store.jobGet({ id: "new1" }), null);
+    await assertCounts(store, { pending: 1 });
+  });
+
+  test("jobInsertMany() inserts nothing when an id repeats within the batch", async (store) => {
+    await assertRejects(
+      () => store.jobInsertMany({ jobs: [newJob("x"), newJob("y"), newJob("x")], now: T0 }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConflictError, String(error));
+        assert.match(error.message, /"x"/);
+        return true;
+      },
+    );
+    assert.deepEqual(await allIds(store), []);
+    await assertCounts(store, {});
+  });
+
+  test("jobInsertMany() of an empty batch changes nothing", async (store) => {
+    assert.deepEqual(await store.jobInsertMany({ jobs: [], now: T0 }), []);
+    await assertCounts(store, {});
+  });
+
+  test("jobGet() and jobGetWithRuns() return null for an unknown id", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("known")], now: T0 });
+    assert.equal(await store.jobGet({ id: "unknown" }), null);
+    assert.equal(await store.jobGetWithRuns({ id: "unknown" }), null);
+    assert.equal(await store.jobGet({ id: "KNOWN" }), null, "ids are case-sensitive");
+  });
+
+  test("jobGetWithRuns() returns the job with an empty runs array before it runs", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("fresh")], now: T0 });
+    const job = await store.jobGetWithRuns({ id: "fresh" });
+    assert.deepEqual(job, { ...(await store.jobGet({ id: "fresh" }))!, runs: [] });
+  });
+
+  // --- the async contract ---
+
+  test("every failure arrives as a rejected promise, never as a synchronous throw", async (store) => {
+    await addJobIn(store, "c1", "completed");
+    const failing: [string, () => Promise<unknown>][] = [
+      ["jobInsertMany", () => store.jobInsertMany({ jobs: [newJob("c1")], now: T0 })],
+      ["jobRetry", () => store.jobRetry({ ids: ["ghost"], now: T0 })],
+      ["jobCancel", () => store.jobCancel({ ids: ["c1"], now: T0 })],
+    ];
+    for (const [method, call] of failing) {
+      let promise: Promise<unknown>;
+      try {
+        promise = call();
+      } catch (error) {
+        assert.fail(`${method}() threw synchronously instead of rejecting: ${error}`);
+      }
+      await assert.rejects(promise, Error, `${method}() rejects`);
+    }
+  });
+
+  // --- jobList ---
+
+  test("jobList() lists newest first, ties broken by id descending", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("b"), newJob("a"), newJob("c")], now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("e"), newJob("d")], now: T0 + 1000 });
+    await store.jobInsertMany({ jobs: [newJob("0")], now: T0 + 2000 });
+    const page = await store.jobList({ limit: 50 });
+    assert.deepEqual(page.jobs.map((j) => j.id), ["0", "e", "d", "c", "b", "a"]);
+    assert.equal(page.nextCursor, null);
+  });
+
+  test("jobList() honours the limit and gives a cursor only when more remain", async (store) => {
+    await store.jobInsertMany({ jobs: ["a", "b", "c", "d"].map((id) => newJob(id)), now: T0 });
+    const first = await store.jobList({ limit: 3 });
+    assert.deepEqual(first.jobs.map((j) => j.id), ["d", "c", "b"]);
+    assert.notEqual(first.nextCursor, null);
+    const exact = await store.jobList({ limit: 4 });
+    assert.equal(exact.jobs.length, 4);
+    assert.equal(exact.nextCursor, null, "no cursor when the page holds the last job");
+  });
+
+  test("jobList() pages with a cursor without gaps or duplicates", async (store) => {
+    // Ids with dots and colons, many sharing a creation time, over several times.
+    for (let t = 0; t < 5; t++) {
+      const jobs = Array.from({ length: 2 + t }, (_, i) => newJob(`j.${t}:${i}`));
+      await store.jobInsertMany({ jobs, now: T0 + t * 1000 });
+    }
+    const all = (await store.jobList({ limit: 1000 })).jobs.map((j) => j.id);
+    assert.equal(all.length, 20);
+    for (const limit of [1, 3, 4, 7, 20]) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = await store.jobList({ limit, cursor });
+        pages++;
+        assert.ok(page.jobs.length <= limit);
+        seen.push(...page.jobs.map((j) => j.id));
+        if (page.nextCursor === null) break;
+        cursor = page.nextCursor;
+        assert.ok(pages <= 20, "paging ends");
+      }
+      assert.deepEqual(seen, all, `pages of ${limit}`);
+      assert.equal(pages, Math.ceil(20 / limit), `number of pages of ${limit}`);
+    }
+  });
+
+  test("jobList() pages through a filtered list too", async (store) => {
+    const jobs = Array.from(
+      { length: 10 },
+      (_, i) => newJob(`k${i}`, { queue: i % 2 ? "odd" : "even" }),
+    );
+    await store.jobInsertMany({ jobs, now: T0 });
+    const first = await store.jobList({ queue: "odd", limit: 3 });
+    assert.deepEqual(first.jobs.map((j) => j.id), ["k9", "k7", "k5"]);
+    const second = await store.jobList({ queue: "odd", limit: 3, cursor: first.nextCursor! });
+    assert.deepEqual(second.jobs.map((j) => j.id), ["k3", "k1"]);
+    assert.equal(second.nextCursor, null);
+  });
+
+  test("jobList() filters by state, by queue and by both", async (store) => {
+    await addJobIn(store, "done1", "completed", { overrides: { queue: "q1" } });
+    await addJobIn(store, "dead1", "dead", { overrides: { queue: "q2" } });
+    await store.jobInsertMany({
+      jobs: [newJob("p1", { queue: "q1" }), newJob("p2", { queue: "q2" }), newJob("p3")],
+      now: T0 + 10,
+    });
+    const ids = async (params: { state?: JobState; queue?: string }) =>
+      (await store.jobList({ ...params, limit: 50 })).jobs.map((j) => j.id).sort();
+    assert.deepEqual(await ids({ state: "pending" }), ["p1", "p2", "p3"]);
+    assert.deepEqual(await ids({ state: "completed" }), ["done1"]);
+    assert.deepEqual(await ids({ state: "failed" }), []);
+    assert.deepEqual(await ids({ queue: "q1" }), ["done1", "p1"]);
+    assert.deepEqual(await ids({ queue: "default" }), ["p3"]);
+    assert.deepEqual(await ids({ queue: "nope" }), []);
+    assert.deepEqual(await ids({ state: "pending", queue: "q2" }), ["p2"]);
+    assert.deepEqual(await ids({ state: "dead", queue: "q2" }), ["dead1"]);
+  });
+
+  test("jobList() searches a substring of the id or the command, wildcards literal", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("alpha", { command: "echo one" }),
+        newJob("beta", { command: "df 100%" }),
+        newJob("gamma_1", { command: "ls" }),
+        newJob("gammax1", { command: "ls" }),
+        newJob("delta", { command: "grep a\\b" }),
+      ],
+      now: T0,
+    });
+    const search = async (text: string) =>
+      (await store.jobList({ search: text, limit: 50 })).jobs.map((j) => j.id).sort();
+    assert.deepEqual(await search("eta"), ["beta"], "part of an id");
+    assert.deepEqual(await search("echo"), ["alpha"], "part of a command");
+    assert.deepEqual(await search("100%"), ["beta"]);
+    assert.deepEqual(await search("%"), ["beta"], "% is not a wildcard");
+    assert.deepEqual(await search("a_1"), ["gamma_1"], "_ is not a wildcard");
+    assert.deepEqual(await search("a\\b"), ["delta"], "a backslash is literal");
+    assert.deepEqual(await search("gamma"), ["gamma_1", "gammax1"]);
+    assert.deepEqual(await search("zzz"), []);
+    const both = await store.jobList({ search: "gamma", limit: 1 });
+    assert.equal(both.jobs.length, 1);
+    const rest = await store.jobList({ search: "gamma", limit: 1, cursor: both.nextCursor! });
+    assert.deepEqual(
+      [...both.jobs, ...rest.jobs].map((j) => j.id).sort(),
+      ["gamma_1", "gammax1"],
+    );
+  });
+
+  // --- jobCountByState ---
+
+  test("jobCountByState() has every state, all zero on an empty store", async (store) => {
+    await assertCounts(store, {});
+  });
+
+  test("jobCountByState() stays right through claim, finish, retry, cancel and delete", async (store) => {
+    await store.jobInsertMany({
+      jobs: ["j1", "j2", "j3", "j4", "j5", "j6"].map((id) => newJob(id)),
+      now: T0,
+    });
+    await assertCounts(store, { pending: 6 });
+
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 3,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.equal(claimed.length, 3);
+    await assertCounts(store, { pending: 3, processing: 3 });
+    const [c1, c2, c3] = claimed as [ClaimedJob, ClaimedJob, ClaimedJob];
+
+    await store.runFinishMany({
+      finishes: [
+        finishOf(c1, "w1"),
+        finishOf(c2, "w1", failure(T0 + 60_000)),
+        finishOf(c3, "w1", death()),
+      ],
+    });
+    await assertCounts(store, { pending: 3, completed: 1, failed: 1, dead: 1 });
+
+    const pendingIds = await allIds(store, "pending");
+    await store.jobCancel({ ids: [pendingIds[0]!], now: T0 + 2000 });
+    await assertCounts(store, { pending: 2, completed: 1, failed: 1, dead: 1, cancelled: 1 });
+
+    await store.jobRetry({ ids: [c2.id], now: T0 + 3000 });
+    await assertCounts(store, { pending: 3, completed: 1, dead: 1, cancelled: 1 });
+
+    await store.jobRetry({ ids: [c3.id], now: T0 + 4000 });
+    await assertCounts(store, { pending: 4, completed: 1, cancelled: 1 });
+
+    const [running] = await store.jobClaim({
+      workerId: "w2",
+      queues: null,
+      limit: 1,
+      now: T0 + 5000,
+      leaseMs: LEASE,
+    });
+    assert.ok(running);
+    await store.jobCancel({ ids: [running.id], now: T0 + 5000 });
+    await assertCounts(store, { pending: 3, processing: 1, completed: 1, cancelled: 1 });
+    await store.runFinishMany({
+      finishes: [finishOf(running, "w2", {
+        outcome: "cancelled",
+        state: "cancelled",
+        exitCode: null,
+        signal: "SIGTERM",
+      })],
+    });
+    await assertCounts(store, { pending: 3, completed: 1, cancelled: 2 });
+
+    const [doomed] = await store.jobClaim({
+      workerId: "w2",
+      queues: null,
+      limit: 1,
+      now: T0 + 6000,
+      leaseMs: LEASE,
+    });
+    assert.ok(doomed);
+    await store.runFinishMany({ finishes: [finishOf(doomed, "w2", death(T0 + 6000))] });
+    await assertCounts(store, { pending: 2, completed: 1, cancelled: 2, dead: 1 });
+    assert.equal(await store.jobRetryAllDead({ now: T0 + 7000 }), 1);
+    await assertCounts(store, { pending: 3, completed: 1, cancelled: 2 });
+
+    const [again] = await store.jobClaim({
+      workerId: "w2",
+      queues: null,
+      limit: 1,
+      now: T0 + 8000,
+      leaseMs: LEASE,
+    });
+    assert.ok(again);
+    await store.runFinishMany({ finishes: [finishOf(again, "w2", death(T0 + 8000))] });
+    assert.equal(await store.jobDeleteDead({}), 1);
+    await assertCounts(store, { pending: 2, completed: 1, cancelled: 2 });
+  });
+
+  // --- jobRetry, jobRetryAllDead ---
+
+  test("jobRetry() runs a failed job now and keeps its attempts", async (store) => {
+    await addJobIn(store, "f1", "failed");
+    const before = await store.jobGet({ id: "f1" });
+    assert.equal(before?.next_run_at, isoTime(T0 + 3_600_000));
+    const [job] = await store.jobRetry({ ids: ["f1"], now: T0 + 5000 });
+    assert.equal(job?.id, "f1");
+    assert.equal(job?.state, "pending");
+    assert.equal(job?.attempts, 1);
+    assert.equal(job?.next_run_at, isoTime(T0 + 5000));
+    assert.equal(job?.updated_at, isoTime(T0 + 5000));
+    assert.deepEqual(await store.jobGet({ id: "f1" }), job);
+    const [claimed] = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 1,
+      now: T0 + 5000,
+      leaseMs: LEASE,
+    });
+    assert.equal(claimed?.attempt, 2, "the retry is the next attempt");
+  });
+
+  test("jobRetry() starts a dead job over with attempts reset", async (store) => {
+    await addJobIn(store, "d1", "dead");
+    assert.equal((await store.jobGet({ id: "d1" }))?.attempts, 1);
+    const [job] = await store.jobRetry({ ids: ["d1"], now: T0 + 5000 });
+    assert.equal(job?.state, "pending");
+    assert.equal(job?.attempts, 0);
+    assert.equal(job?.next_run_at, isoTime(T0 + 5000));
+  });
+
+  test("jobRetry() refuses pending, processing, completed and cancelled jobs, naming the state", async (store) => {
+    await addJobIn(store, "s-processing", "processing");
+    await addJobIn(store, "s-completed", "completed");
+    await addJobIn(store, "s-cancelled", "cancelled");
+    await addJobIn(store, "s-pending", "pending");
+    for (const state of ["pending", "processing", "completed", "cancelled"]) {
+      await assertRejects(
+        () => store.jobRetry({ ids: [`s-${state}`], now: T0 + 5000 }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConflictError, String(error));
+          assert.match(error.message, new RegExp(`"s-${state}"`));
+          assert.match(error.message, new RegExp(`job is ${state}`));
+          return true;
+        },
+      );
+      assert.equal(await stateOf(store, `s-${state}`), state);
+    }
+  });
+
+  test("jobRetry() is all or none when one job conflicts", async (store) => {
+    await addJobIn(store, "d1", "dead");
+    await addJobIn(store, "p1", "pending");
+    await assertRejects(() => store.jobRetry({ ids: ["d1", "p1"], now: T0 + 5000 }), ConflictError);
+    assert.equal(await stateOf(store, "d1"), "dead");
+    await assertCounts(store, { dead: 1, pending: 1 });
+  });
+
+  test("jobRetry() of an unknown id is NotFoundError and changes nothing", async (store) => {
+    await addJobIn(store, "d1", "dead");
+    await assertRejects(
+      () => store.jobRetry({ ids: ["d1", "ghost"], now: T0 + 5000 }),
+      (error: unknown) => {
+        assert.ok(error instanceof NotFoundError, String(error));
+        assert.match(error.message, /"ghost"/);
+        return true;
+      },
+    );
+    assert.equal(await stateOf(store, "d1"), "dead");
+  });
+
+  test("jobRetryAllDead() moves every dead job to pending, attempts reset, and counts them", async (store) => {
+    await addJobIn(store, "d1", "dead");
+    await addJobIn(store, "d2", "dead");
+    await addJobIn(store, "f1", "failed");
+    assert.equal(await store.jobRetryAllDead({ now: T0 + 5000 }), 2);
+    for (const id of ["d1", "d2"]) {
+      const job = await store.jobGet({ id });
+      assert.equal(job?.state, "pending");
+      assert.equal(job?.attempts, 0);
+      assert.equal(job?.next_run_at, isoTime(T0 + 5000));
+    }
+    assert.equal(await stateOf(store, "f1"), "failed");
+    assert.equal(await store.jobRetryAllDead({ now: T0 + 6000 }), 0);
+    await assertCounts(store, { pending: 2, failed: 1 });
+  });
+
+  // --- jobCancel ---
+
+  test("jobCancel() cancels pending and failed jobs at once", async (store) => {
+    await addJobIn(store, "f1", "failed");
+    await addJobIn(store, "p1", "pending");
+    const jobs = await store.jobCancel({ ids: ["p1", "f1"], now: T0 + 5000 });
+    assert.deepEqual(jobs.map((j) => [j.id, j.state, j.next_run_at]), [
+      ["p1", "cancelled", null],
+      ["f1", "cancelled", null],
+    ]);
+    assert.equal((await store.jobGet({ id: "p1" }))?.updated_at, isoTime(T0 + 5000));
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 10,
+      now: T0 + 10_000_000,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(claimed, [], "cancelled jobs are never claimed");
+  });
+
+  test("jobCancel() flags a processing job for its worker to stop", async (store) => {
+    await store.workerRegister({
+      id: "w1",
+      pid: 42,
+      host: "h",
+      count: 1,
+      queues: null,
+      now: T0,
+    });
+    await store.jobInsertMany({ jobs: [newJob("run1")], now: T0 });
+    const claimed = await claimOne(store, "w1", "run1");
+    const before = await store.workerHeartbeat({ id: "w1", now: T0 + 100, leaseMs: LEASE });
+    assert.deepEqual(before.cancelRequested, []);
+    const [job] = await store.jobCancel({ ids: ["run1"], now: T0 + 200 });
+    assert.equal(job?.state, "processing", "a running job is stopped by its worker first");
+    const after = await store.workerHeartbeat({ id: "w1", now: T0 + 300, leaseMs: LEASE });
+    assert.deepEqual(after.cancelRequested, ["run1"]);
+    await store.runFinishMany({
+      finishes: [finishOf(claimed, "w1", {
+        outcome: "cancelled",
+        state: "cancelled",
+        exitCode: null,
+        signal: "SIGTERM",
+      })],
+    });
+    assert.equal(await stateOf(store, "run1"), "cancelled");
+    const later = await store.workerHeartbeat({ id: "w1", now: T0 + 400, leaseMs: LEASE });
+    assert.deepEqual(later.cancelRequested, []);
+  });
+
+  test("jobCancel() refuses finished jobs naming the state, all or none", async (store) => {
+    await addJobIn(store, "s-completed", "completed");
+    await addJobIn(store, "s-dead", "dead");
+    await addJobIn(store, "s-cancelled", "cancelled");
+    await addJobIn(store, "p1", "pending");
+    for (const state of ["completed", "dead", "cancelled"]) {
+      await assertRejects(
+        () => store.jobCancel({ ids: ["p1", `s-${state}`], now: T0 + 5000 }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConflictError, String(error));
+          assert.match(error.message, new RegExp(`"s-${state}"`));
+          assert.match(error.message, new RegExp(`job is ${state}`));
+          return true;
+        },
+      );
+      assert.equal(await stateOf(store, `s-${state}`), state);
+    }
+    assert.equal(await stateOf(store, "p1"), "pending", "the pending job was not cancelled");
+  });
+
+  test("jobCancel() of an unknown id is NotFoundError and changes nothing", async (store) => {
+    await addJobIn(store, "p1", "pending");
+    await assertRejects(() => store.jobCancel({ ids: ["p1", "ghost"], now: T0 }), NotFoundError);
+    assert.equal(await stateOf(store, "p1"), "pending");
+  });
+
+  // --- jobDeleteDead ---
+
+  test("jobDeleteDead() deletes every dead job and its history, nothing else", async (store) => {
+    await addJobIn(store, "d1", "dead");
+    await addJobIn(store, "d2", "dead");
+    await addJobIn(store, "f1", "failed");
+    await addJobIn(store, "c1", "completed");
+    await addJobIn(store, "p1", "pending");
+    assert.equal(await store.jobDeleteDead({}), 2);
+    assert.equal(await store.jobGet({ id: "d1" }), null);
+    assert.equal(await store.runOutputGet({ id: "d1" }), null, "its attempts are gone too");
+    assert.deepEqual((await allIds(store)).sort(), ["c1", "f1", "p1"]);
+    assert.equal(await store.jobDeleteDead({}), 0);
+    await assertCounts(store, { failed: 1, completed: 1, pending: 1 });
+  });
+
+  test("jobDeleteDead() with olderThan deletes only jobs dead before it", async (store) => {
+    await addJobIn(store, "old", "dead", { finishedAt: T0 + 1000 });
+    await addJobIn(store, "new", "dead", { finishedAt: T0 + 9000 });
+    assert.equal(await store.jobDeleteDead({ olderThan: T0 + 5000 }), 1);
+    assert.equal(await store.jobGet({ id: "old" }), null);
+    assert.equal(await stateOf(store, "new"), "dead");
+    assert.equal(await store.jobDeleteDead({ olderThan: T0 + 5000 }), 0);
+    assert.equal(await store.jobDeleteDead({ olderThan: T0 + 10_000 }), 1);
+    await assertCounts(store, {});
+  });
+
+  // --- jobClaim, jobNextDueAt ---
+
+  test("jobClaim() takes due jobs by priority, then due time", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("low-early", { priority: 0, run_at: T0 - 9000 }),
+        newJob("high-late", { priority: 5, run_at: T0 - 1000 }),
+        newJob("high-early", { priority: 5, run_at: T0 - 2000 }),
+        newJob("negative", { priority: -1, run_at: T0 - 10_000 }),
+        newJob("low-late", { priority: 0, run_at: T0 - 500 }),
+      ],
+      now: T0 - 20_000,
+    });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 10,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(claimed.map((j) => j.id), [
+      "high-early",
+      "high-late",
+      "low-early",
+      "low-late",
+      "negative",
+    ]);
+  });
+
+  test("jobClaim() takes the best jobs first when limited", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("a", { priority: 1 }),
+        newJob("b", { priority: 3 }),
+        newJob("c", { priority: 2 }),
+      ],
+      now: T0,
+    });
+    const first = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(first.map((j) => j.id), ["b", "c"]);
+    const second = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(second.map((j) => j.id), ["a"]);
+  });
+
+  test("jobClaim() starts an attempt: processing, attempts + 1, the worker, a run", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1", { max_retries: 2 })], now: T0 - 100 });
+    const [claimed] = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 1,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.ok(claimed);
+    assert.equal(claimed.state, "processing");
+    assert.equal(claimed.attempt, 1);
+    assert.equal(claimed.attempts, 1);
+    assert.equal(claimed.worker_id, "w1");
+    assert.equal(claimed.max_retries, 2);
+    assert.equal(claimed.command, "echo j1");
+    const { attempt: _, ...job } = claimed;
+    assert.deepEqual(await store.jobGet({ id: "j1" }), { ...job, updated_at: isoTime(T0) });
+    const withRuns = await store.jobGetWithRuns({ id: "j1" });
+    assert.deepEqual(withRuns?.runs, [{
+      attempt: 1,
+      started_at: isoTime(T0),
+      finished_at: null,
+      duration_ms: null,
+      outcome: null,
+      exit_code: null,
+      signal: null,
+      error: null,
+      worker_id: "w1",
+    }]);
+  });
+
+  test("jobClaim() never hands out a job twice", async (store) => {
+    await store.jobInsertMany({
+      jobs: Array.from({ length: 7 }, (_, i) => newJob(`j${i}`)),
+      now: T0,
+    });
+    const taken: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      for (const worker of ["w1", "w2", "w3"]) {
+        const claimed = await store.jobClaim({
+          workerId: worker,
+          queues: null,
+          limit: 2,
+          now: T0 + round,
+          leaseMs: LEASE,
+        });
+        taken.push(...claimed.map((j) => j.id));
+      }
+    }
+    assert.equal(taken.length, 7);
+    assert.equal(new Set(taken).size, 7);
+    await assertCounts(store, { processing: 7 });
+  });
+
+  test("jobClaim() skips jobs that are not yet due", async (store) => {
+    await store.jobInsertMany({
+      jobs: [newJob("later", { run_at: T0 + 60_000, priority: 10 }), newJob("now")],
+      now: T0,
+    });
+    const claim = (now: number) =>
+      store.jobClaim({ workerId: "w1", queues: null, limit: 5, now, leaseMs: LEASE });
+    assert.deepEqual((await claim(T0)).map((j) => j.id), ["now"]);
+    assert.deepEqual(await claim(T0 + 59_999), []);
+    assert.deepEqual((await claim(T0 + 60_000)).map((j) => j.id), ["later"]);
+  });
+
+  test("jobClaim() takes a failed job again once its retry is due", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("flaky")], now: T0 });
+    const first = await claimOne(store, "w1", "flaky");
+    await store.runFinishMany({ finishes: [finishOf(first, "w1", failure(T0 + 3000))] });
+    const claim = (now: number) =>
+      store.jobClaim({ workerId: "w2", queues: null, limit: 5, now, leaseMs: LEASE });
+    assert.deepEqual(await claim(T0 + 2999), []);
+    const [second] = await claim(T0 + 3000);
+    assert.equal(second?.id, "flaky");
+    assert.equal(second?.attempt, 2);
+    assert.equal(second?.worker_id, "w2");
+  });
+
+  test("jobClaim() serves only the queues asked for", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("a1", { queue: "a" }),
+        newJob("b1", { queue: "b" }),
+        newJob("c1", { queue: "c" }),
+        newJob("d1"),
+      ],
+      now: T0,
+    });
+    const claim = (queues: string[] | null) =>
+      store.jobClaim({ workerId: "w1", queues, limit: 10, now: T0, leaseMs: LEASE });
+    assert.deepEqual((await claim(["b"])).map((j) => j.id), ["b1"]);
+    assert.deepEqual((await claim(["a", "c"])).map((j) => j.id).sort(), ["a1", "c1"]);
+    assert.deepEqual(await claim(["zzz"]), []);
+    assert.deepEqual((await claim(null)).map((j) => j.id), ["d1"]);
+  });
+
+  test("jobNextDueAt() gives the earliest waiting job's due time, per queue", async (store) => {
+    assert.equal(await store.jobNextDueAt({ queues: null }), null);
+    await store.jobInsertMany({
+      jobs: [
+        newJob("a", { run_at: T0 + 5000, queue: "qa" }),
+        newJob("b", { run_at: T0 + 2000, queue: "qb" }),
+        newJob("c", { run_at: T0 - 100, queue: "qc", priority: 9 }),
+      ],
+      now: T0 - 1000,
+    });
+    assert.equal(await store.jobNextDueAt({ queues: null }), T0 - 100);
+    assert.equal(await store.jobNextDueAt({ queues: ["qa"] }), T0 + 5000);
+    assert.equal(await store.jobNextDueAt({ queues: ["qa", "qb"] }), T0 + 2000);
+    assert.equal(await store.jobNextDueAt({ queues: ["none"] }), null);
+    // A running job is not waiting; a failed one waits for its retry.
+    const c = await claimOne(store, "w1", "c");
+    assert.equal(await store.jobNextDueAt({ queues: ["qc"] }), null);
+    await store.runFinishMany({ finishes: [finishOf(c, "w1", failure(T0 + 1000))] });
+    assert.equal(await store.jobNextDueAt({ queues: null }), T0 + 1000);
+  });
+
+  // --- runFinishMany, runStartMany, runOutputUpdateMany, runOutputGet ---
+
+  test("runFinishMany() ends the attempt and records its result", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1"), newJob("j2")], now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const j1 = claimed.find((j) => j.id === "j1")!;
+    const j2 = claimed.find((j) => j.id === "j2")!;
+    const applied = await store.runFinishMany({
+      finishes: [
+        finishOf(j1, "w1", {
+          ...failure(T0 + 3500, T0 + 1500),
+          exitCode: 3,
+          error: "exit code 3",
+          stdout: encoder.encode("partial output\n"),
+          stderr: encoder.encode("boom\n"),
+        }),
+        finishOf(j2, "w1", { finishedAt: T0 + 250, stdout: encoder.encode("ok\n") }),
+      ],
+    });
+    assert.deepEqual(applied.sort(), ["j1", "j2"]);
+
+    const failed = await store.jobGetWithRuns({ id: "j1" });
+    assert.equal(failed?.state, "failed");
+    assert.equal(failed?.attempts, 1);
+    assert.equal(failed?.next_run_at, isoTime(T0 + 3500));
+    assert.equal(failed?.updated_at, isoTime(T0 + 1500));
+    assert.equal(failed?.last_error, "exit code 3");
+    assert.deepEqual(failed?.runs, [{
+      attempt: 1,
+      started_at: isoTime(T0),
+      finished_at: isoTime(T0 + 1500),
+      duration_ms: 1500,
+      outcome: "failed",
+      exit_code: 3,
+      signal: null,
+      error: "exit code 3",
+      worker_id: "w1",
+    }]);
+    assert.deepEqual(await store.runOutputGet({ id: "j1" }), {
+      id: "j1",
+      attempt: 1,
+      stdout: "partial output\n",
+      stderr: "boom\n",
+    });
+
+    const done = await store.jobGetWithRuns({ id: "j2" });
+    assert.equal(done?.state, "completed");
+    assert.equal(done?.next_run_at, null);
+    assert.equal(done?.last_error, null);
+    assert.equal(done?.runs[0]?.outcome, "succeeded");
+    assert.equal(done?.runs[0]?.duration_ms, 250);
+    assert.deepEqual(await store.runOutputGet({ id: "j2" }), {
+      id: "j2",
+      attempt: 1,
+      stdout: "ok\n",
+      stderr: "",
+    });
+  });
+
+  test("runFinishMany() records a death by signal and a spawn failure", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("sig"), newJob("nospawn")], now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const byId = Object.fromEntries(claimed.map((j) => [j.id, j]));
+    await store.runFinishMany({
+      finishes: [
+        finishOf(byId.sig!, "w1", {
+          ...death(),
+          outcome: "timed_out",
+          exitCode: null,
+          signal: "SIGKILL",
+          error: "timed out after 1 s",
+        }),
+        finishOf(byId.nospawn!, "w1", {
+          ...death(),
+          outcome: "spawn_failed",
+          exitCode: null,
+          error: "cwd does not exist",
+        }),
+      ],
+    });
+    const sig = (await store.jobGetWithRuns({ id: "sig" }))!;
+    assert.equal(sig.state, "dead");
+    assert.deepEqual(
+      [sig.runs[0]?.outcome, sig.runs[0]?.exit_code, sig.runs[0]?.signal, sig.last_error],
+      ["timed_out", null, "SIGKILL", "timed out after 1 s"],
+    );
+    const nospawn = (await store.jobGetWithRuns({ id: "nospawn" }))!;
+    assert.deepEqual(
+      [nospawn.runs[0]?.outcome, nospawn.runs[0]?.error],
+      ["spawn_failed", "cwd does not exist"],
+    );
+  });
+
+  test("runFinishMany() applies only for the worker and attempt that hold the job", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1")], now: T0 });
+    const claimed = await claimOne(store, "w1", "j1");
+    assert.deepEqual(await store.runFinishMany({ finishes: [finishOf(claimed, "w2")] }), []);
+    assert.deepEqual(
+      await store.runFinishMany({ finishes: [finishOf({ id: "j1", attempt: 2 }, "w1")] }),
+      [],
+    );
+    assert.deepEqual(
+      await store.runFinishMany({ finishes: [finishOf({ id: "ghost", attempt: 1 }, "w1")] }),
+      [],
+    );
+    assert.equal(await stateOf(store, "j1"), "processing");
+    assert.deepEqual(await store.runFinishMany({ finishes: [finishOf(claimed, "w1")] }), ["j1"]);
+    assert.equal(await stateOf(store, "j1"), "completed");
+    assert.deepEqual(
+      await store.runFinishMany({
+        finishes: [finishOf(claimed, "w1", death(T0 + 9000))],
+      }),
+      [],
+      "a second result for the same attempt does not apply",
+    );
+    const job = await store.jobGetWithRuns({ id: "j1" });
+    assert.equal(job?.state, "completed");
+    assert.equal(job?.runs.length, 1);
+    assert.equal(job?.runs[0]?.outcome, "succeeded");
+  });
+
+  test("runFinishMany() ignores a late result after another worker re-claimed the job", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1", { max_retries: 3 })], now: T0 });
+    const first = await claimOne(store, "w1", "j1");
+    // w1 goes silent; its lease expires and a rescuer ends the attempt as interrupted.
+    const stranded = await store.jobListStranded({ now: T0 + LEASE + 1, workerIds: [] });
+    assert.deepEqual(stranded.map((j) => j.id), ["j1"]);
+    assert.deepEqual(
+      await store.runFinishMany({
+        finishes: [finishOf(first, "w1", {
+          outcome: "interrupted",
+          exitCode: null,
+          error: "worker lost",
+          state: "failed",
+          nextRunAt: T0 + LEASE + 1,
+          finishedAt: T0 + LEASE + 1,
+        })],
+      }),
+      ["j1"],
+    );
+    const second = await claimOne(store, "w2", "j1", T0 + LEASE + 1);
+    assert.equal(second.attempt, 2);
+    // w1 comes back and reports its old attempt: nothing changes.
+    const late = await store.runFinishMany({
+      finishes: [finishOf(first, "w1", { finishedAt: T0 + LEASE + 2 })],
+    });
+    assert.deepEqual(late, []);
+    const job = await store.jobGetWithRuns({ id: "j1" });
+    assert.equal(job?.state, "processing");
+    assert.equal(job?.worker_id, "w2");
+    assert.equal(job?.attempts, 2);
+    assert.deepEqual(job?.runs.map((r) => [r.attempt, r.outcome, r.worker_id]), [
+      [1, "interrupted", "w1"],
+      [2, null, "w2"],
+    ]);
+    assert.deepEqual(
+      await store.runFinishMany({
+        finishes: [finishOf(second, "w2", { finishedAt: T0 + 40_000 })],
+      }),
+      ["j1"],
+    );
+    assert.equal(await stateOf(store, "j1"), "completed");
+  });
+
+  test("runFinishMany() applies the current results of a batch and skips the stale ones", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("a"), newJob("b")], now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const a = claimed.find((j) => j.id === "a")!;
+    const b = claimed.find((j) => j.id === "b")!;
+    const applied = await store.runFinishMany({
+      finishes: [finishOf(a, "w1"), finishOf({ id: b.id, attempt: 7 }, "w1")],
+    });
+    assert.deepEqual(applied, ["a"]);
+    assert.equal(await stateOf(store, "a"), "completed");
+    assert.equal(await stateOf(store, "b"), "processing");
+  });
+
+  test("runFinishMany() with state pending puts the job back without counting the attempt", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1")], now: T0 });
+    const first = await claimOne(store, "w1", "j1");
+    const applied = await store.runFinishMany({
+      finishes: [finishOf(first, "w1", {
+        outcome: "interrupted",
+        exitCode: null,
+        signal: "SIGKILL",
+        error: "stopped by worker stop --force",
+        state: "pending",
+        nextRunAt: T0 + 1000,
+      })],
+    });
+    assert.deepEqual(applied, ["j1"]);
+    const job = await store.jobGet({ id: "j1" });
+    assert.equal(job?.state, "pending");
+    assert.equal(job?.attempts, 0);
+    assert.equal(job?.next_run_at, isoTime(T0 + 1000));
+    const again = await claimOne(store, "w2", "j1", T0 + 1000);
+    assert.equal(again.attempt, 1, "the uncounted attempt is run again with the same number");
+    await assertCounts(store, { processing: 1 });
+  });
+
+  test("runStartMany() records where the attempt runs, only for the worker that holds it", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1")], now: T0 });
+    const claimed = await claimOne(store, "w1", "j1");
+    await store.runStartMany({ starts: [] });
+    await store.runStartMany({
+      starts: [{ id: "j1", workerId: "w2", attempt: 1, host: "other", pgid: 1, procStart: "x" }],
+    });
+    let [stranded] = await store.jobListStranded({ now: T0, workerIds: ["w1"] });
+    assert.deepEqual([stranded?.host, stranded?.pgid, stranded?.proc_start], [null, null, null]);
+    await store.runStartMany({
+      starts: [{
+        id: "j1",
+        workerId: "w1",
+        attempt: claimed.attempt,
+        host: "box-1",
+        pgid: 4242,
+        procStart: "123456",
+      }],
+    });
+    [stranded] = await store.jobListStranded({ now: T0, workerIds: ["w1"] });
+    assert.deepEqual(
+      [stranded?.host, stranded?.pgid, stranded?.proc_start],
+      ["box-1", 4242, "123456"],
+    );
+  });
+
+  test("runOutputUpdateMany() makes output of a running attempt readable", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1")], now: T0 });
+    const claimed = await claimOne(store, "w1", "j1");
+    await store.runOutputUpdateMany({ updates: [] });
+    await store.runOutputUpdateMany({
+      updates: [{
+        id: "j1",
+        attempt: 1,
+        stdout: encoder.encode("line 1\n"),
+        stderr: encoder.encode("warn\n"),
+      }],
+    });
+    assert.deepEqual(await store.runOutputGet({ id: "j1" }), {
+      id: "j1",
+      attempt: 1,
+      stdout: "line 1\n",
+      stderr: "warn\n",
+    });
+    await store.runOutputUpdateMany({
+      updates: [{
+        id: "j1",
+        attempt: 1,
+        stdout: encoder.encode("line 1\nline 2\n"),
+        stderr: encoder.encode("warn\n"),
+      }],
+    });
+    assert.equal((await store.runOutputGet({ id: "j1" }))?.stdout, "line 1\nline 2\n");
+    await store.runFinishMany({ finishes: [finishOf(claimed, "w1")] });
+    assert.equal(
+      (await store.runOutputGet({ id: "j1" }))?.stdout,
+      "line 1\nline 2\n",
+      "a finish without output keeps what was captured",
+    );
+  });
+
+  test("runRecordMany() applies starts, then outputs, then finishes, with their guards", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("a"), newJob("b")], now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const a = claimed.find((j) => j.id === "a")!;
+    const b = claimed.find((j) => j.id === "b")!;
+    const applied = await store.runRecordMany({
+      starts: [
+        { id: "b", workerId: "w1", attempt: b.attempt, host: "box", pgid: 77, procStart: "9" },
+      ],
+      outputs: [
+        {
+          id: "a",
+          attempt: a.attempt,
+          stdout: encoder.encode("a out\n"),
+          stderr: encoder.encode(""),
+        },
+        {
+          id: "b",
+          attempt: b.attempt,
+          stdout: encoder.encode("b so far\n"),
+          stderr: encoder.encode(""),
+        },
+      ],
+      finishes: [
+        // No output in the finish: what the outputs above captured is kept.
+        finishOf(a, "w1", { finishedAt: T0 + 700 }),
+        // A stale result for b: another attempt.
+        finishOf({ id: "b", attempt: b.attempt + 1 }, "w1"),
+      ],
+    });
+    assert.deepEqual(applied, ["a"]);
+    assert.equal(await stateOf(store, "a"), "completed");
+    assert.equal((await store.runOutputGet({ id: "a" }))?.stdout, "a out\n");
+    assert.equal(await stateOf(store, "b"), "processing");
+    assert.equal((await store.runOutputGet({ id: "b" }))?.stdout, "b so far\n");
+    const [stranded] = await store.jobListStranded({ now: T0, workerIds: ["w1"] });
+    assert.deepEqual([stranded?.id, stranded?.host, stranded?.pgid], ["b", "box", 77]);
+    assert.deepEqual(await store.runRecordMany({ starts: [], outputs: [], finishes: [] }), []);
+  });
+
+  test("runOutputGet() gives the latest attempt, or the one asked for", async (store) => {
+    await store.jobInsertMany({
+      jobs: [newJob("j1"), newJob("never", { run_at: T0 + 10_000_000 })],
+      now: T0,
+    });
+    const first = await claimOne(store, "w1", "j1");
+    await store.runFinishMany({
+      finishes: [finishOf(first, "w1", {
+        ...failure(T0 + 2000),
+        stdout: encoder.encode("one\n"),
+        stderr: encoder.encode("err one\n"),
+      })],
+    });
+    const [second] = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 5,
+      now: T0 + 2000,
+      leaseMs: LEASE,
+    }).then((jobs) => jobs.filter((j) => j.id === "j1"));
+    assert.ok(second);
+    await store.runFinishMany({
+      finishes: [finishOf(second, "w1", {
+        finishedAt: T0 + 2500,
+        stdout: encoder.encode("two\n"),
+        stderr: encoder.encode(""),
+      })],
+    });
+    assert.deepEqual(await store.runOutputGet({ id: "j1" }), {
+      id: "j1",
+      attempt: 2,
+      stdout: "two\n",
+      stderr: "",
+    });
+    assert.deepEqual(await store.runOutputGet({ id: "j1", attempt: 1 }), {
+      id: "j1",
+      attempt: 1,
+      stdout: "one\n",
+      stderr: "err one\n",
+    });
+    assert.equal(await store.runOutputGet({ id: "j1", attempt: 3 }), null);
+    assert.equal(await store.runOutputGet({ id: "ghost" }), null);
+  });
+
+  test("runOutputGet() is null for a job that never ran", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("never")], now: T0 });
+    assert.equal(await store.runOutputGet({ id: "never" }), null);
+    assert.equal(await store.runOutputGet({ id: "never", attempt: 1 }), null);
+  });
+
+  test("runOutputGet() keeps bytes that are not ASCII", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("utf")], now: T0 });
+    const claimed = await claimOne(store, "w1", "utf");
+    await store.runFinishMany({
+      finishes: [finishOf(claimed, "w1", { stdout: encoder.encode("héllo ✓\n") })],
+    });
+    assert.equal((await store.runOutputGet({ id: "utf" }))?.stdout, "héllo ✓\n");
+  });
+
+  // --- jobListStranded ---
+
+  test("jobListStranded() finds processing jobs whose lease expired", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("early")], now: T0 });
+    const early = await claimOne(store, "w1", "early");
+    await store.jobInsertMany({ jobs: [newJob("late")], now: T0 });
+    await claimOne(store, "w2", "late", T0 + 10_000);
+    await addJobIn(store, "finished", "completed");
+    assert.deepEqual(await store.jobListStranded({ now: T0 + 20_000, workerIds: [] }), []);
+    const stranded = await store.jobListStranded({ now: T0 + LEASE + 5000, workerIds: [] });
+    assert.deepEqual(stranded.map((j) => j.id), ["early"]);
+    const [job] = stranded;
+    assert.equal(job?.state, "processing");
+    assert.equal(job?.worker_id, "w1");
+    assert.equal(job?.attempt, early.attempt);
+    assert.equal(job?.started_at, T0);
+    const both = await store.jobListStranded({ now: T0 + LEASE + 20_000, workerIds: [] });
+    assert.deepEqual(both.map((j) => j.id).sort(), ["early", "late"]);
+  });
+
+  test("jobListStranded() finds the processing jobs of workers known to be gone", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("a")], now: T0 });
+    await claimOne(store, "w1", "a");
+    await store.jobInsertMany({ jobs: [newJob("b")], now: T0 });
+    await claimOne(store, "w2", "b");
+    assert.deepEqual(
+      (await store.jobListStranded({ now: T0 + 1000, workerIds: ["w2"] })).map((j) => j.id),
+      ["b"],
+    );
+    assert.deepEqual(
+      (await store.jobListStranded({ now: T0 + 1000, workerIds: ["w1", "w2"] }))
+        .map((j) => j.id).sort(),
+      ["a", "b"],
+    );
+    assert.deepEqual(await store.jobListStranded({ now: T0 + 1000, workerIds: ["w9"] }), []);
+  });
+
+  // --- workers ---
+
+  test("workerHeartbeat() renews the leases of the worker's jobs", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 2, queues: null, now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("mine")], now: T0 });
+    await claimOne(store, "w1", "mine");
+    await store.jobInsertMany({ jobs: [newJob("theirs")], now: T0 });
+    await claimOne(store, "w2", "theirs");
+    const reply = await store.workerHeartbeat({ id: "w1", now: T0 + 20_000, leaseMs: LEASE });
+    assert.deepEqual(reply, { stopRequested: null, cancelRequested: [] });
+    const at = (now: number) =>
+      store.jobListStranded({ now, workerIds: [] }).then((jobs) => jobs.map((j) => j.id).sort());
+    assert.deepEqual(await at(T0 + LEASE + 1000), ["theirs"], "only the renewed lease holds");
+    assert.deepEqual(await at(T0 + 20_000 + LEASE + 1000), ["mine", "theirs"]);
+  });
+
+  test("workerHeartbeat() returns a stop request made for the worker", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    assert.equal(await store.workerRequestStop({ mode: "graceful" }), 1);
+    let reply = await store.workerHeartbeat({ id: "w1", now: T0 + 1, leaseMs: LEASE });
+    assert.equal(reply.stopRequested, "graceful");
+    await store.workerRequestStop({ ids: ["w1"], mode: "force" });
+    reply = await store.workerHeartbeat({ id: "w1", now: T0 + 2, leaseMs: LEASE });
+    assert.equal(reply.stopRequested, "force");
+  });
+
+  test("workerRequestStop() asks only the workers named, and says how many", async (store) => {
+    for (const id of ["w1", "w2", "w3"]) {
+      await store.workerRegister({ id, pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    }
+    assert.equal(await store.workerRequestStop({ ids: ["w2", "nope"], mode: "force" }), 1);
+    const stops = async () =>
+      Object.fromEntries((await store.workerListAll()).map((w) => [w.id, w.stop_requested]));
+    assert.deepEqual(await stops(), { w1: null, w2: "force", w3: null });
+    assert.equal(await store.workerRequestStop({ mode: "graceful" }), 3);
+    assert.deepEqual(await stops(), { w1: "graceful", w2: "graceful", w3: "graceful" });
+  });
+
+  test("workerRequestStop() with no workers asks nobody", async (store) => {
+    assert.equal(await store.workerRequestStop({ mode: "graceful" }), 0);
+  });
+
+  test("workerList() shows live workers with their jobs and leaves out stale ones", async (store) => {
+    await store.workerRegister({
+      id: "w-old",
+      pid: 10,
+      host: "h1",
+      count: 1,
+      queues: null,
+      now: T0,
+    });
+    await store.workerRegister({
+      id: "w-new",
+      pid: 20,
+      host: "h2",
+      count: 4,
+      queues: ["a", "b"],
+      now: T0 + 1000,
+    });
+    await store.jobInsertMany({
+      jobs: [newJob("j2", { queue: "a" }), newJob("j1", { queue: "b" })],
+      now: T0,
+    });
+    await store.jobClaim({
+      workerId: "w-new",
+      queues: ["a", "b"],
+      limit: 4,
+      now: T0 + 1000,
+      leaseMs: LEASE,
+    });
+    await store.workerHeartbeat({ id: "w-new", now: T0 + 60_000, leaseMs: LEASE });
+
+    const live = (await store.workerList({ staleBefore: T0 + 30_000 }))
+      .map((w) => ({ ...w, current_jobs: [...w.current_jobs].sort() }));
+    assert.deepEqual(live, [{
+      id: "w-new",
+      pid: 20,
+      host: "h2",
+      started_at: isoTime(T0 + 1000),
+      heartbeat_at: isoTime(T0 + 60_000),
+      count: 4,
+      queues: ["a", "b"],
+      current_jobs: ["j1", "j2"],
+      stop_requested: null,
+    }]);
+    assert.deepEqual(
+      (await store.workerList({ staleBefore: T0 })).map((w) => w.id),
+      ["w-old", "w-new"],
+      "oldest started first",
+    );
+    const all = await store.workerListAll();
+    assert.deepEqual(all.map((w) => w.id), ["w-old", "w-new"]);
+    assert.deepEqual(all[0]?.current_jobs, []);
+    assert.equal(all[0]?.queues, null);
+  });
+
+  test("workerRemove() takes a worker out of the registry", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerRegister({ id: "w2", pid: 2, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerRemove({ id: "w1" });
+    assert.deepEqual((await store.workerListAll()).map((w) => w.id), ["w2"]);
+    await store.workerRemove({ id: "unknown" });
+    assert.deepEqual((await store.workerListAll()).map((w) => w.id), ["w2"]);
+  });
+
+  test("workerRegister() again with the same id replaces the entry", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerRegister({
+      id: "w1",
+      pid: 2,
+      host: "h",
+      count: 3,
+      queues: ["q"],
+      now: T0 + 5,
+    });
+    const all = await store.workerListAll();
+    assert.equal(all.length, 1);
+    assert.deepEqual([all[0]?.pid, all[0]?.count, all[0]?.queues], [2, 3, ["q"]]);
+  });
+
+  // --- config ---
+
+  test("configGetAll() gives the defaults on a new store", async (store) => {
+    assert.deepEqual(await store.configGetAll(), defaultConfig());
+  });
+
+  test("configSet() stores a setting and leaves the others at their defaults", async (store) => {
+    await store.configSet({ key: "max_retries", value: 5 });
+    await store.configSet({ key: "backoff_base", value: 1.5 });
+    await store.configSet({ key: "max_retries", value: 0 });
+    assert.deepEqual(await store.configGetAll(), {
+      ...defaultConfig(),
+      max_retries: 0,
+      backoff_base: 1.5,
+    });
+  });
+
+  // --- statsGet, runThroughput, runTotals ---
+
+  test("statsGet() has the shape of status --json with every state counted", async (store) => {
+    const empty = await store.statsGet({ now: T0, staleBefore: T0 - LEASE });
+    assert.deepEqual(empty, {
+      db: store.location,
+      counts: { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, cancelled: 0 },
+      workers: [],
+      next_retry_at: null,
+      throughput: { window_s: empty.throughput.window_s, completed: 0, failed: 0, per_second: 0 },
+    });
+    assert.ok(empty.throughput.window_s > 0);
+    assert.equal(typeof store.location, "string");
+    assert.ok(store.location.length > 0);
+  });
+
+  test("statsGet() counts jobs, live workers, the next retry and recent throughput", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerRegister({
+      id: "gone",
+      pid: 2,
+      host: "h",
+      count: 1,
+      queues: null,
+      now: T0 - 120_000,
+    });
+    await store.jobInsertMany({
+      jobs: ["a", "b", "c", "d", "e"].map((id) => newJob(id)),
+      now: T0,
+    });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 4,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const [a, b, c, d] = claimed as [ClaimedJob, ClaimedJob, ClaimedJob, ClaimedJob];
+    await store.runFinishMany({
+      finishes: [
+        finishOf(a, "w1", { finishedAt: T0 + 1000 }),
+        finishOf(b, "w1", { finishedAt: T0 + 2000 }),
+        finishOf(c, "w1", failure(T0 + 9000, T0 + 3000)),
+      ],
+    });
+    const stats = await store.statsGet({ now: T0 + 5000, staleBefore: T0 - LEASE });
+    assert.equal(stats.db, store.location);
+    assert.deepEqual(stats.counts, {
+      pending: 1,
+      processing: 1,
+      completed: 2,
+      failed: 1,
+      dead: 0,
+      cancelled: 0,
+    });
+    assert.deepEqual(stats.workers.map((w) => [w.id, w.current_jobs]), [["w1", [d.id]]]);
+    assert.equal(stats.next_retry_at, isoTime(T0 + 9000));
+    assert.equal(stats.throughput.completed, 2);
+    assert.equal(stats.throughput.failed, 1);
+    assert.equal(
+      stats.throughput.per_second,
+      Math.round((2 / stats.throughput.window_s) * 100) / 100,
+    );
+    const later = await store.statsGet({
+      now: T0 + 3000 + stats.throughput.window_s * 1000 + 1,
+      staleBefore: T0 - LEASE,
+    });
+    assert.deepEqual(
+      [later.throughput.completed, later.throughput.failed],
+      [0, 0],
+      "finishes older than the window do not count",
+    );
+  });
+
+  test("runThroughput() buckets finished attempts, oldest first, empty buckets included", async (store) => {
+    await store.jobInsertMany({ jobs: ["a", "b", "c", "d"].map((id) => newJob(id)), now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 4,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const [a, b, c] = claimed as [ClaimedJob, ClaimedJob, ClaimedJob];
+    await store.runFinishMany({
+      finishes: [
+        finishOf(a, "w1", { finishedAt: T0 + 1000 }),
+        finishOf(b, "w1", failure(T0 + 60_000, T0 + 15_000)),
+        finishOf(c, "w1", { finishedAt: T0 + 16_000 }),
+      ],
+    });
+    const series = await store.runThroughput({ since: T0, bucketMs: 10_000, now: T0 + 30_000 });
+    assert.deepEqual(series, [
+      { at: isoTime(T0), completed: 1, failed: 0 },
+      { at: isoTime(T0 + 10_000), completed: 1, failed: 1 },
+      { at: isoTime(T0 + 20_000), completed: 0, failed: 0 },
+    ]);
+    const later = await store.runThroughput({
+      since: T0 + 10_000,
+      bucketMs: 10_000,
+      now: T0 + 30_000,
+    });
+    assert.deepEqual(later.map((p) => [p.completed, p.failed]), [[1, 1], [0, 0]]);
+  });
+
+  test("runTotals() sums finished attempts and their durations by outcome", async (store) => {
+    assert.deepEqual(await store.runTotals(), []);
+    await store.jobInsertMany({ jobs: ["a", "b", "c", "d"].map((id) => newJob(id)), now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 4,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const [a, b, c] = claimed as [ClaimedJob, ClaimedJob, ClaimedJob];
+    await store.runFinishMany({
+      finishes: [
+        finishOf(a, "w1", { finishedAt: T0 + 1000 }),
+        finishOf(b, "w1", { finishedAt: T0 + 500 }),
+        finishOf(c, "w1", failure(T0 + 60_000, T0 + 2000)),
+      ],
+    });
+    const totals = await store.runTotals();
+    assert.deepEqual(
+      [...totals].sort((x, y) => x.outcome.localeCompare(y.outcome)),
+      [
+        { outcome: "failed", count: 1, duration_ms_sum: 2000 },
+        { outcome: "succeeded", count: 2, duration_ms_sum: 1500 },
+      ],
+      "the running attempt is not counted",
+    );
+  });
+}
