@@ -101,27 +101,14 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
   const db = resolveDbLocation(ctx.db);
   if (options.detach) return await detach(ctx, db, count, queues);
 
-  await using store = openStorage(db);
-  const print = (line: string) => ctx.out(line);
-  const supervisor = await Supervisor.start({
-    store,
-    count,
-    queues,
-    onEvent: (event) => {
-      const line = formatEvent(event);
-      if (event.type === "supervisor:error") ctx.err(paint(ctx.color, 31, line));
-      else if (event.type === "job:end" && event.state === "dead") {
-        print(paint(ctx.color, 31, line));
-      } else if (event.type === "job:end" && event.state === "completed") {
-        print(paint(ctx.color, 32, line));
-      } else print(line);
-    },
-  });
-
+  // Listen before starting: a signal that arrives while the supervisor
+  // starts must stop it, not kill the process with jobs already claimed.
   // First signal: finish running jobs. Second (or `worker stop --force`): stop them now.
+  let supervisor: Supervisor | null = null;
   let signals = 0;
   const onSignal = async () => {
     signals++;
+    if (!supervisor) return; // acted on once the supervisor exists
     let mode: "graceful" | "force" = signals > 1 ? "force" : "graceful";
     if (mode === "graceful") {
       try {
@@ -133,6 +120,23 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
   const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal], ["SIGTERM", onSignal]];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
+    await using store = openStorage(db);
+    const print = (line: string) => ctx.out(line);
+    supervisor = await Supervisor.start({
+      store,
+      count,
+      queues,
+      onEvent: (event) => {
+        const line = formatEvent(event);
+        if (event.type === "supervisor:error") ctx.err(paint(ctx.color, 31, line));
+        else if (event.type === "job:end" && event.state === "dead") {
+          print(paint(ctx.color, 31, line));
+        } else if (event.type === "job:end" && event.state === "completed") {
+          print(paint(ctx.color, 32, line));
+        } else print(line);
+      },
+    });
+    if (signals > 0) void supervisor.stop(signals > 1 ? "force" : "graceful");
     await supervisor.done;
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);

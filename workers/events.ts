@@ -97,8 +97,8 @@ export function formatEvent(event: SupervisorEvent): string {
             event.running === 1 ? "" : "s"
           } to finish (signal again to stop them now)`
         : `stopping now: ${event.running} running job${
-          event.running === 1 ? "" : "s"
-        } go back to pending`;
+          event.running === 1 ? " goes" : "s go"
+        } back to pending`;
     case "supervisor:stop":
       return `supervisor ${event.id} stopped`;
     case "supervisor:error":

@@ -4,15 +4,42 @@
  * a reused pid after a crash.
  */
 
-/** The start time of process `pid` (clock ticks since boot, from /proc), or `null`. */
-export function processStartTime(pid: number): string | null {
+/** What /proc tells of a process: its state letter, process group and start time. */
+export interface ProcessStat {
+  state: string;
+  pgrp: number;
+  /** Clock ticks since boot: with the pid, tells a process from a later one reusing its pid. */
+  startTime: string;
+}
+
+/** Reads /proc/<pid>/stat, or `null` when the process is gone (or not Linux). */
+export function processStat(pid: number): ProcessStat | null {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // Field 2 (comm) may hold spaces and parentheses: split after the last ")".
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    return { state: fields[0]!, pgrp: Number(fields[2]), startTime: fields[19]! };
   } catch {
     return null;
+  }
+}
+
+/** The start time of process `pid` (clock ticks since boot, from /proc), or `null`. */
+export function processStartTime(pid: number): string | null {
+  return processStat(pid)?.startTime ?? null;
+}
+
+/**
+ * Waits (briefly, spinning on /proc) until `pid` leads its own process
+ * group, as `setsid` makes it do right after it starts, so that signals to
+ * the group reach it. Gives up after `maxMs` or when the process is gone.
+ */
+export function awaitGroupLeader(pid: number, maxMs = 200): ProcessStat | null {
+  const deadline = performance.now() + maxMs;
+  for (;;) {
+    const stat = processStat(pid);
+    if (stat === null || stat.pgrp === pid || stat.state === "Z") return stat;
+    if (performance.now() > deadline) return stat;
   }
 }
 

@@ -12,7 +12,7 @@
  * the child starts by vfork/posix_spawn and `setsid` execs `sh` at once.
  */
 import type { CommandResult, RunRequest } from "./messages.ts";
-import { processStartTime, signalGroup } from "./process_group.ts";
+import { awaitGroupLeader, processStartTime, signalGroup } from "./process_group.ts";
 import { TailBuffer } from "./tail_buffer.ts";
 
 /** Seconds between SIGTERM and SIGKILL when a job is stopped. */
@@ -93,7 +93,10 @@ export async function runCommand(
     };
   }
   const pid = child.pid;
-  options.onStart?.(pid, processStartTime(pid));
+  // spawn() returns before setsid has made the new group; until it has,
+  // kill(-pid) finds no group and a stop would be lost.
+  const stat = SETSID ? awaitGroupLeader(pid) : null;
+  options.onStart?.(pid, stat?.startTime ?? processStartTime(pid));
 
   const grace = options.killGraceMs ?? KILL_GRACE_MS;
   let stopped: "timeout" | "cancel" | "force" | null = null;

@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import type { RunRequest } from "../../workers/messages.ts";
+import { runCommand } from "../../workers/run_command.ts";
+import { tempDir } from "../_helpers.ts";
+import { killMatching, pidsMatching, uniqueSleep } from "./_worker_process.ts";
+
+function request(command: string, overrides: Partial<RunRequest> = {}): RunRequest {
+  return {
+    id: "job-1",
+    attempt: 1,
+    command,
+    cwd: null,
+    env: null,
+    timeoutMs: 0,
+    outputLimit: 65536,
+    ...overrides,
+  };
+}
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+Deno.test("runCommand() reports success with the captured stdout and stderr", async () => {
+  const result = await runCommand(request("echo out; echo err >&2"));
+  assert.deepEqual(result.outcome, { kind: "succeeded" });
+  assert.equal(result.exitCode, 0);
+  assert.equal(result.signal, null);
+  assert.equal(text(result.stdout), "out\n");
+  assert.equal(text(result.stderr), "err\n");
+  assert.ok(Math.abs(result.finishedAt - Date.now()) < 5000);
+});
+
+Deno.test("runCommand() reports a non-zero exit code as failed", async () => {
+  const result = await runCommand(request("exit 7"));
+  assert.deepEqual(result.outcome, { kind: "failed", exitCode: 7, signal: null });
+  assert.equal(result.exitCode, 7);
+});
+
+Deno.test("runCommand() reports an unknown command as exit 127 with the shell's message", async () => {
+  const result = await runCommand(request("no_such_command_qctl_unit"));
+  assert.deepEqual(result.outcome, { kind: "failed", exitCode: 127, signal: null });
+  assert.match(text(result.stderr), /no_such_command_qctl_unit: (command )?not found/);
+});
+
+Deno.test("runCommand() reports death by a signal", async () => {
+  const result = await runCommand(request("kill -9 $$"));
+  assert.deepEqual(result.outcome, { kind: "failed", exitCode: null, signal: "SIGKILL" });
+  assert.equal(result.exitCode, null);
+  assert.equal(result.signal, "SIGKILL");
+});
+
+Deno.test("runCommand() passes QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT and the job's env, beside the worker's", async () => {
+  const result = await runCommand(
+    request('printf "%s|%s|%s|%s" "$QUEUECTL_JOB_ID" "$QUEUECTL_ATTEMPT" "$GREETING" "$PATH"', {
+      id: "env-job",
+      attempt: 3,
+      env: { GREETING: "hello world" },
+    }),
+  );
+  assert.deepEqual(result.outcome, { kind: "succeeded" });
+  const [id, attempt, greeting, path] = text(result.stdout).split("|");
+  assert.equal(id, "env-job");
+  assert.equal(attempt, "3");
+  assert.equal(greeting, "hello world");
+  assert.equal(path, Deno.env.get("PATH"));
+});
+
+Deno.test("runCommand() does not let the job's env override its id and attempt", async () => {
+  const result = await runCommand(
+    request('printf "%s|%s" "$QUEUECTL_JOB_ID" "$QUEUECTL_ATTEMPT"', {
+      env: { QUEUECTL_JOB_ID: "spoofed", QUEUECTL_ATTEMPT: "99" },
+    }),
+  );
+  assert.equal(text(result.stdout), "job-1|1");
+});
+
+Deno.test("runCommand() runs in the job's cwd", async () => {
+  await using dir = await tempDir();
+  const result = await runCommand(request("pwd", { cwd: dir.path }));
+  assert.equal(text(result.stdout).trim(), await Deno.realPath(dir.path));
+});
+
+Deno.test("runCommand() reports a missing cwd as spawnFailed", async () => {
+  await using dir = await tempDir();
+  const cwd = `${dir.path}/missing`;
+  let started = false;
+  const result = await runCommand(request("true", { cwd }), { onStart: () => (started = true) });
+  assert.equal(result.outcome.kind, "spawnFailed");
+  assert.equal(
+    result.outcome.kind === "spawnFailed" && result.outcome.error,
+    `cannot start: working directory "${cwd}" does not exist`,
+  );
+  assert.equal(result.exitCode, null);
+  assert.match(text(result.stderr), /does not exist/);
+  assert.equal(started, false);
+});
+
+Deno.test("runCommand() reports a cwd that is a file as spawnFailed", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/file`;
+  await Deno.writeTextFile(file, "");
+  const result = await runCommand(request("true", { cwd: file }));
+  assert.equal(result.outcome.kind, "spawnFailed");
+  assert.match(
+    result.outcome.kind === "spawnFailed" ? result.outcome.error : "",
+    /is not a directory/,
+  );
+});
+
+Deno.test("runCommand() keeps the last outputLimit bytes of each stream", async () => {
+  const result = await runCommand(
+    request("head -c 100000 /dev/zero | tr '\\0' a; printf END; printf 12345678 >&2", {
+      outputLimit: 10,
+    }),
+  );
+  assert.equal(text(result.stdout), "aaaaaaaEND");
+  assert.equal(text(result.stderr), "12345678");
+});
+
+Deno.test("runCommand() past its timeout ends the whole process group, grandchildren too", async () => {
+  const sleep = uniqueSleep(38);
+  try {
+    const started = Date.now();
+    const result = await runCommand(request(`${sleep} & ${sleep} & wait`, { timeoutMs: 300 }));
+    assert.deepEqual(result.outcome, { kind: "timedOut", seconds: 0.3 });
+    assert.ok(Date.now() - started < 2500, `took ${Date.now() - started} ms`);
+    assert.deepEqual(await pidsMatching(sleep), [], "a grandchild outlived the timeout");
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() sends SIGKILL after the grace to a job that ignores SIGTERM", async () => {
+  const sleep = uniqueSleep(39);
+  try {
+    const started = Date.now();
+    const result = await runCommand(
+      request(`trap '' TERM; ${sleep}`, { timeoutMs: 200 }),
+      { killGraceMs: 300 },
+    );
+    const took = Date.now() - started;
+    assert.deepEqual(result.outcome, { kind: "timedOut", seconds: 0.2 });
+    assert.ok(took >= 450 && took < 2500, `took ${took} ms`);
+    assert.deepEqual(await pidsMatching(sleep), []);
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() aborted with reason force as it starts kills the job at once", async () => {
+  const sleep = uniqueSleep(5);
+  try {
+    const controller = new AbortController();
+    let pid = 0;
+    const started = Date.now();
+    const result = await runCommand(request(`trap '' TERM; ${sleep}`), {
+      signal: controller.signal,
+      onStart: (p) => {
+        pid = p;
+        controller.abort("force");
+      },
+    });
+    const took = Date.now() - started;
+    assert.ok(pid > 0);
+    assert.deepEqual(result.outcome, { kind: "killed", reason: "force" });
+    assert.ok(took < 2000, `a forced stop let the job run on for ${took} ms`);
+    assert.equal(result.signal, "SIGKILL");
+    assert.deepEqual(await pidsMatching(sleep), []);
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() with a signal aborted (force) before it starts does not let the job run", async () => {
+  const sleep = uniqueSleep(5);
+  try {
+    const controller = new AbortController();
+    controller.abort("force");
+    const started = Date.now();
+    const result = await runCommand(request(`trap '' TERM; ${sleep}`), {
+      signal: controller.signal,
+    });
+    const took = Date.now() - started;
+    assert.deepEqual(result.outcome, { kind: "killed", reason: "force" });
+    assert.ok(took < 2000, `a forced stop let the job run on for ${took} ms`);
+    assert.equal(result.signal, "SIGKILL");
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() aborted for a cancel as it starts stops the job with SIGTERM at once", async () => {
+  const sleep = uniqueSleep(5);
+  try {
+    const controller = new AbortController();
+    const started = Date.now();
+    const result = await runCommand(request(`echo begun; ${sleep}`), {
+      signal: controller.signal,
+      onStart: () => controller.abort("cancel"),
+    });
+    const took = Date.now() - started;
+    assert.deepEqual(result.outcome, { kind: "killed", reason: "cancel" });
+    // SIGTERM ends this job at once; the SIGKILL after the 3 s grace is not needed.
+    assert.ok(took < 2000, `the cancel took ${took} ms`);
+    assert.equal(result.signal, "SIGTERM");
+    assert.deepEqual(await pidsMatching(sleep), []);
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() aborted for a cancel while it runs stops the job with SIGTERM", async () => {
+  const sleep = uniqueSleep(5);
+  try {
+    const controller = new AbortController();
+    let started = 0;
+    const result = await runCommand(request(`echo begun; ${sleep}`), {
+      signal: controller.signal,
+      outputEveryMs: 20,
+      onOutput: () => {
+        if (started === 0) {
+          started = Date.now();
+          controller.abort("cancel");
+        }
+      },
+    });
+    const took = Date.now() - started;
+    assert.deepEqual(result.outcome, { kind: "killed", reason: "cancel" });
+    assert.ok(took < 2000, `the cancel took ${took} ms`);
+    assert.equal(result.signal, "SIGTERM");
+    assert.equal(text(result.stdout), "begun\n");
+    assert.deepEqual(await pidsMatching(sleep), []);
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() reports its pid and process start time, and output while it runs", async () => {
+  const seen: string[] = [];
+  let startPid = 0;
+  let procStart: string | null = null;
+  const result = await runCommand(request("echo one; sleep 0.5; echo two"), {
+    outputEveryMs: 100,
+    onStart: (pid, start) => {
+      startPid = pid;
+      procStart = start;
+    },
+    onOutput: (stdout) => seen.push(text(stdout)),
+  });
+  assert.deepEqual(result.outcome, { kind: "succeeded" });
+  assert.ok(startPid > 0);
+  assert.match(procStart ?? "", /^\d+$/);
+  assert.ok(seen.includes("one\n"), `output seen while running: ${JSON.stringify(seen)}`);
+  assert.equal(text(result.stdout), "one\ntwo\n");
+});
