@@ -25,8 +25,6 @@ import { Rescuer } from "./rescuer.ts";
 export interface SupervisorOptions {
   /** The supervisor writes through this store (one connection per process). */
   store: Storage;
-  /** Unused: wake-ups come from `store.watchChanges()`. Kept while callers migrate. */
-  dbLocation?: string;
   /** Jobs run at once: one Web Worker each. */
   count: number;
   /** Queues served; `null` means all. */

@@ -1,0 +1,155 @@
+/**
+ * The dashboard in a real browser: Debian's headless Chromium driven by
+ * puppeteer-core against the real `queuectl dashboard --workers 1` on a temp
+ * database. Everything talks to 127.0.0.1 only.
+ */
+import assert from "node:assert/strict";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { tempDir } from "../_helpers.ts";
+import { freePort, startDashboard } from "./_process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+// Expressions evaluated in the page (strings, as this file is not type-checked with the DOM).
+const LIVE = `document.getElementById("live-status")?.textContent === "live"`;
+const FLASH = (text: string) =>
+  `document.getElementById("flash")?.textContent === ${JSON.stringify(text)}`;
+
+async function launch(profile: string): Promise<Browser> {
+  return await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--user-data-dir=${profile}`,
+    ],
+  });
+}
+
+/** Whether the page is still the one loaded first (a reload would drop the marker). */
+function notReloaded(page: Page): Promise<boolean> {
+  return page.evaluate(() =>
+    (globalThis as { __queuectlMarker?: boolean }).__queuectlMarker === true
+  );
+}
+
+function mark(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    (globalThis as { __queuectlMarker?: boolean }).__queuectlMarker = true;
+  });
+}
+
+async function addJob(page: Page, fields: Record<string, string>): Promise<void> {
+  for (const [name, value] of Object.entries(fields)) {
+    await page.locator(`#add-job [name="${name}"]`).fill(value);
+  }
+  await page.click("#add-job button[type=submit]");
+}
+
+Deno.test("in a browser: add a job and watch it complete live, retry a dead job from the DLQ", async () => {
+  await using tmp = await tempDir();
+  const db = `${tmp.path}/queue.db`;
+  const flag = `${tmp.path}/ran-once`;
+  const port = freePort();
+  const token = "browser-test-token";
+  const base = `http://127.0.0.1:${port}`;
+  await using dash = await startDashboard({ db, port, token, workers: 1 });
+
+  const browser = await launch(`${tmp.path}/chromium-profile`);
+  try {
+    await drive(browser);
+  } catch (error) {
+    // What the dashboard and its worker said explains most failures here.
+    throw new Error(
+      `${error instanceof Error ? error.message : error}\n--- dashboard output ---\n` +
+        dash.output() + dash.errors(),
+      { cause: error },
+    );
+  } finally {
+    await browser.close();
+  }
+  assert.equal(await dash.stop("SIGTERM"), 0);
+  assert.match(dash.output(), /job web-1 {2}completed/);
+
+  async function drive(browser: Browser) {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+
+    // The printed URL sets the cookie and drops the token from the address bar.
+    await page.goto(`${base}/?token=${token}`);
+    assert.equal(page.url(), `${base}/`);
+    await page.waitForFunction(LIVE);
+    await mark(page);
+
+    // Dark by default, light when the system asks for it.
+    const background = () => page.evaluate("getComputedStyle(document.body).backgroundColor");
+    assert.equal(await background(), "rgb(15, 17, 21)");
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+    assert.equal(await background(), "rgb(246, 247, 249)");
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+
+    // Add a job through the form; it appears, runs and completes without a reload.
+    await addJob(page, { command: "echo hello from the browser", id: "web-1" });
+    await page.waitForSelector('#live tr[data-job-id="web-1"]');
+    await page.waitForSelector('#live tr[data-job-id="web-1"][data-state="completed"]');
+    await page.waitForFunction(FLASH("Added job web-1"));
+    await page.waitForFunction(
+      `document.querySelector('nav [data-count="processing"]')?.textContent === "0"`,
+    );
+
+    // A job that fails on its first run and has no retries goes to the DLQ.
+    await addJob(page, {
+      command: `test -e '${flag}' || { touch '${flag}'; echo first run fails >&2; exit 3; }`,
+      id: "flaky-1",
+      max_retries: "0",
+    });
+    await page.waitForSelector('#live tr[data-job-id="flaky-1"][data-state="dead"]');
+    await page.waitForFunction(
+      `document.querySelector('nav [data-count="dead"]')?.textContent === "1"`,
+    );
+    assert.ok(await notReloaded(page), "the overview never reloaded");
+
+    // Retry it from the DLQ page: it leaves the DLQ and, run again, completes.
+    await page.goto(`${base}/dlq`);
+    await page.waitForFunction(LIVE);
+    await mark(page);
+    await page.click('#live tr[data-job-id="flaky-1"] button[type=submit]');
+    await page.waitForFunction(`!document.querySelector('#live tr[data-job-id="flaky-1"]')`);
+    await page.waitForFunction(FLASH("Job flaky-1 is pending again"));
+    await page.waitForFunction(
+      `document.querySelector('nav [data-count="dead"]')?.textContent === "0"`,
+    );
+    assert.ok(await notReloaded(page), "the DLQ page never reloaded");
+
+    await page.goto(`${base}/jobs/flaky-1`);
+    await page.waitForSelector("h1 .badge.state-completed");
+    const attempt = await page.$eval("#live", (el) => el.textContent ?? "");
+    assert.match(attempt, /Attempt 1/);
+
+    // A picture of the overview for a person to look at.
+    await page.goto(`${base}/`);
+    await page.waitForFunction(LIVE);
+    const shot = `${tmp.path}/overview.png`;
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok((await Deno.stat(shot)).size > 10_000, "the screenshot has content");
+    // QUEUECTL_SCREENSHOT=<path> keeps a copy, e.g. to refresh docs/dashboard.png.
+    if (Deno.env.get("QUEUECTL_SCREENSHOT")) {
+      await Deno.copyFile(shot, Deno.env.get("QUEUECTL_SCREENSHOT")!);
+    }
+
+    assert.deepEqual(problems, []);
+  }
+});

@@ -1,0 +1,158 @@
+// queuectl dashboard: live updates and forms that post without a page reload.
+//
+// The server sends a "stats" event (the `status --json` document) over
+// server-sent events whenever the data changes. On each one the counts in
+// the page are updated at once and the page's live region (#live) is fetched
+// again, rendered by the server, with the X-Queuectl-Live header. Forms
+// marked data-async are posted with fetch; without script they still work
+// as plain forms.
+"use strict";
+
+(() => {
+  const live = document.getElementById("live");
+  const statusEl = document.getElementById("live-status");
+  const flashEl = document.getElementById("flash");
+
+  function setStatus(text, cls) {
+    if (!statusEl) return;
+    statusEl.textContent = text;
+    statusEl.className = `live-status ${cls}`;
+  }
+
+  function flash(parts, isError) {
+    if (!flashEl) return;
+    const box = document.createElement("div");
+    if (isError) box.className = "error";
+    for (const part of parts) {
+      if (typeof part === "string") {
+        box.append(part);
+      } else {
+        const a = document.createElement("a");
+        a.href = part.href;
+        a.textContent = part.text;
+        box.append(a);
+      }
+    }
+    flashEl.replaceChildren(box);
+  }
+
+  // ----- the live region
+
+  let inFlight = false;
+  let again = false;
+
+  async function refresh() {
+    if (!live) return;
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    try {
+      const res = await fetch(location.href, {
+        headers: { "X-Queuectl-Live": "1" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (res.status === 401) {
+        setStatus("token expired: open the printed URL again", "off");
+        return;
+      }
+      if (!res.ok) return;
+      const counts = res.headers.get("X-Queuectl-Counts");
+      const html = await res.text();
+      // Keep open what the reader opened.
+      const open = new Set();
+      for (const d of live.querySelectorAll("details[data-key]")) {
+        open.add(`${d.dataset.key}:${d.open}`);
+      }
+      live.innerHTML = html;
+      if (counts) showCounts({ counts: JSON.parse(counts) });
+      for (const d of live.querySelectorAll("details[data-key]")) {
+        if (open.has(`${d.dataset.key}:true`)) d.open = true;
+        else if (open.has(`${d.dataset.key}:false`)) d.open = false;
+      }
+      document.dispatchEvent(new CustomEvent("queuectl:refreshed"));
+    } catch {
+      // The server went away; the event stream reconnects and brings a new refresh.
+    } finally {
+      inFlight = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    }
+  }
+
+  function showCounts(stats) {
+    for (const el of document.querySelectorAll("[data-count]")) {
+      const n = stats.counts[el.dataset.count];
+      if (typeof n === "number") el.textContent = String(n);
+    }
+  }
+
+  // ----- the event stream
+
+  let first = true;
+  const events = new EventSource("/api/events");
+  events.addEventListener("open", () => setStatus("live", "on"));
+  events.addEventListener("error", () => setStatus("reconnecting", "off"));
+  events.addEventListener("stats", (event) => {
+    setStatus("live", "on");
+    const stats = JSON.parse(event.data);
+    showCounts(stats);
+    // The first event describes what the page was rendered from.
+    if (first) {
+      first = false;
+      return;
+    }
+    refresh();
+  });
+  addEventListener("pagehide", () => events.close());
+
+  // ----- forms that post without a reload
+
+  function describe(action, body) {
+    if (action.endsWith("/api/dlq/retry")) {
+      const n = body.retried;
+      return [`Moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`];
+    }
+    const job = Array.isArray(body) ? body[0] : body;
+    const link = { href: `/jobs/${encodeURIComponent(job.id)}`, text: job.id };
+    if (action.endsWith("/retry")) return ["Job ", link, " is pending again"];
+    if (action.endsWith("/cancel")) {
+      return job.state === "cancelled"
+        ? ["Job ", link, " cancelled"]
+        : ["Job ", link, " is running; its worker will stop it and mark it cancelled"];
+    }
+    return ["Added job ", link];
+  }
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-async")) return;
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    try {
+      const res = await fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+      if (!res.ok) {
+        flash([body.error || `HTTP ${res.status}`], true);
+        return;
+      }
+      flash(describe(new URL(form.action).pathname, body), false);
+      if (form.hasAttribute("data-reset")) form.reset();
+      refresh();
+    } catch (error) {
+      flash([`Request failed: ${error}`], true);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+})();

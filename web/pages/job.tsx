@@ -1,0 +1,163 @@
+/** `/jobs/:id`: every field of one job, every attempt and its captured output. */
+// deno-lint-ignore-file jsx-key -- rendered once to a string on the server, where
+// hono would print `key` as an attribute; there is no client-side diffing to help.
+import type { JobWithRuns, Run, RunOutput } from "../../lib/job.ts";
+import { JobActions, jobPath, StateBadge, Time } from "./_parts.tsx";
+
+/** How many of the latest attempts show their output inline (the handler reads only those). */
+export const OUTPUT_ATTEMPTS = 10;
+
+/** What the job page shows. */
+export interface JobPageData {
+  job: JobWithRuns;
+  /** Output per index in `job.runs`, for the runs {@linkcode outputRuns} shows. */
+  outputs: Map<number, RunOutput>;
+  now: number;
+}
+
+function Field(props: { name: string; value: unknown }) {
+  const v = props.value;
+  const shown = v === null || v === undefined
+    ? <span class="muted">-</span>
+    : typeof v === "object"
+    ? <code>{JSON.stringify(v)}</code>
+    : String(v);
+  return (
+    <>
+      <dt>{props.name}</dt>
+      <dd>{shown}</dd>
+    </>
+  );
+}
+
+function Output(props: { label: string; text: string }) {
+  if (props.text === "") return <p class="muted small">{props.label}: empty</p>;
+  return (
+    <div class="output">
+      <div class="output-label">{props.label}</div>
+      <pre>{props.text}</pre>
+    </div>
+  );
+}
+
+/** Why an attempt's output is not shown inline. */
+type Hidden = "older" | "replaced" | null;
+
+/**
+ * Which runs (by index) show their output inline: the latest
+ * {@linkcode OUTPUT_ATTEMPTS}, and of runs sharing an attempt number (a DLQ
+ * retry starts again at 1) only the last, whose output is the one the store
+ * returns for that number.
+ */
+export function outputRuns(runs: Run[]): Map<number, Hidden> {
+  const lastIndexOf = new Map<number, number>();
+  runs.forEach((run, i) => lastIndexOf.set(run.attempt, i));
+  const shown = new Map<number, Hidden>();
+  runs.forEach((run, i) => {
+    shown.set(
+      i,
+      lastIndexOf.get(run.attempt) !== i
+        ? "replaced"
+        : i < runs.length - OUTPUT_ATTEMPTS
+        ? "older"
+        : null,
+    );
+  });
+  return shown;
+}
+
+function Attempt(
+  props: {
+    id: string;
+    run: Run;
+    index: number;
+    output: RunOutput | undefined;
+    hidden: Hidden;
+    latest: boolean;
+    now: number;
+  },
+) {
+  const { run, output } = props;
+  const exit = run.exit_code !== null
+    ? `exit ${run.exit_code}`
+    : run.signal !== null
+    ? `signal ${run.signal}`
+    : "";
+  const state = run.outcome === null
+    ? "processing"
+    : run.outcome === "succeeded"
+    ? "completed"
+    : run.outcome === "cancelled"
+    ? "cancelled"
+    : "failed";
+  return (
+    <details class="attempt" open={props.latest} data-key={`run-${props.index}`}>
+      <summary>
+        <strong>Attempt {run.attempt}</strong>{" "}
+        <StateBadge state={state} label={run.outcome ?? "running"} />{" "}
+        <span class="muted">
+          started <Time iso={run.started_at} now={props.now} />
+          {run.duration_ms === null ? "" : `, ${run.duration_ms} ms`}
+          {exit ? `, ${exit}` : ""}
+          {run.worker_id ? ` on ${run.worker_id}` : ""}
+        </span>
+      </summary>
+      {run.error ? <p class="error-text">{run.error}</p> : ""}
+      {output
+        ? (
+          <>
+            <Output label="stdout" text={output.stdout} />
+            <Output label="stderr" text={output.stderr} />
+          </>
+        )
+        : props.hidden === "older"
+        ? (
+          <p class="muted small">
+            Output: <a href={`/api${jobPath(props.id)}/logs?attempt=${run.attempt}`}>as JSON</a>
+          </p>
+        )
+        : props.hidden === "replaced"
+        ? <p class="muted small">output not shown: this run came before a retry from the DLQ</p>
+        : <p class="muted small">no output captured</p>}
+    </details>
+  );
+}
+
+/** The live part of the job page. */
+export function JobLive(props: JobPageData) {
+  const { job, now } = props;
+  const { runs, ...fields } = job;
+  const hidden = outputRuns(runs);
+  return (
+    <>
+      <div class="job-head">
+        <h1>
+          Job <span class="id">{job.id}</span> <StateBadge state={job.state} />
+        </h1>
+        <JobActions job={job} back={jobPath(job.id)} />
+      </div>
+      <pre class="command">{job.command}</pre>
+      {job.last_error ? <p class="error-text">Last error: {job.last_error}</p> : ""}
+      <section class="card">
+        <h2>Fields</h2>
+        <dl class="fields">
+          {Object.entries(fields).map(([name, value]) => <Field name={name} value={value} />)}
+        </dl>
+      </section>
+      <section class="card">
+        <h2>Attempts ({runs.length})</h2>
+        {runs.length === 0 ? <p class="empty">Not run yet.</p> : runs.map((run, index) => (
+          <Attempt
+            id={job.id}
+            run={run}
+            index={index}
+            output={props.outputs.get(index)}
+            hidden={hidden.get(index) ?? null}
+            latest={index === runs.length - 1}
+            now={now}
+          />
+        )).reverse()}
+      </section>
+    </>
+  );
+}

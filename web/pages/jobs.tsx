@@ -1,0 +1,70 @@
+/** `/jobs`: jobs newest first, filtered by state and queue, searched by id or command, paged by cursor. */
+// deno-lint-ignore-file jsx-key -- rendered once to a string on the server, where
+// hono would print `key` as an attribute; there is no client-side diffing to help.
+import { type Job, JOB_STATES, type JobState } from "../../lib/job.ts";
+import { JobTable, Pager } from "./_parts.tsx";
+
+/** The filters in force, as read from the query string. */
+export interface JobFilters {
+  state: JobState | undefined;
+  queue: string | undefined;
+  q: string | undefined;
+}
+
+/** The filter form; a GET form, so a filtered view is a URL to share or bookmark. */
+export function JobFilterForm(props: { filters: JobFilters }) {
+  const { filters } = props;
+  return (
+    <form method="get" action="/jobs" class="filters" role="search">
+      <label>
+        State
+        <select name="state">
+          <option value="" selected={!filters.state}>any</option>
+          {JOB_STATES.map((s) => <option value={s} selected={filters.state === s}>{s}</option>)}
+        </select>
+      </label>
+      <label>
+        Queue
+        <input name="queue" value={filters.queue ?? ""} placeholder="any" autocomplete="off" />
+      </label>
+      <label class="grow">
+        Search
+        <input
+          name="q"
+          type="search"
+          value={filters.q ?? ""}
+          placeholder="id or command"
+          autocomplete="off"
+        />
+      </label>
+      <div class="filter-buttons">
+        <button type="submit" class="primary">Filter</button>
+        <a href="/jobs" class="button">Clear</a>
+      </div>
+    </form>
+  );
+}
+
+/** The live part: one page of jobs and the pager. */
+export function JobsLive(
+  props: {
+    jobs: Job[];
+    next: string | null;
+    params: URLSearchParams;
+    back: string;
+    now: number;
+    filtered: boolean;
+  },
+) {
+  return (
+    <>
+      <JobTable
+        jobs={props.jobs}
+        now={props.now}
+        back={props.back}
+        empty={props.filtered ? "No job matches these filters." : "No jobs yet."}
+      />
+      <Pager path="/jobs" params={props.params} next={props.next} />
+    </>
+  );
+}
