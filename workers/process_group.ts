@@ -29,20 +29,6 @@ export function processStartTime(pid: number): string | null {
   return processStat(pid)?.startTime ?? null;
 }
 
-/**
- * Waits (briefly, spinning on /proc) until `pid` leads its own process
- * group, as `setsid` makes it do right after it starts, so that signals to
- * the group reach it. Gives up after `maxMs` or when the process is gone.
- */
-export function awaitGroupLeader(pid: number, maxMs = 200): ProcessStat | null {
-  const deadline = performance.now() + maxMs;
-  for (;;) {
-    const stat = processStat(pid);
-    if (stat === null || stat.pgrp === pid || stat.state === "Z") return stat;
-    if (performance.now() > deadline) return stat;
-  }
-}
-
 /** Whether a process with this pid exists. */
 export function processAlive(pid: number): boolean {
   try {

@@ -12,7 +12,7 @@
  * the child starts by vfork/posix_spawn and `setsid` execs `sh` at once.
  */
 import type { CommandResult, RunRequest } from "./messages.ts";
-import { awaitGroupLeader, processStartTime, signalGroup } from "./process_group.ts";
+import { processStartTime, signalGroup } from "./process_group.ts";
 import { TailBuffer } from "./tail_buffer.ts";
 
 /** Seconds between SIGTERM and SIGKILL when a job is stopped. */
@@ -93,10 +93,21 @@ export async function runCommand(
     };
   }
   const pid = child.pid;
+  let exited = false;
+  // The start time survives setsid's exec of the shell, so it is read now.
+  options.onStart?.(pid, processStartTime(pid));
+
   // spawn() returns before setsid has made the new group; until it has,
-  // kill(-pid) finds no group and a stop would be lost.
-  const stat = SETSID ? awaitGroupLeader(pid) : null;
-  options.onStart?.(pid, stat?.startTime ?? processStartTime(pid));
+  // kill(-pid) finds no group. Retry briefly, then signal the shell alone.
+  const signal = (sig: Deno.Signal, triesLeft = 200) => {
+    if (exited || signalGroup(pid, sig)) return;
+    if (triesLeft > 0) setTimeout(() => signal(sig, triesLeft - 1), 1);
+    else {
+      try {
+        Deno.kill(pid, sig);
+      } catch { /* gone */ }
+    }
+  };
 
   const grace = options.killGraceMs ?? KILL_GRACE_MS;
   let stopped: "timeout" | "cancel" | "force" | null = null;
@@ -105,11 +116,11 @@ export async function runCommand(
     if (stopped) return;
     stopped = why;
     if (why === "force") {
-      signalGroup(pid, "SIGKILL");
+      signal("SIGKILL");
       return;
     }
-    signalGroup(pid, "SIGTERM");
-    killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), grace);
+    signal("SIGTERM");
+    killTimer = setTimeout(() => signal("SIGKILL"), grace);
   };
   const timeoutTimer = request.timeoutMs > 0
     ? setTimeout(() => stop("timeout"), request.timeoutMs)
@@ -131,6 +142,7 @@ export async function runCommand(
 
   const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
   const status = await child.status;
+  exited = true;
   // The shell is gone; whatever it left running in its group goes too, so
   // no grandchild outlives its job or keeps the pipes (and us) waiting.
   signalGroup(pid, "SIGKILL");
