@@ -9,7 +9,9 @@ import { tempDir, waitFor } from "./_helpers.ts";
 
 const denort = Deno.env.get("DENORT_BIN");
 if (!denort) {
-  console.log("compile test NOT RUN: set DENORT_BIN to a denort binary to build and run dist/queuectl");
+  console.log(
+    "compile test NOT RUN: set DENORT_BIN to a denort binary to build and run dist/queuectl",
+  );
 }
 
 Deno.test({
