@@ -1,0 +1,204 @@
+/**
+ * `deno task bench`: measures every target of SPEC section 8 beside a
+ * baseline measured in the same run, prints one table, and writes it as JSON
+ * to `bench/results.json` (and to `--out FILE`).
+ *
+ * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
+ * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
+ * startup, rss), `--help`.
+ *
+ * Exit code: 0 when every scenario ran, whether or not its targets are met
+ * (a benchmark is never a test); 1 when a scenario could not run (the CLI
+ * failed, a worker never came up) or the harness broke; 2 on bad flags.
+ *
+ * Each scenario first waits (30 s at most; 2 s with `--quick`) for the
+ * machine to be quiet, and its rows say so when it was not, or when other
+ * processes used the machine while it ran. Two profilers explain the
+ * figures: `bench/startup_profile.ts` (what each import costs at start-up)
+ * and `bench/enqueue_profile.ts` (a batch enqueue phase by phase).
+ */
+import { benchBatchEnqueue } from "./batch_enqueue.ts";
+import type { BenchContext, Scenario } from "./_context.ts";
+import { benchDrain } from "./drain.ts";
+import { benchLargeDb } from "./large_db.ts";
+import { benchPickup } from "./pickup.ts";
+import {
+  binaryRunner,
+  type CliRunner,
+  cpuSnapshot,
+  denoRunner,
+  otherLoad,
+  ROOT,
+  waitQuiet,
+} from "./_process.ts";
+import { errorRow, type Row } from "./_result.ts";
+import { benchStartup } from "./startup.ts";
+import { formatTable } from "./_table.ts";
+import { benchWorkerRss } from "./worker_rss.ts";
+
+/** Every scenario, in the order of SPEC section 8's list in the issue. */
+export const SCENARIOS: readonly Scenario[] = [
+  { key: "enqueue", name: "1 batch enqueue", run: benchBatchEnqueue },
+  { key: "drain", name: "2 drain", run: benchDrain },
+  { key: "pickup", name: "3 pickup", run: benchPickup },
+  { key: "large-db", name: "4 large database", run: benchLargeDb },
+  { key: "startup", name: "5 start-up", run: benchStartup },
+  { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
+];
+
+/** Where a compiled binary from `deno task compile` would be. */
+const BINARY = `${ROOT}/dist/queuectl`;
+
+/** Parsed command line of the benchmark. */
+export interface BenchArgs {
+  quick: boolean;
+  out: string | null;
+  only: string[] | null;
+  help: boolean;
+}
+
+/** Parses the flags; throws on anything unknown. */
+export function parseArgs(args: string[]): BenchArgs {
+  const parsed: BenchArgs = { quick: false, out: null, only: null, help: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
+    const value = () => {
+      const v = inline ?? args[++i];
+      if (v === undefined || v === "") throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === "--quick") parsed.quick = true;
+    else if (flag === "--out") parsed.out = value();
+    else if (flag === "--only") parsed.only = value().split(",").map((s) => s.trim());
+    else if (flag === "-h" || flag === "--help") parsed.help = true;
+    else throw new Error(`unknown flag "${arg}"`);
+  }
+  const keys = SCENARIOS.map((s) => s.key);
+  for (const key of parsed.only ?? []) {
+    if (!keys.includes(key)) throw new Error(`unknown scenario "${key}"; use: ${keys.join(", ")}`);
+  }
+  return parsed;
+}
+
+const USAGE = `usage: deno task bench [--quick] [--out FILE] [--only ${
+  SCENARIOS.map((s) => s.key).join(",")
+}]`;
+
+/** Runs the chosen scenarios with one CLI runner; a failing scenario becomes an error row. */
+async function runAll(
+  scenarios: readonly Scenario[],
+  ctx: BenchContext,
+  suffix: string,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const scenario of scenarios) {
+    const busy = await waitQuiet(ctx.quick ? 2000 : 30_000);
+    const start = performance.now();
+    const before = cpuSnapshot();
+    let result: Row[];
+    try {
+      result = await scenario.run(ctx);
+    } catch (error) {
+      result = [errorRow(scenario.name, "could not run", error)];
+    }
+    const others = otherLoad(before, cpuSnapshot());
+    ctx.log(`${scenario.name}: done in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+    const warnings: string[] = [];
+    if (busy >= 0.1) warnings.push(`machine ${Math.round(busy * 100)}% busy before this scenario`);
+    if (others >= 0.05) {
+      warnings.push(`other processes used ${Math.round(others * 100)}% of the machine meanwhile`);
+    }
+    if (warnings.length > 0) {
+      const warning = warnings.join("; ");
+      result = result.map((r) => ({ ...r, note: r.note ? `${r.note}; ${warning}` : warning }));
+    }
+    rows.push(...result.map((r) => ({ ...r, scenario: r.scenario + suffix })));
+  }
+  return rows;
+}
+
+async function machine() {
+  let cpu = "unknown";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpu = /^model name\s*:\s*(.+)$/m.exec(info)?.[1] ?? cpu;
+  } catch { /* not Linux */ }
+  return {
+    cores: navigator.hardwareConcurrency,
+    cpu,
+    os: `${Deno.build.os} ${Deno.osRelease()}`,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    load_before: Deno.loadavg(),
+  };
+}
+
+/** Runs the benchmark; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const started = new Date();
+  const begin = performance.now();
+  const log = (message: string) => console.error(`bench: ${message}`);
+  const scenarios = SCENARIOS.filter((s) => !args.only || args.only.includes(s.key));
+  const host = await machine();
+  const runners: { cli: CliRunner; suffix: string }[] = [{ cli: denoRunner(), suffix: "" }];
+  let compiled: string;
+  try {
+    await Deno.stat(BINARY);
+    runners.push({ cli: binaryRunner(BINARY), suffix: " (compiled)" });
+    compiled = `measured too: rows marked (compiled) run ${BINARY}`;
+  } catch {
+    compiled =
+      "not measured: dist/queuectl does not exist (deno task compile cannot download the denort runtime on this machine)";
+  }
+  log(
+    `${args.quick ? "quick" : "full"} run of ${scenarios.length} scenarios on ${host.cores} cores`,
+  );
+  const rows: Row[] = [];
+  for (const { cli, suffix } of runners) {
+    rows.push(...await runAll(scenarios, { quick: args.quick, cli, log }, suffix));
+  }
+  const seconds = (performance.now() - begin) / 1000;
+  const report = {
+    date: started.toISOString(),
+    mode: args.quick ? "quick" : "full",
+    cli: runners.map((r) => r.cli.label),
+    compiled_binary: compiled,
+    machine: host,
+    seconds: Math.round(seconds * 10) / 10,
+    rows,
+  };
+  console.log(formatTable(rows));
+  console.log(`\nCLI run as: ${runners[0]!.cli.label}; compiled binary: ${compiled}`);
+  console.log(
+    `machine: ${host.cores} cores, ${host.cpu}, deno ${host.deno}; ${report.mode} run took ${report.seconds} s`,
+  );
+  const json = JSON.stringify(report, null, 2) + "\n";
+  await Deno.writeTextFile(`${ROOT}/bench/results.json`, json);
+  if (args.out) await Deno.writeTextFile(args.out, json);
+  const errors = rows.filter((r) => r.figure === null).length;
+  const missed = rows.filter((r) => r.met === false).length;
+  console.log(
+    `${rows.length - errors} figures, ${missed} target${
+      missed === 1 ? "" : "s"
+    } missed, ${errors} error${errors === 1 ? "" : "s"}`,
+  );
+  return errors > 0 ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,161 @@
+/**
+ * Scenario 3: pickup latency and idle CPU. Four idle workers (`worker start
+ * --count 4`); first the CPU they use over a window with nothing to do, then
+ * N jobs enqueued one at a time by another process at random gaps, each
+ * running `exec date +%s%N`: the latency is from the enqueue's commit to the
+ * moment the job's process runs. Baselines: the same latency for a job
+ * process spawned directly (no queue), and the CPU of an idle Deno process.
+ * The claim (the store's `runs.started_at`, in whole milliseconds) shows the
+ * queue's own share: the wake-up and the claim, before any process starts.
+ */
+import type { BenchContext } from "./_context.ts";
+import { createSchema, jobCounts, openDb } from "./_db.ts";
+import { cpuSeconds, percentile, ROOT, runOk, sleep, spawn, tempDir, waitFor } from "./_process.ts";
+import { type Row, row } from "./_result.ts";
+import { startWorkers, stopWorkers } from "./_workers.ts";
+
+const SCENARIO = "3 pickup";
+const COUNT = 4;
+
+const wall = () => performance.timeOrigin + performance.now();
+
+/** The job's command: the shell becomes `date`, which prints when the job's process runs. */
+export const PICKUP_COMMAND = "exec date +%s%N";
+
+/** Latencies (ms) from just before spawning `sh -c 'exec date +%s%N'` to the time it prints. */
+export async function directSpawnLatencies(samples: number): Promise<number[]> {
+  const decoder = new TextDecoder();
+  const latencies: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const before = wall();
+    const output = await new Deno.Command("sh", {
+      args: ["-c", PICKUP_COMMAND],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    latencies.push(Number(decoder.decode(output.stdout).trim()) / 1e6 - before);
+    await sleep(5);
+  }
+  return latencies;
+}
+
+/** CPU used by `pids` over `ms`, as a percentage of one core each. */
+async function cpuPercent(pids: number[], ms: number): Promise<number[]> {
+  const before = pids.map(cpuSeconds);
+  const start = performance.now();
+  await sleep(ms);
+  const elapsed = (performance.now() - start) / 1000;
+  return pids.map((pid, i) => ((cpuSeconds(pid) - before[i]!) / elapsed) * 100);
+}
+
+/** Measures scenario 3. */
+export async function benchPickup(ctx: BenchContext): Promise<Row[]> {
+  const n = ctx.quick ? 30 : 200;
+  const idleMs = ctx.quick ? 2000 : 10_000;
+  await using dir = await tempDir();
+  const db = `${dir.path}/queue.db`;
+  await createSchema(db);
+
+  ctx.log(`${SCENARIO}: baseline, direct spawn latency`);
+  const direct = await directSpawnLatencies(ctx.quick ? 20 : 100);
+
+  await using idle = spawn([Deno.execPath(), "run", "-A", `${ROOT}/bench/_idle.ts`]);
+  const worker = await startWorkers(ctx, db, COUNT, ctx.quick ? 500 : 1000);
+  let stopNote = "";
+  let latencies: number[];
+  let claims: number[];
+  let cpu: number[];
+  try {
+    ctx.log(`${SCENARIO}: idle CPU of worker start --count ${COUNT} over ${idleMs / 1000} s`);
+    cpu = await cpuPercent([worker.pid, idle.pid], idleMs);
+
+    ctx.log(`${SCENARIO}: ${n} jobs enqueued one at a time by another process`);
+    const enqueued = JSON.parse(
+      (await runOk([
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${ROOT}/bench/_enqueuer.ts`,
+        db,
+        String(n),
+        "20",
+        "120",
+        "42",
+      ])).stdout,
+    ) as { id: string; before: number; commit: number }[];
+    using conn = openDb(db);
+    await waitFor(() => jobCounts(conn).completed === n, {
+      timeoutMs: 30_000,
+      message: `${n} completed jobs`,
+    });
+    const runs = new Map<string, { started_at: number; stdout: string }>();
+    const decoder = new TextDecoder();
+    for (const r of conn.prepare("SELECT job_id, started_at, stdout FROM runs").all()) {
+      runs.set(r.job_id as string, {
+        started_at: r.started_at as number,
+        stdout: r.stdout instanceof Uint8Array ? decoder.decode(r.stdout) : "",
+      });
+    }
+    latencies = [];
+    claims = [];
+    for (const job of enqueued) {
+      const run = runs.get(job.id);
+      const ran = Number(run?.stdout.trim());
+      if (!run || !Number.isFinite(ran) || ran === 0) {
+        throw new Error(`job ${job.id} left no start time in its output`);
+      }
+      latencies.push(ran / 1e6 - job.commit);
+      claims.push(run.started_at - job.commit);
+    }
+  } finally {
+    stopNote = await stopWorkers(worker);
+  }
+  const p = (values: number[], q: number) => percentile(values, q);
+  const common = { scenario: SCENARIO, unit: "ms", baselineLabel: "direct spawn" };
+  const notes = [
+    `${n} jobs at 20-120 ms gaps; from the enqueue's commit to the job's ${PICKUP_COMMAND}`,
+    `max ${Math.max(...latencies).toFixed(1)} ms`,
+  ];
+  if (stopNote) notes.push(stopNote);
+  return [
+    row({
+      ...common,
+      metric: "latency p50",
+      figure: p(latencies, 50),
+      baseline: p(direct, 50),
+      target: { kind: "max", value: 5 },
+      note: notes.join("; "),
+    }),
+    row({
+      ...common,
+      metric: "latency p99",
+      figure: p(latencies, 99),
+      baseline: p(direct, 99),
+      target: { kind: "max", value: 25 },
+    }),
+    row({
+      scenario: SCENARIO,
+      metric: "claim after commit p50",
+      figure: p(claims, 50),
+      unit: "ms",
+      note: "runs.started_at (whole ms) minus the commit as the enqueuer saw it; no target",
+    }),
+    row({
+      scenario: SCENARIO,
+      metric: "claim after commit p99",
+      figure: p(claims, 99),
+      unit: "ms",
+    }),
+    row({
+      scenario: SCENARIO,
+      metric: `idle CPU, --count ${COUNT}, ${idleMs / 1000} s`,
+      figure: cpu[0]!,
+      unit: "% core",
+      baseline: cpu[1]!,
+      baselineLabel: "idle deno",
+      target: { kind: "max", value: 1 },
+      note: "utime+stime of /proc/<pid>/stat, all threads; 10 ms tick resolution",
+    }),
+  ];
+}
