@@ -2,6 +2,38 @@
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** Every field a job has in `--json` output (SPEC section 3), sorted. */
+export const JOB_FIELDS = [
+  "id",
+  "command",
+  "state",
+  "queue",
+  "priority",
+  "max_retries",
+  "timeout",
+  "env",
+  "cwd",
+  "attempts",
+  "created_at",
+  "updated_at",
+  "next_run_at",
+  "last_error",
+  "worker_id",
+].sort();
+
+/** Every field of one attempt in `show --json`'s `runs` (SPEC section 3), sorted. */
+export const RUN_FIELDS = [
+  "attempt",
+  "started_at",
+  "finished_at",
+  "duration_ms",
+  "outcome",
+  "exit_code",
+  "signal",
+  "error",
+  "worker_id",
+].sort();
+
 /** A temporary folder removed when disposed: `await using dir = await tempDir()`. */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "queuectl-test-" });

@@ -8,39 +8,9 @@ import assert from "node:assert/strict";
 import type { JobState, NewJob } from "../../lib/job.ts";
 import { SqliteStorage } from "../../lib/storage/sqlite.ts";
 import type { RunFinish, Storage } from "../../lib/storage/storage.ts";
-import { type CliResult, runCli, withTempDb } from "../_helpers.ts";
+import { type CliResult, JOB_FIELDS, RUN_FIELDS, runCli, withTempDb } from "../_helpers.ts";
 
-/** Every field a job has in `--json` output. */
-export const JOB_FIELDS = [
-  "id",
-  "command",
-  "state",
-  "queue",
-  "priority",
-  "max_retries",
-  "timeout",
-  "env",
-  "cwd",
-  "attempts",
-  "created_at",
-  "updated_at",
-  "next_run_at",
-  "last_error",
-  "worker_id",
-].sort();
-
-/** Every field of one attempt in `show --json`'s `runs`. */
-export const RUN_FIELDS = [
-  "attempt",
-  "started_at",
-  "finished_at",
-  "duration_ms",
-  "outcome",
-  "exit_code",
-  "signal",
-  "error",
-  "worker_id",
-].sort();
+export { JOB_FIELDS, RUN_FIELDS };
 
 /** ISO-8601 UTC with milliseconds, as SPEC section 4 fixes. */
 export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

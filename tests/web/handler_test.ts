@@ -6,36 +6,7 @@ import { openStorage } from "../../lib/storage/open_storage.ts";
 import { storeChangeFeed } from "../../web/handler.ts";
 import { cliJson } from "../_helpers.ts";
 import { addJobs, appFixture, BASE, runJob, sseReader, TOKEN } from "./_fixtures.ts";
-
-const JOB_FIELDS = [
-  "id",
-  "command",
-  "state",
-  "queue",
-  "priority",
-  "max_retries",
-  "timeout",
-  "env",
-  "cwd",
-  "attempts",
-  "created_at",
-  "updated_at",
-  "next_run_at",
-  "last_error",
-  "worker_id",
-].sort();
-
-const RUN_FIELDS = [
-  "attempt",
-  "started_at",
-  "finished_at",
-  "duration_ms",
-  "outcome",
-  "exit_code",
-  "signal",
-  "error",
-  "worker_id",
-].sort();
+import { JOB_FIELDS, RUN_FIELDS } from "../_helpers.ts";
 
 const json = (body: unknown): RequestInit => ({
   method: "POST",

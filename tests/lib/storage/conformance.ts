@@ -11,30 +11,12 @@ import { defaultConfig } from "../../../lib/config.ts";
 import { ConflictError, NotFoundError } from "../../../lib/errors.ts";
 import { isoTime, type Job, JOB_STATES, type JobState, type NewJob } from "../../../lib/job.ts";
 import type { ClaimedJob, RunFinish, Storage } from "../../../lib/storage/storage.ts";
+import { JOB_FIELDS } from "../../_helpers.ts";
 
 /** A fixed "now" for every test: 2026-01-01T12:00:00.000Z. */
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
 const LEASE = 30_000;
 const encoder = new TextEncoder();
-
-/** Every field a stored job has, in no particular order. */
-const JOB_FIELDS = [
-  "id",
-  "command",
-  "state",
-  "queue",
-  "priority",
-  "max_retries",
-  "timeout",
-  "env",
-  "cwd",
-  "attempts",
-  "created_at",
-  "updated_at",
-  "next_run_at",
-  "last_error",
-  "worker_id",
-].sort();
 
 /** A valid job to insert; due at T0 unless overridden. */
 function newJob(id: string, overrides: Partial<NewJob> = {}): NewJob {
