@@ -23,16 +23,6 @@ export function writeAll(stream: { writeSync(p: Uint8Array): number }, text: str
   while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
 }
 
-/** The context for the real process streams. */
-export function processContext(options: { db?: string | undefined; color: boolean }): CliContext {
-  return {
-    db: options.db,
-    color: options.color,
-    out: (text) => writeAll(Deno.stdout, text + "\n"),
-    err: (text) => writeAll(Deno.stderr, text + "\n"),
-  };
-}
-
 /** Opens the store for a command and closes it when `fn` ends, whatever happens. */
 export async function withStorage<T>(
   ctx: CliContext,
