@@ -16,6 +16,13 @@ const FLASH = (text: string) =>
   `document.getElementById("flash")?.textContent === ${JSON.stringify(text)}`;
 
 async function launch(profile: string): Promise<Browser> {
+  try {
+    Deno.statSync(CHROMIUM);
+  } catch {
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium); .ci/run does`,
+    );
+  }
   return await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
