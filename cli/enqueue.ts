@@ -1,7 +1,12 @@
 /** `queuectl enqueue`: one job from JSON, many from NDJSON, or one from a command line. */
 import { ConflictError, UsageError } from "../lib/errors.ts";
 import type { NewJob } from "../lib/job.ts";
-import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
+import {
+  parseJobInput,
+  parseJobJson,
+  parseJsonObject,
+  tryParseJobInput,
+} from "../lib/job_input.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { shellQuote } from "./_format.ts";
 
@@ -25,7 +30,7 @@ async function insert(ctx: CliContext, jobs: NewJob[], now: number, json: boolea
 /** `enqueue '<json>'`: prints the new job's id (or the job with `--json`). */
 export async function enqueueJson(ctx: CliContext, text: string, json: boolean): Promise<void> {
   const now = Date.now();
-  const job = parseJobJson(text, now);
+  const job = await parseJobJson(text, now);
   await insert(ctx, [job], now, json);
   if (!json) ctx.out(job.id);
 }
@@ -57,7 +62,7 @@ export async function enqueueCommand(
     ["queue", options.queue],
   ];
   for (const [key, value] of fields) if (value !== undefined) input[key] = value;
-  const job = parseJobInput(input, now);
+  const job = await parseJobInput(input, now);
   await insert(ctx, [job], now, json);
   if (!json) ctx.out(job.id);
 }
@@ -90,7 +95,10 @@ export async function enqueueFile(ctx: CliContext, path: string, json: boolean):
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trim() === "") continue;
-    const job = parseJobJson(line, now, `line ${i + 1}: `);
+    const where = `line ${i + 1}: `;
+    const value = parseJsonObject(line, where);
+    // Valid lines take the synchronous path; a bad one gets zod's wording.
+    const job = tryParseJobInput(value, now, where) ?? await parseJobInput(value, now, where);
     const first = seen.get(job.id);
     if (first !== undefined) {
       throw new ConflictError(

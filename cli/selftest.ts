@@ -32,7 +32,8 @@ async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | n
 
 async function enqueue(store: Storage, ...inputs: Record<string, unknown>[]): Promise<void> {
   const now = Date.now();
-  await store.jobInsertMany({ jobs: inputs.map((i) => parseJobInput(i, now)), now });
+  const jobs = await Promise.all(inputs.map((i) => parseJobInput(i, now)));
+  await store.jobInsertMany({ jobs, now });
 }
 
 /** Runs `body` with a supervisor of `count` workers on `db`, stopping it afterwards. */

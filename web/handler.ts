@@ -150,8 +150,8 @@ export function formToJobInput(form: Record<string, unknown>): Record<string, un
   return input;
 }
 
-function parseJobsBody(text: string, now: number): NewJob[] {
-  if (!text.trimStart().startsWith("[")) return [parseJobJson(text, now)];
+async function parseJobsBody(text: string, now: number): Promise<NewJob[]> {
+  if (!text.trimStart().startsWith("[")) return [await parseJobJson(text, now)];
   let items: unknown;
   try {
     items = JSON.parse(text);
@@ -163,7 +163,11 @@ function parseJobsBody(text: string, now: number): NewJob[] {
   if (!Array.isArray(items) || items.length === 0) {
     throw new UsageError("Invalid jobs: give a job object or a non-empty array of them");
   }
-  return items.map((item, i) => parseJobInput(item, now, `item ${i + 1}: `));
+  const jobs: NewJob[] = [];
+  for (const [i, item] of items.entries()) {
+    jobs.push(await parseJobInput(item, now, `item ${i + 1}: `));
+  }
+  return jobs;
 }
 
 function parseAttempt(value: string | undefined): number | undefined {
@@ -423,9 +427,9 @@ export function createApp(deps: HandlerDeps): Hono {
       if (isFormPost(c)) {
         const form = await c.req.parseBody();
         back = safeReturn(form.return);
-        newJobs = [parseJobInput(formToJobInput(form), t)];
+        newJobs = [await parseJobInput(formToJobInput(form), t)];
       } else {
-        newJobs = parseJobsBody(await c.req.text(), t);
+        newJobs = await parseJobsBody(await c.req.text(), t);
       }
       const jobs = await store.jobInsertMany({ jobs: newJobs, now: t });
       changed(true);

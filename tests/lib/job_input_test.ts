@@ -7,13 +7,14 @@ import {
   parseIsoTime,
   parseJobInput,
   parseJobJson,
+  tryParseJobInput,
 } from "../../lib/job_input.ts";
 
 const NOW = Date.UTC(2026, 10, 28, 10, 30, 0, 123);
 
-/** Asserts that `fn` throws a UsageError (exit 2) whose one line matches every pattern. */
-function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (error: unknown) => {
+/** Asserts that `fn` fails with a UsageError (exit 2) whose one line matches every pattern. */
+async function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): Promise<void> {
+  await assert.rejects(async () => await fn(), (error: unknown) => {
     assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
     assert.equal(error.exitCode, 2);
     const line = error.hint ? `${error.message}; ${error.hint}` : error.message;
@@ -23,7 +24,12 @@ function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): void {
   });
 }
 
-const job = (fields: Record<string, unknown>) => parseJobInput({ command: "true", ...fields }, NOW);
+/** A valid job through the synchronous fast path (fails the test if it is refused). */
+const job = (fields: Record<string, unknown>) =>
+  tryParseJobInput({ command: "true", ...fields }, NOW) ?? assert.fail("expected a valid job");
+/** Any job through the full path, for refusals. */
+const jobAsync = (fields: Record<string, unknown>) =>
+  parseJobInput({ command: "true", ...fields }, NOW);
 
 // --- parseDuration ---
 
@@ -124,8 +130,8 @@ Deno.test("parseIsoTime() refuses days that do not exist instead of rolling them
 
 // --- parseJobInput ---
 
-Deno.test("parseJobInput() fills in defaults for a job given only its command", () => {
-  const parsed = parseJobInput({ command: "echo hi" }, NOW);
+Deno.test("parseJobInput() fills in defaults for a job given only its command", async () => {
+  const parsed = await parseJobInput({ command: "echo hi" }, NOW);
   assert.match(parsed.id, ID_PATTERN);
   assert.deepEqual({ ...parsed, id: "x" }, {
     id: "x",
@@ -140,8 +146,8 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
   });
 });
 
-Deno.test("parseJobInput() keeps every field given", () => {
-  const parsed = parseJobInput({
+Deno.test("parseJobInput() keeps every field given", async () => {
+  const parsed = await parseJobInput({
     id: "backup-1",
     command: "tar czf b.tgz .",
     max_retries: 5,
@@ -195,121 +201,143 @@ Deno.test("parseJobInput() schedules a job with run_at in the future at that tim
   assert.equal(job({ run_at: "2026-11-28T13:00:00+01:00" }).run_at, Date.UTC(2026, 10, 28, 12));
 });
 
-Deno.test("parseJobInput() refuses both run_at and delay", () => {
-  assertInvalid(
-    () => job({ run_at: "2027-01-01T00:00:00Z", delay: "5m" }),
+Deno.test("parseJobInput() refuses both run_at and delay", async () => {
+  await assertInvalid(
+    () => jobAsync({ run_at: "2027-01-01T00:00:00Z", delay: "5m" }),
     /give "run_at" or "delay", not both/,
   );
 });
 
-Deno.test("parseJobInput() refuses an unparsable run_at, quoting it", () => {
-  assertInvalid(
-    () => job({ run_at: "next tuesday" }),
+Deno.test("parseJobInput() refuses an unparsable run_at, quoting it", async () => {
+  await assertInvalid(
+    () => jobAsync({ run_at: "next tuesday" }),
     /field "run_at" is not an ISO-8601 date-time: "next tuesday"/,
   );
-  assertInvalid(() => job({ run_at: "2026-02-30T10:00:00Z" }), /field "run_at"/);
-  assertInvalid(() => job({ run_at: 1795861800123 }), /field "run_at" must be an ISO-8601/);
+  await assertInvalid(() => jobAsync({ run_at: "2026-02-30T10:00:00Z" }), /field "run_at"/);
+  await assertInvalid(
+    () => jobAsync({ run_at: 1795861800123 }),
+    /field "run_at" must be an ISO-8601/,
+  );
 });
 
-Deno.test("parseJobInput() refuses an unparsable delay, quoting it", () => {
-  assertInvalid(() => job({ delay: "soon" }), /field "delay" is not a duration: "soon"/);
-  assertInvalid(() => job({ delay: -5 }), /field "delay" is not a duration: -5/);
-  assertInvalid(() => job({ delay: true }), /field "delay" must be seconds or a duration/);
+Deno.test("parseJobInput() refuses an unparsable delay, quoting it", async () => {
+  await assertInvalid(() => jobAsync({ delay: "soon" }), /field "delay" is not a duration: "soon"/);
+  await assertInvalid(() => jobAsync({ delay: -5 }), /field "delay" is not a duration: -5/);
+  await assertInvalid(
+    () => jobAsync({ delay: true }),
+    /field "delay" must be seconds or a duration/,
+  );
 });
 
-Deno.test("parseJobInput() refuses a delay past the last representable time", () => {
-  assertInvalid(() => job({ delay: 1e300 }), /field "delay"/);
-  assertInvalid(() => job({ delay: "99999999999999d" }), /field "delay"/);
+Deno.test("parseJobInput() refuses a delay past the last representable time", async () => {
+  await assertInvalid(() => jobAsync({ delay: 1e300 }), /field "delay"/);
+  await assertInvalid(() => jobAsync({ delay: "99999999999999d" }), /field "delay"/);
 });
 
-Deno.test("parseJobInput() refuses unknown fields and names them", () => {
-  assertInvalid(() => job({ colour: "red" }), /unknown field "colour"/, /allowed: id, command/);
-  assertInvalid(() => job({ colour: "red", size: 3 }), /unknown fields "colour", "size"/);
+Deno.test("parseJobInput() refuses unknown fields and names them", async () => {
+  await assertInvalid(
+    () => jobAsync({ colour: "red" }),
+    /unknown field "colour"/,
+    /allowed: id, command/,
+  );
+  await assertInvalid(
+    () => jobAsync({ colour: "red", size: 3 }),
+    /unknown fields "colour", "size"/,
+  );
 });
 
-Deno.test("parseJobInput() refuses a missing, empty, blank or non-string command", () => {
-  assertInvalid(() => parseJobInput({}, NOW), /field "command" must be a non-empty string/);
+Deno.test("parseJobInput() refuses a missing, empty, blank or non-string command", async () => {
+  await assertInvalid(() => parseJobInput({}, NOW), /field "command" must be a non-empty string/);
   for (const command of ["", "   ", 5, null, ["echo", "hi"]]) {
-    assertInvalid(
+    await assertInvalid(
       () => parseJobInput({ command }, NOW),
       /field "command" must be a non-empty string/,
     );
   }
 });
 
-Deno.test("parseJobInput() refuses a bad id: too long, empty, bad characters, not a string", () => {
+Deno.test("parseJobInput() refuses a bad id: too long, empty, bad characters, not a string", async () => {
   for (const id of ["x".repeat(129), "", "a b", "a/b", "é", "a\nb", 42]) {
-    assertInvalid(() => job({ id }), /field "id" must be/);
+    await assertInvalid(() => jobAsync({ id }), /field "id" must be/);
   }
 });
 
-Deno.test("parseJobInput() refuses negative, fractional, too large or textual max_retries", () => {
+Deno.test("parseJobInput() refuses negative, fractional, too large or textual max_retries", async () => {
   for (const max_retries of [-1, 1.5, 101, "3", null]) {
-    assertInvalid(
-      () => job({ max_retries }),
+    await assertInvalid(
+      () => jobAsync({ max_retries }),
       /field "max_retries" must be an integer from 0 to 100/,
     );
   }
 });
 
-Deno.test("parseJobInput() refuses a non-integer priority but allows a negative one", () => {
-  assertInvalid(() => job({ priority: 1.5 }), /field "priority" must be an integer/);
-  assertInvalid(() => job({ priority: "high" }), /field "priority" must be an integer/);
+Deno.test("parseJobInput() refuses a non-integer priority but allows a negative one", async () => {
+  await assertInvalid(() => jobAsync({ priority: 1.5 }), /field "priority" must be an integer/);
+  await assertInvalid(() => jobAsync({ priority: "high" }), /field "priority" must be an integer/);
   assert.equal(job({ priority: -10 }).priority, -10);
 });
 
-Deno.test("parseJobInput() refuses a negative or non-numeric timeout", () => {
-  assertInvalid(() => job({ timeout: -1 }), /field "timeout" must be a number of seconds >= 0/);
-  assertInvalid(() => job({ timeout: "10s" }), /field "timeout"/);
+Deno.test("parseJobInput() refuses a negative or non-numeric timeout", async () => {
+  await assertInvalid(
+    () => jobAsync({ timeout: -1 }),
+    /field "timeout" must be a number of seconds >= 0/,
+  );
+  await assertInvalid(() => jobAsync({ timeout: "10s" }), /field "timeout"/);
 });
 
-Deno.test("parseJobInput() refuses env that is not an object of strings", () => {
-  assertInvalid(() => job({ env: { A: 1 } }), /field "env" must be an object of strings/);
-  assertInvalid(() => job({ env: ["A=1"] }), /field "env" must be an object of strings/);
-  assertInvalid(() => job({ env: "A=1" }), /field "env" must be an object of strings/);
+Deno.test("parseJobInput() refuses env that is not an object of strings", async () => {
+  await assertInvalid(
+    () => jobAsync({ env: { A: 1 } }),
+    /field "env" must be an object of strings/,
+  );
+  await assertInvalid(() => jobAsync({ env: ["A=1"] }), /field "env" must be an object of strings/);
+  await assertInvalid(() => jobAsync({ env: "A=1" }), /field "env" must be an object of strings/);
 });
 
-Deno.test("parseJobInput() refuses a bad queue name or an empty cwd", () => {
-  assertInvalid(() => job({ queue: "" }), /field "queue" must be 1-128 characters/);
-  assertInvalid(() => job({ queue: "my queue" }), /field "queue"/);
-  assertInvalid(() => job({ cwd: "" }), /field "cwd" must be a non-empty string/);
+Deno.test("parseJobInput() refuses a bad queue name or an empty cwd", async () => {
+  await assertInvalid(() => jobAsync({ queue: "" }), /field "queue" must be 1-128 characters/);
+  await assertInvalid(() => jobAsync({ queue: "my queue" }), /field "queue"/);
+  await assertInvalid(() => jobAsync({ cwd: "" }), /field "cwd" must be a non-empty string/);
 });
 
-Deno.test("parseJobInput() prefixes messages with where the job came from", () => {
-  assertInvalid(() => parseJobInput({ command: "" }, NOW, "line 7: "), /^line 7: Invalid job: /);
+Deno.test("parseJobInput() prefixes messages with where the job came from", async () => {
+  await assertInvalid(
+    () => parseJobInput({ command: "" }, NOW, "line 7: "),
+    /^line 7: Invalid job: /,
+  );
 });
 
-Deno.test("parseJobInput() refuses values that are not objects", () => {
+Deno.test("parseJobInput() refuses values that are not objects", async () => {
   for (const value of [null, [], 42, "echo hi", true]) {
-    assertInvalid(() => parseJobInput(value, NOW), /a job must be a JSON object/);
+    await assertInvalid(() => parseJobInput(value, NOW), /a job must be a JSON object/);
   }
 });
 
 // --- parseJobJson ---
 
-Deno.test("parseJobJson() parses one job object", () => {
-  const parsed = parseJobJson('{"id":"fail1","command":"bash -c \\"exit 1\\""}', NOW);
+Deno.test("parseJobJson() parses one job object", async () => {
+  const parsed = await parseJobJson('{"id":"fail1","command":"bash -c \\"exit 1\\""}', NOW);
   assert.equal(parsed.id, "fail1");
   assert.equal(parsed.command, 'bash -c "exit 1"');
 });
 
-Deno.test("parseJobJson() refuses text that is not JSON, with an example of what works", () => {
-  assertInvalid(
+Deno.test("parseJobJson() refuses text that is not JSON, with an example of what works", async () => {
+  await assertInvalid(
     () => parseJobJson("{command: echo}", NOW),
     /not valid JSON/,
     /'\{"command":"echo hi"\}'/,
   );
-  assertInvalid(() => parseJobJson("", NOW), /not valid JSON/);
+  await assertInvalid(() => parseJobJson("", NOW), /not valid JSON/);
 });
 
-Deno.test("parseJobJson() refuses JSON that is not an object", () => {
+Deno.test("parseJobJson() refuses JSON that is not an object", async () => {
   for (const text of ["[]", '[{"command":"x"}]', "42", '"echo hi"', "null", "true"]) {
-    assertInvalid(() => parseJobJson(text, NOW), /a job must be a JSON object/);
+    await assertInvalid(() => parseJobJson(text, NOW), /a job must be a JSON object/);
   }
 });
 
-Deno.test("parseJobJson() names the line of a bad job with its prefix", () => {
-  assertInvalid(
+Deno.test("parseJobJson() names the line of a bad job with its prefix", async () => {
+  await assertInvalid(
     () => parseJobJson("nope", NOW, "line 3: "),
     /^line 3: Invalid job: not valid JSON/,
   );
