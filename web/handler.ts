@@ -355,7 +355,7 @@ export function createApp(deps: HandlerDeps): Hono {
     const outputs = new Map<number, RunOutput>();
     for (const [index, hidden] of outputRuns(job.runs)) {
       if (hidden) continue;
-      const output = await store.runOutputGet({ id, attempt: job.runs[index]!.attempt });
+      const output = await store.runOutputGet({ id, run: index + 1 });
       if (output) outputs.set(index, output);
     }
     const stats = await readStats(store, now());
@@ -397,10 +397,12 @@ export function createApp(deps: HandlerDeps): Hono {
   app.get("/api/jobs/:id/logs", async (c) => {
     const id = c.req.param("id");
     const attempt = parseAttempt(c.req.query("attempt"));
+    const run = parseAttempt(c.req.query("run"));
     const job = await store.jobGet({ id });
     if (!job) throw jobNotFound(id);
-    const output = await store.runOutputGet({ id, attempt });
+    const output = await store.runOutputGet({ id, attempt, run });
     if (!output) {
+      if (run !== undefined) throw new NotFoundError(`Job "${id}" has no run ${run}`);
       throw new NotFoundError(
         attempt === undefined
           ? `Job "${id}" has not run yet`

@@ -735,10 +735,18 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  runOutputGet(params: { id: string; attempt?: number | undefined }): Promise<RunOutput | null> {
+  runOutputGet(
+    params: { id: string; attempt?: number | undefined; run?: number | undefined },
+  ): Promise<RunOutput | null> {
     return this.#promise(() =>
       this.#read(() => {
-        const row = params.attempt === undefined
+        const row = params.run !== undefined
+          ? this.#get(
+            "SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? ORDER BY seq LIMIT 1 OFFSET ?",
+            params.id,
+            params.run - 1,
+          )
+          : params.attempt === undefined
           ? this.#get(
             "SELECT attempt, stdout, stderr FROM runs WHERE job_id = ? ORDER BY seq DESC LIMIT 1",
             params.id,

@@ -195,8 +195,19 @@ export interface Storage extends AsyncDisposable {
     outputs: RunOutputUpdate[];
     finishes: RunFinish[];
   }): Promise<string[]>;
-  /** The output of one attempt (the latest when `attempt` is omitted), or `null`. */
-  runOutputGet(params: { id: string; attempt?: number | undefined }): Promise<RunOutput | null>;
+  /** The output of one run (the latest when neither `attempt` nor `run` is given), or `null`. */
+  runOutputGet(
+    params: {
+      id: string;
+      attempt?: number | undefined;
+      /**
+       * The nth run in the job's history (1-based, the order of `runs` in
+       * `show --json`); unlike `attempt`, it tells apart runs that share an
+       * attempt number (after a DLQ retry or a forced stop).
+       */
+      run?: number | undefined;
+    },
+  ): Promise<RunOutput | null>;
 
   /** Registers a worker process. */
   workerRegister(params: {

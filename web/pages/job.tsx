@@ -41,28 +41,15 @@ function Output(props: { label: string; text: string }) {
 }
 
 /** Why an attempt's output is not shown inline. */
-type Hidden = "older" | "replaced" | null;
+type Hidden = "older" | null;
 
 /**
  * Which runs (by index) show their output inline: the latest
- * {@linkcode OUTPUT_ATTEMPTS}, and of runs sharing an attempt number (a DLQ
- * retry starts again at 1) only the last, whose output is the one the store
- * returns for that number.
+ * {@linkcode OUTPUT_ATTEMPTS}; older ones link to theirs.
  */
 export function outputRuns(runs: Run[]): Map<number, Hidden> {
-  const lastIndexOf = new Map<number, number>();
-  runs.forEach((run, i) => lastIndexOf.set(run.attempt, i));
   const shown = new Map<number, Hidden>();
-  runs.forEach((run, i) => {
-    shown.set(
-      i,
-      lastIndexOf.get(run.attempt) !== i
-        ? "replaced"
-        : i < runs.length - OUTPUT_ATTEMPTS
-        ? "older"
-        : null,
-    );
-  });
+  runs.forEach((_run, i) => shown.set(i, i < runs.length - OUTPUT_ATTEMPTS ? "older" : null));
   return shown;
 }
 
@@ -113,11 +100,9 @@ function Attempt(
         : props.hidden === "older"
         ? (
           <p class="muted small">
-            Output: <a href={`/api${jobPath(props.id)}/logs?attempt=${run.attempt}`}>as JSON</a>
+            Output: <a href={`/api${jobPath(props.id)}/logs?run=${props.index + 1}`}>as JSON</a>
           </p>
         )
-        : props.hidden === "replaced"
-        ? <p class="muted small">output not shown: this run came before a retry from the DLQ</p>
         : <p class="muted small">no output captured</p>}
     </details>
   );

@@ -1223,6 +1223,32 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     assert.equal(await store.runOutputGet({ id: "ghost" }), null);
   });
 
+  test("runOutputGet() with run tells apart runs that share an attempt number", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("again", { max_retries: 0 })], now: T0 });
+    const first = await claimOne(store, "w1", "again");
+    await store.runFinishMany({
+      finishes: [finishOf(first, "w1", {
+        ...failure(T0 + 1000),
+        state: "dead",
+        nextRunAt: null,
+        stdout: encoder.encode("first\n"),
+      })],
+    });
+    await store.jobRetry({ ids: ["again"], now: T0 + 2000 });
+    const second = await claimOne(store, "w1", "again", T0 + 2000);
+    assert.equal(second.attempt, 1, "a DLQ retry starts the count again");
+    await store.runFinishMany({
+      finishes: [finishOf(second, "w1", {
+        finishedAt: T0 + 2500,
+        stdout: encoder.encode("second\n"),
+      })],
+    });
+    assert.equal((await store.runOutputGet({ id: "again", attempt: 1 }))?.stdout, "second\n");
+    assert.equal((await store.runOutputGet({ id: "again", run: 1 }))?.stdout, "first\n");
+    assert.equal((await store.runOutputGet({ id: "again", run: 2 }))?.stdout, "second\n");
+    assert.equal(await store.runOutputGet({ id: "again", run: 3 }), null);
+  });
+
   test("runOutputGet() is null for a job that never ran", async (store) => {
     await store.jobInsertMany({ jobs: [newJob("never")], now: T0 });
     assert.equal(await store.runOutputGet({ id: "never" }), null);
