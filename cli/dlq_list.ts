@@ -1,6 +1,7 @@
 /** `queuectl dlq list`: the dead letter queue, newest first. */
 import { type CliContext, printJson, withStorage } from "./_context.ts";
-import { parseLimit, printJobTable } from "./list.ts";
+import { parseLimit } from "../lib/options.ts";
+import { printJobTable } from "./list.ts";
 
 /** Prints the dead jobs. */
 export async function dlqList(

@@ -1,7 +1,6 @@
 /** `queuectl dlq retry <id>... | --all`: dead jobs back to pending with attempts reset. */
-import { ConflictError, UsageError } from "../lib/errors.ts";
+import { ConflictError, jobNotFound, UsageError } from "../lib/errors.ts";
 import { type CliContext, withStorage } from "./_context.ts";
-import { jobNotFound } from "./show.ts";
 
 /** Retries the given dead jobs, or all of them with `all`. */
 export async function dlqRetry(ctx: CliContext, ids: string[], all: boolean): Promise<void> {

@@ -1,6 +1,6 @@
 /** `queuectl list`: jobs, newest first, as a table or a JSON array. */
-import { UsageError } from "../lib/errors.ts";
-import { isJobState, type Job, JOB_STATES, type JobState } from "../lib/job.ts";
+import type { Job } from "../lib/job.ts";
+import { parseLimit, parseState } from "../lib/options.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { paintState, relativeTime, table, truncate } from "./_format.ts";
 
@@ -9,23 +9,6 @@ export interface ListOptions {
   state?: string | undefined;
   queue?: string | undefined;
   limit?: string | undefined;
-}
-
-/** Checks `--state`, naming the states allowed. */
-export function parseState(value: string | undefined): JobState | undefined {
-  if (value === undefined) return undefined;
-  if (isJobState(value)) return value;
-  throw new UsageError(`Unknown state "${value}"`, `use one of: ${JOB_STATES.join(", ")}`);
-}
-
-/** Checks `--limit`: a positive integer. */
-export function parseLimit(value: string | undefined, fallback = 50): number {
-  if (value === undefined) return fallback;
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`Invalid limit "${value}"`, "use a positive integer");
-  }
-  return n;
 }
 
 /** Prints jobs as an aligned table. */

@@ -1,22 +1,13 @@
 /** `queuectl logs <id>`: the captured output of an attempt; `--follow` while it runs. */
-import { NotFoundError, UsageError } from "../lib/errors.ts";
+import { jobNotFound, NotFoundError } from "../lib/errors.ts";
+import { parsePositiveInt } from "../lib/options.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { type CliContext, printJson, withStorage, writeAll } from "./_context.ts";
-import { jobNotFound } from "./show.ts";
 
 /** Options of `logs`. */
 export interface LogsOptions {
   attempt?: string | undefined;
   follow?: boolean | undefined;
-}
-
-function parseAttempt(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`Invalid attempt "${value}"`, "use a positive integer");
-  }
-  return n;
 }
 
 /** The part of `next` not yet printed, given what was printed before (`prev`). */
@@ -57,7 +48,7 @@ export async function logs(
   options: LogsOptions,
   json: boolean,
 ): Promise<void> {
-  const attempt = parseAttempt(options.attempt);
+  const attempt = parsePositiveInt("attempt", options.attempt);
   await withStorage(ctx, async (store) => {
     const job = await store.jobGet({ id });
     if (!job) throw jobNotFound(id);

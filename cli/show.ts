@@ -1,12 +1,7 @@
 /** `queuectl show <id>`: one job with every attempt. */
-import { NotFoundError } from "../lib/errors.ts";
+import { jobNotFound } from "../lib/errors.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { paintState, table } from "./_format.ts";
-
-/** The error for an id that does not exist. */
-export function jobNotFound(id: string): NotFoundError {
-  return new NotFoundError(`Job "${id}" not found`, "see `queuectl list` for job ids");
-}
 
 /** Prints a job's fields and its attempts. */
 export async function show(ctx: CliContext, id: string, json: boolean): Promise<void> {

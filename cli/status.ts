@@ -1,14 +1,8 @@
 /** `queuectl status`: counts per state, workers, next retry, throughput, the database. */
 import { JOB_STATES } from "../lib/job.ts";
-import type { Stats, Storage } from "../lib/storage/storage.ts";
+import { readStats } from "../lib/stats.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { paint, paintState, relativeTime } from "./_format.ts";
-
-/** Reads the status document; workers whose heartbeat is older than the lease are gone. */
-export async function readStats(store: Storage, now: number): Promise<Stats> {
-  const config = await store.configGetAll();
-  return await store.statsGet({ now, staleBefore: now - config.lease_timeout * 1000 });
-}
 
 /** Prints the status, as text or as the `status --json` document. */
 export async function status(ctx: CliContext, json: boolean): Promise<void> {

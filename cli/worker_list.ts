@@ -1,4 +1,5 @@
 /** `queuectl worker list`: running worker processes. */
+import { liveSince } from "../lib/config.ts";
 import type { WorkerInfo } from "../lib/storage/storage.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { relativeTime, table } from "./_format.ts";
@@ -8,7 +9,7 @@ export async function readWorkers(ctx: CliContext): Promise<WorkerInfo[]> {
   return await withStorage(ctx, async (store) => {
     const now = Date.now();
     const config = await store.configGetAll();
-    return await store.workerList({ staleBefore: now - config.lease_timeout * 1000 });
+    return await store.workerList({ staleBefore: liveSince(config, now) });
   });
 }
 

@@ -1,7 +1,7 @@
 /** `queuectl worker stop`: stops every worker using this database, here or on other hosts. */
+import { liveSince } from "../lib/config.ts";
 import { UsageError } from "../lib/errors.ts";
-import { resolveDbLocation } from "../lib/storage/open_storage.ts";
-import { openStorage } from "../lib/storage/open_storage.ts";
+import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { processAlive } from "../workers/process_group.ts";
 import type { CliContext } from "./_context.ts";
 
@@ -24,7 +24,7 @@ export async function workerStop(ctx: CliContext, options: WorkerStopOptions): P
   const mode = options.force ? "force" : "graceful";
   await using store = openStorage(resolveDbLocation(ctx.db));
   const config = await store.configGetAll();
-  const staleBefore = () => Date.now() - config.lease_timeout * 1000;
+  const staleBefore = () => liveSince(config, Date.now());
   const workers = await store.workerList({ staleBefore: staleBefore() });
   if (workers.length === 0) {
     ctx.out("no workers running");

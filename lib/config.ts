@@ -67,3 +67,11 @@ export function parseConfigValue(key: ConfigKey, raw: string): number {
   }
   return value;
 }
+
+/**
+ * The oldest heartbeat of a live worker at `now`: one that has not renewed
+ * its registry entry within a lease is gone (its jobs are being rescued).
+ */
+export function liveSince(config: Config, now: number): number {
+  return now - config.lease_timeout * 1000;
+}

@@ -50,6 +50,11 @@ export class StorageError extends QueuectlError {
   }
 }
 
+/** The error for a job id that does not exist. */
+export function jobNotFound(id: string): NotFoundError {
+  return new NotFoundError(`Job "${id}" not found`, "see `queuectl list` for job ids");
+}
+
 /** Formats an error as the one line the CLI prints, without the `error: ` prefix. */
 export function errorLine(error: QueuectlError): string {
   return error.hint ? `${error.message}; ${error.hint}` : error.message;

@@ -14,10 +14,9 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
-import { parseLimit, parseState } from "../cli/list.ts";
-import { jobNotFound } from "../cli/show.ts";
-import { readStats } from "../cli/status.ts";
-import { errorLine, NotFoundError, QueuectlError, UsageError } from "../lib/errors.ts";
+import { parseLimit, parsePositiveInt, parseState } from "../lib/options.ts";
+import { readStats } from "../lib/stats.ts";
+import { errorLine, jobNotFound, NotFoundError, QueuectlError, UsageError } from "../lib/errors.ts";
 import type { Job, NewJob, RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
 import type { JobListParams, Stats, Storage } from "../lib/storage/storage.ts";
@@ -168,15 +167,6 @@ async function parseJobsBody(text: string, now: number): Promise<NewJob[]> {
     jobs.push(await parseJobInput(item, now, `item ${i + 1}: `));
   }
   return jobs;
-}
-
-function parseAttempt(value: string | undefined): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`Invalid attempt "${value}"`, "use a positive integer");
-  }
-  return n;
 }
 
 /** Reads `state`, `queue`, `q`, `limit` and `cursor` from a query string. */
@@ -396,8 +386,8 @@ export function createApp(deps: HandlerDeps): Hono {
 
   app.get("/api/jobs/:id/logs", async (c) => {
     const id = c.req.param("id");
-    const attempt = parseAttempt(c.req.query("attempt"));
-    const run = parseAttempt(c.req.query("run"));
+    const attempt = parsePositiveInt("attempt", c.req.query("attempt"));
+    const run = parsePositiveInt("run", c.req.query("run"));
     const job = await store.jobGet({ id });
     if (!job) throw jobNotFound(id);
     const output = await store.runOutputGet({ id, attempt, run });

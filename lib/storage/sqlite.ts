@@ -6,7 +6,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, NotFoundError, QueuectlError, StorageError } from "../errors.ts";
+import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
 import {
   isoTime,
   type Job,
@@ -474,9 +474,7 @@ export class SqliteStorage implements Storage {
 
   #requireJob(id: string): Row {
     const row = this.#get("SELECT * FROM jobs WHERE id = ?", id);
-    if (!row) {
-      throw new NotFoundError(`Job "${id}" not found`, "see `queuectl list` for job ids");
-    }
+    if (!row) throw jobNotFound(id);
     return row;
   }
 

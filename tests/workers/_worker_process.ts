@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { CliContext } from "../../cli/_context.ts";
-import { readStats } from "../../cli/status.ts";
+import { readStats } from "../../lib/stats.ts";
 import { readWorkers } from "../../cli/worker_list.ts";
 import type { JobWithRuns, RunOutput } from "../../lib/job.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
