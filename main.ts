@@ -1,89 +1,147 @@
 /**
  * queuectl: a background job queue of shell commands.
  *
- * This file is the command tree only: options, help and examples. Each
- * action lazily imports a plain function from `cli/<command>.ts`, so a
- * command loads only what it needs. Errors are mapped to exit codes here
- * and nowhere else.
+ * This file is the command tree only: flags, arguments, help and examples,
+ * built with @stricli/core (a dependency-free command library that loads in
+ * a few milliseconds; see DESIGN.md "Command line"). Each command lazily
+ * imports a plain function from `cli/<command>.ts`, so a command loads only
+ * what it needs. Errors are mapped to exit codes here and nowhere else.
  */
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import {
+  type ApplicationText,
+  buildApplication,
+  buildCommand,
+  buildRouteMap,
+  type CommandContext,
+  ExitCode,
+  formatMessageForArgumentScannerError,
+  help,
+  run as runApplication,
+  text_en,
+  version,
+} from "@stricli/core";
 import denoJson from "./deno.json" with { type: "json" };
 import type { CliContext } from "./cli/_context.ts";
-import { errorLine, QueuectlError } from "./lib/errors.ts";
+import { errorLine, QueuectlError, UsageError } from "./lib/errors.ts";
 
-function context(command: Command<unknown[], Record<string, unknown>>): CliContext {
-  const globals = command.optsWithGlobals() as { db?: string; color?: boolean };
-  const color = globals.color !== false && !Deno.env.get("NO_COLOR") &&
-    Deno.stdout.isTerminal();
-  return {
-    db: globals.db,
-    color,
-    out: (text) => console.log(text),
-    err: (text) => console.error(text),
-  };
+/** What every command function receives as `this`. */
+interface Context extends CommandContext {
+  cli: CliContext;
+  /** Whether the command line held a literal `--` (enqueue's `-- <command...>` form). */
+  dashDash: boolean;
 }
 
-/** The arguments being parsed: `enqueue` needs to see whether `--` was given. */
-let argvInUse: string[] = Deno.args;
+// ---------------------------------------------------------------------------
+// Global options. They may stand anywhere before `--` (`queuectl --db x list`
+// or `queuectl list --db x`), so they are taken out before routing; the
+// command library has no options shared by every command.
 
-const examples = (...lines: string[]) =>
-  `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+interface GlobalOptions {
+  db: string | undefined;
+  noColor: boolean;
+  debug: boolean;
+}
 
-const program = new Command()
-  .name("queuectl")
-  .description("A background job queue of shell commands, with retries, a DLQ and a dashboard.")
-  .version(denoJson.version, "-V, --version")
-  .option(
-    "--db <path>",
-    "database file (env QUEUECTL_DB; default ~/.local/share/queuectl/queue.db)",
-  )
-  .option("--no-color", "no colours in output (also NO_COLOR)")
-  .option("--debug", "show stack traces of errors")
-  .exitOverride()
-  .configureOutput({
-    outputError: (text, write) =>
-      write(`${text.trim().replace(/\s*\n\s*/g, " ")}; run with --help for usage\n`),
-  })
-  .showSuggestionAfterError(true)
-  .addHelpText(
-    "after",
-    examples(
-      `queuectl enqueue '{"id":"job1","command":"echo hello"}'`,
-      "queuectl worker start --count 2",
-      "queuectl status",
-    ),
-  );
+const GLOBAL_HELP = `Global options (before or after the command):
+  --db <path>  database file (env QUEUECTL_DB; default ~/.local/share/queuectl/queue.db)
+  --no-color   no colours in output (also NO_COLOR)
+  --debug      show stack traces of errors`;
 
-program.command("enqueue")
-  .description("add a job from JSON, many from an NDJSON file, or one from a command line")
-  .argument("[job...]", "a job as a JSON object, or the command after --")
-  .option(
-    "-f, --file <path>",
-    "add one job per line of this NDJSON file (- for stdin), all or none",
-  )
-  .option("--id <id>", "job id (with -- <cmd>)")
-  .option("--priority <n>", "higher runs first (with -- <cmd>)")
-  .option("--delay <duration>", 'run after this delay, e.g. 30, "90s", "1h30m" (with -- <cmd>)')
-  .option("--run-at <time>", "run at this ISO-8601 time (with -- <cmd>)")
-  .option("--timeout <seconds>", "time limit; 0 for none (with -- <cmd>)")
-  .option("--max-retries <n>", "retries after the first attempt (with -- <cmd>)")
-  .option("--queue <name>", "queue name (with -- <cmd>)")
-  .option("--json", "print the job (or jobs) as JSON")
-  .addHelpText(
-    "after",
-    examples(
-      `queuectl enqueue '{"id":"job1","command":"echo hello"}'`,
-      `queuectl enqueue '{"id":"fail1","command":"bash -c \\"exit 1\\"","max_retries":2}'`,
-      "queuectl enqueue --file jobs.ndjson",
-      'queuectl enqueue --priority 5 --delay 5m -- tar czf backup.tgz "My Documents"',
-    ),
-  )
-  .action(async (job, options, command) => {
-    const ctx = context(command);
+/** Splits the global options off `argv`; the rest goes to the command tree. */
+function takeGlobalOptions(argv: string[]): { globals: GlobalOptions; rest: string[] } {
+  const globals: GlobalOptions = { db: undefined, noColor: false, debug: false };
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === "--no-color") globals.noColor = true;
+    else if (arg === "--debug") globals.debug = true;
+    else if (arg === "--db" || arg.startsWith("--db=")) {
+      const value = arg === "--db" ? argv[++i] : arg.slice("--db=".length);
+      if (!value) throw new UsageError("--db needs a path", "e.g. --db ./queue.db");
+      globals.db = value;
+    } else rest.push(arg);
+  }
+  return { globals, rest };
+}
+
+// ---------------------------------------------------------------------------
+// Building blocks of the tree.
+
+/** A flag that takes a value, given as text; the command validates it. */
+const valueFlag = (brief: string, placeholder: string) =>
+  ({ kind: "parsed", parse: String, brief, placeholder, optional: true }) as const;
+
+/** A flag that takes a value, with a default. */
+const defaultFlag = (brief: string, placeholder: string, value: string) =>
+  ({ kind: "parsed", parse: String, brief, placeholder, default: value }) as const;
+
+/** An on/off flag, off unless given. */
+const switchFlag = (brief: string) =>
+  ({ kind: "boolean", brief, optional: true, withNegated: false }) as const;
+
+/** A positional argument, given as text. */
+const arg = (placeholder: string, brief: string) =>
+  ({ brief, placeholder, parse: String }) as const;
+
+/** Help for a command: its one-line description and examples. */
+function docs(brief: string, ...examples: string[]) {
+  const lines = examples.map((line) => `  $ ${line}`).join("\n");
+  return { brief, fullDescription: `${brief}\n\nExamples:\n${lines}` };
+}
+
+// ---------------------------------------------------------------------------
+// The tree.
+
+const enqueue = buildCommand({
+  docs: docs(
+    "add a job from JSON, many from an NDJSON file, or one from a command line",
+    `queuectl enqueue '{"id":"job1","command":"echo hello"}'`,
+    `queuectl enqueue '{"id":"fail1","command":"bash -c \\"exit 1\\"","max_retries":2}'`,
+    "queuectl enqueue --file jobs.ndjson",
+    'queuectl enqueue --priority 5 --delay 5m -- tar czf backup.tgz "My Documents"',
+  ),
+  parameters: {
+    flags: {
+      file: valueFlag(
+        "add one job per line of this NDJSON file (- for stdin), all or none",
+        "path",
+      ),
+      id: valueFlag("job id (with -- <cmd>)", "id"),
+      priority: valueFlag("higher runs first (with -- <cmd>)", "n"),
+      delay: valueFlag('run after this delay, e.g. 30, "90s", "1h30m" (with -- <cmd>)', "duration"),
+      runAt: valueFlag("run at this ISO-8601 time (with -- <cmd>)", "time"),
+      timeout: valueFlag("time limit in seconds; 0 for none (with -- <cmd>)", "seconds"),
+      maxRetries: valueFlag("retries after the first attempt (with -- <cmd>)", "n"),
+      queue: valueFlag("queue name (with -- <cmd>)", "name"),
+      json: switchFlag("print the job (or jobs) as JSON"),
+    },
+    aliases: { f: "file" },
+    positional: {
+      kind: "array",
+      parameter: arg("job", "a job as a JSON object, or the command after --"),
+    },
+  },
+  async func(
+    this: Context,
+    flags: {
+      file?: string;
+      id?: string;
+      priority?: string;
+      delay?: string;
+      runAt?: string;
+      timeout?: string;
+      maxRetries?: string;
+      queue?: string;
+      json?: boolean;
+    },
+    ...job: string[]
+  ) {
     const { enqueueCommand, enqueueFile, enqueueJson } = await import("./cli/enqueue.ts");
-    const { UsageError } = await import("./lib/errors.ts");
-    const dashDash = argvInUse.includes("--");
-    const { file, json, ...jobOptions } = options;
+    const { file, json, ...jobOptions } = flags;
     const hasJobOptions = Object.values(jobOptions).some((v) => v !== undefined);
     if (file !== undefined) {
       if (job.length > 0 || hasJobOptions) {
@@ -92,9 +150,9 @@ program.command("enqueue")
           "put every job in the file",
         );
       }
-      return await enqueueFile(ctx, file, json === true);
+      return await enqueueFile(this.cli, file, json === true);
     }
-    if (dashDash) return await enqueueCommand(ctx, job, jobOptions, json === true);
+    if (this.dashDash) return await enqueueCommand(this.cli, job, jobOptions, json === true);
     if (hasJobOptions) {
       throw new UsageError(
         "Job options need the command after --",
@@ -107,227 +165,421 @@ program.command("enqueue")
         `quote the JSON, e.g. '{"command":"echo hi"}', or use -- <command...>`,
       );
     }
-    await enqueueJson(ctx, job[0]!, json === true);
-  });
+    await enqueueJson(this.cli, job[0]!, json === true);
+  },
+});
 
-const worker = program.command("worker").description("run, stop and list worker processes");
-
-worker.command("start")
-  .description("run workers in this process until stopped (Ctrl-C: finish running jobs, then exit)")
-  .option("-c, --count <n>", "jobs run at once (Web Workers)", "1")
-  .option("-q, --queue <name...>", "serve only these queues (repeatable)")
-  .option("-d, --detach", "run in the background; output goes to a log file beside the database")
-  .addHelpText(
-    "after",
-    examples("queuectl worker start --count 4", "queuectl worker start --detach"),
-  )
-  .action(async (options, command) => {
+const workerStart = buildCommand({
+  docs: docs(
+    "run workers in this process until stopped (Ctrl-C: finish running jobs, then exit)",
+    "queuectl worker start --count 4",
+    "queuectl worker start --queue mail --queue report",
+    "queuectl worker start --detach",
+  ),
+  parameters: {
+    flags: {
+      count: defaultFlag("jobs run at once (Web Workers)", "n", "1"),
+      queue: { ...valueFlag("serve only this queue (repeatable)", "name"), variadic: true },
+      detach: switchFlag("run in the background; output goes to a log file beside the database"),
+    },
+    aliases: { c: "count", q: "queue", d: "detach" },
+  },
+  async func(this: Context, flags: { count: string; queue?: readonly string[]; detach?: boolean }) {
     const { workerStart } = await import("./cli/worker_start.ts");
-    await workerStart(context(command), options);
-  });
+    await workerStart(this.cli, flags);
+  },
+});
 
-worker.command("stop")
-  .description("stop every worker using this database: running jobs finish first")
-  .option("--timeout <seconds>", "how long to wait for them to exit", "60")
-  .option("--force", "end running jobs at once and put them back as pending")
-  .addHelpText("after", examples("queuectl worker stop", "queuectl worker stop --force"))
-  .action(async (options, command) => {
+const workerStop = buildCommand({
+  docs: docs(
+    "stop every worker using this database: running jobs finish first",
+    "queuectl worker stop",
+    "queuectl worker stop --force",
+  ),
+  parameters: {
+    flags: {
+      timeout: defaultFlag("how long to wait for them to exit", "seconds", "60"),
+      force: switchFlag("end running jobs at once and put them back as pending"),
+    },
+  },
+  async func(this: Context, flags: { timeout: string; force?: boolean }) {
     const { workerStop } = await import("./cli/worker_stop.ts");
-    await workerStop(context(command), options);
-  });
+    await workerStop(this.cli, flags);
+  },
+});
 
-worker.command("list")
-  .description("running worker processes: id, pid, host, started, current jobs")
-  .option("--json", "print a JSON array")
-  .addHelpText("after", examples("queuectl worker list"))
-  .action(async (options, command) => {
+const workerList = buildCommand({
+  docs: docs(
+    "running worker processes: id, pid, host, started, current jobs",
+    "queuectl worker list",
+  ),
+  parameters: { flags: { json: switchFlag("print a JSON array") } },
+  async func(this: Context, flags: { json?: boolean }) {
     const { workerList } = await import("./cli/worker_list.ts");
-    await workerList(context(command), options.json === true);
-  });
+    await workerList(this.cli, flags.json === true);
+  },
+});
 
-program.command("status")
-  .description("counts per state, active workers, next retry, throughput, the database in use")
-  .option("--json", "print the status document")
-  .addHelpText("after", examples("queuectl status", "queuectl status --json"))
-  .action(async (options, command) => {
+const status = buildCommand({
+  docs: docs(
+    "counts per state, active workers, next retry, throughput, the database in use",
+    "queuectl status",
+    "queuectl status --json",
+  ),
+  parameters: { flags: { json: switchFlag("print the status document") } },
+  async func(this: Context, flags: { json?: boolean }) {
     const { status } = await import("./cli/status.ts");
-    await status(context(command), options.json === true);
-  });
+    await status(this.cli, flags.json === true);
+  },
+});
 
-program.command("list")
-  .description("jobs, newest first")
-  .addOption(
-    new Option("--state <state>", "only jobs in this state"),
-  )
-  .option("--queue <name>", "only jobs of this queue")
-  .option("--limit <n>", "at most this many jobs", "50")
-  .option("--json", "print a JSON array of jobs")
-  .addHelpText(
-    "after",
-    examples("queuectl list --state pending", "queuectl list --limit 10 --json"),
-  )
-  .action(async (options, command) => {
+const list = buildCommand({
+  docs: docs(
+    "jobs, newest first",
+    "queuectl list --state pending",
+    "queuectl list --limit 10 --json",
+  ),
+  parameters: {
+    flags: {
+      state: valueFlag("only jobs in this state", "state"),
+      queue: valueFlag("only jobs of this queue", "name"),
+      limit: defaultFlag("at most this many jobs", "n", "50"),
+      json: switchFlag("print a JSON array of jobs"),
+    },
+  },
+  async func(
+    this: Context,
+    flags: { state?: string; queue?: string; limit: string; json?: boolean },
+  ) {
     const { list } = await import("./cli/list.ts");
-    await list(context(command), options, options.json === true);
-  });
+    await list(this.cli, flags, flags.json === true);
+  },
+});
 
-program.command("show")
-  .description("one job: every field and every attempt")
-  .argument("<id>", "job id")
-  .option("--json", "print the job with its runs")
-  .addHelpText("after", examples("queuectl show job1"))
-  .action(async (id, options, command) => {
+const show = buildCommand({
+  docs: docs("one job: every field and every attempt", "queuectl show job1"),
+  parameters: {
+    flags: { json: switchFlag("print the job with its runs") },
+    positional: { kind: "tuple", parameters: [arg("id", "job id")] },
+  },
+  async func(this: Context, flags: { json?: boolean }, id: string) {
     const { show } = await import("./cli/show.ts");
-    await show(context(command), id, options.json === true);
-  });
+    await show(this.cli, id, flags.json === true);
+  },
+});
 
-program.command("logs")
-  .description("the captured output of a job's latest attempt (stdout to stdout, stderr to stderr)")
-  .argument("<id>", "job id")
-  .option("--attempt <n>", "this attempt instead of the latest")
-  .option("-f, --follow", "keep printing while the attempt runs")
-  .option("--json", "print { id, attempt, stdout, stderr }")
-  .addHelpText("after", examples("queuectl logs job1", "queuectl logs job1 --attempt 2 --json"))
-  .action(async (id, options, command) => {
+const logs = buildCommand({
+  docs: docs(
+    "the captured output of a job's latest attempt (stdout to stdout, stderr to stderr)",
+    "queuectl logs job1",
+    "queuectl logs job1 --attempt 2 --json",
+  ),
+  parameters: {
+    flags: {
+      attempt: valueFlag("this attempt instead of the latest", "n"),
+      follow: switchFlag("keep printing while the attempt runs"),
+      json: switchFlag("print { id, attempt, stdout, stderr }"),
+    },
+    aliases: { f: "follow" },
+    positional: { kind: "tuple", parameters: [arg("id", "job id")] },
+  },
+  async func(
+    this: Context,
+    flags: { attempt?: string; follow?: boolean; json?: boolean },
+    id: string,
+  ) {
     const { logs } = await import("./cli/logs.ts");
-    await logs(context(command), id, options, options.json === true);
-  });
+    await logs(this.cli, id, flags, flags.json === true);
+  },
+});
 
-program.command("retry")
-  .description("a failed job runs again now; a dead job starts over (as dlq retry)")
-  .argument("<id...>", "job ids")
-  .addHelpText("after", examples("queuectl retry fail1"))
-  .action(async (ids, _options, command) => {
+const retry = buildCommand({
+  docs: docs(
+    "a failed job runs again now; a dead job starts over (as dlq retry)",
+    "queuectl retry fail1",
+  ),
+  parameters: { positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 } },
+  async func(this: Context, _flags: Record<never, never>, ...ids: string[]) {
     const { retry } = await import("./cli/retry.ts");
-    await retry(context(command), ids);
-  });
+    await retry(this.cli, ids);
+  },
+});
 
-program.command("cancel")
-  .description("cancel pending or failed jobs; a running one is stopped first")
-  .argument("<id...>", "job ids")
-  .addHelpText("after", examples("queuectl cancel job1 job2"))
-  .action(async (ids, _options, command) => {
+const cancel = buildCommand({
+  docs: docs(
+    "cancel pending or failed jobs; a running one is stopped first",
+    "queuectl cancel job1 job2",
+  ),
+  parameters: { positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 } },
+  async func(this: Context, _flags: Record<never, never>, ...ids: string[]) {
     const { cancel } = await import("./cli/cancel.ts");
-    await cancel(context(command), ids);
-  });
+    await cancel(this.cli, ids);
+  },
+});
 
-const dlq = program.command("dlq").description(
-  "the dead letter queue: jobs that ran out of retries",
-);
-
-dlq.command("list")
-  .description("dead jobs, newest first")
-  .option("--limit <n>", "at most this many jobs", "50")
-  .option("--json", "print a JSON array of jobs")
-  .addHelpText("after", examples("queuectl dlq list"))
-  .action(async (options, command) => {
+const dlqList = buildCommand({
+  docs: docs("dead jobs, newest first", "queuectl dlq list"),
+  parameters: {
+    flags: {
+      limit: defaultFlag("at most this many jobs", "n", "50"),
+      json: switchFlag("print a JSON array of jobs"),
+    },
+  },
+  async func(this: Context, flags: { limit: string; json?: boolean }) {
     const { dlqList } = await import("./cli/dlq_list.ts");
-    await dlqList(context(command), options, options.json === true);
-  });
+    await dlqList(this.cli, flags, flags.json === true);
+  },
+});
 
-dlq.command("retry")
-  .description("move dead jobs back to pending with attempts reset")
-  .argument("[id...]", "job ids")
-  .option("--all", "every dead job")
-  .addHelpText("after", examples("queuectl dlq retry fail1", "queuectl dlq retry --all"))
-  .action(async (ids, options, command) => {
+const dlqRetry = buildCommand({
+  docs: docs(
+    "move dead jobs back to pending with attempts reset",
+    "queuectl dlq retry fail1",
+    "queuectl dlq retry --all",
+  ),
+  parameters: {
+    flags: { all: switchFlag("every dead job") },
+    positional: { kind: "array", parameter: arg("id", "job ids") },
+  },
+  async func(this: Context, flags: { all?: boolean }, ...ids: string[]) {
     const { dlqRetry } = await import("./cli/dlq_retry.ts");
-    await dlqRetry(context(command), ids, options.all === true);
-  });
+    await dlqRetry(this.cli, ids, flags.all === true);
+  },
+});
 
-dlq.command("purge")
-  .description("delete dead jobs and their history; prints how many")
-  .option("--older-than <duration>", 'only jobs dead for longer than this, e.g. "7d"')
-  .addHelpText("after", examples("queuectl dlq purge", "queuectl dlq purge --older-than 7d"))
-  .action(async (options, command) => {
+const dlqPurge = buildCommand({
+  docs: docs(
+    "delete dead jobs and their history; prints how many",
+    "queuectl dlq purge",
+    "queuectl dlq purge --older-than 7d",
+  ),
+  parameters: {
+    flags: {
+      olderThan: valueFlag('only jobs dead for longer than this, e.g. "7d"', "duration"),
+    },
+  },
+  async func(this: Context, flags: { olderThan?: string }) {
     const { dlqPurge } = await import("./cli/dlq_purge.ts");
-    await dlqPurge(context(command), options);
-  });
+    await dlqPurge(this.cli, flags);
+  },
+});
 
-const config = program.command("config").description("settings, stored in the database");
-
-config.command("list")
-  .description("every setting with its value")
-  .option("--json", "print { key: value, ... }")
-  .addHelpText("after", examples("queuectl config list"))
-  .action(async (options, command) => {
+const configList = buildCommand({
+  docs: docs("every setting with its value", "queuectl config list"),
+  parameters: { flags: { json: switchFlag("print { key: value, ... }") } },
+  async func(this: Context, flags: { json?: boolean }) {
     const { configList } = await import("./cli/config_list.ts");
-    await configList(context(command), options.json === true);
-  });
+    await configList(this.cli, flags.json === true);
+  },
+});
 
-config.command("get")
-  .description("one setting")
-  .argument("<key>", "setting name (max_retries or max-retries)")
-  .option("--json", "print { key: value }")
-  .addHelpText("after", examples("queuectl config get max_retries"))
-  .action(async (key, options, command) => {
+const configGet = buildCommand({
+  docs: docs("one setting", "queuectl config get max_retries"),
+  parameters: {
+    flags: { json: switchFlag("print { key: value }") },
+    positional: {
+      kind: "tuple",
+      parameters: [arg("key", "setting name (max_retries or max-retries)")],
+    },
+  },
+  async func(this: Context, flags: { json?: boolean }, key: string) {
     const { configGet } = await import("./cli/config_get.ts");
-    await configGet(context(command), key, options.json === true);
-  });
+    await configGet(this.cli, key, flags.json === true);
+  },
+});
 
-config.command("set")
-  .description("change a setting; running workers see it without a restart")
-  .argument("<key>", "setting name")
-  .argument("<value>", "new value")
-  .addHelpText(
-    "after",
-    examples("queuectl config set max_retries 5", "queuectl config set backoff-base 3"),
-  )
-  .action(async (key, value, _options, command) => {
+const configSet = buildCommand({
+  docs: docs(
+    "change a setting; running workers see it without a restart",
+    "queuectl config set max_retries 5",
+    "queuectl config set backoff-base 3",
+  ),
+  parameters: {
+    positional: {
+      kind: "tuple",
+      parameters: [arg("key", "setting name"), arg("value", "new value")],
+    },
+  },
+  async func(this: Context, _flags: Record<never, never>, key: string, value: string) {
     const { configSet } = await import("./cli/config_set.ts");
-    await configSet(context(command), key, value);
-  });
+    await configSet(this.cli, key, value);
+  },
+});
 
-program.command("dashboard")
-  .description("the live web dashboard and JSON API")
-  .option("--port <port>", "port to listen on", "5000")
-  .option("--host <host>", "address to bind", "127.0.0.1")
-  .option("--token <token>", "access token (env QUEUECTL_TOKEN; generated when absent)")
-  .option("--workers <n>", "run this many workers inside the dashboard process", "0")
-  .addHelpText(
-    "after",
-    examples("queuectl dashboard", "queuectl dashboard --port 8080 --workers 2"),
-  )
-  .action(async (options, command) => {
+const dashboard = buildCommand({
+  docs: docs(
+    "the live web dashboard and JSON API",
+    "queuectl dashboard",
+    "queuectl dashboard --port 8080 --workers 2",
+  ),
+  parameters: {
+    flags: {
+      port: defaultFlag("port to listen on", "port", "5000"),
+      host: defaultFlag("address to bind", "host", "127.0.0.1"),
+      token: valueFlag("access token (env QUEUECTL_TOKEN; generated when absent)", "token"),
+      workers: defaultFlag("run this many workers inside the dashboard process", "n", "0"),
+    },
+  },
+  async func(
+    this: Context,
+    flags: { port: string; host: string; token?: string; workers: string },
+  ) {
     const { dashboard } = await import("./cli/dashboard.ts");
-    await dashboard(context(command), options);
-  });
+    await dashboard(this.cli, flags);
+  },
+});
 
-program.command("selftest")
-  .description("run the core scenarios end to end on a temporary database")
-  .addHelpText("after", examples("queuectl selftest"))
-  .action(async (_options, command) => {
+const selftest = buildCommand({
+  docs: docs("run the core scenarios end to end on a temporary database", "queuectl selftest"),
+  parameters: {},
+  async func(this: Context) {
     const { selftest } = await import("./cli/selftest.ts");
-    await selftest(context(command));
-  });
+    await selftest(this.cli);
+  },
+});
+
+const root = buildRouteMap({
+  docs: {
+    brief: "A background job queue of shell commands, with retries, a DLQ and a dashboard.",
+    fullDescription:
+      "A background job queue of shell commands, with retries, a DLQ and a dashboard.\n\n" +
+      `${GLOBAL_HELP}\n\nExamples:\n` +
+      `  $ queuectl enqueue '{"id":"job1","command":"echo hello"}'\n` +
+      "  $ queuectl worker start --count 2\n" +
+      "  $ queuectl status",
+  },
+  routes: {
+    enqueue,
+    worker: buildRouteMap({
+      docs: { brief: "run, stop and list worker processes" },
+      routes: { start: workerStart, stop: workerStop, list: workerList },
+    }),
+    status,
+    list,
+    show,
+    logs,
+    retry,
+    cancel,
+    dlq: buildRouteMap({
+      docs: { brief: "the dead letter queue: jobs that ran out of retries" },
+      routes: { list: dlqList, retry: dlqRetry, purge: dlqPurge },
+    }),
+    config: buildRouteMap({
+      docs: { brief: "settings, stored in the database" },
+      routes: { list: configList, get: configGet, set: configSet },
+    }),
+    dashboard,
+    selftest,
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Errors: one line each, `error: <what>; <what to do>`.
+
+/** Whether `--debug` was given to this run (stack traces after the line). */
+let debug = false;
+
+/** The line (and, with --debug, the stack) for an error a command threw. */
+function describeError(error: unknown): string {
+  const stack = debug && error instanceof Error ? `\n${error.stack}` : "";
+  if (error instanceof QueuectlError) return `error: ${errorLine(error)}${stack}`;
+  const message = error instanceof Error ? error.message : String(error);
+  return `error: ${message}; this is a bug, run with --debug for details${stack}`;
+}
+
+const usageHint = "; run with --help for usage";
+
+const text: ApplicationText = {
+  ...text_en,
+  noCommandRegisteredForInput: ({ input, corrections }) =>
+    `error: unknown command '${input}'` +
+    (corrections.length > 0 ? ` (did you mean ${corrections.join(" or ")}?)` : "") + usageHint,
+  exceptionWhileParsingArguments: (error) =>
+    `error: ${
+      formatMessageForArgumentScannerError(
+        error as Parameters<typeof formatMessageForArgumentScannerError>[0],
+        {
+          FlagNotFoundError: (e) =>
+            `unknown option '--${e.input}'` +
+            (e.corrections.length > 0
+              ? ` (did you mean ${e.corrections.map((c) => `--${c}`).join(" or ")}?)`
+              : ""),
+          AliasNotFoundError: (e) => `unknown option '-${e.input}'`,
+        },
+      )
+    }${usageHint}`,
+  exceptionWhileRunningCommand: describeError,
+  exceptionWhileLoadingCommandFunction: describeError,
+  exceptionWhileLoadingCommandContext: describeError,
+  commandErrorResult: describeError,
+};
+
+const app = buildApplication<Context>(root, {
+  name: "queuectl",
+  scanner: { caseStyle: "allow-kebab-for-camel", allowArgumentEscapeSequence: true },
+  documentation: { caseStyle: "convert-camel-to-kebab", disableAnsiColor: true },
+  localization: { text },
+  determineExitCode: (error) => error instanceof QueuectlError ? error.exitCode : 1,
+}, {
+  help: help({
+    brief: text.briefs.help,
+    alias: "h",
+    defaultForRouteMap: true,
+    formatting: {
+      caseStyle: "convert-camel-to-kebab",
+      useAliasInUsageLine: false,
+      onlyRequiredInUsageLine: false,
+    },
+  }),
+  version: version({
+    brief: text.briefs.version,
+    alias: "V",
+    info: { currentVersion: denoJson.version },
+  }),
+});
+
+const encoder = new TextEncoder();
+
+/** A stream for the command library that writes through at once, as console output does. */
+const writer = (file: { writeSync(p: Uint8Array): number }) => ({
+  write(text: string) {
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+  },
+});
 
 /** Runs the CLI and returns the exit code: 0 done, 1 failed, 2 bad usage. */
 export async function run(argv: string[]): Promise<number> {
-  argvInUse = argv;
+  let globals: GlobalOptions;
+  let rest: string[];
   try {
-    await program.parseAsync(argv, { from: "user" });
-    return 0;
+    ({ globals, rest } = takeGlobalOptions(argv));
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander has printed its message already; help and version are not errors.
-      return error.exitCode === 0 ? 0 : 2;
-    }
-    const debug = argv.includes("--debug");
-    if (error instanceof QueuectlError) {
-      console.error(`error: ${errorLine(error)}`);
-      if (debug) console.error(error.stack);
-      return error.exitCode;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`error: ${message}; this is a bug, run with --debug for details`);
-    if (debug) console.error(error instanceof Error ? error.stack : error);
-    return 1;
+    console.error(describeError(error));
+    return 2;
   }
+  debug = globals.debug;
+  const cli: CliContext = {
+    db: globals.db,
+    color: !globals.noColor && !Deno.env.get("NO_COLOR") && Deno.stdout.isTerminal(),
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  };
+  const process: Context["process"] & { exitCode?: number | string | null } = {
+    stdout: writer(Deno.stdout),
+    stderr: writer(Deno.stderr),
+  };
+  await runApplication(app, rest, { process, cli, dashDash: rest.includes("--") });
+  const code = Number(process.exitCode ?? 0);
+  if (code >= 0) return code;
+  // The library's own codes are negative: bad command lines are usage errors.
+  return code === ExitCode.UnknownCommand || code === ExitCode.InvalidArgument ? 2 : 1;
 }
 
 if (import.meta.main) {
   const code = await run(Deno.args);
-  // Flush nothing pending and leave with the mapped code; long-running
-  // commands (worker start, dashboard) return only when they are done.
+  // Leave with the mapped code; long-running commands (worker start,
+  // dashboard) return only when they are done.
   Deno.exit(code);
 }

@@ -13,7 +13,7 @@ export const MAX_COUNT = 256;
 /** Options of `worker start`, as given on the command line. */
 export interface WorkerStartOptions {
   count: string;
-  queue?: string[] | undefined;
+  queue?: readonly string[] | undefined;
   detach?: boolean | undefined;
 }
 
@@ -30,7 +30,7 @@ export function parseCount(value: string): number {
 }
 
 /** Checks `--queue` names. */
-export function parseQueues(values: string[] | undefined): string[] | null {
+export function parseQueues(values: readonly string[] | undefined): string[] | null {
   if (!values || values.length === 0) return null;
   for (const q of values) {
     if (!ID_PATTERN.test(q)) {

@@ -207,6 +207,18 @@ registerRefusals([
     says: [/unknown option '--colour'/],
   },
   {
+    name: "a misspelt option is exit 2 and suggests the right one",
+    args: ["list", "--limt", "3"],
+    code: 2,
+    says: [/unknown option '--limt'/, /did you mean --limit/],
+  },
+  {
+    name: "--db without a path is exit 2",
+    args: ["status", "--db"],
+    code: 2,
+    says: [/--db needs a path/],
+  },
+  {
     name: "an unknown subcommand of dlq is exit 2",
     args: ["dlq", "empty"],
     code: 2,

@@ -128,6 +128,9 @@ Deno.test("enqueue -- <cmd...> quotes each argument for the shell", async () => 
   const output = await new Deno.Command("sh", { args: ["-c", b.command], stdout: "piped" })
     .output();
   assert.equal(new TextDecoder().decode(output.stdout), "it's|$HOME|*|--json|");
+  // Global options after -- belong to the command too.
+  const c = await enqueueJson(["--", "echo", "--db", "x", "--debug", "--no-color"], tmp.db);
+  assert.equal(c.command, "echo --db x --debug --no-color");
 });
 
 Deno.test("enqueue -- <cmd...> prints the id and takes every job option", async () => {

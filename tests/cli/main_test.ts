@@ -66,7 +66,7 @@ Deno.test("--help on every command exits 0 and shows its usage", async () => {
     const result = results[i]!;
     const name = ["queuectl", ...words].join(" ");
     assert.equal(result.code, 0, `${name} --help exits 0: ${result.stderr}`);
-    assert.match(result.stdout, new RegExp(`^Usage: ${name}\\b`), name);
+    assert.match(result.stdout, new RegExp(`^USAGE\n {2}${name}\\b`), name);
     const isGroup = words.length === 0 ? false : ["worker", "dlq", "config"].includes(words[0]!) &&
       words.length === 1;
     if (!isGroup) {
