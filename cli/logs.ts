@@ -1,5 +1,5 @@
 /** `queuectl logs <id>`: the captured output of an attempt; `--follow` while it runs. */
-import { jobNotFound, NotFoundError } from "../lib/errors.ts";
+import { jobNotFound, outputNotFound } from "../lib/errors.ts";
 import { parsePositiveInt } from "../lib/options.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { type CliContext, printJson, withStorage, writeAll } from "./_context.ts";
@@ -54,16 +54,7 @@ export async function logs(
     if (!job) throw jobNotFound(id);
     if (options.follow && !json) return await follow(store, id, attempt);
     const output = await store.runOutputGet({ id, attempt });
-    if (!output) {
-      throw new NotFoundError(
-        attempt === undefined
-          ? `Job "${id}" has not run yet`
-          : `Job "${id}" has no attempt ${attempt}`,
-        attempt === undefined
-          ? "see `queuectl show` for its state"
-          : `it has run ${job.attempts} time(s)`,
-      );
-    }
+    if (!output) throw outputNotFound(job, { attempt }, "see `queuectl show` for its state");
     if (json) return printJson(ctx, output);
     writeAll(Deno.stdout, output.stdout);
     writeAll(Deno.stderr, output.stderr);

@@ -55,6 +55,25 @@ export function jobNotFound(id: string): NotFoundError {
   return new NotFoundError(`Job "${id}" not found`, "see `queuectl list` for job ids");
 }
 
+/**
+ * The error for output a job does not have: it never ran, or has no such
+ * attempt or run. `stateHint` says where this front end shows the job's state.
+ */
+export function outputNotFound(
+  job: { id: string; attempts: number },
+  which: { attempt?: number | undefined; run?: number | undefined },
+  stateHint: string,
+): NotFoundError {
+  if (which.run !== undefined) return new NotFoundError(`Job "${job.id}" has no run ${which.run}`);
+  if (which.attempt !== undefined) {
+    return new NotFoundError(
+      `Job "${job.id}" has no attempt ${which.attempt}`,
+      `it has run ${job.attempts} time(s)`,
+    );
+  }
+  return new NotFoundError(`Job "${job.id}" has not run yet`, stateHint);
+}
+
 /** Formats an error as the one line the CLI prints, without the `error: ` prefix. */
 export function errorLine(error: QueuectlError): string {
   return error.hint ? `${error.message}; ${error.hint}` : error.message;

@@ -16,7 +16,13 @@ import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { parseLimit, parsePositiveInt, parseState } from "../lib/options.ts";
 import { readStats } from "../lib/stats.ts";
-import { errorLine, jobNotFound, NotFoundError, QueuectlError, UsageError } from "../lib/errors.ts";
+import {
+  errorLine,
+  jobNotFound,
+  outputNotFound,
+  QueuectlError,
+  UsageError,
+} from "../lib/errors.ts";
 import type { Job, NewJob, RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
 import type { JobListParams, Stats, Storage } from "../lib/storage/storage.ts";
@@ -392,15 +398,7 @@ export function createApp(deps: HandlerDeps): Hono {
     if (!job) throw jobNotFound(id);
     const output = await store.runOutputGet({ id, attempt, run });
     if (!output) {
-      if (run !== undefined) throw new NotFoundError(`Job "${id}" has no run ${run}`);
-      throw new NotFoundError(
-        attempt === undefined
-          ? `Job "${id}" has not run yet`
-          : `Job "${id}" has no attempt ${attempt}`,
-        attempt === undefined
-          ? "see its state in GET /api/jobs/<id>"
-          : `it has run ${job.attempts} time(s)`,
-      );
+      throw outputNotFound(job, { attempt, run }, "see its state in GET /api/jobs/<id>");
     }
     return c.json(output);
   });
