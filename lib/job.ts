@@ -88,6 +88,33 @@ export interface NewJob {
   run_at: number;
 }
 
+/**
+ * The jobs as a store holds them right after inserting them at `now`:
+ * pending, never attempted, created and updated at `now`.
+ */
+export function insertedJobs(jobs: NewJob[], now: number): Job[] {
+  // Formatting a time costs more than inserting a row: one string for `now`,
+  // which is every job's creation time and usually its due time.
+  const nowIso = isoTime(now);
+  return jobs.map((job): Job => ({
+    id: job.id,
+    command: job.command,
+    state: "pending",
+    queue: job.queue,
+    priority: job.priority,
+    max_retries: job.max_retries,
+    timeout: job.timeout,
+    env: job.env,
+    cwd: job.cwd,
+    attempts: 0,
+    created_at: nowIso,
+    updated_at: nowIso,
+    next_run_at: job.run_at === now ? nowIso : isoTime(job.run_at),
+    last_error: null,
+    worker_id: null,
+  }));
+}
+
 /** Formats epoch milliseconds as ISO-8601 UTC with milliseconds. */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();

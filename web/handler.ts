@@ -23,7 +23,7 @@ import {
   QueuectlError,
   UsageError,
 } from "../lib/errors.ts";
-import type { Job, NewJob, RunOutput } from "../lib/job.ts";
+import { insertedJobs, type Job, type NewJob, type RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
 import type { JobListParams, Stats, Storage } from "../lib/storage/storage.ts";
 import { assetGet } from "./assets.ts";
@@ -421,9 +421,10 @@ export function createApp(deps: HandlerDeps): Hono {
       } else {
         newJobs = await parseJobsBody(await c.req.text(), t);
       }
-      const jobs = await store.jobInsertMany({ jobs: newJobs, now: t });
+      await store.jobInsertMany({ jobs: newJobs, now: t });
       changed(true);
       if (isPlainForm(c)) return c.redirect(back, 303);
+      const jobs = insertedJobs(newJobs, t);
       return c.json(jobs.length === 1 && newJobs.length === 1 ? jobs[0] : jobs, 201);
     },
   );

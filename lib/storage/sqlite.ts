@@ -56,6 +56,31 @@ function sqliteCode(error: unknown): number | null {
   return null;
 }
 
+const INSERT_JOBS = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
+  env, cwd, created_at, updated_at, next_run_at) VALUES `;
+const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const JOB_ROW_PARAMS = 11;
+/** Rows per multi-row INSERT of a batch: 5,500 parameters, under SQLite's limit of 32,766. */
+const INSERT_CHUNK_ROWS = 500;
+const INSERT_JOB = INSERT_JOBS + JOB_ROW;
+const INSERT_JOB_CHUNK = INSERT_JOBS + Array(INSERT_CHUNK_ROWS).fill(JOB_ROW).join(", ");
+
+/** Writes the parameters of one job's row into `args` from `at`; returns `args`. */
+function setJobRow(args: SQLInputValue[], at: number, job: NewJob, now: number): SQLInputValue[] {
+  args[at] = job.id;
+  args[at + 1] = job.command;
+  args[at + 2] = job.queue;
+  args[at + 3] = job.priority;
+  args[at + 4] = job.max_retries;
+  args[at + 5] = job.timeout;
+  args[at + 6] = job.env === null ? null : JSON.stringify(job.env);
+  args[at + 7] = job.cwd;
+  args[at + 8] = now;
+  args[at + 9] = now;
+  args[at + 10] = job.run_at;
+  return args;
+}
+
 /** Turns a driver error into a one-line StorageError that says what to do. */
 export function toStorageError(error: unknown, path: string): QueuectlError {
   if (error instanceof QueuectlError) return error;
@@ -337,30 +362,33 @@ export class SqliteStorage implements Storage {
     return this.close();
   }
 
-  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<Job[]> {
+  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<number> {
     const { jobs, now } = params;
     return this.#promise(() =>
       this.#write(() => {
-        const insert = this.#stmt(
-          `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout, env, cwd,
-           created_at, updated_at, next_run_at)
-         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        );
-        for (const job of jobs) {
+        // Each call into node:sqlite costs more than the row it inserts, so
+        // full chunks go in as one multi-row INSERT each (prepared only for
+        // a batch that has one: a single job need not pay for it).
+        const args: SQLInputValue[] = [];
+        let i = 0;
+        for (; i + INSERT_CHUNK_ROWS <= jobs.length; i += INSERT_CHUNK_ROWS) {
+          for (let k = 0; k < INSERT_CHUNK_ROWS; k++) {
+            setJobRow(args, k * JOB_ROW_PARAMS, jobs[i + k]!, now);
+          }
           try {
-            insert.run(
-              job.id,
-              job.command,
-              job.queue,
-              job.priority,
-              job.max_retries,
-              job.timeout,
-              job.env === null ? null : JSON.stringify(job.env),
-              job.cwd,
-              now,
-              now,
-              job.run_at,
-            );
+            this.#stmt(INSERT_JOB_CHUNK).run(...args);
+          } catch (error) {
+            // The failed statement inserted nothing; row by row names the id.
+            if (sqliteCode(error) === SQLITE_CONSTRAINT) break;
+            throw error;
+          }
+        }
+        const insert = this.#stmt(INSERT_JOB);
+        const row: SQLInputValue[] = new Array(JOB_ROW_PARAMS);
+        for (; i < jobs.length; i++) {
+          const job = jobs[i]!;
+          try {
+            insert.run(...setJobRow(row, 0, job, now));
           } catch (error) {
             if (sqliteCode(error) === SQLITE_CONSTRAINT) {
               throw new ConflictError(
@@ -372,26 +400,7 @@ export class SqliteStorage implements Storage {
           }
         }
         this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
-        // Formatting a time costs more than inserting the row: reuse the one
-        // string for `now`, which is every job's creation time and usually its due time.
-        const nowIso = isoTime(now);
-        return jobs.map((job): Job => ({
-          id: job.id,
-          command: job.command,
-          state: "pending",
-          queue: job.queue,
-          priority: job.priority,
-          max_retries: job.max_retries,
-          timeout: job.timeout,
-          env: job.env,
-          cwd: job.cwd,
-          attempts: 0,
-          created_at: nowIso,
-          updated_at: nowIso,
-          next_run_at: job.run_at === now ? nowIso : isoTime(job.run_at),
-          last_error: null,
-          worker_id: null,
-        }));
+        return jobs.length;
       })
     );
   }

@@ -132,8 +132,12 @@ export interface Storage extends AsyncDisposable {
    */
   watchChanges(onChange: () => void): { close(): void };
 
-  /** Inserts jobs all or none; a duplicate id (also within `jobs`) is a ConflictError. */
-  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<Job[]>;
+  /**
+   * Inserts jobs all or none; a duplicate id (also within `jobs`) is a
+   * ConflictError. Returns how many; `insertedJobs()` gives the jobs as
+   * stored, without building 100,000 objects for a caller that prints a count.
+   */
+  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<number>;
   /** One job, or `null`. */
   jobGet(params: { id: string }): Promise<Job | null>;
   /** One job with every attempt, or `null`. */

@@ -278,6 +278,28 @@ registerRefusals([
     says: [/"b1"/, /line 3/, /line 1/],
   },
   {
+    name: "enqueue --file names an id repeated far into a large batch, and inserts nothing",
+    args: ["enqueue", "--file"],
+    file: Array.from({ length: 1_234 }, (_, i) => job({ id: i === 1_099 ? "n2" : `n${i}` }))
+      .join("\n"),
+    code: 1,
+    says: [/^error: line 1100: /, /"n2"/, /line 3/],
+  },
+  {
+    name: "enqueue --file reports a repeated id before a later bad line",
+    args: ["enqueue", "--file"],
+    file: [job({ id: "b1" }), job({ id: "b2" }), job({ id: "b1" }), "not json"].join("\n"),
+    code: 1,
+    says: [/^error: line 3: /, /"b1"/, /line 1/],
+  },
+  {
+    name: "enqueue --file reports a bad line before a later repeated id",
+    args: ["enqueue", "--file"],
+    file: [job({ id: "b1" }), "not json", job({ id: "b1" })].join("\n"),
+    code: 2,
+    says: [/^error: line 2: /, /not valid JSON/],
+  },
+  {
     name: "enqueue --file refuses a batch holding an id that already exists with exit 1",
     args: ["enqueue", "--file"],
     file: [job({ id: "b1" }), job({ id: "c1" }), job({ id: "b3" })].join("\n"),

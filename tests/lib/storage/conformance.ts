@@ -9,7 +9,14 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../../lib/config.ts";
 import { ConflictError, NotFoundError } from "../../../lib/errors.ts";
-import { isoTime, type Job, JOB_STATES, type JobState, type NewJob } from "../../../lib/job.ts";
+import {
+  insertedJobs,
+  isoTime,
+  type Job,
+  JOB_STATES,
+  type JobState,
+  type NewJob,
+} from "../../../lib/job.ts";
 import type { ClaimedJob, RunFinish, Storage } from "../../../lib/storage/storage.ts";
 import { JOB_FIELDS } from "../../_helpers.ts";
 
@@ -175,23 +182,22 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
 
   // --- jobInsertMany, jobGet, jobGetWithRuns ---
 
-  test("jobInsertMany() stores every field and returns the jobs as stored", async (store) => {
-    const inserted = await store.jobInsertMany({
-      jobs: [
-        newJob("full", {
-          command: "tar czf b.tgz 'My Documents'",
-          queue: "nightly",
-          priority: 5,
-          max_retries: 2,
-          timeout: 1.5,
-          env: { A: "1", EMPTY: "" },
-          cwd: "/srv/data",
-          run_at: T0 + 5000,
-        }),
-        newJob("bare"),
-      ],
-      now: T0,
-    });
+  test("jobInsertMany() stores every field as insertedJobs() describes them", async (store) => {
+    const jobs = [
+      newJob("full", {
+        command: "tar czf b.tgz 'My Documents'",
+        queue: "nightly",
+        priority: 5,
+        max_retries: 2,
+        timeout: 1.5,
+        env: { A: "1", EMPTY: "" },
+        cwd: "/srv/data",
+        run_at: T0 + 5000,
+      }),
+      newJob("bare"),
+    ];
+    assert.equal(await store.jobInsertMany({ jobs, now: T0 }), 2);
+    const inserted = insertedJobs(jobs, T0);
     const expected: Job = {
       id: "full",
       command: "tar czf b.tgz 'My Documents'",
@@ -251,8 +257,41 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     await assertCounts(store, {});
   });
 
+  test("jobInsertMany() of thousands of jobs stores each, and names a repeat far in", async (store) => {
+    // Sizes that are no round number, so a store that writes in groups has a remainder.
+    const many = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) =>
+        newJob(`${prefix}${i}`, {
+          priority: i % 3,
+          env: i % 2 ? { I: String(i) } : null,
+          run_at: T0 + i,
+        }));
+    const jobs = many(2_345, "m");
+    assert.equal(await store.jobInsertMany({ jobs, now: T0 }), jobs.length);
+    const inserted = insertedJobs(jobs, T0);
+    for (const i of [0, 1, 499, 500, 1_001, 2_344]) {
+      assert.deepEqual(await store.jobGet({ id: `m${i}` }), inserted[i], `job m${i}`);
+      assert.equal(inserted[i]!.env?.I, i % 2 ? String(i) : undefined);
+    }
+    await assertCounts(store, { pending: jobs.length });
+
+    for (const repeat of ["r1_500", "m1500"]) {
+      const batch = many(1_999, "r1_");
+      batch[1_700] = newJob(repeat); // an earlier line of the batch, or a stored job
+      await assertRejects(
+        () => store.jobInsertMany({ jobs: batch, now: T0 }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConflictError, String(error));
+          assert.match(error.message, new RegExp(`"${repeat}"`));
+          return true;
+        },
+      );
+    }
+    await assertCounts(store, { pending: jobs.length });
+  });
+
   test("jobInsertMany() of an empty batch changes nothing", async (store) => {
-    assert.deepEqual(await store.jobInsertMany({ jobs: [], now: T0 }), []);
+    assert.equal(await store.jobInsertMany({ jobs: [], now: T0 }), 0);
     await assertCounts(store, {});
   });
 
