@@ -5,6 +5,7 @@
  * without, it says plainly that it was not run.
  */
 import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
 import { tempDir, waitFor } from "./_helpers.ts";
 
 const denort = Deno.env.get("DENORT_BIN");
@@ -21,18 +22,10 @@ Deno.test({
     await using dir = await tempDir();
     const root = new URL("..", import.meta.url).pathname;
     const binary = `${dir.path}/queuectl`;
+    // The flags of `deno task compile`, with the output moved to the temporary folder.
+    const task = denoJson.tasks.compile.split(/\s+/).slice(1);
     const build = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "compile",
-        "-A",
-        "--include",
-        "workers/job_worker.ts",
-        "--include",
-        "web/assets",
-        "--output",
-        binary,
-        "main.ts",
-      ],
+      args: task.map((arg, i) => task[i - 1] === "--output" ? binary : arg),
       cwd: root,
       env: { DENORT_BIN: denort! },
     }).output();
