@@ -830,6 +830,18 @@ export class SqliteStorage implements Storage {
   }
 
   #workers(sql: string, ...args: SQLInputValue[]): WorkerInfo[] {
+    // Every running job in one query (at most the sum of the workers' slots),
+    // rather than one query per worker.
+    const running = new Map<string, string[]>();
+    for (
+      const row of this.#all(
+        "SELECT worker_id, id FROM jobs INDEXED BY jobs_running WHERE state = 'processing' ORDER BY id",
+      )
+    ) {
+      const ids = running.get(row.worker_id as string) ?? [];
+      ids.push(row.id as string);
+      running.set(row.worker_id as string, ids);
+    }
     return this.#all(sql, ...args).map((row) => ({
       id: row.id as string,
       pid: row.pid as number,
@@ -838,10 +850,7 @@ export class SqliteStorage implements Storage {
       heartbeat_at: isoTime(row.heartbeat_at as number),
       count: row.count as number,
       queues: row.queues === null ? null : JSON.parse(row.queues as string),
-      current_jobs: this.#all(
-        "SELECT id FROM jobs WHERE state = 'processing' AND worker_id = ? ORDER BY id",
-        row.id as string,
-      ).map((r) => r.id as string),
+      current_jobs: running.get(row.id as string) ?? [],
       stop_requested: row.stop_requested as "graceful" | "force" | null,
     }));
   }
