@@ -830,19 +830,22 @@ export class SqliteStorage implements Storage {
   }
 
   #workers(sql: string, ...args: SQLInputValue[]): WorkerInfo[] {
-    // Every running job in one query (at most the sum of the workers' slots),
-    // rather than one query per worker.
+    const rows = this.#all(sql, ...args);
+    if (rows.length === 0) return [];
+    // The running jobs of all these workers in one query, not one per worker.
     const running = new Map<string, string[]>();
     for (
       const row of this.#all(
-        "SELECT worker_id, id FROM jobs INDEXED BY jobs_running WHERE state = 'processing' ORDER BY id",
+        `SELECT worker_id, id FROM jobs INDEXED BY jobs_running
+         WHERE state = 'processing' AND worker_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+        JSON.stringify(rows.map((row) => row.id)),
       )
     ) {
       const ids = running.get(row.worker_id as string) ?? [];
       ids.push(row.id as string);
       running.set(row.worker_id as string, ids);
     }
-    return this.#all(sql, ...args).map((row) => ({
+    return rows.map((row) => ({
       id: row.id as string,
       pid: row.pid as number,
       host: row.host as string,
