@@ -146,6 +146,29 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     const attempt = await page.$eval("#live", (el) => el.textContent ?? "");
     assert.match(attempt, /Attempt 1/);
 
+    // The page of a running job shows its output as it comes, before the job ends.
+    const gate = `${tmp.path}/gate`;
+    await page.goto(`${base}/`);
+    await page.waitForFunction(LIVE);
+    await addJob(page, {
+      // The first line comes after the page has been rendered.
+      command: `sleep 1.5; echo first output; for i in $(seq 150); do [ -e '${gate}' ] && ` +
+        `break; sleep 0.1; done; echo second output`,
+      id: "slow-1",
+    });
+    await page.waitForFunction(FLASH("Added job slow-1"));
+    await page.goto(`${base}/jobs/slow-1`);
+    await page.waitForFunction(LIVE);
+    await page.waitForFunction(
+      `document.querySelector("#live")?.textContent.includes("first output")`,
+    );
+    assert.ok(await page.$("h1 .badge.state-processing"), "slow-1 is still running");
+    await Deno.writeTextFile(gate, "");
+    await page.waitForSelector("h1 .badge.state-completed");
+    await page.waitForFunction(
+      `document.querySelector("#live")?.textContent.includes("second output")`,
+    );
+
     // A picture of the overview for a person to look at.
     await page.goto(`${base}/`);
     await page.waitForFunction(LIVE);

@@ -110,6 +110,13 @@
   });
   addEventListener("pagehide", () => events.close());
 
+  // A running job's output is saved about once a second without a change
+  // event (one would wake every open page per chunk of output), so the page
+  // of a running job refreshes on its own.
+  setInterval(() => {
+    if (live?.querySelector("[data-running]")) refresh();
+  }, 1000);
+
   // ----- forms that post without a reload
 
   function describe(action, body) {

@@ -115,7 +115,8 @@ export function JobLive(props: JobPageData) {
   const hidden = outputRuns(runs);
   return (
     <>
-      <div class="job-head">
+      {/* data-running: app.js refreshes this page on its own while the job runs. */}
+      <div class="job-head" data-running={job.state === "processing" ? "true" : undefined}>
         <h1>
           Job <span class="id">{job.id}</span> <StateBadge state={job.state} />
         </h1>
