@@ -130,6 +130,7 @@ export async function dashboard(ctx: CliContext, options: DashboardOptions): Pro
         store,
         count: workers,
         queues: null,
+        role: "dashboard",
         onEvent: (event) => {
           changes.poke();
           const line = formatEvent(event);

@@ -25,7 +25,7 @@ export async function workerList(ctx: CliContext, json: boolean): Promise<void> 
   ctx.out(table(
     ["ID", "PID", "HOST", "STARTED", "SLOTS", "QUEUES", "JOBS"],
     workers.map((w) => [
-      w.id,
+      w.role === "dashboard" ? `${w.id} (dashboard)` : w.id,
       String(w.pid),
       w.host,
       relativeTime(w.started_at, now),

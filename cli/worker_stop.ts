@@ -13,8 +13,10 @@ export interface WorkerStopOptions {
 
 /**
  * Asks every live worker to stop (through the database, which reaches any
- * host, and by SIGTERM to local pids so they react at once), then waits up
- * to `--timeout` seconds for them to leave the registry.
+ * host, and by SIGTERM to local `worker start` pids so they react at once),
+ * then waits up to `--timeout` seconds for them to leave the registry. A
+ * dashboard running `--workers` is asked only through the database: its
+ * workers stop at their next heartbeat and the dashboard keeps serving.
  */
 export async function workerStop(ctx: CliContext, options: WorkerStopOptions): Promise<void> {
   const timeout = /^\d+(\.\d+)?$/.test(options.timeout.trim()) ? Number(options.timeout) : NaN;
@@ -34,7 +36,7 @@ export async function workerStop(ctx: CliContext, options: WorkerStopOptions): P
   await store.workerRequestStop({ ids, mode });
   const host = Deno.hostname();
   for (const w of workers) {
-    if (w.host !== host) continue;
+    if (w.host !== host || w.role !== "worker") continue;
     try {
       Deno.kill(w.pid, "SIGTERM");
     } catch { /* already gone */ }

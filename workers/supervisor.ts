@@ -13,6 +13,7 @@ import type {
   RunOutputUpdate,
   RunStart,
   Storage,
+  WorkerRole,
 } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
@@ -28,6 +29,8 @@ export interface SupervisorOptions {
   count: number;
   /** Queues served; `null` means all. */
   queues: string[] | null;
+  /** What hosts this supervisor, as the registry shows it (default "worker"). */
+  role?: WorkerRole;
   onEvent?: (event: SupervisorEvent) => void;
 }
 
@@ -119,6 +122,7 @@ export class Supervisor {
       count: this.#options.count,
       queues: this.#options.queues,
       now,
+      role: this.#options.role ?? "worker",
     });
     await this.#rescuer.runOnce(now, this.#config);
     const url = new URL("./job_worker.ts", import.meta.url).href;

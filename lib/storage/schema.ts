@@ -106,6 +106,11 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX IF EXISTS runs_finished;
   CREATE INDEX runs_finished ON runs (finished_at, outcome) WHERE finished_at IS NOT NULL;
   `,
+  `
+  -- what hosts a worker: \`worker stop\` signals plain worker processes, but a
+  -- dashboard's workers only through the database, so the dashboard keeps serving
+  ALTER TABLE workers ADD COLUMN role TEXT NOT NULL DEFAULT 'worker';
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -32,6 +32,7 @@ import type {
   Storage,
   StrandedJob,
   WorkerInfo,
+  WorkerRole,
 } from "./storage.ts";
 
 type Row = Record<string, unknown>;
@@ -782,12 +783,13 @@ export class SqliteStorage implements Storage {
     count: number;
     queues: string[] | null;
     now: number;
+    role?: WorkerRole;
   }): Promise<void> {
     return this.#promise(() => {
       this.#write(() =>
         this.#run(
-          `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at, role)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           params.id,
           params.pid,
           params.host,
@@ -795,6 +797,7 @@ export class SqliteStorage implements Storage {
           params.queues ? JSON.stringify(params.queues) : null,
           params.now,
           params.now,
+          params.role ?? "worker",
         )
       );
     });
@@ -855,6 +858,7 @@ export class SqliteStorage implements Storage {
       queues: row.queues === null ? null : JSON.parse(row.queues as string),
       current_jobs: running.get(row.id as string) ?? [],
       stop_requested: row.stop_requested as "graceful" | "force" | null,
+      role: row.role as WorkerRole,
     }));
   }
 

@@ -41,7 +41,12 @@ export interface WorkerInfo {
   /** Ids of the jobs it runs now. */
   current_jobs: string[];
   stop_requested: "graceful" | "force" | null;
+  /** What runs the workers: `worker start`, or a dashboard started with `--workers`. */
+  role: WorkerRole;
 }
+
+/** What runs a supervisor: `worker start`, or a dashboard started with `--workers`. */
+export type WorkerRole = "worker" | "dashboard";
 
 /** Recent completions, for `status` and the dashboard. */
 export interface Throughput {
@@ -221,6 +226,8 @@ export interface Storage extends AsyncDisposable {
     count: number;
     queues: string[] | null;
     now: number;
+    /** Default "worker". */
+    role?: WorkerRole;
   }): Promise<void>;
   /** Renews a worker's heartbeat and its jobs' leases in one transaction. */
   workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply>;

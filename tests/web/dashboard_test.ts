@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { parsePort, parseWorkers, resolveToken } from "../../cli/dashboard.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { runCli, waitFor, withTempDb } from "../_helpers.ts";
+import type { WorkerInfo } from "../../lib/storage/storage.ts";
+import { cliJson, runCli, waitFor, withTempDb } from "../_helpers.ts";
 import { cliCommandArgs, freePort, startDashboard } from "./_process.ts";
 
 Deno.test("parsePort() and parseWorkers() take integers in range", () => {
@@ -114,4 +115,27 @@ Deno.test("dashboard prints the token URL, serves, and exits 0 on SIGTERM", asyn
   assert.equal(code, 0);
   await waitFor(async () => (await reader.read()).done, { timeoutMs: 5000 });
   assert.match(dash.output(), /SIGTERM: stopping the dashboard/);
+});
+
+Deno.test("worker stop ends a dashboard's workers and leaves the dashboard serving", async () => {
+  await using tmp = await withTempDb();
+  const port = freePort();
+  await using dash = await startDashboard({ db: tmp.db, port, token: "tok-w", workers: 2 });
+  const workers = await waitFor(async () => {
+    const list = await cliJson<WorkerInfo[]>(["worker", "list"], { db: tmp.db });
+    return list.length === 1 ? list : null;
+  }, { timeoutMs: 10_000, message: "the dashboard's workers to register" });
+  assert.equal(workers[0]!.role, "dashboard");
+
+  const stopped = await runCli(["worker", "stop", "--timeout", "20"], { db: tmp.db });
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.match(stopped.stdout, /all workers stopped/);
+  assert.deepEqual(await cliJson(["worker", "list"], { db: tmp.db }), []);
+
+  const stats = await fetch(`http://127.0.0.1:${port}/api/stats`, {
+    headers: { Authorization: "Bearer tok-w" },
+  });
+  assert.equal(stats.status, 200, "the dashboard still serves");
+  await stats.body?.cancel();
+  assert.equal(await dash.stop("SIGTERM"), 0);
 });

@@ -38,12 +38,13 @@ function Counts(props: { stats: Stats }) {
 
 function WorkerRow(props: { worker: WorkerInfo; now: number }) {
   const w = props.worker;
+  const host = `${w.role === "dashboard" ? "in a dashboard, " : ""}pid ${w.pid} on ${w.host}`;
   return (
     <li class="worker">
       <div>
         <strong>{w.id}</strong>{" "}
         <span class="muted">
-          pid {w.pid} on {w.host}, {w.count} slot{w.count === 1 ? "" : "s"}
+          {host}, {w.count} slot{w.count === 1 ? "" : "s"}
           {w.queues ? `, queues ${w.queues.join(", ")}` : ""}, started{" "}
           <Time iso={w.started_at} now={props.now} />
         </span>

@@ -1424,6 +1424,7 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
       queues: ["a", "b"],
       current_jobs: ["j1", "j2"],
       stop_requested: null,
+      role: "worker",
     }]);
     assert.deepEqual(
       (await store.workerList({ staleBefore: T0 })).map((w) => w.id),
@@ -1434,6 +1435,23 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     assert.deepEqual(all.map((w) => w.id), ["w-old", "w-new"]);
     assert.deepEqual(all[0]?.current_jobs, []);
     assert.equal(all[0]?.queues, null);
+  });
+
+  test("workerRegister() records what hosts the workers, 'worker' unless said", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerRegister({
+      id: "d1",
+      pid: 2,
+      host: "h",
+      count: 2,
+      queues: null,
+      now: T0 + 1,
+      role: "dashboard",
+    });
+    assert.deepEqual(
+      (await store.workerListAll()).map((w) => [w.id, w.role]),
+      [["w1", "worker"], ["d1", "dashboard"]],
+    );
   });
 
   test("workerRemove() takes a worker out of the registry", async (store) => {
