@@ -812,18 +812,26 @@ export class SqliteStorage implements Storage {
           params.now + params.leaseMs,
           params.id,
         );
-        const worker = this.#get("SELECT stop_requested FROM workers WHERE id = ?", params.id);
-        const cancelled = this.#all(
-          `SELECT id FROM jobs WHERE state = 'processing' AND worker_id = ? AND cancel_requested = 1`,
-          params.id,
-        );
-        return {
-          stopRequested: (worker?.stop_requested as "graceful" | "force" | null | undefined) ??
-            null,
-          cancelRequested: cancelled.map((r) => r.id as string),
-        };
+        return this.#requests(params.id);
       })
     );
+  }
+
+  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply> {
+    return this.#promise(() => this.#read(() => this.#requests(params.id)));
+  }
+
+  #requests(workerId: string): HeartbeatReply {
+    const worker = this.#get("SELECT stop_requested FROM workers WHERE id = ?", workerId);
+    const cancelled = this.#all(
+      `SELECT id FROM jobs INDEXED BY jobs_running
+       WHERE state = 'processing' AND worker_id = ? AND cancel_requested = 1`,
+      workerId,
+    );
+    return {
+      stopRequested: (worker?.stop_requested as "graceful" | "force" | null | undefined) ?? null,
+      cancelRequested: cancelled.map((r) => r.id as string),
+    };
   }
 
   workerRemove(params: { id: string }): Promise<void> {

@@ -231,6 +231,8 @@ export interface Storage extends AsyncDisposable {
   }): Promise<void>;
   /** Renews a worker's heartbeat and its jobs' leases in one transaction. */
   workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply>;
+  /** The stop and cancel requests for a worker, read without renewing anything. */
+  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply>;
   /** Removes a worker from the registry. */
   workerRemove(params: { id: string }): Promise<void>;
   /** Worker processes whose heartbeat is newer than `staleBefore`. */

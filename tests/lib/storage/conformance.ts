@@ -1366,6 +1366,25 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     assert.equal(reply.stopRequested, "force");
   });
 
+  test("workerRequestsGet() reads cancel and stop requests without renewing a lease", async (store) => {
+    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 2, queues: null, now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("mine"), newJob("other")], now: T0 });
+    await claimOne(store, "w1", "mine");
+    await claimOne(store, "w1", "other");
+    assert.deepEqual(await store.workerRequestsGet({ id: "w1" }), {
+      stopRequested: null,
+      cancelRequested: [],
+    });
+    await store.jobCancel({ ids: ["mine"], now: T0 + 1 });
+    await store.workerRequestStop({ ids: ["w1"], mode: "graceful" });
+    assert.deepEqual(await store.workerRequestsGet({ id: "w1" }), {
+      stopRequested: "graceful",
+      cancelRequested: ["mine"],
+    });
+    const stranded = await store.jobListStranded({ now: T0 + LEASE + 1000, workerIds: [] });
+    assert.deepEqual(stranded.map((j) => j.id).sort(), ["mine", "other"], "no lease renewed");
+  });
+
   test("workerRequestStop() asks only the workers named, and says how many", async (store) => {
     for (const id of ["w1", "w2", "w3"]) {
       await store.workerRegister({ id, pid: 1, host: "h", count: 1, queues: null, now: T0 });
