@@ -15,8 +15,9 @@ export interface WorkerStopOptions {
  * Asks every live worker to stop (through the database, which reaches any
  * host, and by SIGTERM to local `worker start` pids so they react at once),
  * then waits up to `--timeout` seconds for them to leave the registry. A
- * dashboard running `--workers` is asked only through the database: its
- * workers stop at their next heartbeat and the dashboard keeps serving.
+ * dashboard running `--workers` is asked only through the database (read
+ * when the commit wakes it, or at its next heartbeat): its workers stop
+ * and the dashboard keeps serving.
  */
 export async function workerStop(ctx: CliContext, options: WorkerStopOptions): Promise<void> {
   const timeout = /^\d+(\.\d+)?$/.test(options.timeout.trim()) ? Number(options.timeout) : NaN;
