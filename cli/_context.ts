@@ -28,7 +28,7 @@ export async function withStorage<T>(
   ctx: CliContext,
   fn: (store: Storage) => Promise<T>,
 ): Promise<T> {
-  await using store = openStorage(resolveDbLocation(ctx.db));
+  await using store = await openStorage(resolveDbLocation(ctx.db));
   return await fn(store);
 }
 

@@ -5,7 +5,10 @@ import { type CliContext, withStorage } from "./_context.ts";
 export async function cancel(ctx: CliContext, ids: string[]): Promise<void> {
   // An id given twice is cancelled once, not refused for the state the first cancel left.
   const unique = [...new Set(ids)];
-  const jobs = await withStorage(ctx, (store) => store.jobCancel({ ids: unique, now: Date.now() }));
+  const jobs = await withStorage(
+    ctx,
+    (store) => store.jobCancel({ ids: unique, now: store.now() }),
+  );
   for (const job of jobs) {
     ctx.out(
       job.state === "cancelled"

@@ -6,7 +6,7 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
-import type { Stats } from "../lib/storage/storage.ts";
+import type { Stats } from "../lib/stats.ts";
 import { generateToken, isLoopbackHost, isWildcardHost, urlHost } from "../web/auth.ts";
 import type { ChangeFeed } from "../web/change_feed.ts";
 import { createApp, storeChangeFeed } from "../web/handler.ts";
@@ -105,7 +105,7 @@ export async function dashboard(ctx: CliContext, options: DashboardOptions): Pro
   const { token } = resolveToken(host, options.token);
   const db = resolveDbLocation(ctx.db);
 
-  await using store = openStorage(db);
+  await using store = await openStorage(db, { connections: 3 });
   let supervisor: Supervisor | undefined;
   const changes: ChangeFeed<Stats> = storeChangeFeed(store);
   const server = serveDashboard({
@@ -143,7 +143,7 @@ export async function dashboard(ctx: CliContext, options: DashboardOptions): Pro
     }
     const shown = isWildcardHost(host) ? "127.0.0.1" : urlHost(server.addr.hostname);
     const base = `http://${shown}:${server.addr.port}`;
-    ctx.out(`queuectl dashboard on ${base} (database ${db})`);
+    ctx.out(`queuectl dashboard on ${base} (database ${store.location})`);
     if (workers > 0) {
       ctx.out(`running ${workers} worker${workers === 1 ? "" : "s"} in this process`);
     }

@@ -8,7 +8,7 @@ export async function dlqPurge(
   ctx: CliContext,
   options: { olderThan?: string | undefined },
 ): Promise<void> {
-  let olderThan: number | undefined;
+  let olderThanMs: number | undefined;
   if (options.olderThan !== undefined) {
     const ms = parseDuration(options.olderThan);
     if (ms === null) {
@@ -17,8 +17,11 @@ export async function dlqPurge(
         'use seconds or parts like "90s", "12h", "7d"',
       );
     }
-    olderThan = Date.now() - ms;
+    olderThanMs = ms;
   }
-  const n = await withStorage(ctx, (store) => store.jobDeleteDead({ olderThan }));
+  const n = await withStorage(ctx, (store) =>
+    store.jobDeleteDead({
+      olderThan: olderThanMs === undefined ? undefined : store.now() - olderThanMs,
+    }));
   ctx.out(`purged ${n} dead job${n === 1 ? "" : "s"}`);
 }

@@ -8,7 +8,7 @@ export async function dlqRetry(ctx: CliContext, ids: string[], all: boolean): Pr
     throw new UsageError("Give job ids or --all, not both and not neither");
   }
   await withStorage(ctx, async (store) => {
-    const now = Date.now();
+    const now = store.now();
     if (all) {
       const n = await store.jobRetryAllDead({ now });
       ctx.out(`moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`);

@@ -5,7 +5,7 @@ import { type CliContext, withStorage } from "./_context.ts";
 export async function retry(ctx: CliContext, ids: string[]): Promise<void> {
   // An id given twice is retried once, not refused for the state the first retry left.
   const unique = [...new Set(ids)];
-  const jobs = await withStorage(ctx, (store) => store.jobRetry({ ids: unique, now: Date.now() }));
+  const jobs = await withStorage(ctx, (store) => store.jobRetry({ ids: unique, now: store.now() }));
   for (const job of jobs) {
     ctx.out(`job ${job.id} is pending again (attempts so far: ${job.attempts})`);
   }

@@ -42,7 +42,7 @@ async function withWorkers(
   count: number,
   body: (store: Storage) => Promise<void>,
 ): Promise<void> {
-  await using store = openStorage(db);
+  await using store = await openStorage(db);
   const supervisor = await Supervisor.start({ store, count, queues: null });
   try {
     await body(store);
@@ -113,7 +113,7 @@ const SCENARIOS: Scenario[] = [
     name: "data survives a restart",
     run: async ({ db }) => {
       {
-        await using store = openStorage(db);
+        await using store = await openStorage(db);
         await enqueue(store, { id: "later", command: "true", delay: "1s" });
       }
       await withWorkers(db, 1, async (store) => {

@@ -6,8 +6,8 @@ import { paint, paintState, relativeTime } from "./_format.ts";
 
 /** Prints the status, as text or as the `status --json` document. */
 export async function status(ctx: CliContext, json: boolean): Promise<void> {
-  const now = Date.now();
-  const stats = await withStorage(ctx, (store) => readStats(store, now));
+  let now = 0;
+  const stats = await withStorage(ctx, (store) => readStats(store, now = store.now()));
   if (json) return printJson(ctx, stats);
   const bold = (t: string) => paint(ctx.color, 1, t);
   const total = JOB_STATES.reduce((sum, s) => sum + stats.counts[s], 0);

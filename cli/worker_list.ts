@@ -7,7 +7,7 @@ import { relativeTime, table } from "./_format.ts";
 /** Live workers: heartbeat newer than the lease. */
 export async function readWorkers(ctx: CliContext): Promise<WorkerInfo[]> {
   return await withStorage(ctx, async (store) => {
-    const now = Date.now();
+    const now = store.now();
     const config = await store.configGetAll();
     return await store.workerList({ staleBefore: liveSince(config, now) });
   });

@@ -1,7 +1,9 @@
 /** `queuectl worker start`: run N Web Workers in this process until stopped. */
 import { UsageError } from "../lib/errors.ts";
 import { ID_PATTERN } from "../lib/job_input.ts";
+import { hostId } from "../lib/host_id.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
+import { isPostgresUrl } from "../lib/storage/postgres_url.ts";
 import { formatEvent } from "../workers/events.ts";
 import { Supervisor } from "../workers/supervisor.ts";
 import type { CliContext } from "./_context.ts";
@@ -51,9 +53,23 @@ function selfCommand(args: string[]): string[] {
   return [exec, "run", "-A", new URL("../main.ts", import.meta.url).pathname, ...args];
 }
 
+/**
+ * Where a detached worker writes: beside a SQLite file; for a server, under
+ * `$XDG_STATE_HOME/queuectl` (`~/.local/state/queuectl`), never beside a URL.
+ */
+function detachLogPath(db: string): string {
+  if (!isPostgresUrl(db)) return `${db}.worker.log`;
+  const state = Deno.env.get("XDG_STATE_HOME") ||
+    `${Deno.env.get("HOME") ?? "/tmp"}/.local/state`;
+  Deno.mkdirSync(`${state}/queuectl`, { recursive: true });
+  return `${state}/queuectl/worker.log`;
+}
+
 async function detach(ctx: CliContext, db: string, count: number, queues: string[] | null) {
-  const log = `${db}.worker.log`;
-  const args = ["--db", db, "worker", "start", "--count", String(count)];
+  const log = detachLogPath(db);
+  // The database goes to the child in its environment, not on its command
+  // line, where `ps` would show a URL's password to every user.
+  const args = ["worker", "start", "--count", String(count)];
   for (const q of queues ?? []) args.push("--queue", q);
   // sh redirects to the log and execs, so the worker owns no pipe to us and
   // lives in its own session group, past the end of this terminal.
@@ -65,6 +81,7 @@ async function detach(ctx: CliContext, db: string, count: number, queues: string
       log,
       ...selfCommand(args),
     ],
+    env: { QUEUECTL_DB: db },
     detached: true,
     stdin: "null",
     stdout: "null",
@@ -72,11 +89,11 @@ async function detach(ctx: CliContext, db: string, count: number, queues: string
   }).spawn();
   child.unref();
   // Report success only once the worker has registered.
-  await using store = openStorage(db);
+  await using store = await openStorage(db);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const workers = await store.workerListAll();
-    if (workers.some((w) => w.pid === child.pid)) {
+    if (workers.some((w) => w.pid === child.pid && w.host === hostId())) {
       ctx.out(
         `started ${count} worker${
           count === 1 ? "" : "s"
@@ -120,7 +137,7 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
   const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal], ["SIGTERM", onSignal]];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
-    await using store = openStorage(db);
+    await using store = await openStorage(db, { connections: 3 });
     const print = (line: string) => ctx.out(line);
     supervisor = await Supervisor.start({
       store,

@@ -1,6 +1,7 @@
 /** `queuectl worker stop`: stops every worker using this database, here or on other hosts. */
 import { liveSince } from "../lib/config.ts";
 import { UsageError } from "../lib/errors.ts";
+import { hostId } from "../lib/host_id.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { processAlive } from "../workers/process_group.ts";
 import type { CliContext } from "./_context.ts";
@@ -25,9 +26,9 @@ export async function workerStop(ctx: CliContext, options: WorkerStopOptions): P
     throw new UsageError(`Invalid timeout "${options.timeout}"`, "use a number of seconds");
   }
   const mode = options.force ? "force" : "graceful";
-  await using store = openStorage(resolveDbLocation(ctx.db));
+  await using store = await openStorage(resolveDbLocation(ctx.db));
   const config = await store.configGetAll();
-  const staleBefore = () => liveSince(config, Date.now());
+  const staleBefore = () => liveSince(config, store.now());
   const workers = await store.workerList({ staleBefore: staleBefore() });
   if (workers.length === 0) {
     ctx.out("no workers running");
@@ -35,7 +36,7 @@ export async function workerStop(ctx: CliContext, options: WorkerStopOptions): P
   }
   const ids = workers.map((w) => w.id);
   await store.workerRequestStop({ ids, mode });
-  const host = Deno.hostname();
+  const host = hostId();
   for (const w of workers) {
     if (w.host !== host || w.role !== "worker") continue;
     try {

@@ -70,6 +70,23 @@ export function decideAfterRun(params: DecideAfterRunParams): RunDecision {
   }
 }
 
+/** What a forced stop leads to: see {@linkcode decideAfterForcedStop}. */
+export interface ForcedStopDecision {
+  state: "pending";
+  next_run_at: number;
+  /** The attempt is not counted against the job's retries. */
+  uncountAttempt: true;
+}
+
+/**
+ * A forced stop (a second signal, `worker stop --force`) is the operator's
+ * doing, not the job's: the attempt does not count and the job waits to
+ * run again at once.
+ */
+export function decideAfterForcedStop(now: number): ForcedStopDecision {
+  return { state: "pending", next_run_at: now, uncountAttempt: true };
+}
+
 /** What `retry` does to a job: the new state and whether attempts reset. */
 export interface RetryPlan {
   state: "pending";

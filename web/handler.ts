@@ -15,7 +15,7 @@ import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { parseLimit, parsePositiveInt, parseState } from "../lib/options.ts";
-import { readStats } from "../lib/stats.ts";
+import { readStats, readThroughput } from "../lib/stats.ts";
 import {
   errorLine,
   jobNotFound,
@@ -25,7 +25,8 @@ import {
 } from "../lib/errors.ts";
 import { insertedJobs, type Job, type NewJob, type RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
-import type { JobListParams, Stats, Storage } from "../lib/storage/storage.ts";
+import type { JobListParams, Storage } from "../lib/storage/storage.ts";
+import type { Stats } from "../lib/stats.ts";
 import { assetGet } from "./assets.ts";
 import {
   allowedHosts,
@@ -51,7 +52,7 @@ export interface HandlerDeps {
   port: number;
   /** Called after the API added or retried jobs (the in-process workers claim at once). */
   onJobsChanged?: () => void;
-  /** The clock; `Date.now` unless a test fixes it. */
+  /** The clock; the store's unless a test fixes it. */
   now?: () => number;
   /** The change feed behind `/api/events`; one is made when absent. */
   changes?: ChangeFeed<Stats>;
@@ -78,7 +79,7 @@ export function storeChangeFeed(
   store: Storage,
   options: { now?: () => number; intervalMs?: number; minGapMs?: number } = {},
 ): ChangeFeed<Stats> {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => store.now());
   return new ChangeFeed<Stats>(async (): Promise<Snapshot<Stats>> => {
     const stats = await readStats(store, now());
     const recent = await store.jobList({ limit: RECENT_JOBS });
@@ -110,7 +111,7 @@ export async function overviewData(store: Storage, now: number): Promise<pages.O
     (CHART_BUCKETS - 1) * CHART_BUCKET_MS;
   const [stats, series, recent] = await Promise.all([
     readStats(store, now),
-    store.runThroughput({ since, bucketMs: CHART_BUCKET_MS, now }),
+    readThroughput(store, { since, bucketMs: CHART_BUCKET_MS, now }),
     store.jobList({ limit: RECENT_JOBS }),
   ]);
   return { stats, series, bucketMs: CHART_BUCKET_MS, recent: recent.jobs, now };
@@ -193,7 +194,7 @@ export function listParams(query: URLSearchParams, fallbackLimit = 50): JobListP
 /** Builds the dashboard app. */
 export function createApp(deps: HandlerDeps): Hono {
   const { store, token } = deps;
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? (() => deps.store.now());
   const changes = deps.changes ?? storeChangeFeed(store, { now });
   const hosts = allowedHosts(deps.hostname, deps.port);
   const cookieName = tokenCookieName(deps.port);

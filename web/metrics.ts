@@ -1,6 +1,6 @@
 /** `/metrics`: the Prometheus text exposition format, as a pure function of what the store reports. */
 import { JOB_STATES, RUN_OUTCOMES, type RunOutcome } from "../lib/job.ts";
-import type { Stats } from "../lib/storage/storage.ts";
+import type { Stats } from "../lib/stats.ts";
 
 /** Totals per outcome, as {@linkcode Storage.runTotals} returns them. */
 export type RunTotals = { outcome: RunOutcome; count: number; duration_ms_sum: number }[];

@@ -65,6 +65,7 @@ export class Rescuer {
         stderr: null,
         state: decision.state,
         nextRunAt: decision.next_run_at,
+        uncountAttempt: false,
         reason,
         maxRetries,
         retryInS: decision.next_run_at === null ? null : (decision.next_run_at - now) / 1000,

@@ -16,11 +16,12 @@ import type {
   Storage,
   WorkerRole,
 } from "../lib/storage/storage.ts";
-import { decideAfterRun } from "../lib/state.ts";
+import { decideAfterForcedStop, decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult, FromJobWorker, ToJobWorker } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import { Rescuer } from "./rescuer.ts";
+import { hostId } from "../lib/host_id.ts";
 
 /** How a supervisor is set up. */
 export interface SupervisorOptions {
@@ -94,8 +95,8 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.host = Deno.hostname();
-    this.id = `${this.host}-${Deno.pid}-${randomSuffix()}`;
+    this.host = hostId();
+    this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#rescuer = new Rescuer({
       store: options.store,
@@ -117,7 +118,7 @@ export class Supervisor {
   }
 
   async #begin(): Promise<void> {
-    const now = Date.now();
+    const now = this.#store.now();
     this.#config = await this.#store.configGetAll();
     this.#configAt = now;
     await this.#store.workerRegister({
@@ -205,7 +206,7 @@ export class Supervisor {
         if (this.#stopping) return;
         const free = this.#slots.filter((s) => s.job === null);
         if (free.length === 0) return;
-        const now = Date.now();
+        const now = this.#store.now();
         const config = await this.#currentConfig(now);
         const dueAt = await this.#store.jobNextDueAt({ queues: this.#options.queues });
         if (dueAt === null || dueAt > now) {
@@ -300,18 +301,20 @@ export class Supervisor {
     if (!job) return;
     slot.job = null;
     const config = this.#config;
+    // The Web Worker stamps the local clock; the store judges by its own.
+    const finishedAt = result.finishedAt + (this.#store.now() - Date.now());
     const forced = result.outcome.kind === "killed" && result.outcome.reason === "force";
     const outcome: RunOutcome = toRunOutcome(result.outcome);
-    const decision = forced
-      // A forced stop does not count the attempt: the job waits to run again now.
-      ? { state: "pending" as const, next_run_at: result.finishedAt }
-      : decideAfterRun({
+    const decision = forced ? decideAfterForcedStop(finishedAt) : {
+      ...decideAfterRun({
         outcome,
         attempt: job.attempt,
         maxRetries: slot.maxRetries,
-        now: result.finishedAt,
+        now: finishedAt,
         backoff: { base: config.backoff_base, max: config.backoff_max },
-      });
+      }),
+      uncountAttempt: false,
+    };
     const error = describeOutcome(result.outcome);
     this.#outputs.delete(job.id);
     this.#finishes.push({
@@ -323,11 +326,12 @@ export class Supervisor {
         exitCode: result.exitCode,
         signal: result.signal,
         error,
-        finishedAt: result.finishedAt,
+        finishedAt,
         stdout: result.stdout,
         stderr: result.stderr,
         state: decision.state,
         nextRunAt: decision.next_run_at,
+        uncountAttempt: decision.uncountAttempt,
       },
       event: {
         type: "job:end",
@@ -341,7 +345,7 @@ export class Supervisor {
         durationMs: result.finishedAt - slot.startedAt,
         retryInS: decision.next_run_at === null || decision.state !== "failed"
           ? null
-          : (decision.next_run_at - result.finishedAt) / 1000,
+          : (decision.next_run_at - finishedAt) / 1000,
         applied: true,
       },
     });
@@ -388,7 +392,7 @@ export class Supervisor {
   async #heartbeat(): Promise<void> {
     if (this.#stopped) return;
     try {
-      const now = Date.now();
+      const now = this.#store.now();
       const config = await this.#currentConfig(now);
       const reply = await this.#store.workerHeartbeat({
         id: this.id,
@@ -442,7 +446,7 @@ export class Supervisor {
   async stopRequested(): Promise<"graceful" | "force" | null> {
     const reply = await this.#store.workerHeartbeat({
       id: this.id,
-      now: Date.now(),
+      now: this.#store.now(),
       leaseMs: this.#config.lease_timeout * 1000,
     });
     return reply.stopRequested;

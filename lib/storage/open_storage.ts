@@ -1,5 +1,6 @@
 /** Picks the storage implementation from the `--db` value and opens it. */
 import { StorageError, UsageError } from "../errors.ts";
+import { isPostgresUrl } from "./postgres_url.ts";
 import { SqliteStorage } from "./sqlite.ts";
 import type { Storage } from "./storage.ts";
 
@@ -30,13 +31,31 @@ export function resolveDbLocation(flag: string | undefined): string {
   return flag || Deno.env.get("QUEUECTL_DB") || defaultDbPath();
 }
 
-/** Opens the store at `location`, creating the folder of a SQLite file when missing. */
-export function openStorage(location: string): Storage {
-  if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new UsageError(
-      "PostgreSQL storage is not available yet",
-      "use a SQLite file path for --db",
+/** How a process will use its store. */
+export interface OpenStorageOptions {
+  /**
+   * Connections a networked store may hold at once for queries (default 1:
+   * a CLI command). Worker processes and dashboards pass 3; a watch
+   * ({@linkcode Storage.watchChanges}) holds one more.
+   */
+  connections?: number;
+}
+
+/**
+ * Opens the store at `location`: a PostgreSQL URL, or a SQLite file whose
+ * folder is created when missing. The PostgreSQL module (and its driver)
+ * is imported only for a URL, by a run-time specifier: Deno reads the whole
+ * graph of a literal `import()` at start-up, which would tax every command.
+ */
+export async function openStorage(
+  location: string,
+  options: OpenStorageOptions = {},
+): Promise<Storage> {
+  if (isPostgresUrl(location)) {
+    const module: typeof import("./postgres.ts") = await import(
+      new URL("./postgres.ts", import.meta.url).href
     );
+    return await module.PostgresStorage.open(location, options);
   }
   if (location !== ":memory:") {
     try {

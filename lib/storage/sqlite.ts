@@ -22,23 +22,22 @@ import { planCancel, planRetry } from "../state.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import type {
   ClaimedJob,
+  FinishedCount,
   HeartbeatReply,
   JobListParams,
   JobPage,
   RunFinish,
   RunOutputUpdate,
   RunStart,
-  Stats,
   Storage,
   StrandedJob,
   WorkerInfo,
   WorkerRole,
 } from "./storage.ts";
 
-type Row = Record<string, unknown>;
+import { decodeCursor, encodeCursor, type Row, text, toJob, toRun } from "./_rows.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
-const decoder = new TextDecoder();
 
 /** SQLite result codes we explain to the user (primary codes, low byte). */
 const SQLITE_BUSY = 5;
@@ -118,57 +117,6 @@ export function toStorageError(error: unknown, path: string): QueuectlError {
       );
   }
   return new StorageError(`Database "${path}" failed: ${detail}`);
-}
-
-function toJob(row: Row): Job {
-  return {
-    id: row.id as string,
-    command: row.command as string,
-    state: row.state as JobState,
-    queue: row.queue as string,
-    priority: row.priority as number,
-    max_retries: row.max_retries as number | null,
-    timeout: row.timeout as number | null,
-    env: row.env === null ? null : JSON.parse(row.env as string),
-    cwd: row.cwd as string | null,
-    attempts: row.attempts as number,
-    created_at: isoTime(row.created_at as number),
-    updated_at: isoTime(row.updated_at as number),
-    next_run_at: row.next_run_at === null ? null : isoTime(row.next_run_at as number),
-    last_error: row.last_error as string | null,
-    worker_id: row.worker_id as string | null,
-  };
-}
-
-function toRun(row: Row): Run {
-  const started = row.started_at as number;
-  const finished = row.finished_at as number | null;
-  return {
-    attempt: row.attempt as number,
-    started_at: isoTime(started),
-    finished_at: finished === null ? null : isoTime(finished),
-    duration_ms: finished === null ? null : finished - started,
-    outcome: row.outcome as RunOutcome | null,
-    exit_code: row.exit_code as number | null,
-    signal: row.signal as string | null,
-    error: row.error as string | null,
-    worker_id: row.worker_id as string | null,
-  };
-}
-
-function text(bytes: unknown): string {
-  return bytes instanceof Uint8Array ? decoder.decode(bytes) : "";
-}
-
-function encodeCursor(createdAt: number, id: string): string {
-  return `${createdAt.toString(36)}.${id}`;
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
-  const dot = cursor.indexOf(".");
-  if (dot <= 0) return null;
-  const createdAt = parseInt(cursor.slice(0, dot), 36);
-  return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(dot + 1) } : null;
 }
 
 /**
@@ -261,7 +209,8 @@ export class SqliteStorage implements Storage {
   /**
    * Runs `fn` in one write transaction; any throw rolls everything back.
    * After the commit the wake file is touched unless `quiet` (writes no
-   * watcher needs to hear of: process details, output snapshots).
+   * watcher needs to hear of: claims, heartbeats, process details, output
+   * snapshots; watchers re-read at least once a second anyway).
    */
   #write<T>(fn: () => T, quiet = false): T {
     try {
@@ -349,6 +298,10 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  now(): number {
+    return Date.now();
   }
 
   close(): Promise<void> {
@@ -597,7 +550,7 @@ export class SqliteStorage implements Storage {
           (a.seq as number) - (b.seq as number)
         );
         return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
-      })
+      }, true)
     );
   }
 
@@ -685,7 +638,7 @@ export class SqliteStorage implements Storage {
         f.nextRunAt,
         f.finishedAt,
         f.outcome === "succeeded" ? null : f.error,
-        f.state === "pending" ? 1 : 0,
+        f.uncountAttempt ? 1 : 0,
         f.id,
         f.workerId,
         f.attempt,
@@ -813,7 +766,7 @@ export class SqliteStorage implements Storage {
           params.id,
         );
         return this.#requests(params.id);
-      })
+      }, true)
     );
   }
 
@@ -901,69 +854,33 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  statsGet(params: { now: number; staleBefore: number }): Promise<Stats> {
+  jobNextRetryAt(): Promise<number | null> {
     return this.#promise(() =>
-      this.#read(() => {
-        const windowMs = 60_000;
-        const next = this.#get(
+      this.#read(() =>
+        (this.#get(
           "SELECT min(next_run_at) AS at FROM jobs INDEXED BY jobs_retry_due WHERE state = 'failed'",
-        )?.at as number | null | undefined;
-        const recent = this.#get(
-          `SELECT count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
-           count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
-         FROM runs WHERE finished_at IS NOT NULL AND finished_at >= ?`,
-          params.now - windowMs,
-        );
-        const completed = (recent?.completed as number | undefined) ?? 0;
-        return {
-          db: this.location,
-          counts: this.#counts(),
-          workers: this.#workers(
-            "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
-            params.staleBefore,
-          ),
-          next_retry_at: next == null ? null : isoTime(next),
-          throughput: {
-            window_s: windowMs / 1000,
-            completed,
-            failed: (recent?.failed as number | undefined) ?? 0,
-            per_second: Math.round((completed / (windowMs / 1000)) * 100) / 100,
-          },
-        };
-      })
+        )?.at as number | null | undefined) ?? null
+      )
     );
   }
 
-  runThroughput(
-    params: { since: number; bucketMs: number; now: number },
-  ): Promise<{ at: string; completed: number; failed: number }[]> {
+  runFinishedCounts(params: { since: number; bucketMs: number }): Promise<FinishedCount[]> {
     return this.#promise(() =>
-      this.#read(() => {
-        const { since, bucketMs, now } = params;
-        const buckets = Math.max(1, Math.ceil((now - since) / bucketMs));
-        const series = Array.from({ length: buckets }, (_, i) => ({
-          at: isoTime(since + i * bucketMs),
-          completed: 0,
-          failed: 0,
-        }));
-        const rows = this.#all(
+      this.#read(() =>
+        this.#all(
           `SELECT CAST((finished_at - ?) / ? AS INTEGER) AS bucket,
            count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
            count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
          FROM runs WHERE finished_at IS NOT NULL AND finished_at >= ? GROUP BY bucket`,
-          since,
-          bucketMs,
-          since,
-        );
-        for (const row of rows) {
-          const entry = series[Math.floor(row.bucket as number)];
-          if (entry) {
-            entry.completed = row.completed as number;
-            entry.failed = row.failed as number;
-          }
-        }
-        return series;
-      })
+          params.since,
+          Math.max(1, Math.round(params.bucketMs)),
+          params.since,
+        ).map((row) => ({
+          bucket: row.bucket as number,
+          completed: row.completed as number,
+          failed: row.failed as number,
+        }))
+      )
     );
   }
 

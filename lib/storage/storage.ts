@@ -1,10 +1,10 @@
 /**
  * The storage interface: everything the CLI, the workers and the dashboard
  * know about persistence. SQL and drivers live only in its implementations
- * (`sqlite.ts` today; a PostgreSQL store later runs the same conformance
- * suite in `tests/lib/storage/conformance.ts`). Methods are Noun+Verb with
- * one params object; times are epoch milliseconds; every method is async so
- * a networked store fits without touching callers.
+ * (`sqlite.ts` and `postgres.ts`, which run one conformance suite,
+ * `tests/lib/storage/conformance.ts`). Methods are Noun+Verb with one params
+ * object; times are epoch milliseconds of the store's clock
+ * ({@linkcode Storage.now}); every method is async.
  */
 import type { Config, ConfigKey } from "../config.ts";
 import type { Job, JobState, JobWithRuns, NewJob, RunOutcome, RunOutput } from "../job.ts";
@@ -48,21 +48,13 @@ export interface WorkerInfo {
 /** What runs a supervisor: `worker start`, or a dashboard started with `--workers`. */
 export type WorkerRole = "worker" | "dashboard";
 
-/** Recent completions, for `status` and the dashboard. */
-export interface Throughput {
-  window_s: number;
+/** Attempts that finished within one bucket of {@linkcode Storage.runFinishedCounts}. */
+export interface FinishedCount {
+  /** The bucket's index: `floor((finished_at - since) / bucketMs)`. */
+  bucket: number;
   completed: number;
+  /** Every other outcome: failed, timed out, interrupted, cancelled, spawn failed. */
   failed: number;
-  per_second: number;
-}
-
-/** The document `status --json` and `GET /api/stats` print. */
-export interface Stats {
-  db: string;
-  counts: Record<JobState, number>;
-  workers: WorkerInfo[];
-  next_retry_at: string | null;
-  throughput: Throughput;
 }
 
 /** A job handed to a worker by {@linkcode Storage.jobClaim}. */
@@ -93,9 +85,11 @@ export interface RunFinish {
   finishedAt: number;
   stdout: Uint8Array | null;
   stderr: Uint8Array | null;
-  /** The job's next state, from `decideAfterRun()`; `pending` uncounts the attempt. */
+  /** The job's next state, from `decideAfterRun()` or `decideAfterForcedStop()`. */
   state: "completed" | "failed" | "dead" | "cancelled" | "pending";
   nextRunAt: number | null;
+  /** The attempt does not count against the job's retries (a forced stop): attempts - 1. */
+  uncountAttempt: boolean;
 }
 
 /** Process details of a started attempt, for orphan clean-up after a crash. */
@@ -125,10 +119,21 @@ export interface HeartbeatReply {
 
 /** Persistence of jobs, attempts, workers and settings. */
 export interface Storage extends AsyncDisposable {
-  /** Where the data lives, as shown by `status`. */
+  /**
+   * Where the data lives, safe to show (`status`, the dashboard, logs): a
+   * file path, or a URL without its password.
+   */
   readonly location: string;
 
-  /** Releases the connection. */
+  /**
+   * The store's clock in epoch milliseconds, for every `now` passed to it:
+   * the local clock for SQLite; the database server's clock for PostgreSQL
+   * (the local clock plus an offset measured against the server), so hosts
+   * whose clocks disagree still judge leases and due times alike.
+   */
+  now(): number;
+
+  /** Releases the connections. */
   close(): Promise<void>;
 
   /**
@@ -242,12 +247,13 @@ export interface Storage extends AsyncDisposable {
   /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number>;
 
-  /** Counts, workers, next retry and throughput in one read. */
-  statsGet(params: { now: number; staleBefore: number }): Promise<Stats>;
-  /** Attempts finished per bucket of `bucketMs` since `since`, oldest first. */
-  runThroughput(
-    params: { since: number; bucketMs: number; now: number },
-  ): Promise<{ at: string; completed: number; failed: number }[]>;
+  /** When the earliest failed job is due to be retried, or `null`. */
+  jobNextRetryAt(): Promise<number | null>;
+  /**
+   * Attempts finished at or after `since`, counted per bucket of `bucketMs`;
+   * only buckets with any, in any order (`lib/stats.ts` shapes the series).
+   */
+  runFinishedCounts(params: { since: number; bucketMs: number }): Promise<FinishedCount[]>;
 
   /** Totals over every finished attempt by outcome, for `/metrics`. */
   runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]>;

@@ -1,6 +1,7 @@
 /** `queuectl worker list` and the workers of `status`: the running worker processes. */
 import assert from "node:assert/strict";
 import { runCli, withTempDb } from "../_helpers.ts";
+import { hostId } from "../../lib/host_id.ts";
 import {
   enqueue,
   killMatching,
@@ -29,7 +30,7 @@ Deno.test("worker list and status show a running worker with its pid, host and c
     assert.ok(listed, "worker list is empty while a worker runs");
     assert.deepEqual(others, []);
     assert.equal(listed.pid, worker.pid);
-    assert.equal(listed.host, Deno.hostname());
+    assert.equal(listed.host, hostId());
     assert.equal(listed.count, 2);
     assert.deepEqual(listed.queues, ["default"]);
     assert.deepEqual(listed.current_jobs, ["busy"]);

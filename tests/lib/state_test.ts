@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { ConflictError } from "../../lib/errors.ts";
 import { JOB_STATES, type JobState, RUN_OUTCOMES, type RunOutcome } from "../../lib/job.ts";
-import { canTransition, decideAfterRun, planCancel, planRetry } from "../../lib/state.ts";
+import {
+  canTransition,
+  decideAfterForcedStop,
+  decideAfterRun,
+  planCancel,
+  planRetry,
+} from "../../lib/state.ts";
 
 const NOW = Date.UTC(2026, 10, 28, 10, 30, 0, 0);
 const BACKOFF = { base: 2, max: 3600 };
@@ -220,4 +226,10 @@ Deno.test("planRetry() and planCancel() agree with canTransition()", () => {
     }
     assert.equal(cancelled !== null, canTransition(state, "cancelled"), state);
   }
+});
+
+Deno.test("decideAfterForcedStop() puts the job back at once without counting the attempt", () => {
+  const decision = decideAfterForcedStop(NOW);
+  assert.deepEqual(decision, { state: "pending", next_run_at: NOW, uncountAttempt: true });
+  assert.ok(canTransition("processing", decision.state));
 });

@@ -24,7 +24,7 @@ export interface AppFixture extends AsyncDisposable {
 /** Makes an {@linkcode AppFixture}; dispose it with `await using`. */
 export async function appFixture(extra: Partial<HandlerDeps> = {}): Promise<AppFixture> {
   const tmp = await withTempDb();
-  const store = openStorage(tmp.db);
+  const store = await openStorage(tmp.db);
   const fixture: AppFixture = {
     db: tmp.db,
     store,

@@ -546,7 +546,7 @@ Deno.test("GET /api/events sends the stats, then an event after a change by anot
     // Written through a connection of its own, as `queuectl enqueue` in another terminal would.
     const started = Date.now();
     {
-      await using other = openStorage(f.db);
+      await using other = await openStorage(f.db);
       await addJobs(other, { id: "e1" });
     }
     const second = await events.next(2000);

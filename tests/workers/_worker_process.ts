@@ -217,19 +217,19 @@ export function workerList(db: string): Promise<WorkerInfo[]> {
 export const read = {
   /** What `show <id> --json` prints, parsed. */
   async job(db: string, id: string): Promise<JobWithRuns> {
-    await using store = openStorage(db);
+    await using store = await openStorage(db);
     const job = await store.jobGetWithRuns({ id });
     if (!job) throw new Error(`Job "${id}" not found`);
     return JSON.parse(JSON.stringify(job));
   },
   /** What `logs <id> --json` prints (the latest attempt), or `null` before the first run. */
   async logs(db: string, id: string): Promise<RunOutput | null> {
-    await using store = openStorage(db);
+    await using store = await openStorage(db);
     return await store.runOutputGet({ id });
   },
   /** What `status --json` prints, parsed. */
   async status(db: string): Promise<Stats> {
-    await using store = openStorage(db);
+    await using store = await openStorage(db);
     return JSON.parse(JSON.stringify(await readStats(store, Date.now())));
   },
   /** What `worker list --json` prints, parsed. */

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../../lib/config.ts";
 import type { Job } from "../../lib/job.ts";
-import type { Stats } from "../../lib/storage/storage.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { DlqLive } from "./dlq.tsx";
 import { JobLive, type JobPageData } from "./job.tsx";
 import { JobFilterForm, type JobFilters, JobsLive } from "./jobs.tsx";

@@ -3,7 +3,8 @@
 // hono would print `key` as an attribute; there is no client-side diffing to help.
 import type { Config } from "../../lib/config.ts";
 import { type Job, JOB_STATES } from "../../lib/job.ts";
-import type { Stats, WorkerInfo } from "../../lib/storage/storage.ts";
+import type { WorkerInfo } from "../../lib/storage/storage.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { jobPath, JobTable, Time } from "./_parts.tsx";
 
 /** One bar of the throughput chart. */

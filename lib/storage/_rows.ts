@@ -1,0 +1,67 @@
+/**
+ * Rows as both stores return them (the same column names, times as epoch
+ * milliseconds, `env` as JSON text, output as bytes) turned into the job
+ * model, and the cursor of `jobList` pages. Private to `lib/storage/`.
+ */
+import { isoTime, type Job, type JobState, type Run, type RunOutcome } from "../job.ts";
+
+/** A result row, column name to value. */
+export type Row = Record<string, unknown>;
+
+const decoder = new TextDecoder();
+
+/** A `jobs` row as a {@linkcode Job}. */
+export function toJob(row: Row): Job {
+  return {
+    id: row.id as string,
+    command: row.command as string,
+    state: row.state as JobState,
+    queue: row.queue as string,
+    priority: row.priority as number,
+    max_retries: row.max_retries as number | null,
+    timeout: row.timeout as number | null,
+    env: row.env === null ? null : JSON.parse(row.env as string),
+    cwd: row.cwd as string | null,
+    attempts: row.attempts as number,
+    created_at: isoTime(row.created_at as number),
+    updated_at: isoTime(row.updated_at as number),
+    next_run_at: row.next_run_at === null ? null : isoTime(row.next_run_at as number),
+    last_error: row.last_error as string | null,
+    worker_id: row.worker_id as string | null,
+  };
+}
+
+/** A `runs` row as a {@linkcode Run}. */
+export function toRun(row: Row): Run {
+  const started = row.started_at as number;
+  const finished = row.finished_at as number | null;
+  return {
+    attempt: row.attempt as number,
+    started_at: isoTime(started),
+    finished_at: finished === null ? null : isoTime(finished),
+    duration_ms: finished === null ? null : finished - started,
+    outcome: row.outcome as RunOutcome | null,
+    exit_code: row.exit_code as number | null,
+    signal: row.signal as string | null,
+    error: row.error as string | null,
+    worker_id: row.worker_id as string | null,
+  };
+}
+
+/** Stored output as text (none is the empty string). */
+export function text(bytes: unknown): string {
+  return bytes instanceof Uint8Array ? decoder.decode(bytes) : "";
+}
+
+/** The cursor after a page that ends with this job. */
+export function encodeCursor(createdAt: number, id: string): string {
+  return `${createdAt.toString(36)}.${id}`;
+}
+
+/** A cursor read back, or `null` for one this store did not make. */
+export function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  const dot = cursor.indexOf(".");
+  if (dot <= 0) return null;
+  const createdAt = parseInt(cursor.slice(0, dot), 36);
+  return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(dot + 1) } : null;
+}
