@@ -14,7 +14,16 @@ export interface RunRequest {
   timeoutMs: number;
   /** Bytes of stdout and of stderr to keep (the last ones). */
   outputLimit: number;
+  /** SIGTERM to SIGKILL when fenced: short enough to end before the lease does. */
+  fenceGraceMs: number;
 }
+
+/**
+ * Why the supervisor stops a running job: `cancel` (asked by `cancel`),
+ * `force` (a forced stop: at once, not counted), `fence` (its lease could
+ * not be renewed, so it must end before another host may take the job).
+ */
+export type KillReason = "cancel" | "force" | "fence";
 
 /** How a command ended; `run_command.ts` is the only place that makes one. */
 export type CommandOutcome =
@@ -22,7 +31,7 @@ export type CommandOutcome =
   | { kind: "failed"; exitCode: number | null; signal: string | null }
   | { kind: "timedOut"; seconds: number }
   | { kind: "spawnFailed"; error: string }
-  | { kind: "killed"; reason: "cancel" | "force" };
+  | { kind: "killed"; reason: KillReason };
 
 /** The result of one attempt with its captured output. */
 export interface CommandResult {
@@ -37,7 +46,7 @@ export interface CommandResult {
 /** Supervisor → job worker. */
 export type ToJobWorker =
   | { type: "run"; request: RunRequest }
-  | { type: "kill"; id: string; reason: "cancel" | "force" }
+  | { type: "kill"; id: string; reason: KillReason }
   | { type: "close" };
 
 /** Job worker → supervisor. */

@@ -37,7 +37,11 @@ export function describeOutcome(outcome: CommandOutcome): string | null {
     case "spawnFailed":
       return outcome.error;
     case "killed":
-      return outcome.reason === "cancel" ? "cancelled while running" : "stopped by force";
+      return outcome.reason === "cancel"
+        ? "cancelled while running"
+        : outcome.reason === "fence"
+        ? "interrupted: the worker could not renew its lease and stopped the job before it expired"
+        : "stopped by force";
     default: {
       const never: never = outcome;
       throw new Error(`Unknown outcome ${JSON.stringify(never)}`);

@@ -11,7 +11,7 @@
  * tables of every Web Worker's isolate, ~4 ms a job), while without it
  * the child starts by vfork/posix_spawn and `setsid` execs `sh` at once.
  */
-import type { CommandResult, RunRequest } from "./messages.ts";
+import type { CommandResult, KillReason, RunRequest } from "./messages.ts";
 import { processStartTime, signalGroup } from "./process_group.ts";
 import { TailBuffer } from "./tail_buffer.ts";
 
@@ -34,7 +34,10 @@ export interface RunCommandOptions {
   /** Called at most every `outputEveryMs` with the output so far, while it changes. */
   onOutput?: (stdout: Uint8Array, stderr: Uint8Array) => void;
   outputEveryMs?: number;
-  /** Aborting stops the job: `reason` "force" kills at once, "cancel" after a grace. */
+  /**
+   * Aborting stops the job: with `reason` "force" at once; "cancel" or
+   * "fence" with SIGTERM, then SIGKILL after a grace.
+   */
   signal?: AbortSignal;
   /** Overrides {@linkcode KILL_GRACE_MS} (tests). */
   killGraceMs?: number;
@@ -110,9 +113,9 @@ export async function runCommand(
   };
 
   const grace = options.killGraceMs ?? KILL_GRACE_MS;
-  let stopped: "timeout" | "cancel" | "force" | null = null;
+  let stopped: "timeout" | KillReason | null = null;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const stop = (why: "timeout" | "cancel" | "force") => {
+  const stop = (why: "timeout" | KillReason) => {
     if (stopped) return;
     stopped = why;
     if (why === "force") {
@@ -120,12 +123,18 @@ export async function runCommand(
       return;
     }
     signal("SIGTERM");
-    killTimer = setTimeout(() => signal("SIGKILL"), grace);
+    killTimer = setTimeout(
+      () => signal("SIGKILL"),
+      why === "fence" ? Math.min(grace, request.fenceGraceMs) : grace,
+    );
   };
   const timeoutTimer = request.timeoutMs > 0
     ? setTimeout(() => stop("timeout"), request.timeoutMs)
     : undefined;
-  const onAbort = () => stop(options.signal?.reason === "force" ? "force" : "cancel");
+  const onAbort = () => {
+    const reason = options.signal?.reason;
+    stop(reason === "force" || reason === "fence" ? reason : "cancel");
+  };
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
 
@@ -164,7 +173,7 @@ export async function runCommand(
   if (stopped === "timeout") {
     return { ...base, outcome: { kind: "timedOut", seconds: request.timeoutMs / 1000 } };
   }
-  if (stopped === "cancel" || stopped === "force") {
+  if (stopped !== null) {
     return { ...base, outcome: { kind: "killed", reason: stopped } };
   }
   if (status.success) return { ...base, outcome: { kind: "succeeded" } };

@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult, FromJobWorker, ToJobWorker } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import { Rescuer } from "./rescuer.ts";
+import { KILL_GRACE_MS } from "./run_command.ts";
 import { hostId } from "../lib/host_id.ts";
 
 /** How a supervisor is set up. */
@@ -44,6 +45,18 @@ const IDLE_POLL_MS = 1000;
 const MAX_HEARTBEAT_MS = 2000;
 /** How old the cached settings may get. */
 const CONFIG_TTL_MS = 1000;
+
+/**
+ * When a supervisor that cannot renew its leases ends its jobs (fencing):
+ * SIGTERM at `lease - grace - margin` after the last renewal began, SIGKILL
+ * `grace` later, so every process is gone a `margin` before the lease can
+ * expire and another host may take the job. Both scale down for short leases.
+ */
+export function fencePlan(leaseMs: number): { fenceAfterMs: number; graceMs: number } {
+  const graceMs = Math.min(KILL_GRACE_MS, leaseMs * 0.2);
+  const marginMs = leaseMs * 0.2;
+  return { fenceAfterMs: leaseMs - graceMs - marginMs, graceMs };
+}
 
 interface Slot {
   index: number;
@@ -91,6 +104,12 @@ export class Supervisor {
   #checkingRequests = false;
   #checkRequestsAgain = false;
   #flushQueued = false;
+  #heartbeating = false;
+  /** Local monotonic time when the last renewal of every running job's lease began. */
+  #renewedAt = 0;
+  /** The last heartbeat failed: claim nothing until one succeeds. */
+  #renewFailing = false;
+  #fenceTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -203,9 +222,11 @@ export class Supervisor {
     try {
       do {
         this.#fillAgain = false;
-        if (this.#stopping) return;
+        if (this.#stopping || this.#renewFailing) return;
         const free = this.#slots.filter((s) => s.job === null);
         if (free.length === 0) return;
+        const idle = this.running === 0;
+        const claimStart = performance.now();
         const now = this.#store.now();
         const config = await this.#currentConfig(now);
         const dueAt = await this.#store.jobNextDueAt({ queues: this.#options.queues });
@@ -220,6 +241,8 @@ export class Supervisor {
           now,
           leaseMs: config.lease_timeout * 1000,
         });
+        // With nothing running before, every lease now dates from this claim.
+        if (idle && jobs.length > 0) this.#renewed(claimStart, config);
         jobs.forEach((job, i) => this.#dispatch(free[i]!, job, config));
         if (jobs.length === free.length) this.#fillAgain = true;
         else this.#scheduleWake(null, now);
@@ -248,6 +271,7 @@ export class Supervisor {
         env: job.env,
         timeoutMs: Math.round(timeout * 1000),
         outputLimit: config.output_limit,
+        fenceGraceMs: fencePlan(config.lease_timeout * 1000).graceMs,
       },
     });
     this.#emit({
@@ -388,10 +412,16 @@ export class Supervisor {
     }
   }
 
-  /** Renews leases and the registry entry; acts on stop and cancel requests; rescues. */
+  /**
+   * Renews leases and the registry entry; acts on stop and cancel requests;
+   * rescues. One at a time: against an unreachable server a call may hang
+   * until the store's timeout.
+   */
   async #heartbeat(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#heartbeating) return;
+    this.#heartbeating = true;
     try {
+      const started = performance.now();
       const now = this.#store.now();
       const config = await this.#currentConfig(now);
       const reply = await this.#store.workerHeartbeat({
@@ -399,10 +429,51 @@ export class Supervisor {
         now,
         leaseMs: config.lease_timeout * 1000,
       });
+      this.#renewed(started, config);
+      if (this.#renewFailing) {
+        this.#renewFailing = false;
+        this.wake();
+      }
       this.#actOnRequests(reply);
       await this.#rescuer.runOnce(now, config);
     } catch (error) {
+      this.#renewFailing = true;
       this.#emit({ type: "supervisor:error", message: errorMessage(error) });
+    } finally {
+      this.#heartbeating = false;
+    }
+  }
+
+  /** Every running job's lease was renewed by a call that began at `startedAt` (monotonic). */
+  #renewed(startedAt: number, config: Config): void {
+    this.#renewedAt = Math.max(this.#renewedAt, startedAt);
+    const { fenceAfterMs } = fencePlan(config.lease_timeout * 1000);
+    clearTimeout(this.#fenceTimer);
+    this.#fenceTimer = setTimeout(
+      () => this.#fence(),
+      Math.max(0, this.#renewedAt + fenceAfterMs - performance.now()),
+    );
+  }
+
+  /**
+   * Fencing: the leases were not renewed in time, so another host may soon
+   * take these jobs. End them first; their attempts are recorded
+   * `interrupted` once the store answers again (a guarded write, which does
+   * not apply where another worker has already rescued the job).
+   */
+  #fence(): void {
+    if (this.#stopped) return;
+    const running = this.#slots.filter((s) => s.job !== null && !s.killSent);
+    if (running.length === 0) return;
+    this.#renewFailing = true;
+    this.#emit({
+      type: "supervisor:error",
+      message: `cannot renew the leases of ${running.length} running job(s): stopping them ` +
+        "before another worker may take them",
+    });
+    for (const slot of running) {
+      slot.killSent = true;
+      this.#post(slot, { type: "kill", id: slot.job!.id, reason: "fence" });
     }
   }
 
@@ -479,6 +550,7 @@ export class Supervisor {
 
   async #shutdown(): Promise<void> {
     clearTimeout(this.#wakeTimer);
+    clearTimeout(this.#fenceTimer);
     clearInterval(this.#heartbeatTimer);
     this.#watch?.close();
     for (const slot of this.#slots) slot.worker.terminate();

@@ -13,6 +13,7 @@ function request(command: string, overrides: Partial<RunRequest> = {}): RunReque
     env: null,
     timeoutMs: 0,
     outputLimit: 65536,
+    fenceGraceMs: 3000,
     ...overrides,
   };
 }
