@@ -133,6 +133,8 @@ export class SqliteStorage implements Storage {
   /** A file beside the database that every commit touches, for {@linkcode watchChanges}. */
   #wakePath: string | null;
   #wakeFile: Deno.FsFile | null = null;
+  /** Open watches, closed with the store. */
+  #watches = new Set<{ close(): void }>();
   #wakeByte = new Uint8Array(1);
 
   private constructor(location: string, db: DatabaseSync) {
@@ -274,13 +276,17 @@ export class SqliteStorage implements Storage {
         // closed
       }
     })();
-    return {
+    const watches = this.#watches;
+    const watch = {
       close() {
+        watches.delete(watch);
         try {
           watcher.close();
         } catch { /* already closed */ }
       },
     };
+    watches.add(watch);
+    return watch;
   }
 
   #read<T>(fn: () => T): T {
@@ -305,6 +311,7 @@ export class SqliteStorage implements Storage {
   }
 
   close(): Promise<void> {
+    for (const watch of [...this.#watches]) watch.close();
     this.#wakeFile?.close();
     this.#wakeFile = null;
     if (this.#db.isOpen) this.#db.close();

@@ -1,10 +1,13 @@
 /**
  * The storage conformance suite: every guarantee of the {@linkcode Storage}
  * interface, run against any implementation. A driver's test file calls
- * {@linkcode storageConformance} with a factory that opens a fresh, empty
- * store; a new storage guarantee extends this suite first (STYLE.md 14).
+ * {@linkcode storageConformance} with a factory that makes a fresh, empty
+ * database per test; a new storage guarantee extends this suite first
+ * (STYLE.md 14).
  *
- * Time is always a parameter here: every test uses a fixed clock, no sleeps.
+ * Time is a parameter here: every `now` is a fixed clock. The only waits are
+ * for another connection's change to reach a watcher: polled with a
+ * deadline, and bounded windows in which nothing may happen.
  */
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../../lib/config.ts";
@@ -18,7 +21,18 @@ import {
   type NewJob,
 } from "../../../lib/job.ts";
 import type { ClaimedJob, RunFinish, Storage } from "../../../lib/storage/storage.ts";
-import { JOB_FIELDS } from "../../_helpers.ts";
+import { JOB_FIELDS, waitFor } from "../../_helpers.ts";
+
+/** A fresh, empty database for one test; each open() is one more connection to it. */
+export interface TestDatabase extends AsyncDisposable {
+  open(): Promise<Storage>;
+}
+
+/** How a store runs the suite. */
+export interface ConformanceOptions {
+  /** Cases this store cannot run, by title, each with the reason: registered as ignored, with a NOT RUN line. */
+  skip?: Record<string, string>;
+}
 
 /** A fixed "now" for every test: 2026-01-01T12:00:00.000Z. */
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
@@ -60,6 +74,7 @@ function finishOf(
     stderr: null,
     state: "completed",
     nextRunAt: null,
+    uncountAttempt: false,
     ...overrides,
   };
 }
@@ -172,13 +187,110 @@ async function stateOf(store: Storage, id: string): Promise<JobState | undefined
   return (await store.jobGet({ id }))?.state;
 }
 
-/** Registers the conformance tests for the stores `factory` opens (each empty and new). */
-export function storageConformance(name: string, factory: () => Promise<Storage>): void {
-  const test = (title: string, fn: (store: Storage) => Promise<void>) =>
-    Deno.test(`${name}: ${title}`, async () => {
-      await using store = await factory();
-      await fn(store);
-    });
+/** How long a watcher must stay silent to count as settled. */
+const SETTLE_MS = 100;
+/** The longest a committed write may take to reach a watcher. */
+const WAKE_DEADLINE_MS = 5000;
+/** How long each quiet write gets to (wrongly) wake a watcher. */
+const QUIET_WINDOW_MS = 300;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A watch on one store that counts its calls. */
+interface ChangeCounter extends Disposable {
+  readonly calls: number;
+  close(): void;
+}
+
+function countChanges(store: Storage): ChangeCounter {
+  let calls = 0;
+  const watch = store.watchChanges(() => calls++);
+  return {
+    get calls() {
+      return calls;
+    },
+    close: () => watch.close(),
+    [Symbol.dispose]: () => watch.close(),
+  };
+}
+
+/**
+ * Waits until `counter` has not moved for `quietMs`, and returns its count.
+ * A store may call back more than once for one write, or once right after
+ * subscribing (PostgreSQL re-reads on every LISTEN).
+ */
+async function settle(counter: ChangeCounter, quietMs = SETTLE_MS): Promise<number> {
+  const deadline = Date.now() + WAKE_DEADLINE_MS;
+  let last = counter.calls;
+  let quietSince = Date.now();
+  for (;;) {
+    await delay(10);
+    if (counter.calls !== last) {
+      last = counter.calls;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) {
+      return last;
+    }
+    if (Date.now() > deadline) throw new Error("The watcher never settled: it keeps calling back");
+  }
+}
+
+/** Waits until `counter` moves past `baseline`, then until it settles; returns the new count. */
+async function awaitWake(counter: ChangeCounter, baseline: number, what: string): Promise<number> {
+  await waitFor(() => counter.calls > baseline, {
+    timeoutMs: WAKE_DEADLINE_MS,
+    intervalMs: 10,
+    message: `the watcher to hear ${what}`,
+  });
+  return await settle(counter);
+}
+
+/**
+ * Starts a watch on `store` and returns it once it is live and quiet: a
+ * write committed by `other` reached it, then nothing more for a moment.
+ */
+async function liveWatch(store: Storage, other: Storage): Promise<ChangeCounter> {
+  const counter = countChanges(store);
+  try {
+    await other.configSet({ key: "max_retries", value: defaultConfig().max_retries });
+    await awaitWake(counter, 0, "a first write (configSet) by another connection");
+    return counter;
+  } catch (error) {
+    counter.close();
+    throw error;
+  }
+}
+
+/**
+ * Registers the conformance tests for the databases `factory` makes (each
+ * empty and new). Each test gets one connection, closed at its end, and the
+ * database to open more.
+ */
+export function storageConformance(
+  name: string,
+  factory: () => Promise<TestDatabase>,
+  options: ConformanceOptions = {},
+): void {
+  const skip = options.skip ?? {};
+  const titles = new Set<string>();
+  const test = (
+    title: string,
+    fn: (store: Storage, db: TestDatabase) => void | Promise<void>,
+  ) => {
+    assert.ok(!titles.has(title), `two cases are titled "${title}"`);
+    titles.add(title);
+    const run = async () => {
+      await using db = await factory();
+      await using store = await db.open();
+      await fn(store, db);
+    };
+    if (!Object.hasOwn(skip, title)) {
+      Deno.test(`${name}: ${title}`, run);
+      return;
+    }
+    console.log(`NOT RUN: ${name}: ${title}: ${skip[title]}`);
+    Deno.test({ name: `${name}: ${title}`, ignore: true, fn: run });
+  };
 
   // --- jobInsertMany, jobGet, jobGetWithRuns ---
 
@@ -1088,7 +1200,7 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     assert.equal(await stateOf(store, "b"), "processing");
   });
 
-  test("runFinishMany() with state pending puts the job back without counting the attempt", async (store) => {
+  test("runFinishMany() with uncountAttempt puts the job back without counting the attempt", async (store) => {
     await store.jobInsertMany({ jobs: [newJob("j1")], now: T0 });
     const first = await claimOne(store, "w1", "j1");
     const applied = await store.runFinishMany({
@@ -1099,6 +1211,7 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
         error: "stopped by worker stop --force",
         state: "pending",
         nextRunAt: T0 + 1000,
+        uncountAttempt: true,
       })],
     });
     assert.deepEqual(applied, ["j1"]);
@@ -1109,6 +1222,28 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     const again = await claimOne(store, "w2", "j1", T0 + 1000);
     assert.equal(again.attempt, 1, "the uncounted attempt is run again with the same number");
     await assertCounts(store, { processing: 1 });
+  });
+
+  test("runFinishMany() into pending without uncountAttempt keeps the attempt counted", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("j1", { max_retries: 3 })], now: T0 });
+    const first = await claimOne(store, "w1", "j1");
+    await store.runFinishMany({
+      finishes: [finishOf(first, "w1", {
+        outcome: "interrupted",
+        exitCode: null,
+        error: "interrupted: worker lost",
+        state: "pending",
+        nextRunAt: T0 + 1000,
+      })],
+    });
+    const job = await store.jobGet({ id: "j1" });
+    assert.deepEqual(
+      [job?.state, job?.attempts],
+      ["pending", 1],
+      "the flag, not the state, uncounts",
+    );
+    const again = await claimOne(store, "w2", "j1", T0 + 1000);
+    assert.equal(again.attempt, 2);
   });
 
   test("runStartMany() records where the attempt runs, only for the worker that holds it", async (store) => {
@@ -1514,34 +1649,18 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
     });
   });
 
-  // --- statsGet, runThroughput, runTotals ---
+  // --- jobNextRetryAt, runFinishedCounts, runTotals ---
 
-  test("statsGet() has the shape of status --json with every state counted", async (store) => {
-    const empty = await store.statsGet({ now: T0, staleBefore: T0 - LEASE });
-    assert.deepEqual(empty, {
-      db: store.location,
-      counts: { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, cancelled: 0 },
-      workers: [],
-      next_retry_at: null,
-      throughput: { window_s: empty.throughput.window_s, completed: 0, failed: 0, per_second: 0 },
-    });
-    assert.ok(empty.throughput.window_s > 0);
-    assert.equal(typeof store.location, "string");
-    assert.ok(store.location.length > 0);
-  });
-
-  test("statsGet() counts jobs, live workers, the next retry and recent throughput", async (store) => {
-    await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
-    await store.workerRegister({
-      id: "gone",
-      pid: 2,
-      host: "h",
-      count: 1,
-      queues: null,
-      now: T0 - 120_000,
-    });
+  test("jobNextRetryAt() gives when the earliest failed job is retried, or null", async (store) => {
+    assert.equal(await store.jobNextRetryAt(), null, "an empty store");
     await store.jobInsertMany({
-      jobs: ["a", "b", "c", "d", "e"].map((id) => newJob(id)),
+      jobs: [
+        newJob("late"),
+        newJob("soon"),
+        newJob("dies"),
+        newJob("runs"),
+        newJob("waits", { run_at: T0 + 1000 }),
+      ],
       now: T0,
     });
     const claimed = await store.jobClaim({
@@ -1551,72 +1670,84 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
       now: T0,
       leaseMs: LEASE,
     });
-    const [a, b, c, d] = claimed as [ClaimedJob, ClaimedJob, ClaimedJob, ClaimedJob];
+    const byId = Object.fromEntries(claimed.map((j) => [j.id, j]));
+    assert.deepEqual(Object.keys(byId).sort(), ["dies", "late", "runs", "soon"]);
+    assert.equal(await store.jobNextRetryAt(), null, "pending and processing jobs are no retries");
     await store.runFinishMany({
       finishes: [
-        finishOf(a, "w1", { finishedAt: T0 + 1000 }),
-        finishOf(b, "w1", { finishedAt: T0 + 2000 }),
-        finishOf(c, "w1", failure(T0 + 9000, T0 + 3000)),
+        finishOf(byId.late!, "w1", failure(T0 + 9000)),
+        finishOf(byId.soon!, "w1", failure(T0 + 5000)),
+        finishOf(byId.dies!, "w1", death()),
       ],
     });
-    const stats = await store.statsGet({ now: T0 + 5000, staleBefore: T0 - LEASE });
-    assert.equal(stats.db, store.location);
-    assert.deepEqual(stats.counts, {
-      pending: 1,
-      processing: 1,
-      completed: 2,
-      failed: 1,
-      dead: 0,
-      cancelled: 0,
-    });
-    assert.deepEqual(stats.workers.map((w) => [w.id, w.current_jobs]), [["w1", [d.id]]]);
-    assert.equal(stats.next_retry_at, isoTime(T0 + 9000));
-    assert.equal(stats.throughput.completed, 2);
-    assert.equal(stats.throughput.failed, 1);
-    assert.equal(
-      stats.throughput.per_second,
-      Math.round((2 / stats.throughput.window_s) * 100) / 100,
-    );
-    const later = await store.statsGet({
-      now: T0 + 3000 + stats.throughput.window_s * 1000 + 1,
-      staleBefore: T0 - LEASE,
-    });
-    assert.deepEqual(
-      [later.throughput.completed, later.throughput.failed],
-      [0, 0],
-      "finishes older than the window do not count",
-    );
+    assert.equal(await store.jobNextRetryAt(), T0 + 5000);
+    await store.jobRetry({ ids: ["soon"], now: T0 + 2000 });
+    assert.equal(await store.jobNextRetryAt(), T0 + 9000, "a retried job waits as pending");
+    await store.jobCancel({ ids: ["late"], now: T0 + 3000 });
+    assert.equal(await store.jobNextRetryAt(), null, "a dead job is never retried by itself");
   });
 
-  test("runThroughput() buckets finished attempts, oldest first, empty buckets included", async (store) => {
-    await store.jobInsertMany({ jobs: ["a", "b", "c", "d"].map((id) => newJob(id)), now: T0 });
+  test("runFinishedCounts() counts finishes since a time per bucket, only buckets with any", async (store) => {
+    assert.deepEqual(await store.runFinishedCounts({ since: T0, bucketMs: 10_000 }), []);
+    const ids = ["before", "edge", "fails", "next", "timeout", "cancel", "forced", "running"];
+    await store.jobInsertMany({ jobs: ids.map((id) => newJob(id)), now: T0 });
     const claimed = await store.jobClaim({
       workerId: "w1",
       queues: null,
-      limit: 4,
+      limit: ids.length,
       now: T0,
       leaseMs: LEASE,
     });
-    const [a, b, c] = claimed as [ClaimedJob, ClaimedJob, ClaimedJob];
+    const byId = Object.fromEntries(claimed.map((j) => [j.id, j]));
+    assert.equal(claimed.length, ids.length);
+    const since = T0 + 1000;
     await store.runFinishMany({
       finishes: [
-        finishOf(a, "w1", { finishedAt: T0 + 1000 }),
-        finishOf(b, "w1", failure(T0 + 60_000, T0 + 15_000)),
-        finishOf(c, "w1", { finishedAt: T0 + 16_000 }),
+        finishOf(byId.before!, "w1", { finishedAt: since - 1 }),
+        finishOf(byId.edge!, "w1", { finishedAt: since }),
+        finishOf(byId.fails!, "w1", failure(T0 + 60_000, since + 9_999)),
+        finishOf(byId.next!, "w1", { finishedAt: since + 10_000 }),
+        // Bucket 2 stays empty; bucket 3 holds every kind of failure.
+        finishOf(byId.timeout!, "w1", {
+          ...death(since + 30_000),
+          outcome: "timed_out",
+          exitCode: null,
+          signal: "SIGKILL",
+        }),
+        finishOf(byId.cancel!, "w1", {
+          outcome: "cancelled",
+          exitCode: null,
+          signal: "SIGTERM",
+          state: "cancelled",
+          finishedAt: since + 30_500,
+        }),
+        finishOf(byId.forced!, "w1", {
+          outcome: "interrupted",
+          exitCode: null,
+          signal: "SIGKILL",
+          error: "stopped by worker stop --force",
+          state: "pending",
+          nextRunAt: since + 39_999,
+          uncountAttempt: true,
+          finishedAt: since + 39_999,
+        }),
       ],
     });
-    const series = await store.runThroughput({ since: T0, bucketMs: 10_000, now: T0 + 30_000 });
-    assert.deepEqual(series, [
-      { at: isoTime(T0), completed: 1, failed: 0 },
-      { at: isoTime(T0 + 10_000), completed: 1, failed: 1 },
-      { at: isoTime(T0 + 20_000), completed: 0, failed: 0 },
+    const counts = async (params: { since: number; bucketMs: number }) =>
+      [...await store.runFinishedCounts(params)].sort((a, b) => a.bucket - b.bucket);
+    assert.deepEqual(await counts({ since, bucketMs: 10_000 }), [
+      { bucket: 0, completed: 1, failed: 1 },
+      { bucket: 1, completed: 1, failed: 0 },
+      { bucket: 3, completed: 0, failed: 3 },
+    ], "from `since` on, the running attempt left out");
+    assert.deepEqual(await counts({ since: since + 10_000, bucketMs: 20_000 }), [
+      { bucket: 0, completed: 1, failed: 0 },
+      { bucket: 1, completed: 0, failed: 3 },
     ]);
-    const later = await store.runThroughput({
-      since: T0 + 10_000,
-      bucketMs: 10_000,
-      now: T0 + 30_000,
-    });
-    assert.deepEqual(later.map((p) => [p.completed, p.failed]), [[1, 1], [0, 0]]);
+    assert.deepEqual(await counts({ since: T0, bucketMs: 3_600_000 }), [
+      { bucket: 0, completed: 3, failed: 4 },
+    ]);
+    assert.deepEqual(await counts({ since: since + 40_000, bucketMs: 10_000 }), []);
   });
 
   test("runTotals() sums finished attempts and their durations by outcome", async (store) => {
@@ -1647,4 +1778,320 @@ export function storageConformance(name: string, factory: () => Promise<Storage>
       "the running attempt is not counted",
     );
   });
+
+  // --- location, now ---
+
+  test("location says where the data lives, without a password", (store) => {
+    assert.equal(typeof store.location, "string");
+    assert.ok(store.location.length > 0);
+    if (URL.canParse(store.location)) {
+      assert.equal(new URL(store.location).password, "", `a password in "${store.location}"`);
+    }
+    assert.doesNotMatch(store.location, /password=/i);
+  });
+
+  test(
+    "now() is the store's clock, close to this machine's, on every connection",
+    async (store, db) => {
+      await using other = await db.open();
+      for (const connection of [store, other]) {
+        const before = Date.now();
+        const now = connection.now();
+        const after = Date.now();
+        assert.ok(Number.isSafeInteger(now), `now() is whole milliseconds: ${now}`);
+        assert.ok(
+          now >= before - 5000 && now <= after + 5000,
+          `now() is ${now - before} ms off the local clock`,
+        );
+      }
+    },
+  );
+
+  // --- several connections to one database ---
+
+  test(
+    "jobClaim() on three connections at once hands out every job exactly once",
+    async (store, db) => {
+      await using second = await db.open();
+      await using third = await db.open();
+      const connections = [store, second, third];
+      const total = 300;
+      await store.jobInsertMany({
+        jobs: Array.from({ length: total }, (_, i) => newJob(`j${i}`, { priority: i % 4 })),
+        now: T0,
+      });
+      const claims: { id: string; workerId: string; job: ClaimedJob }[] = [];
+      const results = await Promise.allSettled(connections.map(async (connection, k) => {
+        const workerId = `w-${k}`;
+        // At most one round per job and one to find the queue empty.
+        for (let round = 0; round <= total; round++) {
+          const claimed = await connection.jobClaim({
+            workerId,
+            queues: null,
+            limit: 1 + (round + k) % 5,
+            now: T0,
+            leaseMs: LEASE,
+          });
+          if (claimed.length === 0) return;
+          claims.push(...claimed.map((job) => ({ id: job.id, workerId, job })));
+        }
+        throw new Error(`${workerId} never found the queue empty`);
+      }));
+      for (const result of results) if (result.status === "rejected") throw result.reason;
+
+      const owner = new Map<string, string>();
+      const twice = new Set<string>();
+      for (const { id, workerId, job } of claims) {
+        if (owner.has(id)) twice.add(id);
+        owner.set(id, workerId);
+        assert.deepEqual([job.worker_id, job.attempt, job.state], [workerId, 1, "processing"]);
+      }
+      assert.deepEqual([...twice], [], "jobs claimed twice");
+      assert.equal(owner.size, total, "every job was claimed");
+      assert.ok(new Set(owner.values()).size > 1, "the connections' claims interleaved");
+      await assertCounts(third, { processing: total });
+      for (const [id, workerId] of owner) {
+        const job = await second.jobGetWithRuns({ id });
+        assert.deepEqual(
+          [job?.worker_id, job?.attempts, job?.runs.map((r) => [r.attempt, r.worker_id])],
+          [workerId, 1, [[1, workerId]]],
+          `job ${id} has exactly one run, by the worker that claimed it`,
+        );
+      }
+    },
+  );
+
+  test(
+    "a store rescues another connection's stranded jobs, and their late results do not apply",
+    async (store, db) => {
+      await using rescuer = await db.open();
+      const ids = ["s1", "s2", "s3"];
+      await store.jobInsertMany({
+        jobs: ids.map((id) => newJob(id, { max_retries: 3 })),
+        now: T0,
+      });
+      const claimed = await store.jobClaim({
+        workerId: "w-a",
+        queues: null,
+        limit: 3,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.equal(claimed.length, 3);
+      await store.jobInsertMany({ jobs: [newJob("fresh")], now: T0 });
+      const fresh = await claimOne(store, "w-a", "fresh", T0 + 20_000);
+
+      const at = T0 + LEASE + 1;
+      const stranded = await rescuer.jobListStranded({ now: at, workerIds: [] });
+      assert.deepEqual(stranded.map((j) => j.id).sort(), ids, "the lease of fresh still holds");
+      for (const job of stranded) assert.deepEqual([job.worker_id, job.attempt], ["w-a", 1]);
+      const rescued = await rescuer.runFinishMany({
+        finishes: stranded.map((job) =>
+          finishOf(job, job.worker_id!, {
+            outcome: "interrupted",
+            exitCode: null,
+            error: "interrupted: lease expired",
+            state: "failed",
+            nextRunAt: at + 1000,
+            finishedAt: at,
+          })
+        ),
+      });
+      assert.deepEqual(rescued.sort(), ids);
+
+      // w-a comes back and reports every attempt it ran: only fresh's applies.
+      const late = await store.runFinishMany({
+        finishes: [...claimed, fresh].map((job) => finishOf(job, "w-a", { finishedAt: at + 5 })),
+      });
+      assert.deepEqual(late, ["fresh"]);
+      for (const id of ids) {
+        const job = await store.jobGetWithRuns({ id });
+        assert.deepEqual(
+          [job?.state, job?.attempts, job?.last_error, job?.next_run_at],
+          ["failed", 1, "interrupted: lease expired", isoTime(at + 1000)],
+        );
+        assert.deepEqual(job?.runs.map((r) => [r.attempt, r.outcome, r.worker_id]), [
+          [1, "interrupted", "w-a"],
+        ]);
+      }
+      await assertCounts(store, { failed: 3, completed: 1 });
+      await assertCounts(rescuer, { failed: 3, completed: 1 });
+      assert.deepEqual(
+        await rescuer.jobListStranded({ now: at + 10 * LEASE, workerIds: ["w-a"] }),
+        [],
+      );
+      const retry = await rescuer.jobClaim({
+        workerId: "w-b",
+        queues: null,
+        limit: 3,
+        now: at + 1000,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(retry.map((j) => j.attempt), [2, 2, 2], "the rescued attempt counted");
+    },
+  );
+
+  // --- watchChanges ---
+
+  test("watchChanges() hears every kind of write another connection commits", async (store, db) => {
+    await using other = await db.open();
+    await addJobIn(other, "dead", "dead");
+    await other.jobInsertMany({
+      jobs: [newJob("to-cancel", { run_at: T0 + 3_600_000 }), newJob("fails"), newJob("forced")],
+      now: T0,
+    });
+    const claimed = await other.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const byId = Object.fromEntries(claimed.map((j) => [j.id, j]));
+    await other.workerRegister({ id: "w1", pid: 1, host: "h", count: 2, queues: null, now: T0 });
+
+    using watch = await liveWatch(store, other);
+    let seen = watch.calls;
+    const writes: [string, () => Promise<unknown>][] = [
+      ["jobInsertMany", () => other.jobInsertMany({ jobs: [newJob("new")], now: T0 })],
+      ["jobCancel", () => other.jobCancel({ ids: ["to-cancel"], now: T0 })],
+      ["jobRetry", () => other.jobRetry({ ids: ["dead"], now: T0 })],
+      ["configSet", () => other.configSet({ key: "backoff_base", value: 3 })],
+      ["workerRequestStop", () => other.workerRequestStop({ ids: ["w1"], mode: "graceful" })],
+      [
+        "runFinishMany into failed",
+        () => other.runFinishMany({ finishes: [finishOf(byId.fails!, "w1", failure(T0 + 5000))] }),
+      ],
+      [
+        "runFinishMany into pending",
+        () =>
+          other.runFinishMany({
+            finishes: [finishOf(byId.forced!, "w1", {
+              outcome: "interrupted",
+              exitCode: null,
+              signal: "SIGKILL",
+              state: "pending",
+              nextRunAt: T0,
+              uncountAttempt: true,
+            })],
+          }),
+      ],
+    ];
+    for (const [what, write] of writes) {
+      await write();
+      seen = await awaitWake(watch, seen, `${what} by another connection`);
+    }
+    await assertCounts(store, { pending: 3, failed: 1, cancelled: 1 });
+  });
+
+  test(
+    "watchChanges() stays quiet for claims, heartbeats, process details and output",
+    async (store, db) => {
+      await using other = await db.open();
+      await other.workerRegister({ id: "w1", pid: 1, host: "h", count: 2, queues: null, now: T0 });
+      await other.jobInsertMany({ jobs: [newJob("a"), newJob("b")], now: T0 });
+
+      using watch = await liveWatch(store, other);
+      const seen = watch.calls;
+      let claimed: ClaimedJob[] = [];
+      const start = (job: ClaimedJob, host: string) => ({
+        id: job.id,
+        workerId: "w1",
+        attempt: job.attempt,
+        host,
+        pgid: 100,
+        procStart: "1",
+      });
+      const output = (job: ClaimedJob, text: string) => ({
+        id: job.id,
+        attempt: job.attempt,
+        stdout: encoder.encode(text),
+        stderr: encoder.encode(""),
+      });
+      const quietWrites: [string, () => Promise<unknown>][] = [
+        ["jobClaim", async () => {
+          claimed = await other.jobClaim({
+            workerId: "w1",
+            queues: null,
+            limit: 2,
+            now: T0,
+            leaseMs: LEASE,
+          });
+          assert.equal(claimed.length, 2);
+        }],
+        ["workerHeartbeat", () => other.workerHeartbeat({ id: "w1", now: T0 + 1, leaseMs: LEASE })],
+        ["runStartMany", () => other.runStartMany({ starts: claimed.map((j) => start(j, "h1")) })],
+        [
+          "runOutputUpdateMany",
+          () => other.runOutputUpdateMany({ updates: claimed.map((j) => output(j, "one\n")) }),
+        ],
+        [
+          "runRecordMany with starts and outputs only",
+          () =>
+            other.runRecordMany({
+              starts: claimed.map((j) => start(j, "h2")),
+              outputs: claimed.map((j) => output(j, "one\ntwo\n")),
+              finishes: [],
+            }),
+        ],
+      ];
+      for (const [what, write] of quietWrites) {
+        await write();
+        await delay(QUIET_WINDOW_MS);
+        assert.equal(watch.calls, seen, `${what} by another connection woke the watcher`);
+      }
+      assert.equal((await store.runOutputGet({ id: "a" }))?.stdout, "one\ntwo\n", "they applied");
+      // The watch still hears a write that is not quiet.
+      await other.runFinishMany({ finishes: claimed.map((j) => finishOf(j, "w1")) });
+      await awaitWake(watch, seen, "runFinishMany after the quiet writes");
+    },
+  );
+
+  test("watchChanges() stops calling back once its watch is closed", async (store, db) => {
+    await using other = await db.open();
+    using control = await liveWatch(store, other);
+    const closed = await liveWatch(store, other);
+    const seen = await settle(control);
+    closed.close();
+    const before = closed.calls;
+    await other.jobInsertMany({ jobs: [newJob("after-close")], now: T0 });
+    await awaitWake(control, seen, "jobInsertMany by another connection");
+    assert.equal(closed.calls, before, "a closed watch was called");
+    closed.close(); // closing twice is harmless
+  });
+
+  test("close() ends the store's watches", async (store, db) => {
+    // Deno's sanitizers do not see a file watcher or a listening connection
+    // left open, so this checks what a leak does: a closed store calls back.
+    await using other = await db.open();
+    const closing = await db.open();
+    let closed = false;
+    let closingCalls = 0;
+    const watch = closing.watchChanges(() => closingCalls++);
+    try {
+      using control = await liveWatch(store, other);
+      await waitFor(() => closingCalls > 0, {
+        timeoutMs: WAKE_DEADLINE_MS,
+        intervalMs: 10,
+        message: "the watch on the store to close to hear a write",
+      });
+      const seen = await settle(control);
+      closed = true;
+      await closing.close();
+      const before = closingCalls;
+      await other.jobInsertMany({ jobs: [newJob("after-close")], now: T0 });
+      await awaitWake(control, seen, "jobInsertMany by another connection");
+      assert.equal(closingCalls, before, "a watch of a store closed without closing it was called");
+    } finally {
+      watch.close(); // harmless after close(); ends a leaked watch when the check failed
+      if (!closed) await closing.close();
+    }
+  });
+
+  const unknown = Object.keys(skip).filter((title) => !titles.has(title));
+  if (unknown.length > 0) {
+    Deno.test(`${name}: every skipped case exists`, () => {
+      assert.fail(`No case is titled ${unknown.map((t) => `"${t}"`).join(", ")}`);
+    });
+  }
 }
