@@ -1,0 +1,1184 @@
+/**
+ * The PostgreSQL store on postgres.js (`npm:postgres`). All PostgreSQL SQL
+ * lives here and in `postgres_schema.ts`. Rows come back shaped like
+ * SQLite's (the same columns, epoch-ms numbers, `env` JSON text, output
+ * bytes), so `_rows.ts` maps both.
+ *
+ * Many hosts share one database, so: claims are one statement with
+ * `FOR UPDATE SKIP LOCKED`; multi-row updates lock rows in id order (no
+ * deadlocks between hosts); times come from the server's clock
+ * ({@linkcode PostgresStorage.now}); idle workers wake by LISTEN/NOTIFY,
+ * sent inside the writing transaction only when something becomes
+ * claimable or a request arrives (never for claims, heartbeats or output).
+ */
+import postgres from "postgres";
+import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
+import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
+import {
+  isoTime,
+  type Job,
+  JOB_STATES,
+  type JobState,
+  type JobWithRuns,
+  type NewJob,
+  type RunOutcome,
+  type RunOutput,
+} from "../job.ts";
+import { planCancel, planRetry } from "../state.ts";
+import { decodeCursor, encodeCursor, type Row, text, toJob, toRun } from "./_rows.ts";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
+import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
+import type {
+  ClaimedJob,
+  FinishedCount,
+  HeartbeatReply,
+  JobListParams,
+  JobPage,
+  RunFinish,
+  RunOutputUpdate,
+  RunStart,
+  Storage,
+  StrandedJob,
+  WorkerInfo,
+  WorkerRole,
+} from "./storage.ts";
+
+type Sql = postgres.Sql;
+
+/** Every store call settles within this, even when the server stopped answering. */
+const CALL_TIMEOUT_MS = 15_000;
+const CONNECT_TIMEOUT_S = 5;
+const STATEMENT_TIMEOUT_MS = 10_000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;
+/** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
+const INSERT_CHUNK_ROWS = 5_000;
+
+/** The first key of every advisory lock queuectl takes ("qu"), the second per schema and use. */
+const LOCK_CLASS = 0x7175;
+const LOCK_MIGRATE = 1;
+const LOCK_FOLD_COUNTS = 2;
+
+/** A 32-bit FNV-1a hash, signed like PostgreSQL's int4. */
+function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}
+
+/** The server's clock in epoch milliseconds, as SQL. */
+const SERVER_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
+
+const JOB_COLUMNS = `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
+  attempts, created_at, updated_at, next_run_at, last_error, worker_id`;
+
+/** Options of every connection pool of a store. */
+function driverOptions(url: PostgresUrl): postgres.Options<Record<string, postgres.PostgresType>> {
+  return {
+    connect_timeout: CONNECT_TIMEOUT_S,
+    // The default backoff grows to 20 s: after a server restart every
+    // query would hang that long. Retry within a second instead.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+    onnotice: () => {},
+    types: {
+      // int8 (epoch ms, counts) and numeric (sums) as JS numbers, like SQLite's.
+      bigint: {
+        to: 20,
+        from: [20, 1700],
+        serialize: (x: number) => String(x),
+        parse: (x: string) => Number(x),
+      },
+    },
+    connection: {
+      application_name: "queuectl",
+      search_path: url.schema,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      // Never let a stalled client hold locks (and vacuum) for long.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+  };
+}
+
+/**
+ * The LISTEN connection of a store, managed here rather than by the
+ * driver's `listen()`: that one re-listens on its own after a drop, but
+ * its `unlisten()` then misses the re-registered callbacks, and ending it
+ * while a reconnect is pending leaves a revived connection that keeps the
+ * process alive. Here a LISTEN is retried only by our own timer, and
+ * close() waits for the one under way before ending the connection.
+ */
+class Listener {
+  readonly callbacks = new Set<() => void>();
+  #sql: Sql;
+  #channel: string;
+  #closed = false;
+  #inflight: Promise<void> | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #retries = 0;
+  /** Whether the LISTEN is in force (a new watch is called back at once then). */
+  listening = false;
+
+  constructor(url: PostgresUrl, channel: string) {
+    this.#channel = channel;
+    this.#sql = postgres(url.connectionUrl, {
+      ...driverOptions(url),
+      max: 1,
+      fetch_types: false,
+      onclose: () => {
+        // The connection dropped (or a connect failed): listen again soon.
+        this.listening = false;
+        if (!this.#closed && this.#inflight === null) this.#schedule(100);
+      },
+      onnotify: () => this.#wake(),
+    } as postgres.Options<Record<string, postgres.PostgresType>>) as unknown as Sql;
+    this.#listen();
+  }
+
+  #wake(): void {
+    for (const callback of this.callbacks) callback();
+  }
+
+  #schedule(ms: number): void {
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#listen();
+    }, ms);
+  }
+
+  #listen(): void {
+    if (this.#closed || this.#inflight !== null) return;
+    this.#inflight = this.#sql.unsafe(`LISTEN "${this.#channel}"`).then(
+      () => {
+        this.#retries = 0;
+        this.listening = true;
+        // Notifications may have been missed while not listening: re-read.
+        this.#wake();
+      },
+      () => this.#schedule(Math.min(50 * 2 ** this.#retries++, 1000)),
+    ).finally(() => {
+      this.#inflight = null;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.callbacks.clear();
+    await this.#inflight;
+    await this.#sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+/** Turns a driver error into a one-line error naming the server and what to do. */
+export function toStorageError(error: unknown, server: PostgresUrl): QueuectlError {
+  if (error instanceof QueuectlError) return error;
+  const at = `PostgreSQL at ${server.host}:${server.port}`;
+  const code = error && typeof error === "object" && "code" in error
+    ? String((error as { code: unknown }).code)
+    : "";
+  const detail = oneLine(error instanceof Error ? error.message : String(error));
+  switch (code) {
+    case "ECONNREFUSED":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ETIMEDOUT":
+    case "CONNECT_TIMEOUT":
+      return new StorageError(
+        `Cannot reach ${at} (${code})`,
+        "check that the server is running and that the host and port in the URL are right",
+      );
+    case "28P01":
+    case "28000":
+      return new StorageError(
+        `${at} refused the login of user "${server.user}": ${detail}`,
+        "check the user and password in the URL",
+      );
+    case "3D000":
+      return new StorageError(
+        `Database "${server.database}" does not exist on ${at}`,
+        `create it with: createdb -h ${server.host} -p ${server.port} -U ${server.user} ${server.database}`,
+      );
+    case "53300":
+      return new StorageError(
+        `${at} has no free connections: ${detail}`,
+        "lower --count or the number of worker processes, raise max_connections, or use a pooler in session mode",
+      );
+    case "57014":
+      return new StorageError(
+        `${at} cancelled a query after the statement timeout (${STATEMENT_TIMEOUT_MS / 1000} s)`,
+        "try again; if it persists, check the server's load and locks",
+      );
+    case "40P01":
+      return new StorageError(`${at} detected a deadlock: ${detail}`, "try again");
+    case "57P01":
+    case "57P02":
+    case "57P03":
+    case "CONNECTION_CLOSED":
+    case "CONNECTION_ENDED":
+    case "CONNECTION_DESTROYED":
+    case "ECONNRESET":
+    case "EPIPE":
+      return new StorageError(
+        `Lost the connection to ${at} (${code})`,
+        "check that the server is running, then try again",
+      );
+  }
+  if (code.startsWith("08")) {
+    return new StorageError(
+      `Lost the connection to ${at} (${code}): ${detail}`,
+      "check that the server is running, then try again",
+    );
+  }
+  return new StorageError(`${at} failed: ${detail}${code ? ` (${code})` : ""}`);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+function sqlState(error: unknown): string | null {
+  return error instanceof postgres.PostgresError ? error.code : null;
+}
+
+/** The id a unique violation names in its detail: `Key (id)=(x) already exists.` */
+function duplicateId(error: unknown): string | null {
+  if (sqlState(error) !== "23505") return null;
+  const detail = (error as { detail?: string }).detail ?? "";
+  const match = /^Key \(id\)=\((.*)\) already exists\.$/s.exec(detail);
+  return match ? match[1]! : null;
+}
+
+function byId<T extends { id: string }>(a: T, b: T): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The PostgreSQL implementation of {@linkcode Storage}. */
+export class PostgresStorage implements Storage {
+  readonly location: string;
+  #sql: Sql;
+  #url: PostgresUrl;
+  #channel: string;
+  /** Server clock minus local clock, in ms. */
+  #offset = 0;
+  #listener: Listener | null = null;
+  /** Driver calls under way, awaited by close() (see there). */
+  #inflight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | null = null;
+
+  private constructor(url: PostgresUrl, sql: Sql) {
+    this.#url = url;
+    this.#sql = sql;
+    this.location = url.display;
+    // Channel names are database-wide, so the schema is in it (at most 63 bytes).
+    this.#channel = `queuectl_${url.schema}`.slice(0, 63);
+  }
+
+  /**
+   * Connects to the server at `url` (a `postgres://` URL, optionally with
+   * `?schema=NAME`), creating and migrating the schema when needed.
+   * `connections` is the pool size: 1 for a CLI command, a few for a worker.
+   */
+  static async open(url: string, options?: { connections?: number }): Promise<PostgresStorage> {
+    const parsed = parsePostgresUrl(url);
+    const sql = postgres(parsed.connectionUrl, {
+      ...driverOptions(parsed),
+      max: options?.connections ?? 1,
+    }) as unknown as Sql;
+    const store = new PostgresStorage(parsed, sql);
+    try {
+      await store.#call(async () => {
+        await store.#migrate();
+        // After the connection is up, so its set-up is not in the round trip.
+        await store.#measureClock();
+      });
+      return store;
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Runs `fn` with a deadline; every error becomes a one-line QueuectlError. */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const work = fn();
+    this.#inflight.add(work);
+    work.then(
+      () => this.#inflight.delete(work),
+      () => this.#inflight.delete(work),
+    );
+    try {
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new StorageError(
+                  `PostgreSQL at ${this.#url.host}:${this.#url.port} did not answer within ${
+                    CALL_TIMEOUT_MS / 1000
+                  } s`,
+                  "check that the server is running and reachable, then try again",
+                ),
+              ),
+            CALL_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (error) {
+      throw toStorageError(error, this.#url);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #q(db: Sql, query: string, args: unknown[] = []): Promise<Row[]> {
+    return db.unsafe(query, args as never[], { prepare: true }) as unknown as Promise<Row[]>;
+  }
+
+  #begin<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.#sql.begin((tx) => fn(tx as unknown as Sql)) as Promise<T>;
+  }
+
+  #notify(tx: Sql): Promise<Row[]> {
+    return this.#q(tx, "SELECT pg_notify($1, '')", [this.#channel]);
+  }
+
+  async #measureClock(): Promise<void> {
+    const before = Date.now();
+    const [row] = await this.#q(this.#sql, `SELECT ${SERVER_MS} AS ms`);
+    this.#setOffset(row!.ms as number, before, Date.now());
+  }
+
+  /** The server read `serverMs` between local `before` and `after`: assume the middle. */
+  #setOffset(serverMs: number, before: number, after: number): void {
+    this.#offset = Math.round(serverMs - (before + after) / 2);
+  }
+
+  async #schemaVersion(db: Sql): Promise<number> {
+    try {
+      const [row] = await this.#q(db, "SELECT version FROM schema_version");
+      return (row?.version as number | undefined) ?? 0;
+    } catch (error) {
+      if (sqlState(error) === "42P01") return 0; // no schema or no table yet
+      throw error;
+    }
+  }
+
+  #tooNew(version: number): StorageError {
+    return new StorageError(
+      `Database "${this.location}" was written by a newer queuectl (schema ${version}, this one knows ${PG_SCHEMA_VERSION})`,
+      "upgrade queuectl",
+    );
+  }
+
+  async #migrate(): Promise<void> {
+    // The common case, read-only: already current.
+    const version = await this.#schemaVersion(this.#sql);
+    if (version > PG_SCHEMA_VERSION) throw this.#tooNew(version);
+    if (version === PG_SCHEMA_VERSION) return;
+    await this.#begin(async (tx) => {
+      // The lock comes before CREATE SCHEMA IF NOT EXISTS, which can fail
+      // with a unique violation when two sessions run it at once.
+      await this.#q(tx, "SELECT pg_advisory_xact_lock($1, $2)", [
+        LOCK_CLASS,
+        hash32(`${this.#url.schema}:${LOCK_MIGRATE}`),
+      ]);
+      await tx.unsafe("SET LOCAL statement_timeout = 0");
+      await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS "${this.#url.schema}"`);
+      await tx.unsafe("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+      // Re-read under the lock: another process may have migrated meanwhile.
+      const [row] = await this.#q(tx, "SELECT version FROM schema_version");
+      const current = (row?.version as number | undefined) ?? 0;
+      if (current > PG_SCHEMA_VERSION) throw this.#tooNew(current);
+      for (let i = current; i < PG_SCHEMA_VERSION; i++) await tx.unsafe(PG_MIGRATIONS[i]!);
+      if (row) {
+        await this.#q(tx, "UPDATE schema_version SET version = $1", [PG_SCHEMA_VERSION]);
+      } else {
+        await this.#q(tx, "INSERT INTO schema_version (version) VALUES ($1)", [PG_SCHEMA_VERSION]);
+      }
+    });
+  }
+
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // A listening connection keeps the process alive: end it first.
+      await this.#listener?.close();
+      this.#listener = null;
+      // Ending the pool while a call waits for a reconnect would leave the
+      // reconnect pending, and the connection it opens keeps the process
+      // alive: let calls under way settle first (they fail fast when down).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#inflight]),
+        new Promise((resolve) => timer = setTimeout(resolve, CALL_TIMEOUT_MS)),
+      ]);
+      clearTimeout(timer);
+      await this.#sql.end({ timeout: 2 }).catch(() => {});
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * LISTENs on the schema's channel on a connection of its own (one per
+   * store, shared by its watches). Every (re)listen calls back too: after
+   * a reconnect notifications may have been missed, so the caller re-reads.
+   */
+  watchChanges(onChange: () => void): { close(): void } {
+    if (this.#closing) return { close() {} };
+    this.#listener ??= new Listener(this.#url, this.#channel);
+    const listener = this.#listener;
+    const callback = () => onChange();
+    listener.callbacks.add(callback);
+    // Like a (re)listen, a new watch starts with a re-read.
+    if (listener.listening) {
+      queueMicrotask(() => {
+        if (listener.callbacks.has(callback)) callback();
+      });
+    }
+    return {
+      close: () => {
+        listener.callbacks.delete(callback);
+      },
+    };
+  }
+
+  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<number> {
+    const { jobs, now } = params;
+    if (jobs.length === 0) return Promise.resolve(0);
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        for (let i = 0; i < jobs.length; i += INSERT_CHUNK_ROWS) {
+          const chunk = jobs.slice(i, i + INSERT_CHUNK_ROWS);
+          try {
+            await this.#q(
+              tx,
+              `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
+                 env, cwd, created_at, updated_at, next_run_at)
+               SELECT id, command, 'pending', queue, priority, max_retries, timeout,
+                 env, cwd, $10, $10, run_at
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
+                 $6::float8[], $7::text[], $8::text[], $9::int8[])
+                 WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
+                   env, cwd, run_at, n)
+               ORDER BY n`,
+              [
+                chunk.map((j) => j.id),
+                chunk.map((j) => j.command),
+                chunk.map((j) => j.queue),
+                chunk.map((j) => j.priority),
+                chunk.map((j) => j.max_retries),
+                chunk.map((j) => j.timeout),
+                chunk.map((j) => (j.env === null ? null : JSON.stringify(j.env))),
+                chunk.map((j) => j.cwd),
+                chunk.map((j) => j.run_at),
+                now,
+              ],
+            );
+          } catch (error) {
+            const id = duplicateId(error);
+            if (id !== null) {
+              throw new ConflictError(
+                `Cannot enqueue job "${id}": a job with this id already exists`,
+                "choose another id, or omit it to have one generated",
+              );
+            }
+            throw error;
+          }
+        }
+        await this.#notify(tx);
+        return jobs.length;
+      })
+    );
+  }
+
+  jobGet(params: { id: string }): Promise<Job | null> {
+    return this.#call(async () => {
+      const [row] = await this.#q(this.#sql, `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [
+        params.id,
+      ]);
+      return row ? toJob(row) : null;
+    });
+  }
+
+  jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null> {
+    return this.#call(async () => {
+      // Two reads of one snapshot: a finish in between cannot mix old and new.
+      const [rows, runs] = await this.#sql.begin(
+        "isolation level repeatable read read only",
+        (tx) =>
+          Promise.all([
+            this.#q(tx as unknown as Sql, `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [
+              params.id,
+            ]),
+            this.#q(
+              tx as unknown as Sql,
+              `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id
+             FROM runs WHERE job_id = $1 ORDER BY seq`,
+              [params.id],
+            ),
+          ]),
+      ) as [Row[], Row[]];
+      const row = rows[0];
+      if (!row) return null;
+      return { ...toJob(row), runs: runs.map(toRun) };
+    });
+  }
+
+  jobList(params: JobListParams): Promise<JobPage> {
+    return this.#call(async () => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      const arg = (value: unknown) => {
+        args.push(value);
+        return `$${args.length}`;
+      };
+      if (params.state) where.push(`state = ${arg(params.state)}`);
+      if (params.queue) where.push(`queue = ${arg(params.queue)}`);
+      if (params.search) {
+        // ILIKE: SQLite's LIKE ignores case too.
+        const like = arg(`%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+        where.push(`(id ILIKE ${like} ESCAPE '\\' OR command ILIKE ${like} ESCAPE '\\')`);
+      }
+      if (params.cursor) {
+        const cursor = decodeCursor(params.cursor);
+        if (cursor) {
+          where.push(
+            `(created_at, id) < (${arg(cursor.createdAt)}::bigint, ${arg(cursor.id)}::text)`,
+          );
+        }
+      }
+      const rows = await this.#q(
+        this.#sql,
+        `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY created_at DESC, id DESC LIMIT ${arg(params.limit + 1)}`,
+        args,
+      );
+      const page = rows.slice(0, params.limit);
+      const last = page[page.length - 1];
+      return {
+        jobs: page.map(toJob),
+        nextCursor: rows.length > params.limit && last
+          ? encodeCursor(last.created_at as number, last.id as string)
+          : null,
+      };
+    });
+  }
+
+  jobCountByState(): Promise<Record<JobState, number>> {
+    return this.#call(async () => {
+      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<
+        JobState,
+        number
+      >;
+      const rows = await this.#q(
+        this.#sql,
+        `SELECT state, sum(n) AS n FROM (
+           SELECT state, n FROM job_counts UNION ALL SELECT state, n FROM job_count_deltas
+         ) c GROUP BY state`,
+      );
+      for (const row of rows) {
+        if (row.state as string in counts) counts[row.state as JobState] = row.n as number;
+      }
+      return counts;
+    });
+  }
+
+  /** Locks the rows of `ids` in id order (so hosts never deadlock); a missing id is NotFound. */
+  async #lockJobs(tx: Sql, ids: string[]): Promise<Map<string, JobState>> {
+    const rows = await this.#q(
+      tx,
+      "SELECT id, state FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+      [[...new Set(ids)]],
+    );
+    const states = new Map(rows.map((r) => [r.id as string, r.state as JobState]));
+    for (const id of ids) if (!states.has(id)) throw jobNotFound(id);
+    return states;
+  }
+
+  async #jobsById(tx: Sql, ids: string[]): Promise<Job[]> {
+    const rows = await this.#q(tx, `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`, [
+      [...new Set(ids)],
+    ]);
+    const jobs = new Map(rows.map((r) => [r.id as string, toJob(r)]));
+    return ids.map((id) => jobs.get(id)!);
+  }
+
+  jobRetry(params: { ids: string[]; now: number }): Promise<Job[]> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const states = await this.#lockJobs(tx, params.ids);
+        const reset: string[] = [];
+        const keep: string[] = [];
+        for (const id of params.ids) {
+          const plan = planRetry(id, states.get(id)!);
+          (plan.resetAttempts ? reset : keep).push(id);
+          states.set(id, plan.state);
+        }
+        if (params.ids.length > 0) {
+          await this.#q(
+            tx,
+            `UPDATE jobs SET state = 'pending', next_run_at = $3, updated_at = $3,
+               attempts = CASE WHEN id = ANY($1::text[]) THEN 0 ELSE attempts END
+             WHERE id = ANY($1::text[]) OR id = ANY($2::text[])`,
+            [reset, keep, params.now],
+          );
+          await this.#notify(tx);
+        }
+        return await this.#jobsById(tx, params.ids);
+      })
+    );
+  }
+
+  jobRetryAllDead(params: { now: number }): Promise<number> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const rows = await this.#q(
+          tx,
+          `WITH moved AS (
+             UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = $1, updated_at = $1
+             WHERE state = 'dead' RETURNING 1)
+           SELECT count(*) AS n FROM moved`,
+          [params.now],
+        );
+        const n = rows[0]!.n as number;
+        if (n > 0) await this.#notify(tx);
+        return n;
+      })
+    );
+  }
+
+  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const states = await this.#lockJobs(tx, params.ids);
+        const cancel: string[] = [];
+        const flag: string[] = [];
+        for (const id of params.ids) {
+          if (planCancel(id, states.get(id)!) === "cancel") {
+            cancel.push(id);
+            states.set(id, "cancelled");
+          } else {
+            flag.push(id);
+          }
+        }
+        if (cancel.length > 0) {
+          await this.#q(
+            tx,
+            `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = $2
+             WHERE id = ANY($1::text[])`,
+            [cancel, params.now],
+          );
+        }
+        if (flag.length > 0) {
+          await this.#q(
+            tx,
+            `UPDATE jobs SET cancel_requested = true, updated_at = $2 WHERE id = ANY($1::text[])`,
+            [flag, params.now],
+          );
+        }
+        if (params.ids.length > 0) await this.#notify(tx);
+        return await this.#jobsById(tx, params.ids);
+      })
+    );
+  }
+
+  jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const cutoff = params.olderThan ?? Number.MAX_SAFE_INTEGER;
+        const rows = await this.#q(
+          tx,
+          `WITH gone AS (
+             DELETE FROM jobs WHERE state = 'dead' AND updated_at < $1 RETURNING id),
+           runs_gone AS (DELETE FROM runs WHERE job_id IN (SELECT id FROM gone)),
+           outputs_gone AS (DELETE FROM run_outputs WHERE job_id IN (SELECT id FROM gone))
+           SELECT count(*) AS n FROM gone`,
+          [cutoff],
+        );
+        return rows[0]!.n as number;
+      })
+    );
+  }
+
+  jobClaim(params: {
+    workerId: string;
+    queues: string[] | null;
+    limit: number;
+    now: number;
+    leaseMs: number;
+  }): Promise<ClaimedJob[]> {
+    const { workerId, now } = params;
+    if (params.limit <= 0) return Promise.resolve([]);
+    // One statement, no explicit transaction: pick (skipping rows other
+    // claimers hold), update, and start the runs, in one round trip. The
+    // queue filter is its own statement text, so each plan uses the index.
+    const queueFilter = params.queues ? "AND queue = ANY($6::text[])" : "";
+    const args: unknown[] = [workerId, now + params.leaseMs, now, params.limit, now];
+    if (params.queues) args.push(params.queues);
+    return this.#call(async () => {
+      const rows = await this.#q(
+        this.#sql,
+        `WITH picked AS MATERIALIZED (
+           SELECT seq FROM jobs
+           WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint ${queueFilter}
+           ORDER BY priority DESC, next_run_at, seq
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED),
+         claimed AS (
+           UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
+             lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
+           FROM picked WHERE j.seq = picked.seq
+           RETURNING j.${JOB_COLUMNS.replace(/,\s*/g, ", j.")}),
+         started AS (
+           INSERT INTO runs (job_id, attempt, worker_id, started_at)
+           SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+         SELECT * FROM claimed ORDER BY priority DESC, next_run_at, seq`,
+        args,
+      );
+      return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
+    });
+  }
+
+  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
+    return this.#call(async () => {
+      const [row] = params.queues
+        ? await this.#q(
+          this.#sql,
+          `SELECT next_run_at AS at FROM jobs
+           WHERE state IN ('pending', 'failed') AND queue = ANY($1::text[])
+           ORDER BY next_run_at LIMIT 1`,
+          [params.queues],
+        )
+        : await this.#q(
+          this.#sql,
+          `SELECT next_run_at AS at FROM jobs WHERE state IN ('pending', 'failed')
+           ORDER BY next_run_at LIMIT 1`,
+        );
+      return (row?.at as number | null | undefined) ?? null;
+    });
+  }
+
+  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
+    return this.#call(async () => {
+      const rows = await this.#q(
+        this.#sql,
+        `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host, r.pgid AS run_pgid,
+           r.proc_start AS run_proc_start
+         FROM jobs j
+         LEFT JOIN LATERAL (
+           SELECT started_at, host, pgid, proc_start FROM runs
+           WHERE job_id = j.id AND attempt = j.attempts ORDER BY seq DESC LIMIT 1) r ON true
+         WHERE j.state = 'processing'
+           AND (j.lease_expires_at < $1::bigint OR j.worker_id = ANY($2::text[]))
+         ORDER BY j.seq`,
+        [params.now, params.workerIds],
+      );
+      return rows.map((row) => ({
+        ...toJob(row),
+        attempt: row.attempts as number,
+        started_at: (row.run_started_at as number | null) ?? (row.updated_at as number),
+        host: row.run_host as string | null,
+        pgid: row.run_pgid as number | null,
+        proc_start: row.run_proc_start as string | null,
+      }));
+    });
+  }
+
+  #recordStarts(tx: Sql, starts: RunStart[]): Promise<unknown> {
+    return Promise.all(
+      [...starts].sort(byId).map((s) =>
+        this.#q(
+          tx,
+          `UPDATE runs SET host = $1, pgid = $2, proc_start = $3
+           WHERE job_id = $4 AND attempt = $5 AND worker_id = $6 AND finished_at IS NULL`,
+          [s.host, s.pgid, s.procStart, s.id, s.attempt, s.workerId],
+        )
+      ),
+    );
+  }
+
+  /** Snapshots go to the unlogged `run_outputs`, never rewriting the runs row. */
+  #recordOutputs(tx: Sql, updates: RunOutputUpdate[]): Promise<unknown> {
+    return Promise.all(
+      [...updates].sort(byId).map((u) =>
+        this.#q(
+          tx,
+          `INSERT INTO run_outputs (job_id, attempt, stdout, stderr)
+           SELECT $1, $2, $3, $4
+           WHERE EXISTS (
+             SELECT 1 FROM runs WHERE job_id = $1 AND attempt = $2 AND finished_at IS NULL)
+           ON CONFLICT (job_id, attempt)
+             DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr`,
+          [u.id, u.attempt, u.stdout, u.stderr],
+        )
+      ),
+    );
+  }
+
+  async #recordFinishes(tx: Sql, finishes: RunFinish[]): Promise<string[]> {
+    const sorted = [...finishes].sort(byId);
+    const results = await Promise.all(sorted.map((f) =>
+      this.#q(
+        tx,
+        `WITH job AS (
+           UPDATE jobs SET state = $1, next_run_at = $2, updated_at = $3, last_error = $4,
+             lease_expires_at = NULL, cancel_requested = false, attempts = attempts - $5
+           WHERE id = $6 AND state = 'processing' AND worker_id = $7 AND attempts = $8
+           RETURNING id),
+         live AS (
+           DELETE FROM run_outputs WHERE job_id = $6 AND attempt = $8 AND EXISTS (SELECT 1 FROM job)
+           RETURNING stdout, stderr),
+         run AS (
+           UPDATE runs SET finished_at = $3, outcome = $9, exit_code = $10, signal = $11,
+             error = $12,
+             stdout = coalesce($13, (SELECT stdout FROM live), stdout),
+             stderr = coalesce($14, (SELECT stderr FROM live), stderr)
+           WHERE seq = (SELECT max(seq) FROM runs WHERE job_id = $6 AND attempt = $8)
+             AND EXISTS (SELECT 1 FROM job))
+         SELECT id FROM job`,
+        [
+          f.state,
+          f.nextRunAt,
+          f.finishedAt,
+          f.outcome === "succeeded" ? null : f.error,
+          f.uncountAttempt ? 1 : 0,
+          f.id,
+          f.workerId,
+          f.attempt,
+          f.outcome,
+          f.exitCode,
+          f.signal,
+          f.error,
+          f.stdout,
+          f.stderr,
+        ],
+      )
+    ));
+    const applied = new Set<string>();
+    let wake = false;
+    sorted.forEach((f, i) => {
+      if (results[i]!.length === 0) return;
+      applied.add(f.id);
+      if (f.state === "pending" || f.state === "failed") wake = true;
+    });
+    // Only a job that can run again is news to idle workers.
+    if (wake) await this.#notify(tx);
+    return finishes.filter((f) => applied.has(f.id)).map((f) => f.id);
+  }
+
+  runStartMany(params: { starts: RunStart[] }): Promise<void> {
+    if (params.starts.length === 0) return Promise.resolve();
+    return this.#call(async () => {
+      await this.#begin((tx) => this.#recordStarts(tx, params.starts));
+    });
+  }
+
+  runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void> {
+    if (params.updates.length === 0) return Promise.resolve();
+    return this.#call(async () => {
+      await this.#begin((tx) => this.#recordOutputs(tx, params.updates));
+    });
+  }
+
+  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
+    if (params.finishes.length === 0) return Promise.resolve([]);
+    return this.#call(() => this.#begin((tx) => this.#recordFinishes(tx, params.finishes)));
+  }
+
+  runRecordMany(params: {
+    starts: RunStart[];
+    outputs: RunOutputUpdate[];
+    finishes: RunFinish[];
+  }): Promise<string[]> {
+    const { starts, outputs, finishes } = params;
+    if (starts.length + outputs.length + finishes.length === 0) return Promise.resolve([]);
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        await this.#recordStarts(tx, starts);
+        await this.#recordOutputs(tx, outputs);
+        return await this.#recordFinishes(tx, finishes);
+      })
+    );
+  }
+
+  runOutputGet(
+    params: { id: string; attempt?: number | undefined; run?: number | undefined },
+  ): Promise<RunOutput | null> {
+    return this.#call(async () => {
+      const pick = params.run !== undefined
+        ? { where: "job_id = $1", order: "seq", offset: params.run - 1, args: [params.id] }
+        : params.attempt === undefined
+        ? { where: "job_id = $1", order: "seq DESC", offset: 0, args: [params.id] }
+        : {
+          where: "job_id = $1 AND attempt = $2",
+          order: "seq DESC",
+          offset: 0,
+          args: [params.id, params.attempt],
+        };
+      if (pick.offset < 0) return null;
+      // A running attempt's output is its live snapshot.
+      const [row] = await this.#q(
+        this.#sql,
+        `SELECT r.attempt,
+           CASE WHEN r.finished_at IS NULL THEN coalesce(o.stdout, r.stdout) ELSE r.stdout END
+             AS stdout,
+           CASE WHEN r.finished_at IS NULL THEN coalesce(o.stderr, r.stderr) ELSE r.stderr END
+             AS stderr
+         FROM (SELECT attempt, finished_at, stdout, stderr FROM runs WHERE ${pick.where}
+               ORDER BY ${pick.order} LIMIT 1 OFFSET ${pick.offset}) r
+         LEFT JOIN run_outputs o ON r.finished_at IS NULL AND o.job_id = $1
+           AND o.attempt = r.attempt`,
+        pick.args,
+      );
+      if (!row) return null;
+      return {
+        id: params.id,
+        attempt: row.attempt as number,
+        stdout: text(row.stdout),
+        stderr: text(row.stderr),
+      };
+    });
+  }
+
+  workerRegister(params: {
+    id: string;
+    pid: number;
+    host: string;
+    count: number;
+    queues: string[] | null;
+    now: number;
+    role?: WorkerRole;
+  }): Promise<void> {
+    return this.#call(async () => {
+      await this.#q(
+        this.#sql,
+        `INSERT INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
+           stop_requested, role)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7)
+         ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
+           count = excluded.count, queues = excluded.queues, started_at = excluded.started_at,
+           heartbeat_at = excluded.heartbeat_at, stop_requested = NULL, role = excluded.role`,
+        [
+          params.id,
+          params.pid,
+          params.host,
+          params.count,
+          params.queues ? JSON.stringify(params.queues) : null,
+          params.now,
+          params.role ?? "worker",
+        ],
+      );
+    });
+  }
+
+  /**
+   * Renews the heartbeat and leases, re-measures the clock offset from the
+   * same round trip, and folds the count deltas when no one else is.
+   */
+  workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const before = Date.now();
+        const [worker] = await this.#q(
+          tx,
+          `WITH w AS (UPDATE workers SET heartbeat_at = $2 WHERE id = $1 RETURNING stop_requested)
+           SELECT (SELECT stop_requested FROM w) AS stop_requested, ${SERVER_MS} AS ms`,
+          [params.id, params.now],
+        );
+        this.#setOffset(worker!.ms as number, before, Date.now());
+        const [jobs] = await Promise.all([
+          this.#q(
+            tx,
+            `UPDATE jobs SET lease_expires_at = $2
+             WHERE seq IN (
+               SELECT seq FROM jobs WHERE state = 'processing' AND worker_id = $1
+               ORDER BY id FOR UPDATE)
+             RETURNING id, cancel_requested`,
+            [params.id, params.now + params.leaseMs],
+          ),
+          this.#foldCounts(tx),
+        ]);
+        return {
+          stopRequested: (worker!.stop_requested as "graceful" | "force" | null) ?? null,
+          cancelRequested: jobs.filter((j) => j.cancel_requested).map((j) => j.id as string)
+            .sort(),
+        };
+      })
+    );
+  }
+
+  /**
+   * Folds the count deltas into the base counts, unless another session is
+   * doing so (then it is skipped, not waited for). Exact: the deltas a
+   * statement deletes are the ones it adds, in one commit.
+   */
+  #foldCounts(tx: Sql): Promise<Row[]> {
+    return this.#q(
+      tx,
+      `WITH lock AS (SELECT pg_try_advisory_xact_lock($1, $2) AS got),
+       d AS (DELETE FROM job_count_deltas WHERE (SELECT got FROM lock) RETURNING state, n),
+       s AS (SELECT state, sum(n) AS n FROM d GROUP BY state)
+       UPDATE job_counts c SET n = c.n + s.n FROM s WHERE c.state = s.state`,
+      [LOCK_CLASS, hash32(`${this.#url.schema}:${LOCK_FOLD_COUNTS}`)],
+    );
+  }
+
+  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply> {
+    return this.#call(async () => {
+      const [row] = await this.#q(
+        this.#sql,
+        `SELECT (SELECT stop_requested FROM workers WHERE id = $1) AS stop_requested,
+           ARRAY(SELECT id FROM jobs WHERE state = 'processing' AND worker_id = $1
+                 AND cancel_requested ORDER BY id) AS cancelled`,
+        [params.id],
+      );
+      return {
+        stopRequested: (row!.stop_requested as "graceful" | "force" | null) ?? null,
+        cancelRequested: row!.cancelled as string[],
+      };
+    });
+  }
+
+  workerRemove(params: { id: string }): Promise<void> {
+    return this.#call(async () => {
+      await this.#q(this.#sql, "DELETE FROM workers WHERE id = $1", [params.id]);
+    });
+  }
+
+  async #workers(where: string, args: unknown[]): Promise<WorkerInfo[]> {
+    const rows = await this.#q(
+      this.#sql,
+      `SELECT w.*, ARRAY(SELECT id FROM jobs
+           WHERE state = 'processing' AND worker_id = w.id ORDER BY id) AS current_jobs
+       FROM workers w ${where} ORDER BY started_at, id`,
+      args,
+    );
+    return rows.map((row) => ({
+      id: row.id as string,
+      pid: row.pid as number,
+      host: row.host as string,
+      started_at: isoTime(row.started_at as number),
+      heartbeat_at: isoTime(row.heartbeat_at as number),
+      count: row.count as number,
+      queues: row.queues === null ? null : JSON.parse(row.queues as string),
+      current_jobs: row.current_jobs as string[],
+      stop_requested: row.stop_requested as "graceful" | "force" | null,
+      role: row.role as WorkerRole,
+    }));
+  }
+
+  workerList(params: { staleBefore: number }): Promise<WorkerInfo[]> {
+    return this.#call(() => this.#workers("WHERE heartbeat_at >= $1", [params.staleBefore]));
+  }
+
+  workerListAll(): Promise<WorkerInfo[]> {
+    return this.#call(() => this.#workers("", []));
+  }
+
+  workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const rows = await this.#q(
+          tx,
+          `WITH asked AS (
+             UPDATE workers SET stop_requested = $1
+             WHERE ${params.ids ? "id = ANY($2::text[])" : "true"} RETURNING 1)
+           SELECT count(*) AS n FROM asked`,
+          params.ids ? [params.mode, params.ids] : [params.mode],
+        );
+        const n = rows[0]!.n as number;
+        if (n > 0) await this.#notify(tx);
+        return n;
+      })
+    );
+  }
+
+  jobNextRetryAt(): Promise<number | null> {
+    return this.#call(async () => {
+      const [row] = await this.#q(
+        this.#sql,
+        "SELECT min(next_run_at) AS at FROM jobs WHERE state = 'failed'",
+      );
+      return (row?.at as number | null | undefined) ?? null;
+    });
+  }
+
+  runFinishedCounts(params: { since: number; bucketMs: number }): Promise<FinishedCount[]> {
+    return this.#call(async () => {
+      // finished_at >= since, so integer division is the floor.
+      const rows = await this.#q(
+        this.#sql,
+        `SELECT (finished_at - $1::bigint) / $2::bigint AS bucket,
+           count(*) FILTER (WHERE outcome = 'succeeded') AS completed,
+           count(*) FILTER (WHERE outcome <> 'succeeded') AS failed
+         FROM runs WHERE finished_at IS NOT NULL AND finished_at >= $1::bigint
+         GROUP BY bucket`,
+        [params.since, Math.max(1, Math.round(params.bucketMs))],
+      );
+      return rows.map((row) => ({
+        bucket: row.bucket as number,
+        completed: row.completed as number,
+        failed: row.failed as number,
+      }));
+    });
+  }
+
+  runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]> {
+    return this.#call(async () => {
+      const rows = await this.#q(
+        this.#sql,
+        `SELECT outcome, count(*) AS count, sum(finished_at - started_at) AS duration_ms_sum
+         FROM runs WHERE finished_at IS NOT NULL GROUP BY outcome ORDER BY outcome`,
+      );
+      return rows.map((row) => ({
+        outcome: row.outcome as RunOutcome,
+        count: row.count as number,
+        duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
+      }));
+    });
+  }
+
+  configGetAll(): Promise<Config> {
+    return this.#call(async () => {
+      const config = defaultConfig();
+      for (const row of await this.#q(this.#sql, "SELECT key, value FROM config")) {
+        try {
+          config[parseConfigKey(row.key as string)] = JSON.parse(row.value as string);
+        } catch {
+          // A key from a newer version: ignore rather than fail every command.
+        }
+      }
+      return config;
+    });
+  }
+
+  configSet(params: { key: ConfigKey; value: number }): Promise<void> {
+    return this.#call(async () => {
+      await this.#begin(async (tx) => {
+        await this.#q(
+          tx,
+          `INSERT INTO config (key, value) VALUES ($1, $2)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+          [params.key, JSON.stringify(params.value)],
+        );
+        await this.#notify(tx);
+      });
+    });
+  }
+}

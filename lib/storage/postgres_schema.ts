@@ -1,0 +1,137 @@
+/**
+ * The PostgreSQL schema as forward migrations, run inside the queuectl
+ * schema (the connection's `search_path`): migration i brings the version
+ * in `schema_version` from i to i + 1. Never edit a released migration;
+ * append a new one. Columns mirror `schema.ts` (SQLite): times are epoch
+ * milliseconds in `bigint`, `env` JSON text, output `bytea`.
+ */
+
+/** Every migration in order; the schema version is their count. */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  -- Ids compare byte by byte (COLLATE "C"), as in SQLite and JavaScript:
+  -- list order and the order rows are locked in agree everywhere.
+  -- fillfactor 80 leaves room on each page so lease renewals and state
+  -- changes stay HOT updates; no index on lease_expires_at for the same reason.
+  CREATE TABLE jobs (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    command text NOT NULL,
+    state text NOT NULL,
+    queue text NOT NULL,
+    priority integer NOT NULL,
+    max_retries integer,
+    timeout double precision,
+    env text,
+    cwd text,
+    attempts integer NOT NULL DEFAULT 0,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    next_run_at bigint,
+    last_error text,
+    worker_id text,
+    lease_expires_at bigint,
+    cancel_requested boolean NOT NULL DEFAULT false
+  ) WITH (fillfactor = 80);
+  -- claim: due jobs by priority, then due time, then insertion order
+  CREATE INDEX jobs_due ON jobs (priority DESC, next_run_at, seq)
+    WHERE state IN ('pending', 'failed');
+  -- idle workers' timers: the next due time
+  CREATE INDEX jobs_next_due ON jobs (next_run_at) WHERE state IN ('pending', 'failed');
+  -- status: the next scheduled retry
+  CREATE INDEX jobs_retry_due ON jobs (next_run_at) WHERE state = 'failed';
+  -- leases and cancel requests: a worker's running jobs
+  CREATE INDEX jobs_running ON jobs (worker_id) WHERE state = 'processing';
+  -- list, newest first (read backwards), with or without a state filter
+  CREATE INDEX jobs_created ON jobs (created_at, id);
+  CREATE INDEX jobs_state_created ON jobs (state, created_at, id);
+
+  -- Counts per state without a hot counter row that every claim and finish
+  -- on every host would lock: triggers append deltas, readers sum base +
+  -- deltas, and housekeeping folds the deltas into the base now and then.
+  CREATE TABLE job_counts (state text PRIMARY KEY, n bigint NOT NULL);
+  INSERT INTO job_counts (state, n) VALUES
+    ('pending', 0), ('processing', 0), ('completed', 0),
+    ('failed', 0), ('dead', 0), ('cancelled', 0);
+  CREATE TABLE job_count_deltas (state text NOT NULL, n bigint NOT NULL);
+
+  CREATE FUNCTION jobs_count_insert() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+  BEGIN
+    INSERT INTO job_count_deltas (state, n) SELECT state, count(*) FROM new_rows GROUP BY state;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_count_insert();
+
+  CREATE FUNCTION jobs_count_delete() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+  BEGIN
+    INSERT INTO job_count_deltas (state, n) SELECT state, -count(*) FROM old_rows GROUP BY state;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_count_delete();
+
+  -- A row trigger: PostgreSQL refuses transition tables with a column list,
+  -- and without one every lease renewal would fire it.
+  CREATE FUNCTION jobs_count_update() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+  BEGIN
+    INSERT INTO job_count_deltas (state, n) VALUES (OLD.state, -1), (NEW.state, 1);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION jobs_count_update();
+
+  CREATE TABLE runs (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id text COLLATE "C" NOT NULL,
+    attempt integer NOT NULL,
+    worker_id text,
+    started_at bigint NOT NULL,
+    finished_at bigint,
+    outcome text,
+    exit_code integer,
+    signal text,
+    error text,
+    host text,
+    pgid integer,
+    proc_start text,
+    stdout bytea,
+    stderr bytea
+  );
+  CREATE INDEX runs_job ON runs (job_id, attempt);
+  -- throughput counts by outcome from the index alone
+  CREATE INDEX runs_finished ON runs (finished_at, outcome) WHERE finished_at IS NOT NULL;
+
+  -- Output of running attempts, rewritten every second or so: kept apart
+  -- (unlogged: no WAL; lost in a crash, like the attempt itself) so the
+  -- runs row and its TOAST are written once, at the finish.
+  CREATE UNLOGGED TABLE run_outputs (
+    job_id text COLLATE "C" NOT NULL,
+    attempt integer NOT NULL,
+    stdout bytea NOT NULL,
+    stderr bytea NOT NULL,
+    PRIMARY KEY (job_id, attempt)
+  );
+
+  CREATE TABLE workers (
+    id text COLLATE "C" PRIMARY KEY,
+    pid integer NOT NULL,
+    host text NOT NULL,
+    count integer NOT NULL,
+    queues text,
+    started_at bigint NOT NULL,
+    heartbeat_at bigint NOT NULL,
+    stop_requested text,
+    role text NOT NULL DEFAULT 'worker'
+  );
+
+  CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
+  `,
+];
+
+/** The schema version this build writes. */
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
