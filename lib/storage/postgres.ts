@@ -68,6 +68,20 @@ function hash32(text: string): number {
   return h | 0;
 }
 
+/**
+ * The local clock. `QUEUECTL_TEST_CLOCK_SKEW_MS` shifts it, so tests can
+ * show that a host whose clock is wrong still goes by the server's.
+ */
+const SKEW_MS = Number(Deno.env.get("QUEUECTL_TEST_CLOCK_SKEW_MS") ?? 0) || 0;
+function localNow(): number {
+  return Date.now() + SKEW_MS;
+}
+
+/** How often a listening store checks its LISTEN connection with a notification to itself. */
+const CANARY_EVERY_MS = 2000;
+/** A check not heard back within this means the connection is silently lost: rebuild it. */
+const CANARY_TIMEOUT_MS = 3000;
+
 /** The server's clock in epoch milliseconds, as SQL. */
 const SERVER_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
 
@@ -108,32 +122,66 @@ function driverOptions(url: PostgresUrl): postgres.Options<Record<string, postgr
  * while a reconnect is pending leaves a revived connection that keeps the
  * process alive. Here a LISTEN is retried only by our own timer, and
  * close() waits for the one under way before ending the connection.
+ *
+ * A connection can also die silently (a cut network, a stalled backend:
+ * no error, just no notifications), so every {@linkcode CANARY_EVERY_MS}
+ * the store notifies a channel only this connection listens on; a canary
+ * not heard back within {@linkcode CANARY_TIMEOUT_MS} replaces the
+ * connection, and the re-listen makes every watcher re-read.
  */
 class Listener {
   readonly callbacks = new Set<() => void>();
+  #url: PostgresUrl;
   #sql: Sql;
   #channel: string;
+  /** Private to this connection: its notifications wake nobody else. */
+  readonly canaryChannel = `queuectl_canary_${crypto.randomUUID().replaceAll("-", "")}`;
+  #sendCanary: (channel: string) => Promise<unknown>;
   #closed = false;
   #inflight: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #canaryTimer: ReturnType<typeof setInterval>;
+  /** When the unanswered canary was sent (local ms), or null. */
+  #canarySentAt: number | null = null;
   #retries = 0;
   /** Whether the LISTEN is in force (a new watch is called back at once then). */
   listening = false;
 
-  constructor(url: PostgresUrl, channel: string) {
+  constructor(
+    url: PostgresUrl,
+    channel: string,
+    sendCanary: (channel: string) => Promise<unknown>,
+  ) {
+    this.#url = url;
     this.#channel = channel;
-    this.#sql = postgres(url.connectionUrl, {
-      ...driverOptions(url),
+    this.#sendCanary = sendCanary;
+    this.#sql = this.#connect();
+    this.#listen();
+    this.#canaryTimer = setInterval(() => void this.#checkCanary(), CANARY_EVERY_MS);
+  }
+
+  #connect(): Sql {
+    const sql = postgres(this.#url.connectionUrl, {
+      ...driverOptions(this.#url),
       max: 1,
       fetch_types: false,
+      connection: {
+        ...driverOptions(this.#url).connection,
+        // Names the connection in pg_stat_activity (tests stall it on purpose).
+        application_name: `queuectl-listen:${this.#url.schema}`.slice(0, 63),
+      },
       onclose: () => {
         // The connection dropped (or a connect failed): listen again soon.
+        if (this.#sql !== sql) return;
         this.listening = false;
         if (!this.#closed && this.#inflight === null) this.#schedule(100);
       },
-      onnotify: () => this.#wake(),
+      onnotify: (channel: string) => {
+        if (channel === this.canaryChannel) this.#canarySentAt = null;
+        else this.#wake();
+      },
     } as postgres.Options<Record<string, postgres.PostgresType>>) as unknown as Sql;
-    this.#listen();
+    return sql;
   }
 
   #wake(): void {
@@ -150,22 +198,47 @@ class Listener {
 
   #listen(): void {
     if (this.#closed || this.#inflight !== null) return;
-    this.#inflight = this.#sql.unsafe(`LISTEN "${this.#channel}"`).then(
-      () => {
-        this.#retries = 0;
-        this.listening = true;
-        // Notifications may have been missed while not listening: re-read.
-        this.#wake();
-      },
-      () => this.#schedule(Math.min(50 * 2 ** this.#retries++, 1000)),
-    ).finally(() => {
-      this.#inflight = null;
-    });
+    this.#inflight = this.#sql.unsafe(`LISTEN "${this.#channel}"; LISTEN "${this.canaryChannel}"`)
+      .then(
+        () => {
+          this.#retries = 0;
+          this.listening = true;
+          this.#canarySentAt = null;
+          // Notifications may have been missed while not listening: re-read.
+          this.#wake();
+        },
+        () => this.#schedule(Math.min(50 * 2 ** this.#retries++, 1000)),
+      ).finally(() => {
+        this.#inflight = null;
+      });
+  }
+
+  async #checkCanary(): Promise<void> {
+    if (this.#closed || !this.listening || this.callbacks.size === 0) return;
+    if (this.#canarySentAt !== null) {
+      if (Date.now() - this.#canarySentAt < CANARY_TIMEOUT_MS) return;
+      // Silently lost: no error came, but our own notification did not either.
+      this.#canarySentAt = null;
+      this.listening = false;
+      const old = this.#sql;
+      this.#sql = this.#connect();
+      void old.end({ timeout: 0 }).catch(() => {});
+      this.#listen();
+      return;
+    }
+    const sentAt = Date.now();
+    try {
+      await this.#sendCanary(this.canaryChannel);
+      this.#canarySentAt ??= sentAt;
+    } catch {
+      // The server itself is unreachable: the pool's reconnects handle that.
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#canaryTimer);
     this.#timer = undefined;
     this.callbacks.clear();
     await this.#inflight;
@@ -352,9 +425,9 @@ export class PostgresStorage implements Storage {
   }
 
   async #measureClock(): Promise<void> {
-    const before = Date.now();
+    const before = localNow();
     const [row] = await this.#q(this.#sql, `SELECT ${SERVER_MS} AS ms`);
-    this.#setOffset(row!.ms as number, before, Date.now());
+    this.#setOffset(row!.ms as number, before, localNow());
   }
 
   /** The server read `serverMs` between local `before` and `after`: assume the middle. */
@@ -408,7 +481,7 @@ export class PostgresStorage implements Storage {
   }
 
   now(): number {
-    return Date.now() + this.#offset;
+    return localNow() + this.#offset;
   }
 
   close(): Promise<void> {
@@ -441,7 +514,12 @@ export class PostgresStorage implements Storage {
    */
   watchChanges(onChange: () => void): { close(): void } {
     if (this.#closing) return { close() {} };
-    this.#listener ??= new Listener(this.#url, this.#channel);
+    this.#listener ??= new Listener(
+      this.#url,
+      this.#channel,
+      (channel) =>
+        this.#call(() => this.#q(this.#sql, "SELECT pg_notify($1, 'canary')", [channel])),
+    );
     const listener = this.#listener;
     const callback = () => onChange();
     listener.callbacks.add(callback);
@@ -994,14 +1072,14 @@ export class PostgresStorage implements Storage {
   workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply> {
     return this.#call(() =>
       this.#begin(async (tx) => {
-        const before = Date.now();
+        const before = localNow();
         const [worker] = await this.#q(
           tx,
           `WITH w AS (UPDATE workers SET heartbeat_at = $2 WHERE id = $1 RETURNING stop_requested)
            SELECT (SELECT stop_requested FROM w) AS stop_requested, ${SERVER_MS} AS ms`,
           [params.id, params.now],
         );
-        this.#setOffset(worker!.ms as number, before, Date.now());
+        this.#setOffset(worker!.ms as number, before, localNow());
         const [jobs] = await Promise.all([
           this.#q(
             tx,

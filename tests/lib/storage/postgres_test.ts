@@ -399,3 +399,42 @@ pgTest("PostgresStorage.now() follows the server's clock", async (server) => {
   );
   assert.ok(Math.abs(store.now() - (row!.ms as number)) < 1000);
 });
+
+pgTest(
+  "PostgresStorage rebuilds a LISTEN connection that went silent and wakes its watchers",
+  async (server) => {
+    await using schema = freshSchema(server);
+    await using store = await PostgresStorage.open(schema.url);
+    await using writer = await PostgresStorage.open(schema.url);
+    let wakes = 0;
+    const watch = store.watchChanges(() => wakes++);
+    const listenerPids = async () =>
+      (await server.admin(
+        `SELECT pid FROM pg_stat_activity
+         WHERE application_name = 'queuectl-listen:${schemaOf(schema.url)}'`,
+      )).map((r) => r.pid as number);
+    let stalled: number | undefined;
+    try {
+      await waitFor(() => wakes >= 1, "the LISTEN to start");
+      [stalled] = await listenerPids();
+      assert.ok(stalled, "the listening backend is found");
+      // A stopped backend is a silent loss: the socket stays open, no error
+      // comes, and no notification is delivered.
+      Deno.kill(stalled, "SIGSTOP");
+      const base = wakes;
+      await writer.jobInsertMany({ jobs: [newJob("after-stall")], now: T0 });
+      await waitFor(() => wakes > base, "a wake-up through a rebuilt connection", 15_000);
+      const pids = await listenerPids();
+      assert.ok(pids.some((pid) => pid !== stalled), "a new listening backend");
+      const again = wakes;
+      await writer.jobInsertMany({ jobs: [newJob("later")], now: T0 });
+      await waitFor(() => wakes > again, "notifications flow again", 5000);
+    } finally {
+      watch.close();
+      if (stalled) {
+        Deno.kill(stalled, "SIGCONT");
+        await server.admin(`SELECT pg_terminate_backend(${stalled})`);
+      }
+    }
+  },
+);
