@@ -1,6 +1,7 @@
 /** What every scenario receives: sizes, the CLI to run, and a progress log. */
 import type { CliRunner } from "./_process.ts";
 import type { Row } from "./_result.ts";
+import type { StoreProvider } from "./_store.ts";
 
 /** Settings of one benchmark run. */
 export interface BenchContext {
@@ -10,6 +11,13 @@ export interface BenchContext {
   cli: CliRunner;
   /** Prints progress to stderr. */
   log(message: string): void;
+  /** The store the scenario runs on (SQLite unless `--store postgres`). */
+  store: StoreProvider;
+  /**
+   * On PostgreSQL: the rows the same scenario measured on SQLite in this run,
+   * the baselines of the PostgreSQL targets; `null` on SQLite.
+   */
+  sqlite: Row[] | null;
 }
 
 /** A scenario: a numbered name and the function that measures it. */
@@ -19,4 +27,6 @@ export interface Scenario {
   /** A short key for `--only`, e.g. `enqueue`. */
   key: string;
   run(ctx: BenchContext): Promise<Row[]>;
+  /** Whether it also runs on PostgreSQL with `--store postgres`. */
+  postgres?: boolean;
 }

@@ -2,8 +2,11 @@
 
 /** A target: the figure must be at least, or at most, `value` (of the figure or of the ratio). */
 export interface Target {
-  /** `min`: figure ≥ value; `max`: figure ≤ value; `ratio_min`: figure / baseline ≥ value. */
-  kind: "min" | "max" | "ratio_min";
+  /**
+   * `min`: figure ≥ value; `max`: figure ≤ value; `ratio_min`: figure / baseline ≥ value;
+   * `ratio_max`: figure / baseline ≤ value.
+   */
+  kind: "min" | "max" | "ratio_min" | "ratio_max";
   value: number;
 }
 
@@ -58,6 +61,17 @@ export function row(fields: {
   };
 }
 
+/**
+ * The figure of the row measuring `metric` among `rows` (the SQLite rows of
+ * the same scenario, for a PostgreSQL row's baseline), or `null`.
+ */
+export function figureOf(rows: Row[] | null, metric: string): number | null {
+  return rows?.find((r) => r.metric === metric)?.figure ?? null;
+}
+
+/** The baseline label of a PostgreSQL row measured against SQLite in the same run. */
+export const SQLITE_BASELINE = "SQLite, same run";
+
 /** An error row: the scenario could not measure this figure. */
 export function errorRow(scenario: string, metric: string, error: unknown): Row {
   const message = error instanceof Error ? error.message : String(error);
@@ -77,6 +91,8 @@ export function judge(figure: number | null, ratio: number | null, target: Targe
       return figure <= target.value;
     case "ratio_min":
       return ratio === null ? null : ratio >= target.value;
+    case "ratio_max":
+      return ratio === null ? null : ratio <= target.value;
   }
 }
 
@@ -90,6 +106,8 @@ export function targetText(target: Target | null, unit: string): string {
       return `≤ ${formatNumber(target.value)} ${unit}`;
     case "ratio_min":
       return `≥ ${target.value.toFixed(2)}× baseline`;
+    case "ratio_max":
+      return `≤ ${target.value.toFixed(2)}× baseline`;
   }
 }
 
