@@ -1,6 +1,6 @@
 /** `queuectl status`: counts per state, workers, next retry, throughput, the database. */
 import { JOB_STATES } from "../lib/job.ts";
-import { readStats } from "../lib/stats.ts";
+import { formatOffset, readStats, workersByHost } from "../lib/stats.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { paint, paintState, relativeTime } from "./_format.ts";
 
@@ -11,7 +11,7 @@ export async function status(ctx: CliContext, json: boolean): Promise<void> {
   if (json) return printJson(ctx, stats);
   const bold = (t: string) => paint(ctx.color, 1, t);
   const total = JOB_STATES.reduce((sum, s) => sum + stats.counts[s], 0);
-  ctx.out(`${bold("Database")}     ${stats.db}`);
+  ctx.out(`${bold("Database")}     ${stats.db} (${stats.engine})`);
   ctx.out(`${bold("Jobs")}         ${total} in all`);
   for (const state of JOB_STATES) {
     const label = state === "dead" ? "dead (DLQ)" : state;
@@ -20,10 +20,21 @@ export async function status(ctx: CliContext, json: boolean): Promise<void> {
       `  ${paintState(ctx.color, state)}${label.slice(state.length)}${pad}${stats.counts[state]}`,
     );
   }
-  ctx.out(`${bold("Workers")}      ${stats.workers.length} active`);
-  for (const w of stats.workers) {
-    const jobs = w.current_jobs.length ? w.current_jobs.join(", ") : "idle";
-    ctx.out(`  ${w.id}  pid ${w.pid} on ${w.host}, ${w.count} slot(s): ${jobs}`);
+  const hosts = workersByHost(stats.workers);
+  ctx.out(
+    `${bold("Workers")}      ${stats.workers.length} active${
+      hosts.length > 1 ? ` on ${hosts.length} hosts` : ""
+    }`,
+  );
+  for (const h of hosts) {
+    ctx.out(`  ${h.host}  (clock ${formatOffset(h.clock_offset_ms)})`);
+    for (const w of h.workers) {
+      const jobs = w.current_jobs.length ? w.current_jobs.join(", ") : "idle";
+      const beat = `heartbeat ${relativeTime(w.heartbeat_at, now)}${
+        w.late ? paint(ctx.color, 31, " (late)") : ""
+      }`;
+      ctx.out(`    ${w.id}  pid ${w.pid}, ${w.count} slot(s), ${beat}: ${jobs}`);
+    }
   }
   ctx.out(
     `${bold("Next retry")}   ${

@@ -1,5 +1,5 @@
 /** `queuectl worker list`: running worker processes. */
-import { liveSince } from "../lib/config.ts";
+import { lateSince, liveSince } from "../lib/config.ts";
 import type { WorkerInfo } from "../lib/storage/storage.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { relativeTime, table } from "./_format.ts";
@@ -9,7 +9,10 @@ export async function readWorkers(ctx: CliContext): Promise<WorkerInfo[]> {
   return await withStorage(ctx, async (store) => {
     const now = store.now();
     const config = await store.configGetAll();
-    return await store.workerList({ staleBefore: liveSince(config, now) });
+    return await store.workerList({
+      staleBefore: liveSince(config, now),
+      lateBefore: lateSince(config, now),
+    });
   });
 }
 

@@ -68,6 +68,20 @@ export function parseConfigValue(key: ConfigKey, raw: string): number {
   return value;
 }
 
+/** Gap between a supervisor's heartbeats: a third of the lease, at most 2 s. */
+export function heartbeatIntervalMs(config: Config): number {
+  return Math.min(2000, (config.lease_timeout * 1000) / 3);
+}
+
+/**
+ * The oldest heartbeat that is not late at `now`: two heartbeats missed
+ * and a second more. A late worker is stalled or cut off, and will be
+ * rescued if it stays silent for the whole lease.
+ */
+export function lateSince(config: Config, now: number): number {
+  return now - 2 * heartbeatIntervalMs(config) - 1000;
+}
+
 /**
  * The oldest heartbeat of a live worker at `now`: one that has not renewed
  * its registry entry within a lease is gone (its jobs are being rescued).

@@ -3,7 +3,7 @@
  * throughput series, composed the same way over any store: the window, the
  * buckets and the rates are rules of the product, not of a database.
  */
-import { liveSince } from "./config.ts";
+import { lateSince, liveSince } from "./config.ts";
 import { isoTime, type JobState } from "./job.ts";
 import type { Storage, WorkerInfo } from "./storage/storage.ts";
 
@@ -20,7 +20,10 @@ export interface Throughput {
 
 /** The document `status --json` and `GET /api/stats` print. */
 export interface Stats {
+  /** Where the data lives: a path, or a URL without its password. */
   db: string;
+  /** The database engine and version: `SQLite 3.50.4`, `PostgreSQL 15.18`. */
+  engine: string;
   counts: Record<JobState, number>;
   workers: WorkerInfo[];
   next_retry_at: string | null;
@@ -40,7 +43,7 @@ export async function readStats(store: Storage, now: number): Promise<Stats> {
   const since = now - THROUGHPUT_WINDOW_MS;
   const [counts, workers, nextRetry, recent] = await Promise.all([
     store.jobCountByState(),
-    store.workerList({ staleBefore: liveSince(config, now) }),
+    store.workerList({ staleBefore: liveSince(config, now), lateBefore: lateSince(config, now) }),
     store.jobNextRetryAt(),
     store.runFinishedCounts({ since, bucketMs: THROUGHPUT_WINDOW_MS }),
   ]);
@@ -53,6 +56,7 @@ export async function readStats(store: Storage, now: number): Promise<Stats> {
   }
   return {
     db: store.location,
+    engine: store.engine,
     counts,
     workers,
     next_retry_at: nextRetry === null ? null : isoTime(nextRetry),
@@ -88,4 +92,34 @@ export async function readThroughput(
     }
   }
   return series;
+}
+
+/** The live workers of one host, as `status` and the dashboard group them. */
+export interface HostWorkers {
+  host: string;
+  /** The host's clock minus the store's, from its latest heartbeat. */
+  clock_offset_ms: number;
+  workers: WorkerInfo[];
+}
+
+/** Groups workers by host id, hosts in the order their first worker started. */
+export function workersByHost(workers: WorkerInfo[]): HostWorkers[] {
+  const hosts = new Map<string, HostWorkers>();
+  for (const w of workers) {
+    const entry = hosts.get(w.host) ??
+      { host: w.host, clock_offset_ms: w.clock_offset_ms, workers: [] };
+    const latest = entry.workers.reduce(
+      (a, b) => (a && a.heartbeat_at >= b.heartbeat_at ? a : b),
+      undefined as WorkerInfo | undefined,
+    );
+    if (!latest || w.heartbeat_at >= latest.heartbeat_at) entry.clock_offset_ms = w.clock_offset_ms;
+    entry.workers.push(w);
+    hosts.set(w.host, entry);
+  }
+  return [...hosts.values()];
+}
+
+/** A clock offset as `+12 ms` / `-3 ms` / `±0 ms`. */
+export function formatOffset(ms: number): string {
+  return ms === 0 ? "±0 ms" : `${ms > 0 ? "+" : "-"}${Math.abs(ms)} ms`;
 }

@@ -4,8 +4,13 @@
  * power loss, a hung host) or, at once, when its supervisor ran on this host
  * and its pid no longer exists. The interrupted attempt counts as a failure
  * (backoff, or the DLQ), so a job that kills its worker cannot loop forever.
+ *
+ * Expired leases are looked for by one rescuer at a time across all hosts
+ * (the store's rescuer turn, judged by its clock); dead supervisors of this
+ * host are rescued by every rescuer on it, at once. Only a rescuer on the
+ * host a job ran on ends its orphaned processes.
  */
-import type { Config } from "../lib/config.ts";
+import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
 import type { RunFinish, Storage } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
@@ -15,8 +20,8 @@ import { killOrphanGroup, processAlive } from "./process_group.ts";
 export interface RescuerOptions {
   store: Storage;
   host: string;
-  /** The supervisor running this rescuer: never treated as gone. */
-  selfId: string | null;
+  /** The supervisor running this rescuer: never treated as gone; the holder of the turn. */
+  selfId: string;
   onEvent?: (event: SupervisorEvent) => void;
 }
 
@@ -34,7 +39,15 @@ export class Rescuer {
     const workers = await store.workerListAll();
     const gone = workers.filter((w) => w.id !== selfId && w.host === host && !processAlive(w.pid));
     const goneIds = gone.map((w) => w.id);
-    const stranded = await store.jobListStranded({ now, workerIds: goneIds });
+    // The turn lasts a few heartbeats: its holder keeps it while alive.
+    const myTurn = await store.rescuerTurnTake({
+      holder: selfId,
+      now,
+      ttlMs: 3 * heartbeatIntervalMs(config),
+    });
+    if (!myTurn && goneIds.length === 0) return 0;
+    // Not our turn: only this host's dead supervisors (no lease expires before 0).
+    const stranded = await store.jobListStranded({ now: myTurn ? now : 0, workerIds: goneIds });
     const finishes:
       (RunFinish & { reason: string; maxRetries: number; retryInS: number | null })[] = [];
     for (const job of stranded) {
@@ -89,7 +102,7 @@ export class Rescuer {
     const forgetBefore = now - 10 * config.lease_timeout * 1000;
     for (const w of workers) {
       if (w.id === selfId) continue;
-      if (goneIds.includes(w.id) || Date.parse(w.heartbeat_at) < forgetBefore) {
+      if (goneIds.includes(w.id) || (myTurn && Date.parse(w.heartbeat_at) < forgetBefore)) {
         await store.workerRemove({ id: w.id });
       }
     }

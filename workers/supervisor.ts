@@ -5,7 +5,7 @@
  * results in batches (the completer), renews leases with a heartbeat, and
  * runs the rescuer. Web Workers only run commands.
  */
-import type { Config } from "../lib/config.ts";
+import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
 import type { RunOutcome } from "../lib/job.ts";
 import type {
   ClaimedJob,
@@ -41,8 +41,6 @@ export interface SupervisorOptions {
 
 /** Slowest wait between looks at the queue when the watch stays silent. */
 const IDLE_POLL_MS = 1000;
-/** Longest gap between heartbeats, whatever the lease. */
-const MAX_HEARTBEAT_MS = 2000;
 /** How old the cached settings may get. */
 const CONFIG_TTL_MS = 1000;
 
@@ -105,6 +103,8 @@ export class Supervisor {
   #checkRequestsAgain = false;
   #flushQueued = false;
   #heartbeating = false;
+  /** The last claim filled every free slot, so more jobs may be due. */
+  #moreWaiting = false;
   /** Local monotonic time when the last renewal of every running job's lease began. */
   #renewedAt = 0;
   /** The last heartbeat failed: claim nothing until one succeeds. */
@@ -148,6 +148,7 @@ export class Supervisor {
       queues: this.#options.queues,
       now,
       role: this.#options.role ?? "worker",
+      clockOffsetMs: Date.now() - now,
     });
     await this.#rescuer.runOnce(now, this.#config);
     const url = new URL("./job_worker.ts", import.meta.url).href;
@@ -183,8 +184,7 @@ export class Supervisor {
   }
 
   #heartbeatMs(): number {
-    return this.#options.heartbeatMs ??
-      Math.min(MAX_HEARTBEAT_MS, (this.#config.lease_timeout * 1000) / 3);
+    return this.#options.heartbeatMs ?? heartbeatIntervalMs(this.#config);
   }
 
   /** Number of jobs running now. */
@@ -229,10 +229,15 @@ export class Supervisor {
         const claimStart = performance.now();
         const now = this.#store.now();
         const config = await this.#currentConfig(now);
-        const dueAt = await this.#store.jobNextDueAt({ queues: this.#options.queues });
-        if (dueAt === null || dueAt > now) {
-          this.#scheduleWake(dueAt, now);
-          continue;
+        // After a full claim more jobs likely wait: claim again at once. Else
+        // a cheap read first, so an idle wake-up never takes a write lock
+        // (and, on PostgreSQL, a drain does not scan the due index twice a job).
+        if (!this.#moreWaiting) {
+          const dueAt = await this.#store.jobNextDueAt({ queues: this.#options.queues });
+          if (dueAt === null || dueAt > now) {
+            this.#scheduleWake(dueAt, now);
+            continue;
+          }
         }
         const jobs = await this.#store.jobClaim({
           workerId: this.id,
@@ -244,7 +249,8 @@ export class Supervisor {
         // With nothing running before, every lease now dates from this claim.
         if (idle && jobs.length > 0) this.#renewed(claimStart, config);
         jobs.forEach((job, i) => this.#dispatch(free[i]!, job, config));
-        if (jobs.length === free.length) this.#fillAgain = true;
+        this.#moreWaiting = jobs.length === free.length;
+        if (this.#moreWaiting) this.#fillAgain = true;
         else this.#scheduleWake(null, now);
       } while (this.#fillAgain);
     } catch (error) {
@@ -428,6 +434,7 @@ export class Supervisor {
         id: this.id,
         now,
         leaseMs: config.lease_timeout * 1000,
+        clockOffsetMs: Date.now() - now,
       });
       this.#renewed(started, config);
       if (this.#renewFailing) {
@@ -478,13 +485,13 @@ export class Supervisor {
   }
 
   /**
-   * Reads cancel and stop requests when some process committed (the wake
-   * file), so `cancel` of a running job or `worker stop` through the
-   * database acts at once rather than at the next heartbeat. Only while
-   * jobs run; one read at a time, and one more if commits came meanwhile.
+   * Reads cancel and stop requests when some process committed (the
+   * store's wake-up), so `cancel` of a running job or `worker stop` through
+   * the database (from any host) acts at once rather than at the next
+   * heartbeat. One read at a time, and one more if commits came meanwhile.
    */
   async #checkRequests(): Promise<void> {
-    if (this.#stopped || this.running === 0) return;
+    if (this.#stopped) return;
     if (this.#checkingRequests) {
       this.#checkRequestsAgain = true;
       return;

@@ -335,6 +335,8 @@ function byId<T extends { id: string }>(a: T, b: T): number {
 /** The PostgreSQL implementation of {@linkcode Storage}. */
 export class PostgresStorage implements Storage {
   readonly location: string;
+  /** Set by open(), from the server. */
+  engine = "PostgreSQL";
   #sql: Sql;
   #url: PostgresUrl;
   #channel: string;
@@ -426,8 +428,12 @@ export class PostgresStorage implements Storage {
 
   async #measureClock(): Promise<void> {
     const before = localNow();
-    const [row] = await this.#q(this.#sql, `SELECT ${SERVER_MS} AS ms`);
+    const [row] = await this.#q(
+      this.#sql,
+      `SELECT ${SERVER_MS} AS ms, current_setting('server_version') AS version`,
+    );
     this.#setOffset(row!.ms as number, before, localNow());
+    this.engine = `PostgreSQL ${String(row!.version).split(" ")[0]}`;
   }
 
   /** The server read `serverMs` between local `before` and `after`: assume the middle. */
@@ -1042,16 +1048,18 @@ export class PostgresStorage implements Storage {
     queues: string[] | null;
     now: number;
     role?: WorkerRole;
+    clockOffsetMs?: number;
   }): Promise<void> {
     return this.#call(async () => {
       await this.#q(
         this.#sql,
         `INSERT INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
-           stop_requested, role)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7)
+           stop_requested, role, clock_offset_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7, $8)
          ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
            count = excluded.count, queues = excluded.queues, started_at = excluded.started_at,
-           heartbeat_at = excluded.heartbeat_at, stop_requested = NULL, role = excluded.role`,
+           heartbeat_at = excluded.heartbeat_at, stop_requested = NULL, role = excluded.role,
+           clock_offset_ms = excluded.clock_offset_ms`,
         [
           params.id,
           params.pid,
@@ -1060,6 +1068,7 @@ export class PostgresStorage implements Storage {
           params.queues ? JSON.stringify(params.queues) : null,
           params.now,
           params.role ?? "worker",
+          Math.round(params.clockOffsetMs ?? 0),
         ],
       );
     });
@@ -1069,15 +1078,18 @@ export class PostgresStorage implements Storage {
    * Renews the heartbeat and leases, re-measures the clock offset from the
    * same round trip, and folds the count deltas when no one else is.
    */
-  workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply> {
+  workerHeartbeat(
+    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+  ): Promise<HeartbeatReply> {
     return this.#call(() =>
       this.#begin(async (tx) => {
         const before = localNow();
         const [worker] = await this.#q(
           tx,
-          `WITH w AS (UPDATE workers SET heartbeat_at = $2 WHERE id = $1 RETURNING stop_requested)
+          `WITH w AS (UPDATE workers SET heartbeat_at = $2, clock_offset_ms = $3 WHERE id = $1
+             RETURNING stop_requested)
            SELECT (SELECT stop_requested FROM w) AS stop_requested, ${SERVER_MS} AS ms`,
-          [params.id, params.now],
+          [params.id, params.now, Math.round(params.clockOffsetMs ?? 0)],
         );
         this.#setOffset(worker!.ms as number, before, localNow());
         const [jobs] = await Promise.all([
@@ -1139,7 +1151,7 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  async #workers(where: string, args: unknown[]): Promise<WorkerInfo[]> {
+  async #workers(where: string, args: unknown[], lateBefore: number): Promise<WorkerInfo[]> {
     const rows = await this.#q(
       this.#sql,
       `SELECT w.*, ARRAY(SELECT id FROM jobs
@@ -1158,15 +1170,37 @@ export class PostgresStorage implements Storage {
       current_jobs: row.current_jobs as string[],
       stop_requested: row.stop_requested as "graceful" | "force" | null,
       role: row.role as WorkerRole,
+      clock_offset_ms: row.clock_offset_ms as number,
+      late: (row.heartbeat_at as number) < lateBefore,
     }));
   }
 
-  workerList(params: { staleBefore: number }): Promise<WorkerInfo[]> {
-    return this.#call(() => this.#workers("WHERE heartbeat_at >= $1", [params.staleBefore]));
+  workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]> {
+    return this.#call(() =>
+      this.#workers(
+        "WHERE heartbeat_at >= $1",
+        [params.staleBefore],
+        params.lateBefore ?? -Infinity,
+      )
+    );
   }
 
   workerListAll(): Promise<WorkerInfo[]> {
-    return this.#call(() => this.#workers("", []));
+    return this.#call(() => this.#workers("", [], -Infinity));
+  }
+
+  rescuerTurnTake(params: { holder: string; now: number; ttlMs: number }): Promise<boolean> {
+    return this.#call(async () => {
+      const rows = await this.#q(
+        this.#sql,
+        `INSERT INTO turns (name, holder, until) VALUES ('rescuer', $1, $2)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+         WHERE turns.holder = excluded.holder OR turns.until < $3
+         RETURNING holder`,
+        [params.holder, params.now + params.ttlMs, params.now],
+      );
+      return rows.length > 0;
+    });
   }
 
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number> {

@@ -126,8 +126,13 @@ export const PG_MIGRATIONS: readonly string[] = [
     started_at bigint NOT NULL,
     heartbeat_at bigint NOT NULL,
     stop_requested text,
-    role text NOT NULL DEFAULT 'worker'
+    role text NOT NULL DEFAULT 'worker',
+    -- the host's clock minus the server's, shown by status per host
+    clock_offset_ms bigint NOT NULL DEFAULT 0
   );
+
+  -- whose turn a maintenance pass is (the rescuer): one at a time across hosts
+  CREATE TABLE turns (name text PRIMARY KEY, holder text NOT NULL, until bigint NOT NULL);
 
   CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
   `,

@@ -111,6 +111,13 @@ export const MIGRATIONS: readonly string[] = [
   -- dashboard's workers only through the database, so the dashboard keeps serving
   ALTER TABLE workers ADD COLUMN role TEXT NOT NULL DEFAULT 'worker';
   `,
+  `
+  -- each host's clock against the store's, shown by status (0 on one machine)
+  ALTER TABLE workers ADD COLUMN clock_offset_ms INTEGER NOT NULL DEFAULT 0;
+  -- whose turn a maintenance pass is (the rescuer): one at a time across processes
+  CREATE TABLE turns (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL)
+    WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build writes. */

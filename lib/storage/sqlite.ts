@@ -129,6 +129,7 @@ export function toStorageError(error: unknown, path: string): QueuectlError {
 export class SqliteStorage implements Storage {
   readonly location: string;
   #db: DatabaseSync;
+  #engine: string | undefined;
   #statements = new Map<string, StatementSync>();
   /** A file beside the database that every commit touches, for {@linkcode watchChanges}. */
   #wakePath: string | null;
@@ -308,6 +309,14 @@ export class SqliteStorage implements Storage {
 
   now(): number {
     return Date.now();
+  }
+
+  get engine(): string {
+    // Read when first asked: most commands never show it.
+    this.#engine ??= `SQLite ${
+      this.#read(() => this.#get("SELECT sqlite_version() AS v")?.v as string)
+    }`;
+    return this.#engine;
   }
 
   close(): Promise<void> {
@@ -744,12 +753,14 @@ export class SqliteStorage implements Storage {
     queues: string[] | null;
     now: number;
     role?: WorkerRole;
+    clockOffsetMs?: number;
   }): Promise<void> {
     return this.#promise(() => {
       this.#write(() =>
         this.#run(
-          `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at, role)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
+           role, clock_offset_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           params.id,
           params.pid,
           params.host,
@@ -758,15 +769,23 @@ export class SqliteStorage implements Storage {
           params.now,
           params.now,
           params.role ?? "worker",
+          Math.round(params.clockOffsetMs ?? 0),
         )
       );
     });
   }
 
-  workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply> {
+  workerHeartbeat(
+    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+  ): Promise<HeartbeatReply> {
     return this.#promise(() =>
       this.#write(() => {
-        this.#run("UPDATE workers SET heartbeat_at = ? WHERE id = ?", params.now, params.id);
+        this.#run(
+          "UPDATE workers SET heartbeat_at = ?, clock_offset_ms = ? WHERE id = ?",
+          params.now,
+          Math.round(params.clockOffsetMs ?? 0),
+          params.id,
+        );
         this.#run(
           "UPDATE jobs SET lease_expires_at = ? WHERE state = 'processing' AND worker_id = ?",
           params.now + params.leaseMs,
@@ -800,7 +819,7 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  #workers(sql: string, ...args: SQLInputValue[]): WorkerInfo[] {
+  #workers(sql: string, lateBefore: number, ...args: SQLInputValue[]): WorkerInfo[] {
     const rows = this.#all(sql, ...args);
     if (rows.length === 0) return [];
     // The running jobs of all these workers in one query, not one per worker.
@@ -827,14 +846,17 @@ export class SqliteStorage implements Storage {
       current_jobs: running.get(row.id as string) ?? [],
       stop_requested: row.stop_requested as "graceful" | "force" | null,
       role: row.role as WorkerRole,
+      clock_offset_ms: row.clock_offset_ms as number,
+      late: (row.heartbeat_at as number) < lateBefore,
     }));
   }
 
-  workerList(params: { staleBefore: number }): Promise<WorkerInfo[]> {
+  workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]> {
     return this.#promise(() =>
       this.#read(() =>
         this.#workers(
           "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at, id",
+          params.lateBefore ?? -Infinity,
           params.staleBefore,
         )
       )
@@ -842,8 +864,25 @@ export class SqliteStorage implements Storage {
   }
 
   workerListAll(): Promise<WorkerInfo[]> {
-    return Promise.resolve(
-      this.#read(() => this.#workers("SELECT * FROM workers ORDER BY started_at, id")),
+    return this.#promise(() =>
+      this.#read(() => this.#workers("SELECT * FROM workers ORDER BY started_at, id", -Infinity))
+    );
+  }
+
+  rescuerTurnTake(params: { holder: string; now: number; ttlMs: number }): Promise<boolean> {
+    return this.#promise(() =>
+      this.#write(
+        () =>
+          this.#run(
+            `INSERT INTO turns (name, holder, until) VALUES ('rescuer', ?, ?)
+           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+           WHERE turns.holder = excluded.holder OR turns.until < ?`,
+            params.holder,
+            params.now + params.ttlMs,
+            params.now,
+          ) > 0,
+        true,
+      )
     );
   }
 

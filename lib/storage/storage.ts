@@ -43,6 +43,10 @@ export interface WorkerInfo {
   stop_requested: "graceful" | "force" | null;
   /** What runs the workers: `worker start`, or a dashboard started with `--workers`. */
   role: WorkerRole;
+  /** Its host's clock minus the store's, at its last heartbeat (0 where they are one clock). */
+  clock_offset_ms: number;
+  /** Its heartbeat is older than `lateBefore` (stalled, cut off, or gone). */
+  late: boolean;
 }
 
 /** What runs a supervisor: `worker start`, or a dashboard started with `--workers`. */
@@ -124,6 +128,9 @@ export interface Storage extends AsyncDisposable {
    * file path, or a URL without its password.
    */
   readonly location: string;
+
+  /** The database engine and its version, e.g. `SQLite 3.50.4` or `PostgreSQL 15.18`. */
+  readonly engine: string;
 
   /**
    * The store's clock in epoch milliseconds, for every `now` passed to it:
@@ -233,17 +240,31 @@ export interface Storage extends AsyncDisposable {
     now: number;
     /** Default "worker". */
     role?: WorkerRole;
+    /** The host's clock minus the store's (default 0). */
+    clockOffsetMs?: number;
   }): Promise<void>;
   /** Renews a worker's heartbeat and its jobs' leases in one transaction. */
-  workerHeartbeat(params: { id: string; now: number; leaseMs: number }): Promise<HeartbeatReply>;
+  workerHeartbeat(
+    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+  ): Promise<HeartbeatReply>;
   /** The stop and cancel requests for a worker, read without renewing anything. */
   workerRequestsGet(params: { id: string }): Promise<HeartbeatReply>;
   /** Removes a worker from the registry. */
   workerRemove(params: { id: string }): Promise<void>;
-  /** Worker processes whose heartbeat is newer than `staleBefore`. */
-  workerList(params: { staleBefore: number }): Promise<WorkerInfo[]>;
+  /**
+   * Worker processes whose heartbeat is newer than `staleBefore`; those
+   * older than `lateBefore` are marked `late`.
+   */
+  workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]>;
   /** Every registered worker, live or not, for the rescuer. */
   workerListAll(): Promise<WorkerInfo[]>;
+  /**
+   * Takes (or keeps) the rescuer's turn for `holder` until `now + ttlMs`:
+   * true when it is `holder`'s, false while another holder's turn lasts. So
+   * one rescuer pass runs at a time across all hosts, judged by the store's
+   * clock; a holder that dies loses the turn when its time runs out. Quiet.
+   */
+  rescuerTurnTake(params: { holder: string; now: number; ttlMs: number }): Promise<boolean>;
   /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number>;
 

@@ -9,6 +9,8 @@ export interface LayoutProps {
   section: "overview" | "jobs" | "dlq";
   counts: Record<JobState, number>;
   db: string;
+  /** The database engine and version. */
+  engine?: string;
   children?: Child;
 }
 
@@ -51,6 +53,7 @@ export function Layout(props: LayoutProps) {
         <main>{props.children}</main>
         <footer>
           database <code>{props.db}</code>
+          {props.engine ? ` · ${props.engine}` : ""}
         </footer>
       </body>
     </html>

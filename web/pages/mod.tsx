@@ -36,7 +36,13 @@ async function doc(element: string | Promise<string>): Promise<string> {
 /** The overview page. */
 export function overview(data: OverviewData, config: Config): Promise<string> {
   return doc(
-    <Layout title="Overview" section="overview" counts={data.stats.counts} db={data.stats.db}>
+    <Layout
+      title="Overview"
+      section="overview"
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
       <Live>
         <OverviewLive {...data} />
       </Live>
@@ -65,7 +71,13 @@ export interface JobsData {
 /** The jobs page. */
 export function jobs(data: JobsData): Promise<string> {
   return doc(
-    <Layout title="Jobs" section="jobs" counts={data.stats.counts} db={data.stats.db}>
+    <Layout
+      title="Jobs"
+      section="jobs"
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
       <h1>Jobs</h1>
       <JobFilterForm filters={data.filters} />
       <Live>
@@ -88,6 +100,7 @@ export function job(data: JobPageData & { stats: Stats }): Promise<string> {
       section="jobs"
       counts={data.stats.counts}
       db={data.stats.db}
+      engine={data.stats.engine}
     >
       <Live>
         <JobLive {...data} />
@@ -114,7 +127,13 @@ export interface DlqData {
 /** The DLQ page. */
 export function dlq(data: DlqData): Promise<string> {
   return doc(
-    <Layout title="DLQ" section="dlq" counts={data.stats.counts} db={data.stats.db}>
+    <Layout
+      title="DLQ"
+      section="dlq"
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
       <Live>
         <DlqLive {...data} />
       </Live>

@@ -4,7 +4,7 @@
 import type { Config } from "../../lib/config.ts";
 import { type Job, JOB_STATES } from "../../lib/job.ts";
 import type { WorkerInfo } from "../../lib/storage/storage.ts";
-import type { Stats } from "../../lib/stats.ts";
+import { formatOffset, type Stats, workersByHost } from "../../lib/stats.ts";
 import { jobPath, JobTable, Time } from "./_parts.tsx";
 
 /** One bar of the throughput chart. */
@@ -39,7 +39,7 @@ function Counts(props: { stats: Stats }) {
 
 function WorkerRow(props: { worker: WorkerInfo; now: number }) {
   const w = props.worker;
-  const host = `${w.role === "dashboard" ? "in a dashboard, " : ""}pid ${w.pid} on ${w.host}`;
+  const host = `${w.role === "dashboard" ? "in a dashboard, " : ""}pid ${w.pid}`;
   return (
     <li class="worker">
       <div>
@@ -47,8 +47,10 @@ function WorkerRow(props: { worker: WorkerInfo; now: number }) {
         <span class="muted">
           {host}, {w.count} slot{w.count === 1 ? "" : "s"}
           {w.queues ? `, queues ${w.queues.join(", ")}` : ""}, started{" "}
-          <Time iso={w.started_at} now={props.now} />
+          <Time iso={w.started_at} now={props.now} />, heartbeat{" "}
+          <Time iso={w.heartbeat_at} now={props.now} />
         </span>
+        {w.late ? <span class="badge state-dead" title="no heartbeat for a while">late</span> : ""}
         {w.stop_requested ? <span class="badge state-failed">stopping</span> : ""}
       </div>
       <div class="worker-jobs">
@@ -124,9 +126,16 @@ export function OverviewLive(props: OverviewData) {
               </p>
             )
             : (
-              <ul class="workers">
-                {stats.workers.map((w) => <WorkerRow worker={w} now={now} />)}
-              </ul>
+              workersByHost(stats.workers).map((h) => (
+                <div class="host">
+                  <h3 class="small">
+                    {h.host} <span class="muted">clock {formatOffset(h.clock_offset_ms)}</span>
+                  </h3>
+                  <ul class="workers">
+                    {h.workers.map((w) => <WorkerRow worker={w} now={now} />)}
+                  </ul>
+                </div>
+              ))
             )}
           <p class="muted small">
             Next retry: {stats.next_retry_at !== null && Date.parse(stats.next_retry_at) <= now

@@ -1579,6 +1579,8 @@ export function storageConformance(
       current_jobs: ["j1", "j2"],
       stop_requested: null,
       role: "worker",
+      clock_offset_ms: 0,
+      late: false,
     }]);
     assert.deepEqual(
       (await store.workerList({ staleBefore: T0 })).map((w) => w.id),
@@ -1607,6 +1609,87 @@ export function storageConformance(
       [["w1", "worker"], ["d1", "dashboard"]],
     );
   });
+
+  test("workerRegister() and workerHeartbeat() record the host's clock offset", async (store) => {
+    await store.workerRegister({
+      id: "w1",
+      pid: 1,
+      host: "h",
+      count: 1,
+      queues: null,
+      now: T0,
+      clockOffsetMs: -42,
+    });
+    await store.workerRegister({ id: "w2", pid: 2, host: "h", count: 1, queues: null, now: T0 });
+    assert.deepEqual(
+      (await store.workerListAll()).map((w) => [w.id, w.clock_offset_ms]),
+      [["w1", -42], ["w2", 0]],
+    );
+    await store.workerHeartbeat({ id: "w1", now: T0 + 1000, leaseMs: LEASE, clockOffsetMs: 7 });
+    const [w1] = await store.workerList({ staleBefore: T0 });
+    assert.equal(w1?.clock_offset_ms, 7);
+  });
+
+  test("workerList() marks workers whose heartbeat is older than lateBefore", async (store) => {
+    await store.workerRegister({ id: "old", pid: 1, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerRegister({
+      id: "new",
+      pid: 2,
+      host: "h",
+      count: 1,
+      queues: null,
+      now: T0 + 5000,
+    });
+    const listed = await store.workerList({ staleBefore: T0 - 1, lateBefore: T0 + 1000 });
+    assert.deepEqual(listed.map((w) => [w.id, w.late]), [["old", true], ["new", false]]);
+    const unmarked = await store.workerList({ staleBefore: T0 - 1 });
+    assert.deepEqual(unmarked.map((w) => w.late), [false, false], "never late without lateBefore");
+  });
+
+  test(
+    "rescuerTurnTake() gives the turn to one holder until its time runs out",
+    async (store, db) => {
+      await using other = await db.open();
+      assert.equal(await store.rescuerTurnTake({ holder: "a", now: T0, ttlMs: 6000 }), true);
+      assert.equal(
+        await other.rescuerTurnTake({ holder: "b", now: T0 + 1000, ttlMs: 6000 }),
+        false,
+      );
+      // The holder keeps it by taking it again.
+      assert.equal(await store.rescuerTurnTake({ holder: "a", now: T0 + 5000, ttlMs: 6000 }), true);
+      assert.equal(
+        await other.rescuerTurnTake({ holder: "b", now: T0 + 9000, ttlMs: 6000 }),
+        false,
+      );
+      // A holder that stops taking it loses it once its time is up.
+      assert.equal(
+        await other.rescuerTurnTake({ holder: "b", now: T0 + 11_001, ttlMs: 6000 }),
+        true,
+      );
+      assert.equal(
+        await store.rescuerTurnTake({ holder: "a", now: T0 + 12_000, ttlMs: 6000 }),
+        false,
+      );
+    },
+  );
+
+  test(
+    "rescuerTurnTake() at the same moment from many connections gives one turn",
+    async (store, db) => {
+      const others = [store, await db.open(), await db.open()];
+      try {
+        const taken = await Promise.all(
+          others.flatMap((s, i) =>
+            [0, 1, 2].map((k) => s.rescuerTurnTake({ holder: `h${i}-${k}`, now: T0, ttlMs: 6000 }))
+          ),
+        );
+        assert.equal(taken.filter(Boolean).length, 1);
+      } finally {
+        await others[1]!.close();
+        await others[2]!.close();
+      }
+    },
+  );
 
   test("workerRemove() takes a worker out of the registry", async (store) => {
     await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
