@@ -14,7 +14,6 @@ import {
   type JobState,
   type JobWithRuns,
   type NewJob,
-  type Run,
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
