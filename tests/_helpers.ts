@@ -1,4 +1,9 @@
-/** Test fixtures shared by every suite: temp folders, the real CLI, polling with deadlines. */
+/**
+ * Test fixtures shared by every suite: temp folders and databases (SQLite,
+ * or PostgreSQL with {@linkcode storeTest}), the real CLI, polling with deadlines.
+ */
+import { clusterUnavailableReason } from "../scripts/with_postgres.ts";
+import type { TestPostgres } from "./_postgres.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -45,14 +50,136 @@ export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   };
 }
 
-/** A temporary database path in its own folder, removed when disposed. */
-export async function withTempDb(): Promise<{ db: string; dir: string } & AsyncDisposable> {
+/** The stores a test can run on: `storeTest` registers one copy per kind. */
+export type StoreKind = "sqlite" | "postgres";
+
+/** Every store kind, in the order `storeTest` registers them. */
+export const STORE_KINDS: readonly StoreKind[] = ["sqlite", "postgres"];
+
+/** A fresh, empty database for one test, and a temp folder; removed when disposed. */
+export interface TempDb extends AsyncDisposable {
+  kind: StoreKind;
+  /** What to pass as `--db`: a file path, or a PostgreSQL URL on a schema of its own. */
+  db: string;
+  /** How the store shows its location (`status`, the dashboard): the path, or the URL without password. */
+  display: string;
+  /** A temporary folder for files the test writes. */
+  dir: string;
+}
+
+/**
+ * A temporary database: a SQLite file in its own folder (the default), or a
+ * fresh schema `t_<random>` on the tests' PostgreSQL server, dropped when
+ * disposed (with a temp folder all the same).
+ */
+export async function withTempDb(kind: StoreKind = "sqlite"): Promise<TempDb> {
   const dir = await tempDir();
-  return {
-    db: `${dir.path}/queue.db`,
-    dir: dir.path,
-    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
-  };
+  if (kind === "sqlite") {
+    const db = `${dir.path}/queue.db`;
+    return {
+      kind,
+      db,
+      display: db,
+      dir: dir.path,
+      [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+    };
+  }
+  try {
+    const pg = await testPostgres();
+    const db = pg.newUrl();
+    const schema = new URL(db).searchParams.get("schema")!;
+    return {
+      kind,
+      db,
+      display: shownAs(db),
+      dir: dir.path,
+      async [Symbol.asyncDispose]() {
+        try {
+          // A worker left running would hold locks: give up after a while rather than hang.
+          await pg.admin(`DO $$ BEGIN
+            PERFORM set_config('lock_timeout', '10s', true);
+            DROP SCHEMA IF EXISTS "${schema}" CASCADE;
+          END $$`);
+        } finally {
+          await dir[Symbol.asyncDispose]();
+        }
+      },
+    };
+  } catch (error) {
+    await dir[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/**
+ * How a PostgreSQL URL should be shown (SPEC section 11), written out here
+ * rather than borrowed from the code under test: no password, the port and
+ * the schema always given.
+ */
+function shownAs(url: string): string {
+  const parsed = new URL(url);
+  const user = parsed.username ? `${parsed.username}@` : "";
+  const schema = parsed.searchParams.get("schema");
+  return `postgres://${user}${parsed.hostname}:${
+    parsed.port || 5432
+  }${parsed.pathname}?schema=${schema}`;
+}
+
+/**
+ * Why the PostgreSQL copies of store tests cannot run here, or `null` when
+ * they can: decided at registration, without starting anything.
+ */
+export function postgresUnavailable(): string | null {
+  if (Deno.env.get("QUEUECTL_TEST_PG_URL")) return null;
+  const why = clusterUnavailableReason();
+  return why === null ? null : `${why} and QUEUECTL_TEST_PG_URL is not set`;
+}
+
+/** The install command a NOT RUN line names. */
+const POSTGRES_INSTALL = "apt-get install -y postgresql";
+
+/**
+ * The tests' PostgreSQL server, started on first use: `tests/_postgres.ts`
+ * starts a throwaway cluster for this test file (or uses
+ * `QUEUECTL_TEST_PG_URL`) when it is first imported, so test files that
+ * never run a PostgreSQL copy start nothing.
+ */
+async function testPostgres(): Promise<TestPostgres> {
+  const { pg, pgNotRun } = await import("./_postgres.ts");
+  if (pg === null) throw new Error(`PostgreSQL is not available: ${pgNotRun}`);
+  return pg;
+}
+
+/** Options of {@linkcode storeTest}: those of `Deno.test`, less the name and function. */
+export type StoreTestOptions = Omit<Deno.TestDefinition, "name" | "fn">;
+
+/**
+ * Registers a test once per store, `"<name> [sqlite]"` and `"<name> [postgres]"`,
+ * each with a fresh database of its kind. Where PostgreSQL is unavailable
+ * the PostgreSQL copy is ignored and one NOT RUN line says why and how to
+ * install it: never failed, never counted as passed.
+ */
+export function storeTest(
+  name: string,
+  fn: (tmp: TempDb) => Promise<void>,
+  options: StoreTestOptions = {},
+): void {
+  for (const kind of STORE_KINDS) {
+    const title = `${name} [${kind}]`;
+    const missing = kind === "postgres" ? postgresUnavailable() : null;
+    if (missing !== null && !options.ignore) {
+      console.log(`NOT RUN: ${title}: ${missing}; install it with: ${POSTGRES_INSTALL}`);
+    }
+    Deno.test({
+      ...options,
+      name: title,
+      ignore: options.ignore || missing !== null,
+      async fn() {
+        await using tmp = await withTempDb(kind);
+        await fn(tmp);
+      },
+    });
+  }
 }
 
 /** What a finished CLI process left behind. */

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { JobState, NewJob } from "../../lib/job.ts";
-import { SqliteStorage } from "../../lib/storage/sqlite.ts";
+import { openStorage } from "../../lib/storage/open_storage.ts";
 import type { RunFinish, Storage } from "../../lib/storage/storage.ts";
 import { type CliResult, JOB_FIELDS, RUN_FIELDS, runCli, withTempDb } from "../_helpers.ts";
 
@@ -15,9 +15,9 @@ export { JOB_FIELDS, RUN_FIELDS };
 /** ISO-8601 UTC with milliseconds, as SPEC section 4 fixes. */
 export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** Opens the database at `path` in this process for `fn`, closing it after. */
-export async function withStore<T>(path: string, fn: (store: Storage) => Promise<T>): Promise<T> {
-  await using store = SqliteStorage.open(path);
+/** Opens the database at `db` (a path or a PostgreSQL URL) in this process for `fn`, closing it after. */
+export async function withStore<T>(db: string, fn: (store: Storage) => Promise<T>): Promise<T> {
+  await using store = await openStorage(db);
   return await fn(store);
 }
 
@@ -84,21 +84,22 @@ export async function addJob(store: Storage, spec: JobSpec): Promise<void> {
     state: spec.state as RunFinish["state"],
     // A failed job's retry is an hour away, so nothing here makes it due.
     nextRunAt: spec.state === "failed" ? at + 3_600_000 : null,
+    uncountAttempt: false,
   };
   const applied = await store.runFinishMany({ finishes: [finish] });
   assert.deepEqual(applied, [spec.id], `seeding finished ${spec.id}`);
 }
 
 /** Adds jobs in order (see {@linkcode addJob}). */
-export async function addJobs(path: string, specs: JobSpec[]): Promise<void> {
-  await withStore(path, async (store) => {
+export async function addJobs(db: string, specs: JobSpec[]): Promise<void> {
+  await withStore(db, async (store) => {
     for (const spec of specs) await addJob(store, spec);
   });
 }
 
 /** Everything a command could change: every job with its runs and output, counts, settings, workers. */
-export async function snapshot(path: string): Promise<unknown> {
-  return await withStore(path, async (store) => {
+export async function snapshot(db: string): Promise<unknown> {
+  return await withStore(db, async (store) => {
     const { jobs } = await store.jobList({ limit: 1_000_000 });
     const full = [];
     for (const job of jobs) {

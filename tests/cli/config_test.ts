@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../lib/config.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { assertOk } from "./_cli.ts";
 
-Deno.test("config list --json prints every setting with its default", async () => {
-  await using tmp = await withTempDb();
+storeTest("config list --json prints every setting with its default", async (tmp) => {
   assert.deepEqual(await cliJson(["config", "list"], { db: tmp.db }), {
     max_retries: 3,
     backoff_base: 2,
@@ -15,8 +14,7 @@ Deno.test("config list --json prints every setting with its default", async () =
   });
 });
 
-Deno.test("config set stores a setting that later processes see, keys with _ or -", async () => {
-  await using tmp = await withTempDb();
+storeTest("config set stores a setting that later processes see, keys with _ or -", async (tmp) => {
   assert.equal(
     assertOk(await runCli(["config", "set", "max_retries", "5"], { db: tmp.db })),
     "max_retries = 5\n",
@@ -39,8 +37,7 @@ Deno.test("config set stores a setting that later processes see, keys with _ or 
   });
 });
 
-Deno.test("config set accepts the edges of each range", async () => {
-  await using tmp = await withTempDb();
+storeTest("config set accepts the edges of each range", async (tmp) => {
   for (const [key, value] of [["max_retries", "0"], ["backoff_max", "0"], ["lease_timeout", "2"]]) {
     assertOk(await runCli(["config", "set", key!, value!], { db: tmp.db }));
   }
@@ -48,8 +45,7 @@ Deno.test("config set accepts the edges of each range", async () => {
   assert.deepEqual([config.max_retries, config.backoff_max, config.lease_timeout], [0, 0, 2]);
 });
 
-Deno.test("config list prints one setting a line, marking defaults", async () => {
-  await using tmp = await withTempDb();
+storeTest("config list prints one setting a line, marking defaults", async (tmp) => {
   assertOk(await runCli(["config", "set", "job-timeout", "0"], { db: tmp.db }));
   const lines = assertOk(await runCli(["config", "list"], { db: tmp.db })).trimEnd().split("\n");
   assert.deepEqual(lines, [

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { addJobs, assertOk, JOB_FIELDS } from "./_cli.ts";
 
 const HOUR = 3_600_000;
 
-Deno.test("dlq list shows the dead jobs only, newest first", async () => {
-  await using tmp = await withTempDb();
+storeTest("dlq list shows the dead jobs only, newest first", async (tmp) => {
   const now = Date.now();
   await addJobs(tmp.db, [
     { id: "d-old", state: "dead", at: now - 2 * HOUR },
@@ -28,20 +27,21 @@ Deno.test("dlq list shows the dead jobs only, newest first", async () => {
   );
 });
 
-Deno.test("dlq retry moves the given dead jobs back to pending with attempts reset", async () => {
-  await using tmp = await withTempDb();
-  await addJobs(tmp.db, [{ id: "d1", state: "dead" }, { id: "d2", state: "dead" }]);
-  // An id given twice is retried once.
-  const out = assertOk(await runCli(["dlq", "retry", "d1", "d1"], { db: tmp.db }));
-  assert.equal(out, "job d1 moved from the DLQ back to pending\n");
-  const d1 = await cliJson<Job>(["show", "d1"], { db: tmp.db });
-  assert.deepEqual([d1.state, d1.attempts], ["pending", 0]);
-  const dead = await cliJson<Job[]>(["dlq", "list"], { db: tmp.db });
-  assert.deepEqual(dead.map((j) => j.id), ["d2"]);
-});
+storeTest(
+  "dlq retry moves the given dead jobs back to pending with attempts reset",
+  async (tmp) => {
+    await addJobs(tmp.db, [{ id: "d1", state: "dead" }, { id: "d2", state: "dead" }]);
+    // An id given twice is retried once.
+    const out = assertOk(await runCli(["dlq", "retry", "d1", "d1"], { db: tmp.db }));
+    assert.equal(out, "job d1 moved from the DLQ back to pending\n");
+    const d1 = await cliJson<Job>(["show", "d1"], { db: tmp.db });
+    assert.deepEqual([d1.state, d1.attempts], ["pending", 0]);
+    const dead = await cliJson<Job[]>(["dlq", "list"], { db: tmp.db });
+    assert.deepEqual(dead.map((j) => j.id), ["d2"]);
+  },
+);
 
-Deno.test("dlq retry --all moves every dead job back and says how many", async () => {
-  await using tmp = await withTempDb();
+storeTest("dlq retry --all moves every dead job back and says how many", async (tmp) => {
   await addJobs(tmp.db, [
     { id: "d1", state: "dead" },
     { id: "d2", state: "dead" },
@@ -56,8 +56,7 @@ Deno.test("dlq retry --all moves every dead job back and says how many", async (
   assert.equal(again, "moved 0 jobs from the DLQ back to pending\n");
 });
 
-Deno.test("dlq purge deletes the dead jobs and prints how many", async () => {
-  await using tmp = await withTempDb();
+storeTest("dlq purge deletes the dead jobs and prints how many", async (tmp) => {
   await addJobs(tmp.db, [
     { id: "d1", state: "dead" },
     { id: "d2", state: "dead" },
@@ -69,8 +68,7 @@ Deno.test("dlq purge deletes the dead jobs and prints how many", async () => {
   assert.equal(assertOk(await runCli(["dlq", "purge"], { db: tmp.db })), "purged 0 dead jobs\n");
 });
 
-Deno.test("dlq purge --older-than deletes only jobs dead for longer than that", async () => {
-  await using tmp = await withTempDb();
+storeTest("dlq purge --older-than deletes only jobs dead for longer than that", async (tmp) => {
   const now = Date.now();
   await addJobs(tmp.db, [
     { id: "d-old", state: "dead", at: now - 3 * HOUR },

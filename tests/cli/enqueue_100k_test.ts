@@ -1,7 +1,7 @@
 /** A batch of 100,000 jobs goes in with one call and comes back intact: correctness, not timing. */
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
-import type { Stats } from "../../lib/storage/storage.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { cliJson, runCli, withTempDb } from "../_helpers.ts";
 import { assertOk, withStore } from "./_cli.ts";
 

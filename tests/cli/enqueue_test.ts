@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
 import { ID_PATTERN } from "../../lib/job_input.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { assertOk, ISO_TIME, JOB_FIELDS } from "./_cli.ts";
 
-Deno.test("enqueue of a JSON job prints its id alone and stores the job", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue of a JSON job prints its id alone and stores the job", async (tmp) => {
   const out = assertOk(
     await runCli(["enqueue", '{"id":"job1","command":"echo hello"}'], { db: tmp.db }),
   );
@@ -15,8 +14,7 @@ Deno.test("enqueue of a JSON job prints its id alone and stores the job", async 
   assert.equal(job.state, "pending");
 });
 
-Deno.test("enqueue takes the seed's example with quotes inside the command", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue takes the seed's example with quotes inside the command", async (tmp) => {
   const out = assertOk(
     await runCli(["enqueue", '{"id":"fail1","command":"bash -c \\"exit 1\\""}'], { db: tmp.db }),
   );
@@ -25,8 +23,7 @@ Deno.test("enqueue takes the seed's example with quotes inside the command", asy
   assert.equal(job.command, 'bash -c "exit 1"');
 });
 
-Deno.test("enqueue generates an id when none is given", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue generates an id when none is given", async (tmp) => {
   const first = assertOk(await runCli(["enqueue", '{"command":"true"}'], { db: tmp.db })).trim();
   const second = assertOk(await runCli(["enqueue", '{"command":"true"}'], { db: tmp.db })).trim();
   assert.match(first, ID_PATTERN);
@@ -36,43 +33,44 @@ Deno.test("enqueue generates an id when none is given", async () => {
   assert.deepEqual(jobs.map((j) => j.id).sort(), [first, second].sort());
 });
 
-Deno.test("enqueue --json prints the stored job with every field, null where unset", async () => {
-  await using tmp = await withTempDb();
-  const before = Date.now();
-  const job = await cliJson<Job>(["enqueue", '{"id":"j1","command":"echo hi"}'], { db: tmp.db });
-  const after = Date.now();
-  assert.deepEqual(Object.keys(job).sort(), JOB_FIELDS);
-  assert.deepEqual(
-    { ...job, created_at: "", updated_at: "", next_run_at: "" },
-    {
-      id: "j1",
-      command: "echo hi",
-      state: "pending",
-      queue: "default",
-      priority: 0,
-      max_retries: null,
-      timeout: null,
-      env: null,
-      cwd: null,
-      attempts: 0,
-      created_at: "",
-      updated_at: "",
-      next_run_at: "",
-      last_error: null,
-      worker_id: null,
-    },
-  );
-  for (const time of [job.created_at, job.updated_at, job.next_run_at!]) {
-    assert.match(time, ISO_TIME);
-    const ms = Date.parse(time);
-    assert.ok(ms >= before - 5 && ms <= after + 5, `${time} is the time of the call`);
-  }
-  assert.equal(job.next_run_at, job.created_at, "a job without delay is due at once");
-  assert.deepEqual(await cliJson<Job>(["show", "j1"], { db: tmp.db }), { ...job, runs: [] });
-});
+storeTest(
+  "enqueue --json prints the stored job with every field, null where unset",
+  async (tmp) => {
+    const before = Date.now();
+    const job = await cliJson<Job>(["enqueue", '{"id":"j1","command":"echo hi"}'], { db: tmp.db });
+    const after = Date.now();
+    assert.deepEqual(Object.keys(job).sort(), JOB_FIELDS);
+    assert.deepEqual(
+      { ...job, created_at: "", updated_at: "", next_run_at: "" },
+      {
+        id: "j1",
+        command: "echo hi",
+        state: "pending",
+        queue: "default",
+        priority: 0,
+        max_retries: null,
+        timeout: null,
+        env: null,
+        cwd: null,
+        attempts: 0,
+        created_at: "",
+        updated_at: "",
+        next_run_at: "",
+        last_error: null,
+        worker_id: null,
+      },
+    );
+    for (const time of [job.created_at, job.updated_at, job.next_run_at!]) {
+      assert.match(time, ISO_TIME);
+      const ms = Date.parse(time);
+      assert.ok(ms >= before - 5 && ms <= after + 5, `${time} is the time of the call`);
+    }
+    assert.equal(job.next_run_at, job.created_at, "a job without delay is due at once");
+    assert.deepEqual(await cliJson<Job>(["show", "j1"], { db: tmp.db }), { ...job, runs: [] });
+  },
+);
 
-Deno.test("enqueue stores every input field of a job", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue stores every input field of a job", async (tmp) => {
   const input = {
     id: "full",
     command: "make report",
@@ -95,8 +93,7 @@ Deno.test("enqueue stores every input field of a job", async () => {
   assert.deepEqual(await cliJson<Job>(["show", "full"], { db: tmp.db }), { ...job, runs: [] });
 });
 
-Deno.test("enqueue delays a job by a duration like 1h30m or by seconds", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue delays a job by a duration like 1h30m or by seconds", async (tmp) => {
   const a = await cliJson<Job>(["enqueue", '{"id":"a","command":"x","delay":"1h30m"}'], {
     db: tmp.db,
   });
@@ -118,8 +115,7 @@ async function enqueueJson(args: string[], db: string): Promise<Job> {
   return JSON.parse(assertOk(await runCli(["enqueue", "--json", ...args], { db }))) as Job;
 }
 
-Deno.test("enqueue -- <cmd...> quotes each argument for the shell", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue -- <cmd...> quotes each argument for the shell", async (tmp) => {
   const a = await enqueueJson(["--", "echo", "a b"], tmp.db);
   assert.equal(a.command, "echo 'a b'");
   const b = await enqueueJson(["--", "printf", "%s|", "it's", "$HOME", "*", "--json"], tmp.db);
@@ -133,8 +129,7 @@ Deno.test("enqueue -- <cmd...> quotes each argument for the shell", async () => 
   assert.equal(c.command, "echo --db x --debug --no-color");
 });
 
-Deno.test("enqueue -- <cmd...> prints the id and takes every job option", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue -- <cmd...> prints the id and takes every job option", async (tmp) => {
   const out = assertOk(
     await runCli(
       [
@@ -172,8 +167,7 @@ Deno.test("enqueue -- <cmd...> prints the id and takes every job option", async 
   assert.equal(at.next_run_at, "2031-01-02T03:04:05.678Z");
 });
 
-Deno.test("enqueue --file adds every line of an NDJSON file, skipping blank lines", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue --file adds every line of an NDJSON file, skipping blank lines", async (tmp) => {
   const path = `${tmp.dir}/jobs.ndjson`;
   await Deno.writeTextFile(
     path,
@@ -196,8 +190,7 @@ Deno.test("enqueue --file adds every line of an NDJSON file, skipping blank line
   assert.equal(created.size, 1, "a batch is one insert at one time");
 });
 
-Deno.test("enqueue --file - reads the jobs from stdin", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue --file - reads the jobs from stdin", async (tmp) => {
   const stdin = '{"id":"s1","command":"echo 1"}\n{"id":"s2","command":"echo 2"}\n';
   const out = assertOk(await runCli(["enqueue", "--file", "-"], { db: tmp.db, stdin }));
   assert.equal(out, "enqueued 2 jobs\n");
@@ -205,16 +198,14 @@ Deno.test("enqueue --file - reads the jobs from stdin", async () => {
   assert.deepEqual(jobs.map((j) => j.id), ["s2", "s1"]);
 });
 
-Deno.test("enqueue --file of one job says so in the singular", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue --file of one job says so in the singular", async (tmp) => {
   const out = assertOk(
     await runCli(["enqueue", "--file", "-"], { db: tmp.db, stdin: '{"command":"true"}' }),
   );
   assert.equal(out, "enqueued 1 job\n");
 });
 
-Deno.test("enqueue --file --json prints the array of jobs, even for a file of one", async () => {
-  await using tmp = await withTempDb();
+storeTest("enqueue --file --json prints the array of jobs, even for a file of one", async (tmp) => {
   const many = await cliJson<Job[]>(["enqueue", "--file", "-"], {
     db: tmp.db,
     stdin: '{"id":"m1","command":"a"}\n{"id":"m2","command":"b"}\n',

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { addJobs, assertOk, JOB_FIELDS } from "./_cli.ts";
 
 /** 60 jobs in one batch (one creation time) plus two made later. */
@@ -20,23 +20,24 @@ async function sixtyTwoJobs(db: string, dir: string): Promise<void> {
   assertOk(await runCli(["enqueue", '{"id":"b-later","command":"true"}'], { db }));
 }
 
-Deno.test("list shows 50 jobs newest first, ties by id, and --limit changes how many", async () => {
-  await using tmp = await withTempDb();
-  await sixtyTwoJobs(tmp.db, tmp.dir);
-  const jobs = await cliJson<Job[]>(["list"], { db: tmp.db });
-  assert.equal(jobs.length, 50);
-  assert.deepEqual(jobs.slice(0, 4).map((j) => j.id), ["b-later", "a-late", "job-59", "job-58"]);
-  assert.equal(jobs[49]?.id, "job-12");
-  for (const job of jobs) assert.deepEqual(Object.keys(job).sort(), JOB_FIELDS);
-  const three = await cliJson<Job[]>(["list", "--limit", "3"], { db: tmp.db });
-  assert.deepEqual(three.map((j) => j.id), ["b-later", "a-late", "job-59"]);
-  const all = await cliJson<Job[]>(["list", "--limit", "1000"], { db: tmp.db });
-  assert.equal(all.length, 62);
-  assert.equal(all[61]?.id, "job-00");
-});
+storeTest(
+  "list shows 50 jobs newest first, ties by id, and --limit changes how many",
+  async (tmp) => {
+    await sixtyTwoJobs(tmp.db, tmp.dir);
+    const jobs = await cliJson<Job[]>(["list"], { db: tmp.db });
+    assert.equal(jobs.length, 50);
+    assert.deepEqual(jobs.slice(0, 4).map((j) => j.id), ["b-later", "a-late", "job-59", "job-58"]);
+    assert.equal(jobs[49]?.id, "job-12");
+    for (const job of jobs) assert.deepEqual(Object.keys(job).sort(), JOB_FIELDS);
+    const three = await cliJson<Job[]>(["list", "--limit", "3"], { db: tmp.db });
+    assert.deepEqual(three.map((j) => j.id), ["b-later", "a-late", "job-59"]);
+    const all = await cliJson<Job[]>(["list", "--limit", "1000"], { db: tmp.db });
+    assert.equal(all.length, 62);
+    assert.equal(all[61]?.id, "job-00");
+  },
+);
 
-Deno.test("list --queue and --state keep only the matching jobs", async () => {
-  await using tmp = await withTempDb();
+storeTest("list --queue and --state keep only the matching jobs", async (tmp) => {
   await sixtyTwoJobs(tmp.db, tmp.dir);
   const q3 = await cliJson<Job[]>(["list", "--queue", "q3", "--limit", "100"], { db: tmp.db });
   assert.equal(q3.length, 20);
@@ -50,8 +51,7 @@ Deno.test("list --queue and --state keep only the matching jobs", async () => {
   assert.equal(pending.length, 20);
 });
 
-Deno.test("list --state shows the jobs in that state only", async () => {
-  await using tmp = await withTempDb();
+storeTest("list --state shows the jobs in that state only", async (tmp) => {
   await addJobs(tmp.db, [
     { id: "d1", state: "dead" },
     { id: "c1", state: "completed" },
@@ -65,8 +65,7 @@ Deno.test("list --state shows the jobs in that state only", async () => {
   assert.deepEqual(await ids("pending"), ["p1"]);
 });
 
-Deno.test("list prints an aligned table with a header", async () => {
-  await using tmp = await withTempDb();
+storeTest("list prints an aligned table with a header", async (tmp) => {
   assertOk(await runCli(["enqueue", '{"id":"short","command":"echo hi"}'], { db: tmp.db }));
   assertOk(
     await runCli(["enqueue", '{"id":"a-much-longer-id","command":"sleep 1","priority":12}'], {
@@ -83,8 +82,7 @@ Deno.test("list prints an aligned table with a header", async () => {
   assert.equal(column(lines[2]!), lines[0]!.indexOf("STATE"));
 });
 
-Deno.test("list on an empty database says there are no jobs, or prints []", async () => {
-  await using tmp = await withTempDb();
+storeTest("list on an empty database says there are no jobs, or prints []", async (tmp) => {
   assert.equal(assertOk(await runCli(["list"], { db: tmp.db })), "no jobs\n");
   assert.deepEqual(await cliJson<Job[]>(["list"], { db: tmp.db }), []);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RunOutput } from "../../lib/job.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { addJobs, assertOk, withStore } from "./_cli.ts";
 
 /** A job whose first attempt failed and whose second completed, each with its own output. */
@@ -36,13 +36,13 @@ async function twoAttempts(db: string): Promise<void> {
         stderr: new TextEncoder().encode("second err\n"),
         state: "completed",
         nextRunAt: null,
+        uncountAttempt: false,
       }],
     });
   });
 }
 
-Deno.test("logs prints the latest attempt's stdout to stdout and stderr to stderr", async () => {
-  await using tmp = await withTempDb();
+storeTest("logs prints the latest attempt's stdout to stdout and stderr to stderr", async (tmp) => {
   await twoAttempts(tmp.db);
   const result = await runCli(["logs", "j1"], { db: tmp.db });
   assert.equal(result.code, 0);
@@ -50,8 +50,7 @@ Deno.test("logs prints the latest attempt's stdout to stdout and stderr to stder
   assert.equal(result.stderr, "second err\n");
 });
 
-Deno.test("logs --attempt prints the output of that attempt", async () => {
-  await using tmp = await withTempDb();
+storeTest("logs --attempt prints the output of that attempt", async (tmp) => {
   await twoAttempts(tmp.db);
   const result = await runCli(["logs", "j1", "--attempt", "1"], { db: tmp.db });
   assert.equal(result.code, 0);
@@ -59,8 +58,7 @@ Deno.test("logs --attempt prints the output of that attempt", async () => {
   assert.equal(result.stderr, "first err\n");
 });
 
-Deno.test("logs --json prints { id, attempt, stdout, stderr }", async () => {
-  await using tmp = await withTempDb();
+storeTest("logs --json prints { id, attempt, stdout, stderr }", async (tmp) => {
   await twoAttempts(tmp.db);
   assert.deepEqual(await cliJson<RunOutput>(["logs", "j1"], { db: tmp.db }), {
     id: "j1",
@@ -76,8 +74,7 @@ Deno.test("logs --json prints { id, attempt, stdout, stderr }", async () => {
   });
 });
 
-Deno.test("logs of an attempt that printed nothing prints nothing and succeeds", async () => {
-  await using tmp = await withTempDb();
+storeTest("logs of an attempt that printed nothing prints nothing and succeeds", async (tmp) => {
   await addJobs(tmp.db, [{ id: "quiet", state: "completed" }]);
   const result = await runCli(["logs", "quiet"], { db: tmp.db });
   assertOk(result);

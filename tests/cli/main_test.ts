@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { Job } from "../../lib/job.ts";
-import type { Stats } from "../../lib/storage/storage.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { cliJson, runCli, tempDir, withTempDb } from "../_helpers.ts";
 import { assertOk } from "./_cli.ts";
 

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { addJobs, assertOk } from "./_cli.ts";
 
-Deno.test("retry runs a failed job again now and keeps its attempts", async () => {
-  await using tmp = await withTempDb();
+storeTest("retry runs a failed job again now and keeps its attempts", async (tmp) => {
   await addJobs(tmp.db, [{ id: "f1", state: "failed" }]);
   const before = Date.now();
   const out = assertOk(await runCli(["retry", "f1"], { db: tmp.db }));
@@ -16,8 +15,7 @@ Deno.test("retry runs a failed job again now and keeps its attempts", async () =
   assert.ok(Date.parse(job.next_run_at!) <= Date.now());
 });
 
-Deno.test("retry of a dead job starts it over, as dlq retry does", async () => {
-  await using tmp = await withTempDb();
+storeTest("retry of a dead job starts it over, as dlq retry does", async (tmp) => {
   await addJobs(tmp.db, [{ id: "d1", state: "dead" }]);
   assertOk(await runCli(["retry", "d1"], { db: tmp.db }));
   const job = await cliJson<Job>(["show", "d1"], { db: tmp.db });
@@ -25,8 +23,7 @@ Deno.test("retry of a dead job starts it over, as dlq retry does", async () => {
   assert.equal(job.attempts, 0);
 });
 
-Deno.test("retry takes several ids and prints a line for each", async () => {
-  await using tmp = await withTempDb();
+storeTest("retry takes several ids and prints a line for each", async (tmp) => {
   await addJobs(tmp.db, [
     { id: "f1", state: "failed" },
     { id: "d1", state: "dead" },
@@ -41,8 +38,7 @@ Deno.test("retry takes several ids and prints a line for each", async () => {
   assert.deepEqual(pending.map((j) => j.id).sort(), ["d1", "f1", "p1"]);
 });
 
-Deno.test("retry of an id given twice retries it once", async () => {
-  await using tmp = await withTempDb();
+storeTest("retry of an id given twice retries it once", async (tmp) => {
   await addJobs(tmp.db, [{ id: "f1", state: "failed" }]);
   const out = assertOk(await runCli(["retry", "f1", "f1"], { db: tmp.db }));
   assert.equal(out, "job f1 is pending again (attempts so far: 1)\n");

@@ -1,38 +1,39 @@
 import assert from "node:assert/strict";
 import type { JobWithRuns } from "../../lib/job.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { addJobs, assertOk, ISO_TIME, JOB_FIELDS, RUN_FIELDS, withStore } from "./_cli.ts";
 
-Deno.test("show --json prints the job with every field and a runs array per attempt", async () => {
-  await using tmp = await withTempDb();
-  const at = Date.now() - 60_000;
-  await addJobs(tmp.db, [{ id: "f1", state: "failed", maxRetries: 2, at }]);
-  const job = await cliJson<JobWithRuns>(["show", "f1"], { db: tmp.db });
-  assert.deepEqual(Object.keys(job).sort(), [...JOB_FIELDS, "runs"].sort());
-  assert.equal(job.state, "failed");
-  assert.equal(job.attempts, 1);
-  assert.equal(job.max_retries, 2);
-  assert.equal(job.last_error, "exit code 1");
-  assert.equal(job.worker_id, "test-worker");
-  assert.equal(job.runs.length, 1);
-  const [run] = job.runs;
-  assert.deepEqual(Object.keys(run!).sort(), RUN_FIELDS);
-  assert.deepEqual(run, {
-    attempt: 1,
-    started_at: new Date(at).toISOString(),
-    finished_at: new Date(at + 1500).toISOString(),
-    duration_ms: 1500,
-    outcome: "failed",
-    exit_code: 1,
-    signal: null,
-    error: "exit code 1",
-    worker_id: "test-worker",
-  });
-  assert.match(run!.started_at, ISO_TIME);
-});
+storeTest(
+  "show --json prints the job with every field and a runs array per attempt",
+  async (tmp) => {
+    const at = Date.now() - 60_000;
+    await addJobs(tmp.db, [{ id: "f1", state: "failed", maxRetries: 2, at }]);
+    const job = await cliJson<JobWithRuns>(["show", "f1"], { db: tmp.db });
+    assert.deepEqual(Object.keys(job).sort(), [...JOB_FIELDS, "runs"].sort());
+    assert.equal(job.state, "failed");
+    assert.equal(job.attempts, 1);
+    assert.equal(job.max_retries, 2);
+    assert.equal(job.last_error, "exit code 1");
+    assert.equal(job.worker_id, "test-worker");
+    assert.equal(job.runs.length, 1);
+    const [run] = job.runs;
+    assert.deepEqual(Object.keys(run!).sort(), RUN_FIELDS);
+    assert.deepEqual(run, {
+      attempt: 1,
+      started_at: new Date(at).toISOString(),
+      finished_at: new Date(at + 1500).toISOString(),
+      duration_ms: 1500,
+      outcome: "failed",
+      exit_code: 1,
+      signal: null,
+      error: "exit code 1",
+      worker_id: "test-worker",
+    });
+    assert.match(run!.started_at, ISO_TIME);
+  },
+);
 
-Deno.test("show --json lists every attempt in order, the running one unfinished", async () => {
-  await using tmp = await withTempDb();
+storeTest("show --json lists every attempt in order, the running one unfinished", async (tmp) => {
   const at = Date.now() - 60_000;
   await addJobs(tmp.db, [{ id: "f1", state: "failed", at }]);
   await withStore(tmp.db, async (store) => {
@@ -55,8 +56,7 @@ Deno.test("show --json lists every attempt in order, the running one unfinished"
   assert.equal(job.runs[1]?.duration_ms, null);
 });
 
-Deno.test("show prints every field and a table of attempts as text", async () => {
-  await using tmp = await withTempDb();
+storeTest("show prints every field and a table of attempts as text", async (tmp) => {
   await addJobs(tmp.db, [
     { id: "d1", state: "dead", command: "bash -c 'exit 1'" },
     { id: "p1", state: "pending" },

@@ -1,37 +1,43 @@
 import assert from "node:assert/strict";
 import { JOB_STATES } from "../../lib/job.ts";
-import type { Stats } from "../../lib/storage/storage.ts";
-import { cliJson, runCli, withTempDb } from "../_helpers.ts";
+import type { Stats } from "../../lib/stats.ts";
+import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { addJobs, assertOk, ISO_TIME, withStore } from "./_cli.ts";
 
-Deno.test("status --json on a new database has every state at zero and the database path", async () => {
-  await using tmp = await withTempDb();
-  const stats = await cliJson<Stats>(["status"], { db: tmp.db });
-  assert.deepEqual(Object.keys(stats).sort(), [
-    "counts",
-    "db",
-    "next_retry_at",
-    "throughput",
-    "workers",
-  ]);
-  assert.equal(stats.db, tmp.db);
-  assert.deepEqual(stats.counts, Object.fromEntries(JOB_STATES.map((s) => [s, 0])));
-  assert.deepEqual(stats.workers, []);
-  assert.equal(stats.next_retry_at, null);
-  assert.deepEqual(Object.keys(stats.throughput).sort(), [
-    "completed",
-    "failed",
-    "per_second",
-    "window_s",
-  ]);
-  assert.deepEqual(
-    [stats.throughput.completed, stats.throughput.failed, stats.throughput.per_second],
-    [0, 0, 0],
-  );
-});
+/** The `engine` of each store: its name and version. */
+const ENGINE = { sqlite: /^SQLite \d+\.\d+/, postgres: /^PostgreSQL \d+/ };
 
-Deno.test("status --json counts jobs per state and shows the next retry", async () => {
-  await using tmp = await withTempDb();
+storeTest(
+  "status --json on a new database has every state at zero and where the database is",
+  async (tmp) => {
+    const stats = await cliJson<Stats>(["status"], { db: tmp.db });
+    assert.deepEqual(Object.keys(stats).sort(), [
+      "counts",
+      "db",
+      "engine",
+      "next_retry_at",
+      "throughput",
+      "workers",
+    ]);
+    assert.equal(stats.db, tmp.display, "the path, or the URL without a password");
+    assert.match(stats.engine, ENGINE[tmp.kind]);
+    assert.deepEqual(stats.counts, Object.fromEntries(JOB_STATES.map((s) => [s, 0])));
+    assert.deepEqual(stats.workers, []);
+    assert.equal(stats.next_retry_at, null);
+    assert.deepEqual(Object.keys(stats.throughput).sort(), [
+      "completed",
+      "failed",
+      "per_second",
+      "window_s",
+    ]);
+    assert.deepEqual(
+      [stats.throughput.completed, stats.throughput.failed, stats.throughput.per_second],
+      [0, 0, 0],
+    );
+  },
+);
+
+storeTest("status --json counts jobs per state and shows the next retry", async (tmp) => {
   const now = Date.now();
   await addJobs(tmp.db, [
     { id: "f1", state: "failed", at: now - 10_000 },
@@ -61,17 +67,25 @@ Deno.test("status --json counts jobs per state and shows the next retry", async 
   assert.equal(stats.throughput.failed, 2, "the two recent failures, not the old death");
 });
 
-Deno.test("status prints the database, the counts, workers, next retry and throughput as text", async () => {
-  await using tmp = await withTempDb();
-  await addJobs(tmp.db, [{ id: "d1", state: "dead" }, { id: "p1", state: "pending" }]);
-  const out = assertOk(await runCli(["status"], { db: tmp.db }));
-  assert.match(out, new RegExp(`Database\\s+${tmp.db.replaceAll(".", "\\.")}`));
-  assert.match(out, /Jobs\s+2 in all/);
-  assert.match(out, /^\s+pending\s+1$/m);
-  assert.match(out, /^\s+dead \(DLQ\)\s+1$/m);
-  assert.match(out, /^\s+completed\s+0$/m);
-  assert.match(out, /Workers\s+0 active/);
-  assert.match(out, /Next retry\s+none/);
-  assert.match(out, /Throughput\s+0 completed, 1 failed/);
-  assert.ok(!out.includes("\x1b["), "no colour when not a terminal");
-});
+storeTest(
+  "status prints the database, the counts, workers, next retry and throughput as text",
+  async (tmp) => {
+    await addJobs(tmp.db, [{ id: "d1", state: "dead" }, { id: "p1", state: "pending" }]);
+    const out = assertOk(await runCli(["status"], { db: tmp.db }));
+    assert.match(
+      out,
+      new RegExp(
+        `Database\\s+${RegExp.escape(tmp.display)} \\((SQLite|PostgreSQL) [\\d.]+\\)$`,
+        "m",
+      ),
+    );
+    assert.match(out, /Jobs\s+2 in all/);
+    assert.match(out, /^\s+pending\s+1$/m);
+    assert.match(out, /^\s+dead \(DLQ\)\s+1$/m);
+    assert.match(out, /^\s+completed\s+0$/m);
+    assert.match(out, /Workers\s+0 active/);
+    assert.match(out, /Next retry\s+none/);
+    assert.match(out, /Throughput\s+0 completed, 1 failed/);
+    assert.ok(!out.includes("\x1b["), "no colour when not a terminal");
+  },
+);

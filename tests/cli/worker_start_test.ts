@@ -1,6 +1,6 @@
 /** `queuectl worker start`: bad options, and stopping by signal (graceful, then forced). */
 import assert from "node:assert/strict";
-import { withTempDb } from "../_helpers.ts";
+import { storeTest, withTempDb } from "../_helpers.ts";
 import {
   enqueue,
   killMatching,
@@ -38,8 +38,7 @@ for (
   });
 }
 
-Deno.test("SIGTERM lets the running job finish, then the worker exits 0", async () => {
-  await using tmp = await withTempDb();
+storeTest("SIGTERM lets the running job finish, then the worker exits 0", async (tmp) => {
   await enqueue(tmp.db, { id: "two-seconds", command: "sleep 2; echo finished" });
   await enqueue(tmp.db, { id: "waiting", command: "true", priority: -1 });
   await using worker = await startWorker(tmp.db);
@@ -64,46 +63,48 @@ Deno.test("SIGTERM lets the running job finish, then the worker exits 0", async 
   assert.deepEqual(await workerList(tmp.db), []);
 });
 
-Deno.test("a second SIGTERM ends the running job and puts it back as pending, uncounted", async () => {
-  await using tmp = await withTempDb();
-  const sleep = uniqueSleep(35);
-  try {
-    await enqueue(tmp.db, { id: "long", command: `echo started; ${sleep}` });
-    await using worker = await startWorker(tmp.db);
-    await waitForState(tmp.db, "long", "processing", { workers: [worker] });
-    worker.kill("SIGTERM");
-    await worker.waitForOutput(/^stopping: waiting for 1 running job/m);
-    worker.kill("SIGTERM");
-    const status = await worker.status;
-    assert.equal(status.code, 0, worker.log());
-    await worker.stop();
-    assert.match(worker.stdout(), /job long {2}stopped, back to pending$/m);
+storeTest(
+  "a second SIGTERM ends the running job and puts it back as pending, uncounted",
+  async (tmp) => {
+    const sleep = uniqueSleep(35);
+    try {
+      await enqueue(tmp.db, { id: "long", command: `echo started; ${sleep}` });
+      await using worker = await startWorker(tmp.db);
+      await waitForState(tmp.db, "long", "processing", { workers: [worker] });
+      worker.kill("SIGTERM");
+      await worker.waitForOutput(/^stopping: waiting for 1 running job/m);
+      worker.kill("SIGTERM");
+      const status = await worker.status;
+      assert.equal(status.code, 0, worker.log());
+      await worker.stop();
+      assert.match(worker.stdout(), /job long {2}stopped, back to pending$/m);
 
-    const job = await show(tmp.db, "long");
-    assert.equal(job.state, "pending");
-    assert.equal(job.attempts, 0, "the forced stop counted the attempt");
-    assert.equal(job.runs.length, 1);
-    assert.equal(job.runs[0]!.outcome, "interrupted");
-    assert.deepEqual(await pidsMatching(sleep), [], "the job's sleep outlived the forced stop");
+      const job = await show(tmp.db, "long");
+      assert.equal(job.state, "pending");
+      assert.equal(job.attempts, 0, "the forced stop counted the attempt");
+      assert.equal(job.runs.length, 1);
+      assert.equal(job.runs[0]!.outcome, "interrupted");
+      assert.deepEqual(await pidsMatching(sleep), [], "the job's sleep outlived the forced stop");
 
-    // It runs again (as attempt 1) on the next worker.
-    await using next = await startWorker(tmp.db);
-    const again = await waitForJob(
-      tmp.db,
-      "long",
-      (j) => j.state === "processing" && j.runs.length === 2,
-      { workers: [next] },
-    );
-    assert.equal(again.attempts, 1);
-    assert.equal(again.runs[1]!.attempt, 1);
-    next.kill("SIGTERM");
-    await next.waitForOutput(/^stopping: waiting for 1 running job/m);
-    next.kill("SIGTERM");
-    assert.equal((await next.stop()).code, 0, next.log());
-  } finally {
-    await killMatching(sleep);
-  }
-});
+      // It runs again (as attempt 1) on the next worker.
+      await using next = await startWorker(tmp.db);
+      const again = await waitForJob(
+        tmp.db,
+        "long",
+        (j) => j.state === "processing" && j.runs.length === 2,
+        { workers: [next] },
+      );
+      assert.equal(again.attempts, 1);
+      assert.equal(again.runs[1]!.attempt, 1);
+      next.kill("SIGTERM");
+      await next.waitForOutput(/^stopping: waiting for 1 running job/m);
+      next.kill("SIGTERM");
+      assert.equal((await next.stop()).code, 0, next.log());
+    } finally {
+      await killMatching(sleep);
+    }
+  },
+);
 
 function alive(pid: number): boolean {
   try {

@@ -1,9 +1,12 @@
-/** Fixtures of the dashboard tests: a store on a temp database, the app over it, a fake worker. */
+/**
+ * Fixtures of the dashboard tests: a store on a temp database (SQLite, or
+ * the one a {@linkcode storeTest} gives), the app over it, a fake worker.
+ */
 import type { Hono } from "hono";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import { createApp, type HandlerDeps } from "../../web/handler.ts";
-import { withTempDb } from "../_helpers.ts";
+import { type TempDb, withTempDb } from "../_helpers.ts";
 
 /** The token every fixture app uses. */
 export const TOKEN = "test-token-0123456789";
@@ -12,7 +15,10 @@ export const BASE = "http://127.0.0.1:5000";
 
 /** An app over a fresh store, and a way to call it with the token. */
 export interface AppFixture extends AsyncDisposable {
+  /** The store's `--db` value: a file path or a PostgreSQL URL. */
   db: string;
+  /** How the store shows its location (`status`'s `db`). */
+  display: string;
   store: Storage;
   app: Hono;
   /** Calls the app at `path` with the bearer token (unless `init.headers` sets its own). */
@@ -21,12 +27,20 @@ export interface AppFixture extends AsyncDisposable {
   wakes: number;
 }
 
-/** Makes an {@linkcode AppFixture}; dispose it with `await using`. */
-export async function appFixture(extra: Partial<HandlerDeps> = {}): Promise<AppFixture> {
-  const tmp = await withTempDb();
-  const store = await openStorage(tmp.db);
+/**
+ * Makes an {@linkcode AppFixture}; dispose it with `await using`. On `tmp`
+ * when given (which its owner disposes), else on a temporary SQLite database.
+ */
+export async function appFixture(
+  extra: Partial<HandlerDeps> = {},
+  tmp?: TempDb,
+): Promise<AppFixture> {
+  const owned = tmp ? null : await withTempDb();
+  const db = (tmp ?? owned)!;
+  const store = await openStorage(db.db);
   const fixture: AppFixture = {
-    db: tmp.db,
+    db: db.db,
+    display: db.display,
     store,
     app: undefined as unknown as Hono,
     wakes: 0,
@@ -39,7 +53,7 @@ export async function appFixture(extra: Partial<HandlerDeps> = {}): Promise<AppF
     },
     async [Symbol.asyncDispose]() {
       await store.close();
-      await tmp[Symbol.asyncDispose]();
+      await owned?.[Symbol.asyncDispose]();
     },
   };
   fixture.app = createApp({
@@ -108,6 +122,7 @@ export async function runJob(
       stderr: encoder.encode(result.stderr ?? ""),
       state: result.ok ? "completed" : "dead",
       nextRunAt: null,
+      uncountAttempt: false,
     }],
   });
 }

@@ -1,10 +1,10 @@
 /** The dashboard app called with `new Request(...)`: API shapes, pages, the guard, live events. */
 import assert from "node:assert/strict";
 import { JOB_STATES } from "../../lib/job.ts";
-import type { Stats } from "../../lib/storage/storage.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import { storeChangeFeed } from "../../web/handler.ts";
-import { cliJson } from "../_helpers.ts";
+import { cliJson, storeTest } from "../_helpers.ts";
 import { addJobs, appFixture, BASE, runJob, sseReader, TOKEN } from "./_fixtures.ts";
 import { JOB_FIELDS, RUN_FIELDS } from "../_helpers.ts";
 
@@ -16,8 +16,8 @@ const json = (body: unknown): RequestInit => ({
 
 // ----- the JSON API
 
-Deno.test("GET /api/stats is the status --json document", async () => {
-  await using f = await appFixture();
+storeTest("GET /api/stats is the status --json document", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, { id: "a" }, { id: "b" });
   const res = await f.request("/api/stats");
   assert.equal(res.status, 200);
@@ -26,17 +26,19 @@ Deno.test("GET /api/stats is the status --json document", async () => {
   assert.deepEqual(Object.keys(stats).sort(), [
     "counts",
     "db",
+    "engine",
     "next_retry_at",
     "throughput",
     "workers",
   ]);
   assert.deepEqual(Object.keys(stats.counts).sort(), [...JOB_STATES].sort());
   assert.equal(stats.counts.pending, 2);
-  assert.equal(stats.db, f.db);
+  assert.equal(stats.db, f.display);
+  assert.match(stats.engine, tmp.kind === "sqlite" ? /^SQLite \d/ : /^PostgreSQL \d/);
 });
 
-Deno.test("the API returns the same documents as the CLI's --json", async () => {
-  await using f = await appFixture();
+storeTest("the API returns the same documents as the CLI's --json", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, { id: "ok1" }, { id: "other", queue: "q2" });
   await runJob(f.store, "ok1", { ok: true, stdout: "hello\n", stderr: "warn\n" });
   const api = async (path: string) => await (await f.request(path)).json();
@@ -54,8 +56,8 @@ Deno.test("the API returns the same documents as the CLI's --json", async () => 
   assert.deepEqual(Object.keys(stats).sort(), Object.keys(status).sort());
 });
 
-Deno.test("GET /api/jobs filters by state, queue and search, and pages by cursor", async () => {
-  await using f = await appFixture();
+storeTest("GET /api/jobs filters by state, queue and search, and pages by cursor", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(
     f.store,
     { id: "j1", command: "backup home" },
@@ -91,8 +93,8 @@ Deno.test("GET /api/jobs filters by state, queue and search, and pages by cursor
   assert.deepEqual(seen, ["j5", "j4", "j3", "j2", "j1"]);
 });
 
-Deno.test("GET /api/jobs refuses an unknown state or a bad limit with 400", async () => {
-  await using f = await appFixture();
+storeTest("GET /api/jobs refuses an unknown state or a bad limit with 400", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   const bad = await f.request("/api/jobs?state=sleeping");
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error, /Unknown state "sleeping"; use one of: pending/);
@@ -100,8 +102,8 @@ Deno.test("GET /api/jobs refuses an unknown state or a bad limit with 400", asyn
   assert.equal((await f.request("/api/jobs?limit=5000")).status, 400);
 });
 
-Deno.test("GET /api/jobs/:id is the show --json document; an unknown id is 404", async () => {
-  await using f = await appFixture();
+storeTest("GET /api/jobs/:id is the show --json document; an unknown id is 404", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, { id: "x1", max_retries: 0 });
   await runJob(f.store, "x1", { ok: false, stderr: "boom" });
   const res = await f.request("/api/jobs/x1");
@@ -117,8 +119,8 @@ Deno.test("GET /api/jobs/:id is the show --json document; an unknown id is 404",
   assert.match((await missing.json()).error, /^Job "nope" not found/);
 });
 
-Deno.test("GET /api/jobs/:id/logs gives an attempt's output", async () => {
-  await using f = await appFixture();
+storeTest("GET /api/jobs/:id/logs gives an attempt's output", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, { id: "l1" });
   const before = await f.request("/api/jobs/l1/logs");
   assert.equal(before.status, 404);
@@ -130,8 +132,8 @@ Deno.test("GET /api/jobs/:id/logs gives an attempt's output", async () => {
   assert.equal((await f.request("/api/jobs/l1/logs?attempt=zero")).status, 400);
 });
 
-Deno.test("POST /api/jobs adds a job (201) and wakes the workers", async () => {
-  await using f = await appFixture();
+storeTest("POST /api/jobs adds a job (201) and wakes the workers", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   const res = await f.request(
     "/api/jobs",
     json({ id: "new1", command: "echo hi", priority: 5, queue: "q", max_retries: 1 }),
@@ -146,8 +148,8 @@ Deno.test("POST /api/jobs adds a job (201) and wakes the workers", async () => {
   assert.equal((await f.store.jobGet({ id: "new1" }))?.command, "echo hi");
 });
 
-Deno.test("POST /api/jobs takes an array, all or none", async () => {
-  await using f = await appFixture();
+storeTest("POST /api/jobs takes an array, all or none", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   const res = await f.request("/api/jobs", json([{ command: "a" }, { command: "b" }]));
   assert.equal(res.status, 201);
   assert.equal((await res.json()).length, 2);
@@ -157,8 +159,8 @@ Deno.test("POST /api/jobs takes an array, all or none", async () => {
   assert.equal((await f.store.jobCountByState()).pending, 2);
 });
 
-Deno.test("POST /api/jobs refuses bad input with 400 and a duplicate id with 409", async () => {
-  await using f = await appFixture();
+storeTest("POST /api/jobs refuses bad input with 400 and a duplicate id with 409", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   const cases: [unknown, RegExp][] = [
     ["not json", /not valid JSON/],
     [{ command: "x", colour: "red" }, /unknown field "colour"/],
@@ -182,30 +184,33 @@ Deno.test("POST /api/jobs refuses bad input with 400 and a duplicate id with 409
   assert.match((await dup.json()).error, /"d"/);
 });
 
-Deno.test("POST /api/jobs/:id/retry and /cancel change the job; a wrong state is 409", async () => {
-  await using f = await appFixture();
-  await addJobs(f.store, { id: "dead1", max_retries: 0 }, { id: "p1" });
-  await runJob(f.store, "dead1", { ok: false });
-  const retried = await f.request("/api/jobs/dead1/retry", { method: "POST" });
-  assert.equal(retried.status, 200);
-  const job = await retried.json();
-  assert.deepEqual(Object.keys(job).sort(), JOB_FIELDS);
-  assert.equal(job.state, "pending");
-  assert.equal(f.wakes, 1);
+storeTest(
+  "POST /api/jobs/:id/retry and /cancel change the job; a wrong state is 409",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    await addJobs(f.store, { id: "dead1", max_retries: 0 }, { id: "p1" });
+    await runJob(f.store, "dead1", { ok: false });
+    const retried = await f.request("/api/jobs/dead1/retry", { method: "POST" });
+    assert.equal(retried.status, 200);
+    const job = await retried.json();
+    assert.deepEqual(Object.keys(job).sort(), JOB_FIELDS);
+    assert.equal(job.state, "pending");
+    assert.equal(f.wakes, 1);
 
-  const again = await f.request("/api/jobs/dead1/retry", { method: "POST" });
-  assert.equal(again.status, 409);
-  assert.match((await again.json()).error, /pending/);
+    const again = await f.request("/api/jobs/dead1/retry", { method: "POST" });
+    assert.equal(again.status, 409);
+    assert.match((await again.json()).error, /pending/);
 
-  const cancelled = await f.request("/api/jobs/p1/cancel", { method: "POST" });
-  assert.equal(cancelled.status, 200);
-  assert.equal((await cancelled.json()).state, "cancelled");
-  assert.equal((await f.request("/api/jobs/p1/cancel", { method: "POST" })).status, 409);
-  assert.equal((await f.request("/api/jobs/nope/cancel", { method: "POST" })).status, 404);
-});
+    const cancelled = await f.request("/api/jobs/p1/cancel", { method: "POST" });
+    assert.equal(cancelled.status, 200);
+    assert.equal((await cancelled.json()).state, "cancelled");
+    assert.equal((await f.request("/api/jobs/p1/cancel", { method: "POST" })).status, 409);
+    assert.equal((await f.request("/api/jobs/nope/cancel", { method: "POST" })).status, 404);
+  },
+);
 
-Deno.test("POST /api/dlq/retry moves every dead job back to pending", async () => {
-  await using f = await appFixture();
+storeTest("POST /api/dlq/retry moves every dead job back to pending", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, { id: "d1", max_retries: 0 }, { id: "d2", max_retries: 0 });
   await runJob(f.store, "d1", { ok: false });
   await runJob(f.store, "d2", { ok: false });
@@ -217,29 +222,32 @@ Deno.test("POST /api/dlq/retry moves every dead job back to pending", async () =
   assert.equal(counts.pending, 2);
 });
 
-Deno.test("GET /metrics is Prometheus text with jobs, attempts, durations and workers", async () => {
-  await using f = await appFixture();
-  await addJobs(f.store, { id: "m1" }, { id: "m2", max_retries: 0 }, { id: "m3" });
-  await runJob(f.store, "m1", { ok: true });
-  await runJob(f.store, "m2", { ok: false });
-  const res = await f.request("/metrics");
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  const text = await res.text();
-  assert.match(text, /^# TYPE queuectl_jobs gauge$/m);
-  assert.match(text, /^queuectl_jobs\{state="pending"\} 1$/m);
-  assert.match(text, /^queuectl_jobs\{state="completed"\} 1$/m);
-  assert.match(text, /^queuectl_jobs\{state="dead"\} 1$/m);
-  assert.match(text, /^queuectl_attempts_total\{outcome="succeeded"\} 1$/m);
-  assert.match(text, /^queuectl_attempts_total\{outcome="failed"\} 1$/m);
-  assert.match(text, /^queuectl_attempt_failures_total 1$/m);
-  assert.match(text, /^queuectl_attempt_duration_seconds_sum\{outcome="succeeded"\} 0\.005$/m);
-  assert.match(text, /^queuectl_workers 0$/m);
-  // Every sample line is `name{labels} number`.
-  for (const line of text.trim().split("\n").filter((l) => !l.startsWith("#"))) {
-    assert.match(line, /^[a-z_]+(\{[a-z_]+="[a-z_]+"\})? -?[0-9.e+]+$/, line);
-  }
-});
+storeTest(
+  "GET /metrics is Prometheus text with jobs, attempts, durations and workers",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    await addJobs(f.store, { id: "m1" }, { id: "m2", max_retries: 0 }, { id: "m3" });
+    await runJob(f.store, "m1", { ok: true });
+    await runJob(f.store, "m2", { ok: false });
+    const res = await f.request("/metrics");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, /^# TYPE queuectl_jobs gauge$/m);
+    assert.match(text, /^queuectl_jobs\{state="pending"\} 1$/m);
+    assert.match(text, /^queuectl_jobs\{state="completed"\} 1$/m);
+    assert.match(text, /^queuectl_jobs\{state="dead"\} 1$/m);
+    assert.match(text, /^queuectl_attempts_total\{outcome="succeeded"\} 1$/m);
+    assert.match(text, /^queuectl_attempts_total\{outcome="failed"\} 1$/m);
+    assert.match(text, /^queuectl_attempt_failures_total 1$/m);
+    assert.match(text, /^queuectl_attempt_duration_seconds_sum\{outcome="succeeded"\} 0\.005$/m);
+    assert.match(text, /^queuectl_workers 0$/m);
+    // Every sample line is `name{labels} number`.
+    for (const line of text.trim().split("\n").filter((l) => !l.startsWith("#"))) {
+      assert.match(line, /^[a-z_]+(\{[a-z_]+="[a-z_]+"\})? -?[0-9.e+]+$/, line);
+    }
+  },
+);
 
 // ----- the guard
 
@@ -375,53 +383,59 @@ Deno.test("a job whose command is <script>alert(1)</script> is escaped on every 
   }
 });
 
-Deno.test("the pages render counts, jobs, a job's attempts and output, and the DLQ", async () => {
-  await using f = await appFixture();
-  await addJobs(f.store, { id: "p1", max_retries: 0 }, { id: "p2" }, { id: "p3", queue: "mail" });
-  await runJob(f.store, "p1", { ok: false, stdout: "partial output", stderr: "it broke" });
-  await runJob(f.store, "p2", { ok: true });
+storeTest(
+  "the pages render counts, jobs, a job's attempts and output, and the DLQ",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    await addJobs(f.store, { id: "p1", max_retries: 0 }, { id: "p2" }, { id: "p3", queue: "mail" });
+    await runJob(f.store, "p1", { ok: false, stdout: "partial output", stderr: "it broke" });
+    await runJob(f.store, "p2", { ok: true });
 
-  const overview = await (await f.request("/")).text();
-  assert.match(overview, /^<!DOCTYPE html>/);
-  assert.match(overview, /data-count="pending">1</);
-  assert.match(overview, /<form[^>]*id="add-job"/);
+    const overview = await (await f.request("/")).text();
+    assert.match(overview, /^<!DOCTYPE html>/);
+    assert.match(overview, /data-count="pending">1</);
+    assert.match(overview, /<form[^>]*id="add-job"/);
 
-  const jobs = await (await f.request("/jobs?queue=mail")).text();
-  assert.match(jobs, /data-job-id="p3"/);
-  assert.doesNotMatch(jobs, /data-job-id="p2"/);
+    const jobs = await (await f.request("/jobs?queue=mail")).text();
+    assert.match(jobs, /data-job-id="p3"/);
+    assert.doesNotMatch(jobs, /data-job-id="p2"/);
 
-  const job = await (await f.request("/jobs/p1")).text();
-  assert.match(job, /Attempt 1/);
-  assert.match(job, /partial output/);
-  assert.match(job, /it broke/);
-  assert.match(job, /action="\/api\/jobs\/p1\/retry"/);
+    const job = await (await f.request("/jobs/p1")).text();
+    assert.match(job, /Attempt 1/);
+    assert.match(job, /partial output/);
+    assert.match(job, /it broke/);
+    assert.match(job, /action="\/api\/jobs\/p1\/retry"/);
 
-  const dlq = await (await f.request("/dlq")).text();
-  assert.match(dlq, /data-job-id="p1"/);
-  assert.match(dlq, /action="\/api\/dlq\/retry"/);
-  assert.doesNotMatch(dlq, /data-job-id="p3"/);
+    const dlq = await (await f.request("/dlq")).text();
+    assert.match(dlq, /data-job-id="p1"/);
+    assert.match(dlq, /action="\/api\/dlq\/retry"/);
+    assert.doesNotMatch(dlq, /data-job-id="p3"/);
 
-  const missing = await f.request("/jobs/nope");
-  assert.equal(missing.status, 404);
-  assert.match(await missing.text(), /Job &quot;nope&quot; not found|Job "nope" not found/);
-  const bad = await f.request("/jobs?state=bogus");
-  assert.equal(bad.status, 400);
-  assert.match(bad.headers.get("content-type") ?? "", /text\/html/);
-  await bad.body?.cancel();
-});
+    const missing = await f.request("/jobs/nope");
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /Job &quot;nope&quot; not found|Job "nope" not found/);
+    const bad = await f.request("/jobs?state=bogus");
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get("content-type") ?? "", /text\/html/);
+    await bad.body?.cancel();
+  },
+);
 
-Deno.test("the overview's throughput chart counts every attempt finished in a bucket", async () => {
-  await using f = await appFixture();
-  await addJobs(f.store, { id: "c1" }, { id: "c2" }, { id: "c3", max_retries: 0 });
-  await runJob(f.store, "c1", { ok: true });
-  await runJob(f.store, "c2", { ok: true });
-  await runJob(f.store, "c3", { ok: false });
-  const overview = await (await f.request("/")).text();
-  assert.match(overview, /aria-label="3 attempts finished in the last 10 minutes"/);
-});
+storeTest(
+  "the overview's throughput chart counts every attempt finished in a bucket",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    await addJobs(f.store, { id: "c1" }, { id: "c2" }, { id: "c3", max_retries: 0 });
+    await runJob(f.store, "c1", { ok: true });
+    await runJob(f.store, "c2", { ok: true });
+    await runJob(f.store, "c3", { ok: false });
+    const overview = await (await f.request("/")).text();
+    assert.match(overview, /aria-label="3 attempts finished in the last 10 minutes"/);
+  },
+);
 
-Deno.test("a job retried from the DLQ shows each run's own output", async () => {
-  await using f = await appFixture();
+storeTest("a job retried from the DLQ shows each run's own output", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, { id: "again", max_retries: 0 });
   await runJob(f.store, "again", { ok: false, stdout: "first run says hi" });
   await f.store.jobRetry({ ids: ["again"], now: Date.now() });
@@ -444,8 +458,8 @@ Deno.test("with the live header a page sends only its live region", async () => 
   assert.equal(JSON.parse(res.headers.get("x-queuectl-counts") ?? "{}").pending, 1);
 });
 
-Deno.test("the jobs page pages through 120 jobs 50 at a time", async () => {
-  await using f = await appFixture();
+storeTest("the jobs page pages through 120 jobs 50 at a time", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   await addJobs(f.store, ...Array.from({ length: 120 }, (_, i) => ({ id: `job-${i}` })));
   const ids: string[] = [];
   let path: string | null = "/jobs";
@@ -459,8 +473,8 @@ Deno.test("the jobs page pages through 120 jobs 50 at a time", async () => {
   assert.equal(new Set(ids).size, 120);
 });
 
-Deno.test("a plain form post (no script) adds a job and redirects back", async () => {
-  await using f = await appFixture();
+storeTest("a plain form post (no script) adds a job and redirects back", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   const form = new URLSearchParams({
     command: "echo 'from a form'",
     id: "",
@@ -521,51 +535,54 @@ Deno.test("static assets are served with their types", async () => {
 
 // ----- live events
 
-Deno.test("GET /api/events sends the stats, then an event after a change by another process", async () => {
-  await using f = await appFixture();
-  // A poll far slower than the deadline below: only the store's change watch can be that quick.
-  const changes = storeChangeFeed(f.store, { intervalMs: 60_000 });
-  const app = (await import("../../web/handler.ts")).createApp({
-    store: f.store,
-    token: TOKEN,
-    hostname: "127.0.0.1",
-    port: 5000,
-    changes,
-  });
-  const res = await app.request(
-    new Request(`${BASE}/api/events`, { headers: { Authorization: `Bearer ${TOKEN}` } }),
-  );
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
-  const events = sseReader(res);
-  try {
-    const first = await events.next();
-    assert.equal(first.event, "stats");
-    assert.equal((JSON.parse(first.data) as Stats).counts.pending, 0);
+storeTest(
+  "GET /api/events sends the stats, then an event after a change by another process",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    // A poll far slower than the deadline below: only the store's change watch can be that quick.
+    const changes = storeChangeFeed(f.store, { intervalMs: 60_000 });
+    const app = (await import("../../web/handler.ts")).createApp({
+      store: f.store,
+      token: TOKEN,
+      hostname: "127.0.0.1",
+      port: 5000,
+      changes,
+    });
+    const res = await app.request(
+      new Request(`${BASE}/api/events`, { headers: { Authorization: `Bearer ${TOKEN}` } }),
+    );
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    const events = sseReader(res);
+    try {
+      const first = await events.next();
+      assert.equal(first.event, "stats");
+      assert.equal((JSON.parse(first.data) as Stats).counts.pending, 0);
 
-    // Written through a connection of its own, as `queuectl enqueue` in another terminal would.
-    const started = Date.now();
-    {
-      await using other = await openStorage(f.db);
-      await addJobs(other, { id: "e1" });
+      // Written through a connection of its own, as `queuectl enqueue` in another terminal would.
+      const started = Date.now();
+      {
+        await using other = await openStorage(f.db);
+        await addJobs(other, { id: "e1" });
+      }
+      const second = await events.next(2000);
+      assert.equal(second.event, "stats");
+      assert.equal((JSON.parse(second.data) as Stats).counts.pending, 1);
+      assert.ok(Date.now() - started < 1000, "seen within a second");
+      assert.equal(changes.size, 1);
+    } finally {
+      await events.close();
     }
-    const second = await events.next(2000);
-    assert.equal(second.event, "stats");
-    assert.equal((JSON.parse(second.data) as Stats).counts.pending, 1);
-    assert.ok(Date.now() - started < 1000, "seen within a second");
-    assert.equal(changes.size, 1);
-  } finally {
-    await events.close();
-  }
-  // The feed stops reading once nobody listens.
-  const deadline = Date.now() + 2000;
-  while (changes.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(changes.size, 0);
-  await changes.close();
-});
+    // The feed stops reading once nobody listens.
+    const deadline = Date.now() + 2000;
+    while (changes.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(changes.size, 0);
+    await changes.close();
+  },
+);
 
-Deno.test("closing the change feed ends every event stream", async () => {
-  await using f = await appFixture();
+storeTest("closing the change feed ends every event stream", async (tmp) => {
+  await using f = await appFixture({}, tmp);
   const changes = storeChangeFeed(f.store, { intervalMs: 50 });
   const app = (await import("../../web/handler.ts")).createApp({
     store: f.store,

@@ -9,7 +9,8 @@ import { readStats } from "../../lib/stats.ts";
 import { readWorkers } from "../../cli/worker_list.ts";
 import type { JobWithRuns, RunOutput } from "../../lib/job.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
-import type { Stats, WorkerInfo } from "../../lib/storage/storage.ts";
+import type { Stats } from "../../lib/stats.ts";
+import type { WorkerInfo } from "../../lib/storage/storage.ts";
 import {
   cliCommand,
   cliJson,

@@ -1,6 +1,6 @@
 /** The five classic scenarios of the seed, black-box through the CLI with real worker processes. */
 import assert from "node:assert/strict";
-import { runCli, withTempDb } from "../_helpers.ts";
+import { runCli, storeTest } from "../_helpers.ts";
 import {
   cliOk,
   configSet,
@@ -14,8 +14,7 @@ import {
   waitForState,
 } from "./_worker_process.ts";
 
-Deno.test("worker start runs an enqueued job to completed and exits 0 on SIGTERM", async () => {
-  await using tmp = await withTempDb();
+storeTest("worker start runs an enqueued job to completed and exits 0 on SIGTERM", async (tmp) => {
   const id = await enqueue(tmp.db, { id: "ok1", command: "echo hello from ok1" });
   assert.equal(id, "ok1");
   await using worker = await startWorker(tmp.db);
@@ -32,8 +31,7 @@ Deno.test("worker start runs an enqueued job to completed and exits 0 on SIGTERM
   assert.match(worker.stdout(), /^worker-1 {2}job ok1 {2}completed in \d+ ms$/m);
 });
 
-Deno.test("a failing job retries with backoff and lands in the DLQ", async () => {
-  await using tmp = await withTempDb();
+storeTest("a failing job retries with backoff and lands in the DLQ", async (tmp) => {
   await configSet(tmp.db, "backoff_base", 1);
   await enqueue(tmp.db, { id: "fail1", command: 'bash -c "exit 1"', max_retries: 2 });
   await using worker = await startWorker(tmp.db);
@@ -50,8 +48,7 @@ Deno.test("a failing job retries with backoff and lands in the DLQ", async () =>
   assert.match(worker.stdout(), /job fail1 {2}failed \(exit 1\); moved to DLQ after 3 attempts$/m);
 });
 
-Deno.test("several workers share the queue without running a job twice", async () => {
-  await using tmp = await withTempDb();
+storeTest("several workers share the queue without running a job twice", async (tmp) => {
   const file = `${tmp.dir}/ran.txt`;
   const ids = Array.from({ length: 12 }, (_, i) => `job${i}`);
   await enqueueMany(
@@ -78,37 +75,38 @@ Deno.test("several workers share the queue without running a job twice", async (
   assert.ok(peak <= 3, `more than 3 jobs ran at once (peak ${peak})`);
 });
 
-Deno.test("an unknown command fails cleanly with exit 127 and a bad cwd is spawn_failed", async () => {
-  await using tmp = await withTempDb();
-  await enqueue(tmp.db, { id: "nf", command: "no_such_command_qctl", max_retries: 0 });
-  await enqueue(tmp.db, {
-    id: "badcwd",
-    command: "true",
-    cwd: `${tmp.dir}/does/not/exist`,
-    max_retries: 0,
-  });
-  await enqueue(tmp.db, { id: "after", command: "echo still running" });
-  await using worker = await startWorker(tmp.db);
+storeTest(
+  "an unknown command fails cleanly with exit 127 and a bad cwd is spawn_failed",
+  async (tmp) => {
+    await enqueue(tmp.db, { id: "nf", command: "no_such_command_qctl", max_retries: 0 });
+    await enqueue(tmp.db, {
+      id: "badcwd",
+      command: "true",
+      cwd: `${tmp.dir}/does/not/exist`,
+      max_retries: 0,
+    });
+    await enqueue(tmp.db, { id: "after", command: "echo still running" });
+    await using worker = await startWorker(tmp.db);
 
-  const nf = await waitForState(tmp.db, "nf", "dead", { workers: [worker] });
-  assert.equal(nf.runs.length, 1);
-  assert.equal(nf.runs[0]!.outcome, "failed");
-  assert.equal(nf.runs[0]!.exit_code, 127);
-  assert.match(nf.last_error ?? "", /command not found/);
-  const nfLogs = await runCli(["logs", "nf"], { db: tmp.db });
-  assert.match(nfLogs.stderr, /no_such_command_qctl: (command )?not found/);
+    const nf = await waitForState(tmp.db, "nf", "dead", { workers: [worker] });
+    assert.equal(nf.runs.length, 1);
+    assert.equal(nf.runs[0]!.outcome, "failed");
+    assert.equal(nf.runs[0]!.exit_code, 127);
+    assert.match(nf.last_error ?? "", /command not found/);
+    const nfLogs = await runCli(["logs", "nf"], { db: tmp.db });
+    assert.match(nfLogs.stderr, /no_such_command_qctl: (command )?not found/);
 
-  const bad = await waitForState(tmp.db, "badcwd", "dead", { workers: [worker] });
-  assert.equal(bad.runs[0]!.outcome, "spawn_failed");
-  assert.equal(bad.runs[0]!.exit_code, null);
-  assert.match(bad.last_error ?? "", /working directory ".*does\/not\/exist" does not exist/);
+    const bad = await waitForState(tmp.db, "badcwd", "dead", { workers: [worker] });
+    assert.equal(bad.runs[0]!.outcome, "spawn_failed");
+    assert.equal(bad.runs[0]!.exit_code, null);
+    assert.match(bad.last_error ?? "", /working directory ".*does\/not\/exist" does not exist/);
 
-  await waitForState(tmp.db, "after", "completed", { workers: [worker] });
-  assert.equal((await worker.stop()).code, 0, worker.log());
-});
+    await waitForState(tmp.db, "after", "completed", { workers: [worker] });
+    assert.equal((await worker.stop()).code, 0, worker.log());
+  },
+);
 
-Deno.test("jobs and their history survive a worker restart", async () => {
-  await using tmp = await withTempDb();
+storeTest("jobs and their history survive a worker restart", async (tmp) => {
   await enqueue(tmp.db, { id: "first", command: "echo one" });
   {
     await using worker = await startWorker(tmp.db);

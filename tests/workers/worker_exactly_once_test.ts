@@ -1,11 +1,10 @@
 /** SPEC section 9: under concurrency every job runs exactly once. */
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
-import { cliJson, waitFor, withTempDb } from "../_helpers.ts";
+import { cliJson, storeTest, waitFor } from "../_helpers.ts";
 import { enqueueMany, read, startWorker, status, workerList } from "./_worker_process.ts";
 
-Deno.test("two worker processes with --count 4 run each of 500 jobs exactly once", async () => {
-  await using tmp = await withTempDb();
+storeTest("two worker processes with --count 4 run each of 500 jobs exactly once", async (tmp) => {
   const file = `${tmp.dir}/ran.txt`;
   await using a = await startWorker(tmp.db, ["--count", "4"]);
   await using b = await startWorker(tmp.db, ["--count", "4"]);
