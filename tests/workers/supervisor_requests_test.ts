@@ -5,15 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { tryParseJobInput } from "../../lib/job_input.ts";
-import { SqliteStorage } from "../../lib/storage/sqlite.ts";
+import { openStorage } from "../../lib/storage/open_storage.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import { Supervisor } from "../../workers/supervisor.ts";
-import { waitFor, withTempDb } from "../_helpers.ts";
+import { storeTest, waitFor } from "../_helpers.ts";
 
 const HOUR_MS = 3_600_000;
 
 /** A supervisor with one slot on `db`, its events collected. */
-async function startSupervisor(store: SqliteStorage) {
+async function startSupervisor(store: Storage) {
   const events: SupervisorEvent[] = [];
   const supervisor = await Supervisor.start({
     store,
@@ -26,7 +27,7 @@ async function startSupervisor(store: SqliteStorage) {
 }
 
 /** Adds a job that runs until `gate` exists (at most 20 s). */
-async function addGatedJob(store: SqliteStorage, id: string, gate: string): Promise<void> {
+async function addGatedJob(store: Storage, id: string, gate: string): Promise<void> {
   const now = Date.now();
   const command = `for i in $(seq 400); do [ -e '${gate}' ] && break; sleep 0.05; done`;
   await store.jobInsertMany({ jobs: [tryParseJobInput({ id, command }, now)!], now });
@@ -35,14 +36,13 @@ async function addGatedJob(store: SqliteStorage, id: string, gate: string): Prom
   });
 }
 
-Deno.test("a running job cancelled by another process stops before any heartbeat", async () => {
-  await using tmp = await withTempDb();
-  await using store = SqliteStorage.open(tmp.db);
+storeTest("a running job cancelled by another process stops before any heartbeat", async (tmp) => {
+  await using store = await openStorage(tmp.db, { connections: 3 });
   const { supervisor } = await startSupervisor(store);
   try {
     await addGatedJob(store, "c1", `${tmp.dir}/never`);
     // Another connection, as `queuectl cancel` is.
-    await using other = SqliteStorage.open(tmp.db);
+    await using other = await openStorage(tmp.db);
     const [asked] = await other.jobCancel({ ids: ["c1"], now: Date.now() });
     assert.equal(asked?.state, "processing", "cancel only asks while the job runs");
     await waitFor(async () => (await store.jobGet({ id: "c1" }))?.state === "cancelled", {
@@ -53,14 +53,13 @@ Deno.test("a running job cancelled by another process stops before any heartbeat
   }
 });
 
-Deno.test("a stop request through the database is heard before any heartbeat", async () => {
-  await using tmp = await withTempDb();
-  await using store = SqliteStorage.open(tmp.db);
+storeTest("a stop request through the database is heard before any heartbeat", async (tmp) => {
+  await using store = await openStorage(tmp.db, { connections: 3 });
   const { supervisor, events } = await startSupervisor(store);
   const gate = `${tmp.dir}/gate`;
   try {
     await addGatedJob(store, "s1", gate);
-    await using other = SqliteStorage.open(tmp.db);
+    await using other = await openStorage(tmp.db);
     assert.equal(await other.workerRequestStop({ mode: "graceful" }), 1);
     await waitFor(() => events.some((e) => e.type === "supervisor:stopping"), {
       message: "the supervisor to start stopping",
@@ -73,3 +72,25 @@ Deno.test("a stop request through the database is heard before any heartbeat", a
     await supervisor.stop("force");
   }
 });
+
+storeTest(
+  "an idle supervisor hears a stop request from another host before any heartbeat",
+  async (tmp) => {
+    await using store = await openStorage(tmp.db, { connections: 3 });
+    const { supervisor } = await startSupervisor(store);
+    try {
+      // Another host asks through the database: no signal can reach this process.
+      await using other = await openStorage(tmp.db);
+      await waitFor(async () => (await other.workerListAll()).length === 1, {
+        message: "the supervisor to register",
+      });
+      assert.equal(await other.workerRequestStop({ mode: "graceful" }), 1);
+      let stopped = false;
+      void supervisor.done.then(() => stopped = true);
+      await waitFor(() => stopped, { message: "the idle supervisor to stop" });
+      assert.deepEqual(await other.workerListAll(), [], "it left the registry");
+    } finally {
+      await supervisor.stop("force");
+    }
+  },
+);
