@@ -22,6 +22,7 @@ import type { CommandResult, FromJobWorker, ToJobWorker } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import { Rescuer } from "./rescuer.ts";
 import { KILL_GRACE_MS } from "./run_command.ts";
+import { localNow } from "../lib/clock.ts";
 import { hostId } from "../lib/host_id.ts";
 
 /** How a supervisor is set up. */
@@ -148,7 +149,7 @@ export class Supervisor {
       queues: this.#options.queues,
       now,
       role: this.#options.role ?? "worker",
-      clockOffsetMs: Date.now() - now,
+      clockOffsetMs: localNow() - now,
     });
     await this.#rescuer.runOnce(now, this.#config);
     const url = new URL("./job_worker.ts", import.meta.url).href;
@@ -434,7 +435,7 @@ export class Supervisor {
         id: this.id,
         now,
         leaseMs: config.lease_timeout * 1000,
-        clockOffsetMs: Date.now() - now,
+        clockOffsetMs: localNow() - now,
       });
       this.#renewed(started, config);
       if (this.#renewFailing) {

@@ -12,6 +12,7 @@
  * claimable or a request arrives (never for claims, heartbeats or output).
  */
 import postgres from "postgres";
+import { localNow } from "../clock.ts";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
 import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
 import {
@@ -66,15 +67,6 @@ function hash32(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h | 0;
-}
-
-/**
- * The local clock. `QUEUECTL_TEST_CLOCK_SKEW_MS` shifts it, so tests can
- * show that a host whose clock is wrong still goes by the server's.
- */
-const SKEW_MS = Number(Deno.env.get("QUEUECTL_TEST_CLOCK_SKEW_MS") ?? 0) || 0;
-function localNow(): number {
-  return Date.now() + SKEW_MS;
 }
 
 /** How often a listening store checks its LISTEN connection with a notification to itself. */

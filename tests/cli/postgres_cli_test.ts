@@ -121,7 +121,3 @@ pgTest(
     }
   },
 );
-
-if (!pg) {
-  console.log("NOT RUN: the PostgreSQL CLI tests above need a server (see tests/_postgres.ts)");
-}
