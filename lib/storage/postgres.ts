@@ -496,7 +496,8 @@ export class PostgresStorage implements Storage {
         new Promise((resolve) => timer = setTimeout(resolve, CALL_TIMEOUT_MS)),
       ]);
       clearTimeout(timer);
-      await this.#sql.end({ timeout: 2 }).catch(() => {});
+      // Every call has settled: nothing is left to wait for.
+      await this.#sql.end({ timeout: 0 }).catch(() => {});
     })();
     return this.#closing;
   }
@@ -539,43 +540,55 @@ export class PostgresStorage implements Storage {
     if (jobs.length === 0) return Promise.resolve(0);
     return this.#call(() =>
       this.#begin(async (tx) => {
+        // Chunks are sent without waiting for each other (postgres.js
+        // pipelines them on the transaction's connection), so the server
+        // inserts one while this process builds the next.
+        const inserts: Promise<Row[]>[] = [];
         for (let i = 0; i < jobs.length; i += INSERT_CHUNK_ROWS) {
           const chunk = jobs.slice(i, i + INSERT_CHUNK_ROWS);
-          try {
-            await this.#q(
-              tx,
-              `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-                 env, cwd, created_at, updated_at, next_run_at)
-               SELECT id, command, 'pending', queue, priority, max_retries, timeout,
-                 env, cwd, $10, $10, run_at
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
-                 $6::float8[], $7::text[], $8::text[], $9::int8[])
-                 WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
-                   env, cwd, run_at, n)
-               ORDER BY n`,
-              [
-                chunk.map((j) => j.id),
-                chunk.map((j) => j.command),
-                chunk.map((j) => j.queue),
-                chunk.map((j) => j.priority),
-                chunk.map((j) => j.max_retries),
-                chunk.map((j) => j.timeout),
-                chunk.map((j) => (j.env === null ? null : JSON.stringify(j.env))),
-                chunk.map((j) => j.cwd),
-                chunk.map((j) => j.run_at),
-                now,
-              ],
+          inserts.push(this.#q(
+            tx,
+            `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
+               env, cwd, created_at, updated_at, next_run_at)
+             SELECT id, command, 'pending', queue, priority, max_retries, timeout,
+               env, cwd, $10, $10, run_at
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
+               $6::float8[], $7::text[], $8::text[], $9::int8[])
+               WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
+                 env, cwd, run_at, n)
+             ORDER BY n`,
+            [
+              chunk.map((j) => j.id),
+              chunk.map((j) => j.command),
+              chunk.map((j) => j.queue),
+              chunk.map((j) => j.priority),
+              chunk.map((j) => j.max_retries),
+              chunk.map((j) => j.timeout),
+              chunk.map((j) => (j.env === null ? null : JSON.stringify(j.env))),
+              chunk.map((j) => j.cwd),
+              chunk.map((j) => j.run_at),
+              now,
+            ],
+          ));
+        }
+        // Inserts count themselves: one delta for the batch, no trigger.
+        inserts.push(this.#q(
+          tx,
+          "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)",
+          [jobs.length],
+        ));
+        // The first failure aborts the transaction; the later chunks then
+        // fail only for that reason, so the first one is the one to report.
+        const failed = (await Promise.allSettled(inserts)).find((r) => r.status === "rejected");
+        if (failed) {
+          const id = duplicateId(failed.reason);
+          if (id !== null) {
+            throw new ConflictError(
+              `Cannot enqueue job "${id}": a job with this id already exists`,
+              "choose another id, or omit it to have one generated",
             );
-          } catch (error) {
-            const id = duplicateId(error);
-            if (id !== null) {
-              throw new ConflictError(
-                `Cannot enqueue job "${id}": a job with this id already exists`,
-                "choose another id, or omit it to have one generated",
-              );
-            }
-            throw error;
           }
+          throw failed.reason;
         }
         await this.#notify(tx);
         return jobs.length;
@@ -876,16 +889,25 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  #recordStarts(tx: Sql, starts: RunStart[]): Promise<unknown> {
-    return Promise.all(
-      [...starts].sort(byId).map((s) =>
-        this.#q(
-          tx,
-          `UPDATE runs SET host = $1, pgid = $2, proc_start = $3
-           WHERE job_id = $4 AND attempt = $5 AND worker_id = $6 AND finished_at IS NULL`,
-          [s.host, s.pgid, s.procStart, s.id, s.attempt, s.workerId],
-        )
-      ),
+  /** One statement for every start: it touches only runs rows, so it needs no transaction of its own. */
+  #recordStarts(db: Sql, starts: RunStart[]): Promise<unknown> {
+    if (starts.length === 0) return Promise.resolve();
+    const sorted = [...starts].sort(byId);
+    return this.#q(
+      db,
+      `UPDATE runs r SET host = s.host, pgid = s.pgid, proc_start = s.proc_start
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[])
+         AS s(host, pgid, proc_start, job_id, attempt, worker_id)
+       WHERE r.job_id = s.job_id AND r.attempt = s.attempt AND r.worker_id = s.worker_id
+         AND r.finished_at IS NULL`,
+      [
+        sorted.map((s) => s.host),
+        sorted.map((s) => s.pgid),
+        sorted.map((s) => s.procStart),
+        sorted.map((s) => s.id),
+        sorted.map((s) => s.attempt),
+        sorted.map((s) => s.workerId),
+      ],
     );
   }
 
@@ -961,7 +983,7 @@ export class PostgresStorage implements Storage {
   runStartMany(params: { starts: RunStart[] }): Promise<void> {
     if (params.starts.length === 0) return Promise.resolve();
     return this.#call(async () => {
-      await this.#begin((tx) => this.#recordStarts(tx, params.starts));
+      await this.#recordStarts(this.#sql, params.starts);
     });
   }
 
@@ -984,6 +1006,13 @@ export class PostgresStorage implements Storage {
   }): Promise<string[]> {
     const { starts, outputs, finishes } = params;
     if (starts.length + outputs.length + finishes.length === 0) return Promise.resolve([]);
+    if (outputs.length + finishes.length === 0) {
+      // Starts alone (most flushes while jobs start): one statement, no BEGIN/COMMIT.
+      return this.#call(async () => {
+        await this.#recordStarts(this.#sql, starts);
+        return [];
+      });
+    }
     return this.#call(() =>
       this.#begin(async (tx) => {
         await this.#recordStarts(tx, starts);

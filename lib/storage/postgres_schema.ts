@@ -49,20 +49,13 @@ export const PG_MIGRATIONS: readonly string[] = [
   -- Counts per state without a hot counter row that every claim and finish
   -- on every host would lock: triggers append deltas, readers sum base +
   -- deltas, and housekeeping folds the deltas into the base now and then.
+  -- Inserts add their one delta in jobInsertMany (as on SQLite): a trigger
+  -- with a transition table cost a fifth of a 100,000-job batch.
   CREATE TABLE job_counts (state text PRIMARY KEY, n bigint NOT NULL);
   INSERT INTO job_counts (state, n) VALUES
     ('pending', 0), ('processing', 0), ('completed', 0),
     ('failed', 0), ('dead', 0), ('cancelled', 0);
   CREATE TABLE job_count_deltas (state text NOT NULL, n bigint NOT NULL);
-
-  CREATE FUNCTION jobs_count_insert() RETURNS trigger LANGUAGE plpgsql
-    SET search_path FROM CURRENT AS $$
-  BEGIN
-    INSERT INTO job_count_deltas (state, n) SELECT state, count(*) FROM new_rows GROUP BY state;
-    RETURN NULL;
-  END $$;
-  CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_count_insert();
 
   CREATE FUNCTION jobs_count_delete() RETURNS trigger LANGUAGE plpgsql
     SET search_path FROM CURRENT AS $$
