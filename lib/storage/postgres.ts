@@ -929,11 +929,11 @@ export class PostgresStorage implements Storage {
     );
   }
 
-  async #recordFinishes(tx: Sql, finishes: RunFinish[]): Promise<string[]> {
+  async #recordFinishes(db: Sql, finishes: RunFinish[]): Promise<string[]> {
     const sorted = [...finishes].sort(byId);
     const results = await Promise.all(sorted.map((f) =>
       this.#q(
-        tx,
+        db,
         `WITH job AS (
            UPDATE jobs SET state = $1, next_run_at = $2, updated_at = $3, last_error = $4,
              lease_expires_at = NULL, cancel_requested = false, attempts = attempts - $5
@@ -948,8 +948,11 @@ export class PostgresStorage implements Storage {
              stdout = coalesce($13, (SELECT stdout FROM live), stdout),
              stderr = coalesce($14, (SELECT stderr FROM live), stderr)
            WHERE seq = (SELECT max(seq) FROM runs WHERE job_id = $6 AND attempt = $8)
-             AND EXISTS (SELECT 1 FROM job))
-         SELECT id FROM job`,
+             AND EXISTS (SELECT 1 FROM job)),
+         -- Only a job that can run again is news to idle workers. Repeats in
+         -- one transaction are delivered once, so each finish may send it.
+         wake AS (SELECT pg_notify($15, '') FROM job WHERE $1 IN ('pending', 'failed'))
+         SELECT id, (SELECT count(*) FROM wake) AS woke FROM job`,
         [
           f.state,
           f.nextRunAt,
@@ -965,18 +968,14 @@ export class PostgresStorage implements Storage {
           f.error,
           f.stdout,
           f.stderr,
+          this.#channel,
         ],
       )
     ));
     const applied = new Set<string>();
-    let wake = false;
     sorted.forEach((f, i) => {
-      if (results[i]!.length === 0) return;
-      applied.add(f.id);
-      if (f.state === "pending" || f.state === "failed") wake = true;
+      if (results[i]!.length > 0) applied.add(f.id);
     });
-    // Only a job that can run again is news to idle workers.
-    if (wake) await this.#notify(tx);
     return finishes.filter((f) => applied.has(f.id)).map((f) => f.id);
   }
 
@@ -996,6 +995,10 @@ export class PostgresStorage implements Storage {
 
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
     if (params.finishes.length === 0) return Promise.resolve([]);
+    // One finish is one statement: atomic without BEGIN and COMMIT round trips.
+    if (params.finishes.length === 1) {
+      return this.#call(() => this.#recordFinishes(this.#sql, params.finishes));
+    }
     return this.#call(() => this.#begin((tx) => this.#recordFinishes(tx, params.finishes)));
   }
 
@@ -1006,11 +1009,14 @@ export class PostgresStorage implements Storage {
   }): Promise<string[]> {
     const { starts, outputs, finishes } = params;
     if (starts.length + outputs.length + finishes.length === 0) return Promise.resolve([]);
-    if (outputs.length + finishes.length === 0) {
-      // Starts alone (most flushes while jobs start): one statement, no BEGIN/COMMIT.
+    if (outputs.length === 0 && finishes.length <= 1) {
+      // The common flush of a busy worker: a few starts and at most one
+      // finish, each one statement and atomic on its own, without BEGIN
+      // and COMMIT round trips. (Starts and a finish need not commit
+      // together: each is guarded on its own.)
       return this.#call(async () => {
         await this.#recordStarts(this.#sql, starts);
-        return [];
+        return finishes.length === 0 ? [] : await this.#recordFinishes(this.#sql, finishes);
       });
     }
     return this.#call(() =>

@@ -207,9 +207,10 @@ export interface Storage extends AsyncDisposable {
    */
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]>;
   /**
-   * Starts, output snapshots and finishes in one transaction, in that
-   * order, with the guarantees of the three methods above. Returns the
-   * finished ids that applied.
+   * Starts, output snapshots and finishes, in that order, with the
+   * guarantees of the three methods above (each write guarded on its own,
+   * so a store may commit them in one transaction or in several). Returns
+   * the finished ids that applied.
    */
   runRecordMany(params: {
     starts: RunStart[];

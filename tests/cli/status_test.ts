@@ -89,3 +89,47 @@ storeTest(
     assert.ok(!out.includes("\x1b["), "no colour when not a terminal");
   },
 );
+
+storeTest(
+  "status groups workers by host with each host's clock offset and marks a late heartbeat",
+  async (tmp) => {
+    await withStore(tmp.db, async (store) => {
+      const now = store.now();
+      const worker = { count: 2, queues: null };
+      await store.workerRegister({ ...worker, id: "w-a", pid: 11, host: "host-a", now });
+      await store.workerRegister({
+        ...worker,
+        id: "w-b",
+        pid: 12,
+        host: "host-b",
+        now,
+        clockOffsetMs: 250,
+      });
+      // Silent for 10 s: within the 30 s lease (still listed) but late.
+      await store.workerRegister({
+        ...worker,
+        id: "w-late",
+        pid: 13,
+        host: "host-b",
+        now: now - 10_000,
+        clockOffsetMs: 240,
+      });
+    });
+    const text = assertOk(await runCli(["status"], { db: tmp.db }));
+    assert.match(text, /Workers +3 active on 2 hosts/);
+    assert.match(text, /^ {2}host-a {2}\(clock ±0 ms\)$/m);
+    assert.match(text, /^ {2}host-b {2}\(clock \+250 ms\)$/m);
+    assert.match(text, /^ {4}w-late {2}pid 13, 2 slot\(s\), heartbeat 1\d s ago \(late\): idle$/m);
+    assert.doesNotMatch(text, /w-b .*\(late\)/);
+    const stats = await cliJson<Stats>(["status"], { db: tmp.db });
+    assert.deepEqual(
+      stats.workers.map((w) => [w.id, w.host, w.clock_offset_ms, w.late]),
+      [["w-late", "host-b", 240, true], ["w-a", "host-a", 0, false], [
+        "w-b",
+        "host-b",
+        250,
+        false,
+      ]],
+    );
+  },
+);
