@@ -52,7 +52,8 @@ export function clusterUnavailableReason(): string | null {
   return null;
 }
 
-function existsSync(path: string): boolean {
+/** Whether `path` exists. */
+export function existsSync(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
@@ -61,14 +62,16 @@ function existsSync(path: string): boolean {
   }
 }
 
-function freePort(): number {
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
 }
 
-function asPostgres(command: string): Deno.Command {
+/** `command` run by `sh` as the postgres user (initdb and pg_ctl refuse root). */
+export function asPostgres(command: string): Deno.Command {
   return new Deno.Command("su", {
     args: ["postgres", "-s", "/bin/sh", "-c", command],
     stdout: "piped",

@@ -17,7 +17,7 @@
  * the owner's pid).
  */
 import postgres from "postgres";
-import { findPostgresBin } from "../scripts/with_postgres.ts";
+import { asPostgres, existsSync, findPostgresBin, freePort } from "../scripts/with_postgres.ts";
 import { waitFor } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -150,15 +150,6 @@ function pickSubnet(): string {
 // ---------------------------------------------------------------------------
 // The cluster
 
-function asPostgres(command: string): Deno.Command {
-  return new Deno.Command("su", {
-    args: ["postgres", "-s", "/bin/sh", "-c", command],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
 async function runAsPostgres(command: string, what: string): Promise<void> {
   const out = await asPostgres(command).output();
   if (!out.success) {
@@ -167,22 +158,6 @@ async function runAsPostgres(command: string, what: string): Promise<void> {
       `${what} failed: ${(decoder.decode(out.stderr) + decoder.decode(out.stdout)).trim()}`,
     );
   }
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /**

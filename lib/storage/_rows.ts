@@ -4,6 +4,7 @@
  * model, and the cursor of `jobList` pages. Private to `lib/storage/`.
  */
 import { isoTime, type Job, type JobState, type Run, type RunOutcome } from "../job.ts";
+import type { WorkerInfo, WorkerRole } from "./storage.ts";
 
 /** A result row, column name to value. */
 export type Row = Record<string, unknown>;
@@ -64,4 +65,22 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   if (dot <= 0) return null;
   const createdAt = parseInt(cursor.slice(0, dot), 36);
   return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(dot + 1) } : null;
+}
+
+/** A `workers` row as {@linkcode WorkerInfo}, with its running jobs; late if its heartbeat is before `lateBefore`. */
+export function toWorker(row: Row, currentJobs: string[], lateBefore: number): WorkerInfo {
+  return {
+    id: row.id as string,
+    pid: row.pid as number,
+    host: row.host as string,
+    started_at: isoTime(row.started_at as number),
+    heartbeat_at: isoTime(row.heartbeat_at as number),
+    count: row.count as number,
+    queues: row.queues === null ? null : JSON.parse(row.queues as string),
+    current_jobs: currentJobs,
+    stop_requested: row.stop_requested as "graceful" | "force" | null,
+    role: row.role as WorkerRole,
+    clock_offset_ms: row.clock_offset_ms as number,
+    late: (row.heartbeat_at as number) < lateBefore,
+  };
 }

@@ -16,7 +16,6 @@ import { localNow } from "../clock.ts";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
 import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
 import {
-  isoTime,
   type Job,
   JOB_STATES,
   type JobState,
@@ -26,7 +25,7 @@ import {
   type RunOutput,
 } from "../job.ts";
 import { planCancel, planRetry } from "../state.ts";
-import { decodeCursor, encodeCursor, type Row, text, toJob, toRun } from "./_rows.ts";
+import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
 import type {
@@ -1186,20 +1185,7 @@ export class PostgresStorage implements Storage {
        FROM workers w ${where} ORDER BY started_at, id`,
       args,
     );
-    return rows.map((row) => ({
-      id: row.id as string,
-      pid: row.pid as number,
-      host: row.host as string,
-      started_at: isoTime(row.started_at as number),
-      heartbeat_at: isoTime(row.heartbeat_at as number),
-      count: row.count as number,
-      queues: row.queues === null ? null : JSON.parse(row.queues as string),
-      current_jobs: row.current_jobs as string[],
-      stop_requested: row.stop_requested as "graceful" | "force" | null,
-      role: row.role as WorkerRole,
-      clock_offset_ms: row.clock_offset_ms as number,
-      late: (row.heartbeat_at as number) < lateBefore,
-    }));
+    return rows.map((row) => toWorker(row, row.current_jobs as string[], lateBefore));
   }
 
   workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]> {

@@ -8,7 +8,6 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
 import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
 import {
-  isoTime,
   type Job,
   JOB_STATES,
   type JobState,
@@ -34,7 +33,7 @@ import type {
   WorkerRole,
 } from "./storage.ts";
 
-import { decodeCursor, encodeCursor, type Row, text, toJob, toRun } from "./_rows.ts";
+import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -834,20 +833,7 @@ export class SqliteStorage implements Storage {
       ids.push(row.id as string);
       running.set(row.worker_id as string, ids);
     }
-    return rows.map((row) => ({
-      id: row.id as string,
-      pid: row.pid as number,
-      host: row.host as string,
-      started_at: isoTime(row.started_at as number),
-      heartbeat_at: isoTime(row.heartbeat_at as number),
-      count: row.count as number,
-      queues: row.queues === null ? null : JSON.parse(row.queues as string),
-      current_jobs: running.get(row.id as string) ?? [],
-      stop_requested: row.stop_requested as "graceful" | "force" | null,
-      role: row.role as WorkerRole,
-      clock_offset_ms: row.clock_offset_ms as number,
-      late: (row.heartbeat_at as number) < lateBefore,
-    }));
+    return rows.map((row) => toWorker(row, running.get(row.id as string) ?? [], lateBefore));
   }
 
   workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]> {
