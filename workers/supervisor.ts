@@ -87,6 +87,8 @@ export class Supervisor {
   #slots: Slot[] = [];
   #config!: Config;
   #configAt = 0;
+  #configReading = false;
+  #configReadAgain = false;
   #stopping: "graceful" | "force" | null = null;
   #stopped = false;
   #resolveDone!: () => void;
@@ -177,6 +179,9 @@ export class Supervisor {
       queues: this.#options.queues,
     });
     this.#watch = this.#store.watchChanges(() => {
+      // A settings change is a commit too: re-read them now, so every
+      // attempt that ends after `config set` committed uses the new values.
+      void this.#refreshConfig();
       this.wake();
       void this.#checkRequests();
     });
@@ -197,6 +202,30 @@ export class Supervisor {
   wake(): void {
     if (this.#stopping) return;
     void this.#fill();
+  }
+
+  /**
+   * Reads the settings now: one read at a time, and one more if a commit
+   * came during it (that read may have begun before the change).
+   */
+  async #refreshConfig(): Promise<void> {
+    if (this.#configReading) {
+      this.#configReadAgain = true;
+      return;
+    }
+    this.#configReading = true;
+    try {
+      do {
+        this.#configReadAgain = false;
+        const now = this.#store.now();
+        this.#config = await this.#store.configGetAll();
+        this.#configAt = now;
+      } while (this.#configReadAgain && !this.#stopped);
+    } catch {
+      /* the heartbeat's read reports it */
+    } finally {
+      this.#configReading = false;
+    }
   }
 
   async #currentConfig(now: number): Promise<Config> {

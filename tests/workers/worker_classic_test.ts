@@ -48,6 +48,20 @@ storeTest("a failing job retries with backoff and lands in the DLQ", async (tmp)
   assert.match(worker.stdout(), /job fail1 {2}failed \(exit 1\); moved to DLQ after 3 attempts$/m);
 });
 
+storeTest(
+  "a settings change reaches a running worker at once, not after its cache expires",
+  async (tmp) => {
+    await using worker = await startWorker(tmp.db);
+    // The worker has read the settings as it started: a cached copy is what it holds.
+    await configSet(tmp.db, "backoff_base", 1);
+    await enqueue(tmp.db, { id: "base1", command: "exit 3", max_retries: 1 });
+    await waitForState(tmp.db, "base1", "dead", { timeoutMs: 15_000, workers: [worker] });
+    assert.equal((await worker.stop()).code, 0, worker.log());
+    // backoff_base 1: the retry comes 1 s later (2 s with the old base of 2).
+    assert.match(worker.stdout(), /job base1 {2}failed \(exit 3\), retry 1\/1 in 1 s$/m);
+  },
+);
+
 storeTest("several workers share the queue without running a job twice", async (tmp) => {
   const file = `${tmp.dir}/ran.txt`;
   const ids = Array.from({ length: 12 }, (_, i) => `job${i}`);
