@@ -45,20 +45,6 @@ export function truncate(text: string, max: number): string {
   return one.length <= max ? one : one.slice(0, Math.max(0, max - 1)) + "…";
 }
 
-/** "in 3 s", "2 min ago": a time relative to `now`. */
-export function relativeTime(iso: string, now: number): string {
-  const delta = Date.parse(iso) - now;
-  const abs = Math.abs(delta);
-  const amount = abs < 1000
-    ? `${abs} ms`
-    : abs < 120_000
-    ? `${Math.round(abs / 1000)} s`
-    : abs < 7_200_000
-    ? `${Math.round(abs / 60_000)} min`
-    : `${Math.round(abs / 3_600_000)} h`;
-  return delta >= 0 ? `in ${amount}` : `${amount} ago`;
-}
-
 /** Quotes one argument for `sh` so it stays one word: `a b` becomes `'a b'`. */
 export function shellQuote(arg: string): string {
   if (/^[A-Za-z0-9_\-+=.,/:@%^]+$/.test(arg)) return arg;

@@ -5,6 +5,7 @@
  * second signal stops their jobs now), then the store.
  */
 import { UsageError } from "../lib/errors.ts";
+import { MAX_COUNT } from "../lib/options.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import type { Stats } from "../lib/stats.ts";
 import { generateToken, isLoopbackHost, isWildcardHost, urlHost } from "../web/auth.ts";
@@ -15,7 +16,6 @@ import { formatEvent } from "../workers/events.ts";
 import { Supervisor } from "../workers/supervisor.ts";
 import type { CliContext } from "./_context.ts";
 import { paint } from "./_format.ts";
-import { MAX_COUNT } from "./worker_start.ts";
 
 /** Options of `dashboard`, as given on the command line. */
 export interface DashboardOptions {

@@ -2,7 +2,8 @@
 import type { Job } from "../lib/job.ts";
 import { parseLimit, parseState } from "../lib/options.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
-import { paintState, relativeTime, table, truncate } from "./_format.ts";
+import { relativeTime } from "../lib/relative_time.ts";
+import { paintState, table, truncate } from "./_format.ts";
 
 /** Options of `list`, as given on the command line. */
 export interface ListOptions {

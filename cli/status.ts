@@ -2,7 +2,8 @@
 import { JOB_STATES } from "../lib/job.ts";
 import { formatOffset, readStats, workersByHost } from "../lib/stats.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
-import { paint, paintState, relativeTime } from "./_format.ts";
+import { relativeTime } from "../lib/relative_time.ts";
+import { paint, paintState } from "./_format.ts";
 
 /** Prints the status, as text or as the `status --json` document. */
 export async function status(ctx: CliContext, json: boolean): Promise<void> {

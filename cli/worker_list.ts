@@ -2,7 +2,8 @@
 import { lateSince, liveSince } from "../lib/config.ts";
 import type { WorkerInfo } from "../lib/storage/storage.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
-import { relativeTime, table } from "./_format.ts";
+import { relativeTime } from "../lib/relative_time.ts";
+import { table } from "./_format.ts";
 
 /** Live workers: heartbeat newer than the lease. */
 export async function readWorkers(ctx: CliContext): Promise<WorkerInfo[]> {

@@ -1,6 +1,7 @@
 /** `queuectl worker start`: run N Web Workers in this process until stopped. */
 import { UsageError } from "../lib/errors.ts";
-import { ID_PATTERN } from "../lib/job_input.ts";
+import { MAX_COUNT } from "../lib/options.ts";
+import { ID_PATTERN } from "../lib/job_fields.ts";
 import { hostId } from "../lib/host_id.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { isPostgresUrl } from "../lib/storage/postgres_url.ts";
@@ -8,9 +9,6 @@ import { formatEvent } from "../workers/events.ts";
 import { Supervisor } from "../workers/supervisor.ts";
 import type { CliContext } from "./_context.ts";
 import { paint } from "./_format.ts";
-
-/** The most jobs one process runs at once. */
-export const MAX_COUNT = 256;
 
 /** Options of `worker start`, as given on the command line. */
 export interface WorkerStartOptions {

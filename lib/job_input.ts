@@ -9,10 +9,8 @@
  * parse ~3 µs a job, and nearly every job is valid.
  */
 import { UsageError } from "./errors.ts";
+import { ID_PATTERN, JOB_INPUT_FIELDS, type JobInput } from "./job_fields.ts";
 import type { NewJob } from "./job.ts";
-
-/** The pattern ids and queue names must match. */
-export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const DURATION_PART = /(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)/y;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -57,34 +55,6 @@ export function parseIsoTime(text: string): number | null {
 
 /** The latest time a Date (and so an ISO-8601 string) can hold, in epoch ms. */
 const MAX_TIME = 8.64e15;
-
-/** The fields a job may have; every other field is refused by name. */
-export const JOB_INPUT_FIELDS = [
-  "id",
-  "command",
-  "max_retries",
-  "priority",
-  "run_at",
-  "delay",
-  "timeout",
-  "queue",
-  "env",
-  "cwd",
-] as const;
-
-/** The shape of a job's input before defaults and times are applied. */
-export interface JobInput {
-  id?: string | undefined;
-  command: string;
-  max_retries?: number | undefined;
-  priority?: number | undefined;
-  run_at?: string | undefined;
-  delay?: number | string | undefined;
-  timeout?: number | undefined;
-  queue?: string | undefined;
-  env?: Record<string, string> | undefined;
-  cwd?: string | undefined;
-}
 
 const ALLOWED = new Set<string>(JOB_INPUT_FIELDS);
 

@@ -4,7 +4,7 @@
  * of start-up). `checkJobFields()` must accept exactly what this accepts.
  */
 import { z } from "zod";
-import { ID_PATTERN, JOB_INPUT_FIELDS, type JobInput } from "./job_input.ts";
+import { ID_PATTERN, JOB_INPUT_FIELDS, type JobInput } from "./job_fields.ts";
 
 const field = (name: string, rule: string) => ({ error: `field "${name}" must be ${rule}` });
 

@@ -6,6 +6,9 @@
 import { UsageError } from "./errors.ts";
 import { isJobState, JOB_STATES, type JobState } from "./job.ts";
 
+/** The most jobs one process runs at once (`worker start --count`, `dashboard --workers`). */
+export const MAX_COUNT = 256;
+
 /** A state filter, naming the states allowed; `undefined` when absent. */
 export function parseState(value: string | undefined): JobState | undefined {
   if (value === undefined) return undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
-import { ID_PATTERN } from "../../lib/job_input.ts";
+import { ID_PATTERN } from "../../lib/job_fields.ts";
 import { cliJson, runCli, storeTest } from "../_helpers.ts";
 import { assertOk, ISO_TIME, JOB_FIELDS } from "./_cli.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../lib/errors.ts";
+import { ID_PATTERN } from "../../lib/job_fields.ts";
 import {
   generateId,
-  ID_PATTERN,
   parseDuration,
   parseIsoTime,
   parseJobInput,

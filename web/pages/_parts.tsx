@@ -1,6 +1,6 @@
 /** Pieces shared by the dashboard's pages. Every value goes through JSX, which escapes it. */
 import type { Child } from "hono/jsx";
-import { relativeTime } from "../../cli/_format.ts";
+import { relativeTime } from "../../lib/relative_time.ts";
 import type { Job, JobState } from "../../lib/job.ts";
 
 /** The path of a job's page. */

@@ -1,0 +1,37 @@
+/**
+ * What job input may contain: the field names, their shape, and the
+ * pattern of ids and queue names. Shared by the plain checks
+ * (`job_input.ts`) and the schema that words a refusal
+ * (`job_input_schema.ts`), so neither imports the other for them.
+ */
+
+/** The pattern ids and queue names must match. */
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The fields a job may have; every other field is refused by name. */
+export const JOB_INPUT_FIELDS = [
+  "id",
+  "command",
+  "max_retries",
+  "priority",
+  "run_at",
+  "delay",
+  "timeout",
+  "queue",
+  "env",
+  "cwd",
+] as const;
+
+/** The shape of a job's input before defaults and times are applied. */
+export interface JobInput {
+  id?: string | undefined;
+  command: string;
+  max_retries?: number | undefined;
+  priority?: number | undefined;
+  run_at?: string | undefined;
+  delay?: number | string | undefined;
+  timeout?: number | undefined;
+  queue?: string | undefined;
+  env?: Record<string, string> | undefined;
+  cwd?: string | undefined;
+}
