@@ -1,5 +1,5 @@
 /** `queuectl dlq retry <id>... | --all`: dead jobs back to pending with attempts reset. */
-import { ConflictError, jobNotFound, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { type CliContext, withStorage } from "./_context.ts";
 
 /** Retries the given dead jobs, or all of them with `all`. */
@@ -14,20 +14,8 @@ export async function dlqRetry(ctx: CliContext, ids: string[], all: boolean): Pr
       ctx.out(`moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`);
       return;
     }
-    const unique = [...new Set(ids)];
-    for (const id of unique) {
-      const job = await store.jobGet({ id });
-      if (!job) throw jobNotFound(id);
-      if (job.state !== "dead") {
-        throw new ConflictError(
-          `Cannot retry job "${id}" from the DLQ: job is ${job.state}`,
-          job.state === "failed"
-            ? "use `queuectl retry` for failed jobs"
-            : "only dead jobs are in the DLQ",
-        );
-      }
-    }
-    const jobs = await store.jobRetry({ ids: unique, now });
+    // Checked and changed in one transaction: no job can change in between.
+    const jobs = await store.jobRetry({ ids: [...new Set(ids)], now, dlqOnly: true });
     for (const job of jobs) ctx.out(`job ${job.id} moved from the DLQ back to pending`);
   });
 }

@@ -96,9 +96,20 @@ export interface RetryPlan {
 /**
  * `retry` on a failed job runs it now within its budget (attempts kept); on a
  * dead job it starts over (attempts reset), as `dlq retry` does. Any other
- * state is a conflict that names the state.
+ * state is a conflict that names the state; with `dlqOnly` (`dlq retry`)
+ * so is every state but dead.
  */
-export function planRetry(id: string, state: JobState): RetryPlan {
+export function planRetry(
+  id: string,
+  state: JobState,
+  options: { dlqOnly?: boolean | undefined } = {},
+): RetryPlan {
+  if (options.dlqOnly && state !== "dead") {
+    throw new ConflictError(
+      `Cannot retry job "${id}" from the DLQ: job is ${state}`,
+      state === "failed" ? "use `queuectl retry` for failed jobs" : "only dead jobs are in the DLQ",
+    );
+  }
   if (state === "failed") return { state: "pending", resetAttempts: false };
   if (state === "dead") return { state: "pending", resetAttempts: true };
   throw new ConflictError(

@@ -707,14 +707,16 @@ export class PostgresStorage implements Storage {
     return ids.map((id) => jobs.get(id)!);
   }
 
-  jobRetry(params: { ids: string[]; now: number }): Promise<Job[]> {
+  jobRetry(
+    params: { ids: string[]; now: number; dlqOnly?: boolean | undefined },
+  ): Promise<Job[]> {
     return this.#call(() =>
       this.#begin(async (tx) => {
         const states = await this.#lockJobs(tx, params.ids);
         const reset: string[] = [];
         const keep: string[] = [];
         for (const id of params.ids) {
-          const plan = planRetry(id, states.get(id)!);
+          const plan = planRetry(id, states.get(id)!, params);
           (plan.resetAttempts ? reset : keep).push(id);
           states.set(id, plan.state);
         }

@@ -455,12 +455,14 @@ export class SqliteStorage implements Storage {
     return row;
   }
 
-  jobRetry(params: { ids: string[]; now: number }): Promise<Job[]> {
+  jobRetry(
+    params: { ids: string[]; now: number; dlqOnly?: boolean | undefined },
+  ): Promise<Job[]> {
     return this.#promise(() =>
       this.#write(() => {
         for (const id of params.ids) {
           const row = this.#requireJob(id);
-          const plan = planRetry(id, row.state as JobState);
+          const plan = planRetry(id, row.state as JobState, params);
           this.#run(
             `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?,
              attempts = CASE WHEN ? THEN 0 ELSE attempts END

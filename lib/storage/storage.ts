@@ -163,8 +163,13 @@ export interface Storage extends AsyncDisposable {
   jobList(params: JobListParams): Promise<JobPage>;
   /** Counts of jobs per state; every state present. O(1): kept by triggers. */
   jobCountByState(): Promise<Record<JobState, number>>;
-  /** Retries failed or dead jobs, atomically for all ids (see `planRetry()`). */
-  jobRetry(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Retries failed or dead jobs (only dead ones with `dlqOnly`), checked and
+   * changed in one transaction, all or none (see `planRetry()`).
+   */
+  jobRetry(
+    params: { ids: string[]; now: number; dlqOnly?: boolean | undefined },
+  ): Promise<Job[]>;
   /** Moves every dead job back to pending with attempts reset; returns how many. */
   jobRetryAllDead(params: { now: number }): Promise<number>;
   /**

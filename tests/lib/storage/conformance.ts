@@ -697,6 +697,20 @@ export function storageConformance(
     await assertCounts(store, { dead: 1, pending: 1 });
   });
 
+  test("jobRetry() with dlqOnly retries dead jobs and refuses any other, all or none", async (store) => {
+    await addJobIn(store, "f1", "failed");
+    await addJobIn(store, "d1", "dead");
+    await assertRejects(
+      () => store.jobRetry({ ids: ["d1", "f1"], now: T0 + 5000, dlqOnly: true }),
+      (error: unknown) =>
+        error instanceof ConflictError && /from the DLQ: job is failed/.test(error.message),
+    );
+    assert.equal(await stateOf(store, "d1"), "dead", "nothing changed");
+    const [job] = await store.jobRetry({ ids: ["d1"], now: T0 + 5000, dlqOnly: true });
+    assert.equal(job?.state, "pending");
+    assert.equal(job?.attempts, 0);
+  });
+
   test("jobRetry() of an unknown id is NotFoundError and changes nothing", async (store) => {
     await addJobIn(store, "d1", "dead");
     await assertRejects(
