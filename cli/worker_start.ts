@@ -121,8 +121,10 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
   // First signal: finish running jobs. Second (or `worker stop --force`): stop them now.
   let supervisor: Supervisor | null = null;
   let signals = 0;
+  let stopped = false;
   const onSignal = async () => {
     signals++;
+    if (stopped) return;
     if (!supervisor) return; // acted on once the supervisor exists
     let mode: "graceful" | "force" = signals > 1 ? "force" : "graceful";
     if (mode === "graceful") {
@@ -154,6 +156,11 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
     if (signals > 0) void supervisor.stop(signals > 1 ? "force" : "graceful");
     await supervisor.done;
   } finally {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    // The listeners stay until the process exits: `worker stop` asks
+    // through the database and then signals, and a worker that heard the
+    // request first may be exiting when the signal lands; without a
+    // listener that signal would kill it (exit 143) instead of being moot.
+    // (They do not keep the process alive.)
+    stopped = true;
   }
 }
