@@ -5,7 +5,7 @@
  */
 /// <reference lib="deno.worker" />
 import type { FromJobWorker, ToJobWorker } from "./messages.ts";
-import { runCommand } from "./run_command.ts";
+import { runCommandSettled } from "./run_command.ts";
 
 const running = new Map<string, AbortController>();
 
@@ -21,13 +21,14 @@ self.onmessage = (event: MessageEvent<ToJobWorker>) => {
       const { request } = message;
       const controller = new AbortController();
       running.set(request.id, controller);
-      runCommand(request, {
+      runCommandSettled(request, {
         signal: controller.signal,
         onStart: (pid, procStart) =>
           post({ type: "started", id: request.id, attempt: request.attempt, pid, procStart }),
         onOutput: (stdout, stderr) =>
           post({ type: "output", id: request.id, attempt: request.attempt, stdout, stderr }),
       }).then((result) => {
+        // Always reached: runCommandSettled never rejects.
         running.delete(request.id);
         post({ type: "finished", id: request.id, attempt: request.attempt, result });
       });

@@ -179,3 +179,31 @@ export async function runCommand(
   if (status.success) return { ...base, outcome: { kind: "succeeded" } };
   return { ...base, outcome: { kind: "failed", exitCode, signal: status.signal } };
 }
+
+/**
+ * {@linkcode runCommand} that always settles with a result: an unexpected
+ * rejection becomes a failed start, so the job worker always reports
+ * `finished` and no slot stays busy (nor its job `processing`) forever.
+ * `run` is replaceable for tests.
+ */
+export async function runCommandSettled(
+  request: RunRequest,
+  options: RunCommandOptions = {},
+  run: typeof runCommand = runCommand,
+): Promise<CommandResult> {
+  try {
+    return await run(request, options);
+  } catch (error) {
+    return {
+      outcome: {
+        kind: "spawnFailed",
+        error: `cannot run: ${error instanceof Error ? error.message : String(error)}`,
+      },
+      exitCode: null,
+      signal: null,
+      stdout: new Uint8Array(),
+      stderr: new Uint8Array(),
+      finishedAt: Date.now(),
+    };
+  }
+}

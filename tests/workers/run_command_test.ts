@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RunRequest } from "../../workers/messages.ts";
-import { runCommand } from "../../workers/run_command.ts";
+import { runCommand, runCommandSettled } from "../../workers/run_command.ts";
 import { tempDir } from "../_helpers.ts";
 import { killMatching, pidsMatching, uniqueSleep } from "./_worker_process.ts";
 
@@ -252,4 +252,17 @@ Deno.test("runCommand() reports its pid and process start time, and output while
   assert.match(procStart ?? "", /^\d+$/);
   assert.ok(seen.includes("one\n"), `output seen while running: ${JSON.stringify(seen)}`);
   assert.equal(text(result.stdout), "one\ntwo\n");
+});
+
+Deno.test("runCommandSettled() turns a rejected run into a failed start, so the job still finishes", async () => {
+  const result = await runCommandSettled(
+    request("true"),
+    {},
+    () => Promise.reject(new Error("boom")),
+  );
+  assert.deepEqual(result.outcome, { kind: "spawnFailed", error: "cannot run: boom" });
+  assert.equal(result.exitCode, null);
+  assert.equal(typeof result.finishedAt, "number");
+  const ok = await runCommandSettled(request("exit 3"));
+  assert.equal(ok.outcome.kind, "failed", "a normal run is passed through");
 });
