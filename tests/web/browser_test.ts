@@ -114,7 +114,7 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     await page.waitForSelector('#live tr[data-job-id="web-1"][data-state="completed"]');
     await page.waitForFunction(FLASH("Added job web-1"));
     await page.waitForFunction(
-      `document.querySelector('nav [data-count="processing"]')?.textContent === "0"`,
+      `document.querySelector('nav [data-count="processing"]')?.textContent === "0 running"`,
     );
 
     // A job that fails on its first run and has no retries goes to the DLQ.

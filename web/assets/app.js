@@ -87,7 +87,7 @@
   function showCounts(stats) {
     for (const el of document.querySelectorAll("[data-count]")) {
       const n = stats.counts[el.dataset.count];
-      if (typeof n === "number") el.textContent = String(n);
+      if (typeof n === "number") el.textContent = String(n) + (el.dataset.suffix ?? "");
     }
   }
 

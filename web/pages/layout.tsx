@@ -36,8 +36,13 @@ export function Layout(props: LayoutProps) {
             <a href="/" aria-current={current("overview")}>Overview</a>
             <a href="/jobs" aria-current={current("jobs")}>
               Jobs{" "}
-              <span class="count" data-count="processing" title="running">
-                {props.counts.processing}
+              <span
+                class="count"
+                data-count="processing"
+                data-suffix=" running"
+                title="jobs running now"
+              >
+                {props.counts.processing} running
               </span>
             </a>
             <a href="/dlq" aria-current={current("dlq")}>
