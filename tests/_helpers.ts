@@ -255,3 +255,49 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
 }
+
+/** A spawned child whose output is gathered as text as it comes; see {@linkcode watchChild}. */
+export interface WatchedChild {
+  /** Resolves when it has exited. */
+  status: Promise<Deno.CommandStatus>;
+  /** Resolves when both output streams have ended. */
+  reading: Promise<unknown>;
+  exited(): boolean;
+  /** Everything it printed on stdout so far. */
+  stdout(): string;
+  /** Everything it printed on stderr so far. */
+  stderr(): string;
+  /** Sends a signal unless it has exited. */
+  kill(signal: Deno.Signal): void;
+}
+
+/** Gathers a piped child's stdout and stderr as text and notes when it exits. */
+export function watchChild(child: Deno.ChildProcess): WatchedChild {
+  let out = "";
+  let err = "";
+  const collect = async (stream: ReadableStream<Uint8Array>, into: (s: string) => void) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) into(text);
+  };
+  const reading = Promise.all([
+    collect(child.stdout, (s) => (out += s)),
+    collect(child.stderr, (s) => (err += s)),
+  ]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  return {
+    status,
+    reading,
+    exited: () => exited,
+    stdout: () => out,
+    stderr: () => err,
+    kill(signal) {
+      if (exited) return;
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    },
+  };
+}

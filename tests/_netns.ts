@@ -18,7 +18,7 @@
  */
 import postgres from "postgres";
 import { asPostgres, existsSync, findPostgresBin, freePort } from "../scripts/with_postgres.ts";
-import { waitFor } from "./_helpers.ts";
+import { waitFor, watchChild } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const NS_PREFIX = "qctl";
@@ -499,49 +499,34 @@ function spawnWorker(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let out = "";
-  let err = "";
-  const collect = async (stream: ReadableStream<Uint8Array>, into: (s: string) => void) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) into(text);
-  };
-  const reading = Promise.all([
-    collect(child.stdout, (s) => (out += s)),
-    collect(child.stderr, (s) => (err += s)),
-  ]);
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  const kill = (signal: Deno.Signal) => {
-    if (exited) return;
-    try {
-      child.kill(signal);
-    } catch { /* already gone */ }
-  };
+  const watched = watchChild(child);
+  const { status, reading, kill } = watched;
   let stopping: Promise<Deno.CommandStatus> | undefined;
   const worker: HostWorker = {
     host,
     pid: child.pid,
     status,
-    exited: () => exited,
-    stdout: () => out,
-    stderr: () => err,
+    exited: watched.exited,
+    stdout: watched.stdout,
+    stderr: watched.stderr,
     log: (max = 4000) =>
-      `${host.name} worker pid ${child.pid}${exited ? " (exited)" : ""}; stdout:\n${
-        tail(out, max)
-      }\nstderr:\n${tail(err, max)}`,
+      `${host.name} worker pid ${child.pid}${watched.exited() ? " (exited)" : ""}; stdout:\n${
+        tail(watched.stdout(), max)
+      }\nstderr:\n${tail(watched.stderr(), max)}`,
     kill,
     killSync: () => kill("SIGKILL"),
     async waitForOutput(pattern, timeoutMs = 20_000) {
       try {
-        await waitFor(() => pattern.test(out) || exited, { timeoutMs, intervalMs: 50 });
+        await waitFor(() => pattern.test(watched.stdout()) || watched.exited(), {
+          timeoutMs,
+          intervalMs: 50,
+        });
       } catch {
         throw new Error(`${host.name}: no ${pattern} within ${timeoutMs} ms\n${worker.log()}`);
       }
-      if (pattern.test(out)) return;
+      if (pattern.test(watched.stdout())) return;
       await within(reading, 2000);
-      if (pattern.test(out)) return;
+      if (pattern.test(watched.stdout())) return;
       const { code, signal } = await status;
       throw new Error(
         `${host.name}: the worker exited (code ${code}, signal ${signal}) before printing ${pattern}\n${worker.log()}`,
@@ -549,7 +534,7 @@ function spawnWorker(
     },
     stop(graceMs = 5000) {
       return stopping ??= (async () => {
-        if (!exited) {
+        if (!watched.exited()) {
           kill("SIGTERM");
           if (!(await within(status, graceMs))) {
             kill("SIGTERM"); // the second signal ends running jobs at once

@@ -18,6 +18,7 @@ import {
   runCli,
   type RunCliOptions,
   waitFor,
+  watchChild,
 } from "../_helpers.ts";
 
 /** Resolves to the promise's value, or to `undefined` once `ms` have passed (no timer left behind). */
@@ -62,30 +63,12 @@ export async function startWorker(
   options: { env?: Record<string, string> } = {},
 ): Promise<WorkerProcess> {
   const child = cliCommand(["worker", "start", ...args], { db, env: options.env }).spawn();
-  let out = "";
-  let err = "";
-  const collect = async (stream: ReadableStream<Uint8Array>, into: (s: string) => void) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) into(text);
-  };
-  const reading = Promise.all([
-    collect(child.stdout, (s) => (out += s)),
-    collect(child.stderr, (s) => (err += s)),
-  ]);
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  const kill = (signal: Deno.Signal) => {
-    if (exited) return;
-    try {
-      child.kill(signal);
-    } catch { /* already gone */ }
-  };
+  const watched = watchChild(child);
+  const { status, reading, kill } = watched;
   let stopping: Promise<Deno.CommandStatus> | undefined;
   const stop = () =>
     stopping ??= (async () => {
-      if (!exited) {
+      if (!watched.exited()) {
         kill("SIGTERM");
         if (!(await within(status, 5000))) {
           kill("SIGTERM"); // the second signal ends running jobs at once
@@ -99,19 +82,20 @@ export async function startWorker(
   const worker: WorkerProcess = {
     pid: child.pid,
     status,
-    stdout: () => out,
-    stderr: () => err,
-    log: () => `worker pid ${child.pid}; stdout:\n${out}\nstderr:\n${err}`,
+    stdout: watched.stdout,
+    stderr: watched.stderr,
+    log: () =>
+      `worker pid ${child.pid}; stdout:\n${watched.stdout()}\nstderr:\n${watched.stderr()}`,
     kill,
     async waitForOutput(pattern, timeoutMs = 15_000) {
       try {
-        await waitFor(() => pattern.test(out) || exited, { timeoutMs });
+        await waitFor(() => pattern.test(watched.stdout()) || watched.exited(), { timeoutMs });
       } catch {
         throw new Error(`The worker did not print ${pattern} in ${timeoutMs} ms\n${worker.log()}`);
       }
-      if (!pattern.test(out)) {
+      if (!pattern.test(watched.stdout())) {
         await reading; // the rest of what it printed before it exited
-        if (pattern.test(out)) return;
+        if (pattern.test(watched.stdout())) return;
         const { code, signal } = await status;
         throw new Error(
           `The worker exited (code ${code}, signal ${signal}) before printing ${pattern}\n${worker.log()}`,
