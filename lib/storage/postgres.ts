@@ -900,7 +900,9 @@ export class PostgresStorage implements Storage {
           const plan = planRetry(id, state, params);
           (plan.resetAttempts ? reset : keep).push(id);
           states.set(id, plan.state);
-          if (state === "cancelled") opens.set(id, await this.#openDependencies(tx, id));
+          if (state === "cancelled") {
+            opens.set(id, await this.#openDependencies(tx, id, new Set(params.ids)));
+          }
         }
         if (params.ids.length > 0) {
           const [held] = await this.#q(
@@ -935,9 +937,10 @@ export class PostgresStorage implements Storage {
   /**
    * How many dependencies of a cancelled job are still open, locking them
    * (as an insert does) so none ends unseen; a dead or cancelled one is a
-   * conflict, a pruned one was final and counts as met.
+   * conflict unless `retried` with it, a pruned one was final and counts
+   * as met.
    */
-  async #openDependencies(tx: Sql, id: string): Promise<number> {
+  async #openDependencies(tx: Sql, id: string, retried: Set<string>): Promise<number> {
     const rows = await this.#q(
       tx,
       `UPDATE jobs SET has_dependents = true
@@ -949,7 +952,10 @@ export class PostgresStorage implements Storage {
     let open = 0;
     for (const dep of rows) {
       if (dep.state === "completed") continue;
-      checkRetryDependency(id, dep.id as string, dep.state as JobState);
+      // A dependency retried in the same call counts as open, whatever the order.
+      if (!retried.has(dep.id as string)) {
+        checkRetryDependency(id, dep.id as string, dep.state as JobState);
+      }
       open++;
     }
     return open;

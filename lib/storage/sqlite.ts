@@ -467,7 +467,7 @@ export class SqliteStorage implements Storage {
     const row = this.#get(
       `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ?,
          last_error = coalesce(?, last_error)
-       WHERE id = ? RETURNING last_error`,
+       WHERE id = ? AND state IN ('pending', 'blocked', 'failed') RETURNING last_error`,
       now,
       error,
       id,
@@ -643,6 +643,8 @@ export class SqliteStorage implements Storage {
   ): Promise<Job[]> {
     return this.#promise(() =>
       this.#write(() => {
+        // A dependency retried in the same call counts as open, whatever the order.
+        const retried = new Set(params.ids);
         for (const id of params.ids) {
           const row = this.#requireJob(id);
           const plan = planRetry(id, row.state as JobState, params);
@@ -659,7 +661,9 @@ export class SqliteStorage implements Storage {
             ) {
               // A pruned dependency was final; a dead or cancelled one is refused.
               if (dep.state === null || dep.state === "completed") continue;
-              checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
+              if (!retried.has(dep.dep_id as string)) {
+                checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
+              }
               open++;
             }
           }
@@ -712,9 +716,13 @@ export class SqliteStorage implements Storage {
   jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
     return this.#promise(() =>
       this.#write(() => {
-        for (const id of params.ids) {
-          const row = this.#requireJob(id);
-          if (planCancel(id, row.state as JobState) === "cancel") {
+        // Plans from the states before the call: cancelling a dependency
+        // may cancel a later id by cascade, which is then already done.
+        const plans = params.ids.map((id) =>
+          planCancel(id, this.#requireJob(id).state as JobState)
+        );
+        for (const [i, id] of params.ids.entries()) {
+          if (plans[i] === "cancel") {
             this.#cancel(id, params.now, null);
           } else {
             this.#run(
