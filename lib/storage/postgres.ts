@@ -563,10 +563,18 @@ export class PostgresStorage implements Storage {
     if (jobs.length === 0) {
       return Promise.resolve({ inserted: 0, kept: [], blocked: [], replaced: [] });
     }
-    if (jobs.some((job) => job.after !== null || job.key !== null)) {
-      const onConflict = params.onConflict ?? "keep";
+    const onConflict = params.onConflict ?? "keep";
+    const keyed = jobs.some((job) => job.key !== null);
+    if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
       return this.#call(() => this.#begin((tx) => this.#insertFlow(tx, jobs, now, onConflict)));
     }
+    // Keys without dependencies ("keep" or "fail") stay on the bulk path:
+    // the unique index leaves out each job whose key is active, also one
+    // held by an earlier row of the batch, and the rule is applied after.
+    const onKey = keyed
+      ? `ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ${ACTIVE}
+         DO NOTHING RETURNING id`
+      : "";
     return this.#call(() =>
       this.#begin(async (tx) => {
         // Chunks are sent without waiting for each other (postgres.js
@@ -578,14 +586,14 @@ export class PostgresStorage implements Storage {
           inserts.push(this.#q(
             tx,
             `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-               env, cwd, created_at, updated_at, next_run_at, retry_on)
+               env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
              SELECT id, command, 'pending', queue, priority, max_retries, timeout,
-               env, cwd, $10, $10, run_at, retry_on
+               env, cwd, $10, $10, run_at, retry_on, unique_key
              FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
-               $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[])
+               $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[], $12::text[])
                WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
-                 env, cwd, run_at, retry_on, n)
-             ORDER BY n`,
+                 env, cwd, run_at, retry_on, unique_key, n)
+             ORDER BY n ${onKey}`,
             [
               chunk.map((j) => j.id),
               chunk.map((j) => j.command),
@@ -598,15 +606,18 @@ export class PostgresStorage implements Storage {
               chunk.map((j) => j.run_at),
               now,
               chunk.map((j) => (j.retry_on === null ? null : JSON.stringify(j.retry_on))),
+              chunk.map((j) => j.key),
             ],
           ));
         }
         // Inserts count themselves: one delta for the batch, no trigger.
-        inserts.push(this.#q(
-          tx,
-          "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)",
-          [jobs.length],
-        ));
+        if (!keyed) {
+          inserts.push(this.#q(
+            tx,
+            "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)",
+            [jobs.length],
+          ));
+        }
         // The first failure aborts the transaction; the later chunks then
         // fail only for that reason, so the first one is the one to report.
         const failed = (await Promise.allSettled(inserts)).find((r) => r.status === "rejected");
@@ -615,10 +626,65 @@ export class PostgresStorage implements Storage {
           if (id !== null) throw duplicateIdError(id);
           throw failed.reason;
         }
-        await this.#notify(tx);
-        return { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
+        const result: InsertResult = { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
+        if (keyed) {
+          const added = new Set<string>();
+          for (const r of inserts) {
+            for (const row of await r) added.add(row.id as string);
+          }
+          result.inserted = added.size;
+          if (added.size < jobs.length) {
+            await this.#keptByKey(tx, jobs, added, now, onConflict, result);
+          }
+          await this.#q(tx, "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)", [
+            added.size,
+          ]);
+        }
+        if (result.inserted > 0) await this.#notify(tx);
+        return result;
       })
     );
+  }
+
+  /** Applies "keep" or "fail" to the jobs a keyed bulk insert left out (not in `added`). */
+  async #keptByKey(
+    tx: Sql,
+    jobs: NewJob[],
+    added: Set<string>,
+    now: number,
+    onConflict: OnConflict,
+    result: InsertResult,
+  ): Promise<void> {
+    const out = jobs.filter((job) => !added.has(job.id));
+    const holders = new Map(
+      (await this.#q(
+        tx,
+        `SELECT id, state, unique_key FROM jobs
+         WHERE unique_key = ANY($1::text[]) AND state IN ${ACTIVE}`,
+        [[...new Set(out.map((job) => job.key))]],
+      )).map((row) => [row.unique_key as string, row]),
+    );
+    const late: NewJob[] = [];
+    for (const job of out) {
+      const holder = holders.get(job.key!);
+      if (!holder) {
+        late.push(job); // its holder ended since: the key is free again
+        continue;
+      }
+      planKeyConflict({
+        jobId: job.id,
+        key: job.key!,
+        holderId: holder.id as string,
+        holderState: holder.state as JobState,
+        onConflict,
+      });
+      result.kept.push({ id: job.id, key: job.key!, existingId: holder.id as string });
+    }
+    if (late.length > 0) {
+      const more = await this.#insertFlow(tx, late, now, onConflict);
+      result.inserted += more.inserted;
+      result.kept.push(...more.kept);
+    }
   }
 
   /**
