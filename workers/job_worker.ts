@@ -1,7 +1,8 @@
 /**
- * The Web Worker entry module: runs the attempts the supervisor sends, one
- * at a time, and reports start, output and end. It never touches the
- * database; the supervisor owns every write.
+ * The Web Worker entry module: runs the attempts the supervisor's slot pool
+ * sends, several at once (one per slot it serves), and reports start,
+ * output and end of each by job id. It never touches the database; the
+ * supervisor owns every write.
  */
 /// <reference lib="deno.worker" />
 import type { FromJobWorker, ToJobWorker } from "./messages.ts";
