@@ -1,48 +1,18 @@
 /**
- * The Web Worker entry module: runs the attempts the supervisor sends, one
- * at a time, and reports start, output and end. It never touches the
- * database; the supervisor owns every write.
+ * The Web Worker entry module: a {@linkcode jobRunner} on the messages of
+ * the supervisor's slot pool. It runs several attempts at once (one per
+ * slot it serves) and never touches the database; the supervisor owns
+ * every write.
  */
 /// <reference lib="deno.worker" />
 import type { FromJobWorker, ToJobWorker } from "./messages.ts";
-import { runCommandSettled } from "./run_command.ts";
+import { jobRunner } from "./job_runner.ts";
 
-const running = new Map<string, AbortController>();
-
-function post(message: FromJobWorker): void {
-  self.postMessage(message);
-}
+const handle = jobRunner((message: FromJobWorker) => self.postMessage(message));
 
 // Registered before any await, so no message from the supervisor is missed.
 self.onmessage = (event: MessageEvent<ToJobWorker>) => {
   const message = event.data;
-  switch (message.type) {
-    case "run": {
-      const { request } = message;
-      const controller = new AbortController();
-      running.set(request.id, controller);
-      runCommandSettled(request, {
-        signal: controller.signal,
-        onStart: (pid, procStart) =>
-          post({ type: "started", id: request.id, attempt: request.attempt, pid, procStart }),
-        onOutput: (stdout, stderr) =>
-          post({ type: "output", id: request.id, attempt: request.attempt, stdout, stderr }),
-      }).then((result) => {
-        // Always reached: runCommandSettled never rejects.
-        running.delete(request.id);
-        post({ type: "finished", id: request.id, attempt: request.attempt, result });
-      });
-      break;
-    }
-    case "kill":
-      running.get(message.id)?.abort(message.reason);
-      break;
-    case "close":
-      self.close();
-      break;
-    default: {
-      const never: never = message;
-      throw new Error(`Unknown message ${JSON.stringify(never)}`);
-    }
-  }
+  if (message.type === "close") self.close();
+  else handle(message);
 };

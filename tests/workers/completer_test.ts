@@ -1,0 +1,222 @@
+/**
+ * The completer against a fake store: what arrives together is written in
+ * one `runRecordMany`, one flush at a time; finishes are guarded (a result
+ * dropped by the store says so in its event); a failed flush is tried
+ * again and loses nothing; close() writes what is left.
+ */
+import assert from "node:assert/strict";
+import { defaultConfig } from "../../lib/config.ts";
+import type {
+  ClaimedJob,
+  RunFinish,
+  RunOutputUpdate,
+  RunStart,
+} from "../../lib/storage/storage.ts";
+import { type AttemptEnd, Completer, type CompleterStore } from "../../workers/completer.ts";
+import type { SupervisorEvent } from "../../workers/events.ts";
+import type { CommandOutcome } from "../../workers/messages.ts";
+import { waitFor } from "../_helpers.ts";
+
+interface Batch {
+  starts: RunStart[];
+  outputs: RunOutputUpdate[];
+  finishes: RunFinish[];
+}
+
+/** A store that records every `runRecordMany`; `plan` decides each call's answer. */
+function fakeStore(
+  plan: (batch: Batch, call: number) => Promise<string[]> | string[] = (b) =>
+    b.finishes.map((f) => f.id),
+) {
+  const calls: Batch[] = [];
+  let inFlight = 0;
+  let overlapped = false;
+  const store: CompleterStore = {
+    now: () => Date.now(),
+    async runRecordMany(batch) {
+      calls.push(structuredClone(batch));
+      inFlight++;
+      if (inFlight > 1) overlapped = true;
+      try {
+        return await plan(batch, calls.length);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+  return { store, calls, overlapped: () => overlapped };
+}
+
+function job(id: string, attempt = 1): ClaimedJob {
+  return { id, attempt, max_retries: null } as unknown as ClaimedJob;
+}
+
+function end(id: string, outcome: CommandOutcome, attempt = 1): AttemptEnd {
+  return {
+    slot: 1,
+    job: job(id, attempt),
+    maxRetries: 3,
+    startedAt: Date.now() - 10,
+    result: {
+      outcome,
+      exitCode: outcome.kind === "succeeded" ? 0 : null,
+      signal: null,
+      stdout: new TextEncoder().encode(`${id} out`),
+      stderr: new Uint8Array(),
+      finishedAt: Date.now(),
+    },
+    config: { ...defaultConfig(), backoff_base: 2 },
+  };
+}
+
+function setup(plan?: Parameters<typeof fakeStore>[0]) {
+  const fake = fakeStore(plan);
+  const events: SupervisorEvent[] = [];
+  const written: number[] = [];
+  const completer = new Completer({
+    store: fake.store,
+    workerId: "w1",
+    host: "h1",
+    onEvent: (e) => events.push(e),
+    onFinishesWritten: (n) => written.push(n),
+    retryMs: 20,
+  });
+  return { ...fake, events, written, completer };
+}
+
+const ends = (events: SupervisorEvent[]) =>
+  events.filter((e): e is Extract<SupervisorEvent, { type: "job:end" }> => e.type === "job:end");
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+Deno.test("the completer writes what arrived together in one runRecordMany", async () => {
+  const { completer, calls, events, written } = setup();
+  completer.started("a", 1, 101, "5");
+  completer.started("b", 1, 102, "6");
+  completer.output("a", 1, bytes("1"), new Uint8Array());
+  completer.output("a", 1, bytes("12"), new Uint8Array());
+  completer.output("b", 1, bytes("x"), new Uint8Array());
+  completer.finished(end("b", { kind: "succeeded" }));
+  await completer.close();
+
+  assert.equal(calls.length, 1, "one write for the whole batch");
+  const [batch] = calls;
+  assert.deepEqual(batch!.starts.map((s) => [s.id, s.pgid, s.procStart, s.workerId, s.host]), [
+    ["a", 101, "5", "w1", "h1"],
+    ["b", 102, "6", "w1", "h1"],
+  ]);
+  // Only a's newest snapshot; b's output goes with its finish.
+  assert.deepEqual(batch!.outputs.map((o) => [o.id, new TextDecoder().decode(o.stdout)]), [
+    ["a", "12"],
+  ]);
+  assert.deepEqual(batch!.finishes.map((f) => [f.id, f.state, f.outcome]), [
+    ["b", "completed", "succeeded"],
+  ]);
+  assert.deepEqual(ends(events).map((e) => [e.id, e.state, e.applied]), [["b", "completed", true]]);
+  assert.deepEqual(written, [1]);
+  assert.equal(completer.pending, 0);
+});
+
+Deno.test("the completer flushes one at a time: what comes during a write goes in the next", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const { completer, calls, overlapped } = setup(async (batch, call) => {
+    if (call === 1) await gate;
+    return batch.finishes.map((f) => f.id);
+  });
+  completer.started("a", 1, 101, null);
+  await waitFor(() => calls.length === 1, { message: "the first write to begin" });
+  completer.finished(end("a", { kind: "succeeded" }));
+  completer.started("c", 1, 103, null);
+  completer.finished(end("c", { kind: "failed", exitCode: 1, signal: null }));
+  assert.equal(calls.length, 1, "nothing written while the first write is out");
+  release();
+  await completer.close();
+  assert.equal(overlapped(), false, "two writes were out at once");
+  assert.equal(calls.length, 2);
+  assert.deepEqual(calls[1]!.starts.map((s) => s.id), ["c"]);
+  assert.deepEqual(calls[1]!.finishes.map((f) => [f.id, f.state]), [
+    ["a", "completed"],
+    ["c", "failed"],
+  ]);
+  const retry = calls[1]!.finishes[1]!;
+  assert.ok(retry.nextRunAt !== null && retry.nextRunAt > retry.finishedAt, "a retry is due later");
+});
+
+Deno.test("a finish the store does not apply (rescued meanwhile) is reported as dropped", async () => {
+  const { completer, events, written } = setup((batch) =>
+    batch.finishes.map((f) => f.id).filter((id) => id !== "late")
+  );
+  completer.finished(end("ok", { kind: "succeeded" }));
+  completer.finished(end("late", { kind: "succeeded" }, 2));
+  await completer.close();
+  assert.deepEqual(ends(events).map((e) => [e.id, e.applied]), [["ok", true], ["late", false]]);
+  assert.deepEqual(written, [2]);
+});
+
+Deno.test("a failed flush is tried again and loses nothing, in order", async () => {
+  let down = true;
+  const { completer, calls, events } = setup((batch, call) => {
+    if (down) throw new Error(`database is locked (${call})`);
+    return batch.finishes.map((f) => f.id);
+  });
+  completer.started("a", 1, 101, null);
+  completer.output("a", 1, bytes("partial"), new Uint8Array());
+  completer.output("b", 1, bytes("b so far"), new Uint8Array());
+  await waitFor(() => calls.length >= 1, { message: "the first write" });
+  completer.started("c", 1, 103, null);
+  completer.finished(end("a", { kind: "timedOut", seconds: 5 }));
+  await waitFor(() => calls.length >= 3, { message: "the failed write to be tried again" });
+  assert.equal(ends(events).length, 0, "no job:end before it is written");
+  down = false;
+  await waitFor(() => completer.pending === 0, {
+    message: "the records to be written after the store came back",
+  });
+
+  const errors = events.filter((e) => e.type === "supervisor:error");
+  assert.ok(errors.length >= 2, JSON.stringify(events));
+  const written = calls.at(-1)!;
+  assert.deepEqual(written.starts.map((s) => s.id), ["a", "c"], "starts in order");
+  assert.deepEqual(written.outputs.map((o) => o.id), ["b"], "a's finish carries its output");
+  assert.deepEqual(written.finishes.map((f) => [f.id, f.outcome, f.state]), [
+    ["a", "timed_out", "failed"],
+  ]);
+  assert.equal(new TextDecoder().decode(written.finishes[0]!.stdout ?? undefined), "a out");
+  assert.deepEqual(ends(events).map((e) => [e.id, e.applied]), [["a", true]]);
+  await completer.close();
+});
+
+Deno.test("close() keeps trying until written, and reports what it could not write", async () => {
+  let down = 3;
+  const back = setup((batch) => {
+    if (down-- > 0) throw new Error("server closed the connection");
+    return batch.finishes.map((f) => f.id);
+  });
+  back.completer.finished(end("x", { kind: "succeeded" }));
+  await back.completer.close(5000);
+  assert.equal(back.completer.pending, 0);
+  assert.deepEqual(ends(back.events).map((e) => [e.id, e.applied]), [["x", true]]);
+
+  const gone = setup(() => {
+    throw new Error("server closed the connection");
+  });
+  gone.completer.started("y", 1, 1, null);
+  gone.completer.finished(end("y", { kind: "succeeded" }));
+  await gone.completer.close(200);
+  assert.equal(gone.completer.pending, 2, "kept, not dropped silently");
+  const last = gone.events.at(-1);
+  assert.ok(
+    last?.type === "supervisor:error" && /could not record 1 finished and 1 started/.test(
+      last.message,
+    ),
+    JSON.stringify(last),
+  );
+});
+
+Deno.test("a forced stop puts the job back as pending without counting the attempt", async () => {
+  const { completer, calls } = setup();
+  completer.finished(end("f", { kind: "killed", reason: "force" }, 4));
+  await completer.close();
+  const finish = calls[0]!.finishes[0]!;
+  assert.equal(finish.state, "pending");
+  assert.equal(finish.uncountAttempt, true);
+});

@@ -1,0 +1,48 @@
+/**
+ * What a job worker does with the supervisor's messages, apart from the
+ * Web Worker it lives in (so tests drive it directly): runs every attempt
+ * it is sent at once, side by side, and reports each one's start, output
+ * and end by job id. `finished` is always posted: `runCommandSettled`
+ * turns a rejected run into a failed start, so no slot stays busy and no
+ * job stays `processing` forever.
+ */
+import type { FromJobWorker, ToJobWorker } from "./messages.ts";
+import { runCommand, runCommandSettled } from "./run_command.ts";
+
+/**
+ * A handler of `run` and `kill` messages that posts its reports through
+ * `post`; `run` is replaceable for tests.
+ */
+export function jobRunner(
+  post: (message: FromJobWorker) => void,
+  run: typeof runCommand = runCommand,
+): (message: Extract<ToJobWorker, { type: "run" | "kill" }>) => void {
+  const running = new Map<string, AbortController>();
+  return (message) => {
+    switch (message.type) {
+      case "run": {
+        const { request } = message;
+        const controller = new AbortController();
+        running.set(request.id, controller);
+        const { id, attempt } = request;
+        void runCommandSettled(request, {
+          signal: controller.signal,
+          onStart: (pid, procStart) => post({ type: "started", id, attempt, pid, procStart }),
+          onOutput: (stdout, stderr) => post({ type: "output", id, attempt, stdout, stderr }),
+        }, run).then((result) => {
+          // Always reached: runCommandSettled never rejects.
+          running.delete(id);
+          post({ type: "finished", id, attempt, result });
+        });
+        break;
+      }
+      case "kill":
+        running.get(message.id)?.abort(message.reason);
+        break;
+      default: {
+        const never: never = message;
+        throw new Error(`Unknown message ${JSON.stringify(never)}`);
+      }
+    }
+  };
+}

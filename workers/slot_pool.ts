@@ -1,0 +1,190 @@
+/**
+ * The slot pool: `--count N` slots (what runs at once, numbered 1..N as
+ * the log shows them, `worker-3`) over a few Web Workers, each running the
+ * child processes of several slots concurrently. An isolate costs ~8 MB,
+ * a running job almost nothing in the supervisor, so memory grows with
+ * jobs, not isolates (DESIGN.md, "Worker pool").
+ */
+import type { ClaimedJob } from "../lib/storage/storage.ts";
+import type {
+  CommandResult,
+  FromJobWorker,
+  KillReason,
+  RunRequest,
+  ToJobWorker,
+} from "./messages.ts";
+
+/**
+ * The most slots one Web Worker runs. Each running job may hold threads of
+ * its isolate's blocking pool (~32 threads: a runner reading pipes as files
+ * and waiting by FFI holds 3), so an isolate must not take more than that
+ * pool can serve beside its own file reads.
+ */
+export const SLOTS_PER_WEB_WORKER = 8;
+
+/**
+ * Web Workers for `count` slots: one per core (so spawning uses every core),
+ * more when that would put over {@linkcode SLOTS_PER_WEB_WORKER} slots on
+ * one, never more than `count`.
+ */
+export function poolSize(count: number, cores = navigator.hardwareConcurrency || 1): number {
+  return Math.min(count, Math.max(cores, Math.ceil(count / SLOTS_PER_WEB_WORKER)));
+}
+
+/** One place for a running job; its fields describe the job while `job` is set. */
+export interface Slot {
+  /** 1-based, as the foreground log names it (`worker-3`). */
+  readonly index: number;
+  /** Which Web Worker of the pool runs this slot's jobs (0-based). */
+  readonly webWorker: number;
+  job: ClaimedJob | null;
+  maxRetries: number;
+  /** Local wall clock when the job was handed over. */
+  startedAt: number;
+  /** A cancel or fence kill was sent (a forced stop is sent regardless). */
+  killSent: boolean;
+}
+
+/** What the pool reports; each call names the slot the message is about. */
+export interface SlotPoolOptions {
+  count: number;
+  /** Web Workers to start (default {@linkcode poolSize}). */
+  size?: number;
+  /** The entry module of the Web Workers (default `job_worker.ts`; tests swap it). */
+  workerUrl?: string;
+  onStarted(slot: Slot, message: Extract<FromJobWorker, { type: "started" }>): void;
+  onOutput(slot: Slot, message: Extract<FromJobWorker, { type: "output" }>): void;
+  /** The slot is free again; `job` is what ran (the slot's other fields still describe it). */
+  onFinished(slot: Slot, job: ClaimedJob, result: CommandResult): void;
+  onError(message: string): void;
+}
+
+/** The Web Workers and which of their slots are busy. */
+export class SlotPool {
+  readonly slots: readonly Slot[];
+  readonly size: number;
+  #workers: Worker[] = [];
+  #options: SlotPoolOptions;
+
+  constructor(options: SlotPoolOptions) {
+    this.#options = options;
+    this.size = options.size ?? poolSize(options.count);
+    const url = options.workerUrl ?? new URL("./job_worker.ts", import.meta.url).href;
+    const slots: Slot[] = [];
+    for (let i = 0; i < options.count; i++) {
+      slots.push({
+        index: i + 1,
+        webWorker: i % this.size,
+        job: null,
+        maxRetries: 0,
+        startedAt: 0,
+        killSent: false,
+      });
+    }
+    this.slots = slots;
+    for (let w = 0; w < this.size; w++) {
+      const worker = new Worker(url, { type: "module", name: `pool-${w + 1}` });
+      worker.onmessage = (event: MessageEvent<FromJobWorker>) => this.#onMessage(w, event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        options.onError(`pool-${w + 1}: ${event.message}`);
+      };
+      this.#workers.push(worker);
+    }
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    let n = 0;
+    for (const slot of this.slots) if (slot.job) n++;
+    return n;
+  }
+
+  /** The busy slots. */
+  busy(): Slot[] {
+    return this.slots.filter((s) => s.job !== null);
+  }
+
+  /**
+   * The free slots, in the order to fill them: each next one on the Web
+   * Worker with the fewest jobs, so a claim of several jobs is spread.
+   */
+  free(): Slot[] {
+    const load = new Array<number>(this.size).fill(0);
+    const free: Slot[][] = Array.from({ length: this.size }, () => []);
+    for (const slot of this.slots) {
+      if (slot.job) load[slot.webWorker]!++;
+      else free[slot.webWorker]!.push(slot);
+    }
+    const order: Slot[] = [];
+    for (;;) {
+      let best = -1;
+      for (let w = 0; w < this.size; w++) {
+        if (free[w]!.length > 0 && (best < 0 || load[w]! < load[best]!)) best = w;
+      }
+      if (best < 0) return order;
+      order.push(free[best]!.shift()!);
+      load[best]!++;
+    }
+  }
+
+  /** The slot running job `id`, if any. */
+  find(id: string): Slot | undefined {
+    return this.slots.find((s) => s.job?.id === id);
+  }
+
+  /** Hands `job` to a free `slot`'s Web Worker. */
+  run(slot: Slot, job: ClaimedJob, request: RunRequest, maxRetries: number): void {
+    slot.job = job;
+    slot.killSent = false;
+    slot.startedAt = Date.now();
+    slot.maxRetries = maxRetries;
+    this.#post(slot, { type: "run", request });
+  }
+
+  /**
+   * Stops the slot's job. "cancel" and "fence" are sent once; "force" is
+   * sent even after them, to end at once what a grace is still waiting on.
+   * Returns whether a kill was sent.
+   */
+  kill(slot: Slot, reason: KillReason): boolean {
+    if (!slot.job || (slot.killSent && reason !== "force")) return false;
+    slot.killSent = true;
+    this.#post(slot, { type: "kill", id: slot.job.id, reason });
+    return true;
+  }
+
+  /** Ends every Web Worker (their running children are not waited for). */
+  terminate(): void {
+    for (const worker of this.#workers) worker.terminate();
+  }
+
+  #post(slot: Slot, message: ToJobWorker): void {
+    this.#workers[slot.webWorker]!.postMessage(message);
+  }
+
+  #onMessage(webWorker: number, message: FromJobWorker): void {
+    const slot = this.slots.find((s) =>
+      s.webWorker === webWorker && s.job?.id === message.id && s.job.attempt === message.attempt
+    );
+    if (!slot) return; // a late message about a job this pool no longer runs
+    switch (message.type) {
+      case "started":
+        this.#options.onStarted(slot, message);
+        break;
+      case "output":
+        this.#options.onOutput(slot, message);
+        break;
+      case "finished": {
+        const job = slot.job!;
+        slot.job = null;
+        this.#options.onFinished(slot, job, message.result);
+        break;
+      }
+      default: {
+        const never: never = message;
+        throw new Error(`Unknown message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}
