@@ -308,6 +308,7 @@ export class Supervisor {
         timeoutMs: Math.round(timeout * 1000),
         outputLimit: config.output_limit,
         fenceGraceMs: fencePlan(config.lease_timeout * 1000).graceMs,
+        workerId: this.id,
       },
     });
     this.#emit({
