@@ -16,6 +16,11 @@ export interface RunRequest {
   outputLimit: number;
   /** SIGTERM to SIGKILL when fenced: short enough to end before the lease does. */
   fenceGraceMs: number;
+  /**
+   * The supervisor running the attempt: part of the run's cookie
+   * (`QUEUECTL_RUN`), so a rescuer can find its processes after a crash.
+   */
+  workerId?: string;
 }
 
 /**

@@ -3,6 +3,7 @@
  * whole tree can be signalled, and its start time tells a live orphan from
  * a reused pid after a crash.
  */
+import { signalByCookie } from "./proc_scan.ts";
 
 /** What /proc tells of a process: its state letter, process group and start time. */
 export interface ProcessStat {
@@ -58,4 +59,23 @@ export function killOrphanGroup(pgid: number, procStart: string | null): boolean
   if (procStart === null) return false;
   if (processStartTime(pgid) !== procStart) return false;
   return signalGroup(pgid, "SIGKILL");
+}
+
+/** What the store keeps of a run to find its orphans after a crash. */
+export interface OrphanedRun {
+  pgid: number | null;
+  procStart: string | null;
+  /** The run's cookie (`proc_scan.ts`), or `null` when it cannot be rebuilt. */
+  cookie: string | null;
+}
+
+/**
+ * Ends what a crashed supervisor's run left on this host: its process group
+ * while the leader is the same process (start time checked, so a reused pid
+ * is never hit), and every process carrying the run's cookie, also those
+ * that left the group or outlived their shell. Resolves once they are gone.
+ */
+export async function endOrphans(run: OrphanedRun): Promise<void> {
+  if (run.pgid !== null) killOrphanGroup(run.pgid, run.procStart);
+  if (run.cookie !== null) await signalByCookie(run.cookie, "SIGKILL");
 }

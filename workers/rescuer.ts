@@ -8,13 +8,16 @@
  * Expired leases are looked for by one rescuer at a time across all hosts
  * (the store's rescuer turn, judged by its clock); dead supervisors of this
  * host are rescued by every rescuer on it, at once. Only a rescuer on the
- * host a job ran on ends its orphaned processes.
+ * host a job ran on ends its orphaned processes: its process group (if the
+ * leader is still the same process) and every process carrying the run's
+ * cookie, which also finds those whose shell already exited.
  */
 import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
 import type { RunFinish, Storage } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
-import { killOrphanGroup, processAlive } from "./process_group.ts";
+import { endOrphans, processAlive } from "./process_group.ts";
+import { runCookie } from "./proc_scan.ts";
 
 /** What the rescuer needs to know about where it runs. */
 export interface RescuerOptions {
@@ -51,9 +54,16 @@ export class Rescuer {
     const finishes:
       (RunFinish & { reason: string; maxRetries: number; retryInS: number | null })[] = [];
     for (const job of stranded) {
-      // A retry must never run beside its orphan: end the old process group
-      // first (only if it is still the same process, by start time).
-      if (job.host === host && job.pgid !== null) killOrphanGroup(job.pgid, job.proc_start);
+      // A retry must never run beside its orphans: end them first. A start
+      // not yet recorded (no host) may still have run here: the cookie is
+      // unique to the run, so looking costs a scan and can hit nothing else.
+      if (job.host === host || job.host === null) {
+        await endOrphans({
+          pgid: job.pgid,
+          procStart: job.proc_start,
+          cookie: job.worker_id === null ? null : runCookie(job.worker_id, job.id, job.attempt),
+        });
+      }
       const reason = job.worker_id && goneIds.includes(job.worker_id)
         ? `worker ${job.worker_id} died`
         : `lease of worker ${job.worker_id} expired`;

@@ -1,18 +1,23 @@
 /**
- * Runs one attempt with `Deno.Command` as `sh -c <command>`: the only place
- * that spawns a job and turns what happened into a {@linkcode CommandOutcome}.
+ * Runs one attempt as `sh -c <command>`: the only place that spawns a job
+ * and turns what happened into a {@linkcode CommandOutcome}.
  *
- * The job leads its own process group (and session); signals go to the
- * whole group (`kill(-pgid)`), because signalling only the shell would
- * leave grandchildren holding the output pipes open.
+ * The shell leads its own session and process group, so a terminal's
+ * Ctrl-C to the supervisor's group never reaches it, and signals go to the
+ * whole group (`kill(-pgid)`). Where FFI is allowed on glibc it starts with
+ * one process start (`posix_spawn` with `POSIX_SPAWN_SETSID`, see
+ * `spawn_ffi.ts`); elsewhere `setsid(1)` execs the shell (two execs), or,
+ * without `setsid(1)`, Deno's `detached` (a full fork). `QUEUECTL_SPAWN=fallback`
+ * forces the fallback.
  *
- * The group comes from `setsid(1)` rather than `detached: true`: Deno's
- * `spawn()` with `detached` forks the whole supervisor (copying the page
- * tables of every Web Worker's isolate, ~4 ms a job), while without it
- * the child starts by vfork/posix_spawn and `setsid` execs `sh` at once.
+ * Every process of the attempt carries the run's cookie in its environment
+ * (`proc_scan.ts`): descendants that left the group (`setsid cmd &`,
+ * daemons) are found by it and ended with the job.
  */
 import type { CommandResult, KillReason, RunRequest } from "./messages.ts";
 import { processStartTime, signalGroup } from "./process_group.ts";
+import { RUN_COOKIE_VAR, runCookie, signalByCookie } from "./proc_scan.ts";
+import { ffiUnavailableReason, spawnSession } from "./spawn_ffi.ts";
 import { TailBuffer } from "./tail_buffer.ts";
 
 /** Seconds between SIGTERM and SIGKILL when a job is stopped. */
@@ -43,8 +48,19 @@ export interface RunCommandOptions {
   killGraceMs?: number;
 }
 
-async function drain(stream: ReadableStream<Uint8Array>, into: TailBuffer): Promise<void> {
-  for await (const chunk of stream) into.push(chunk);
+/**
+ * After its shell exited and its processes were ended, how long a job's
+ * pipes may stay open (held by a descendant that cleared its environment
+ * and left the group) before the job ends without the rest of its output.
+ */
+const OUTPUT_AFTER_EXIT_MS = 500;
+
+let localId: string | undefined;
+
+/** Stands in for the worker id in the cookie when the request has none (direct calls, tests). */
+function localRunner(): string {
+  localId ??= `local-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  return localId;
 }
 
 function describeSpawnError(error: unknown, request: RunRequest): string {
@@ -60,6 +76,71 @@ function describeSpawnError(error: unknown, request: RunRequest): string {
   return `cannot start: ${error instanceof Error ? error.message : String(error)}`;
 }
 
+/**
+ * A started job, whichever way it was started: the shell leads its own
+ * process group and session (pid = pgid = sid).
+ */
+interface JobProcess {
+  pid: number;
+  /** The shell exited; with FFI it stays unreaped (its group pinned) until `release()`. */
+  status: Promise<{ code: number; signal: Deno.Signal | null }>;
+  /** Both pipes at end of file. */
+  output: Promise<void>;
+  closeOutput(): void;
+  release(): void;
+  /** True while `kill(-pid)` may not find the group yet (setsid(1) still starting). */
+  groupPending: boolean;
+}
+
+/** Which way jobs start in this isolate: "ffi" (posix_spawn + SETSID) or the fallback. */
+export function spawnMethod(): "ffi" | "setsid" | "detached" {
+  if (ffiUnavailableReason() === null) return "ffi";
+  return SETSID ? "setsid" : "detached";
+}
+
+function startWithCommand(
+  request: RunRequest,
+  env: Record<string, string>,
+  stdout: TailBuffer,
+  stderr: TailBuffer,
+): JobProcess {
+  const shell = ["/bin/sh", "-c", request.command];
+  const child = new Deno.Command(SETSID ?? "/bin/sh", {
+    args: SETSID ? shell : shell.slice(1),
+    cwd: request.cwd ?? undefined,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: SETSID === null,
+  }).spawn();
+  const readers = [child.stdout.getReader(), child.stderr.getReader()];
+  const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>, into: TailBuffer) => {
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) into.push(r.value);
+    } catch { /* cancelled */ }
+  };
+  return {
+    pid: child.pid,
+    status: child.status,
+    output: Promise.all([drain(readers[0]!, stdout), drain(readers[1]!, stderr)]).then(() => {}),
+    closeOutput: () => readers.forEach((reader) => reader.cancel().catch(() => {})),
+    release: () => {},
+    groupPending: SETSID !== null,
+  };
+}
+
+function spawnFailed(message: string): CommandResult {
+  return {
+    outcome: { kind: "spawnFailed", error: message },
+    exitCode: null,
+    signal: null,
+    stdout: new Uint8Array(),
+    stderr: new TextEncoder().encode(message + "\n"),
+    finishedAt: Date.now(),
+  };
+}
+
 /** Runs `request` to its end and reports how it ended, with the kept output. */
 export async function runCommand(
   request: RunRequest,
@@ -67,43 +148,46 @@ export async function runCommand(
 ): Promise<CommandResult> {
   const stdout = new TailBuffer(request.outputLimit);
   const stderr = new TailBuffer(request.outputLimit);
+  const cookie = runCookie(request.workerId ?? localRunner(), request.id, request.attempt);
   const env: Record<string, string> = {
+    ...(ffiUnavailableReason() === null ? Deno.env.toObject() : {}),
     ...request.env,
     QUEUECTL_JOB_ID: request.id,
     QUEUECTL_ATTEMPT: String(request.attempt),
+    [RUN_COOKIE_VAR]: cookie,
   };
-  let child: Deno.ChildProcess;
+  let child: JobProcess;
+  const startedAt = Date.now();
   try {
-    const shell = ["/bin/sh", "-c", request.command];
-    child = new Deno.Command(SETSID ?? "/bin/sh", {
-      args: SETSID ? shell : shell.slice(1),
-      cwd: request.cwd ?? undefined,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: SETSID === null,
-    }).spawn();
+    if (ffiUnavailableReason() === null) {
+      const started = spawnSession({
+        command: request.command,
+        cwd: request.cwd,
+        env,
+        onStdout: (chunk) => stdout.push(chunk),
+        onStderr: (chunk) => stderr.push(chunk),
+      });
+      if (!started.ok) throw new Error(started.error);
+      child = { ...started.process, groupPending: false };
+    } else {
+      child = startWithCommand(request, env, stdout, stderr);
+    }
   } catch (error) {
-    const message = describeSpawnError(error, request);
-    return {
-      outcome: { kind: "spawnFailed", error: message },
-      exitCode: null,
-      signal: null,
-      stdout: new Uint8Array(),
-      stderr: new TextEncoder().encode(message + "\n"),
-      finishedAt: Date.now(),
-    };
+    return spawnFailed(describeSpawnError(error, request));
   }
   const pid = child.pid;
+  const since = { pid, atMs: startedAt };
   let exited = false;
-  // The start time survives setsid's exec of the shell, so it is read now.
+  // With setsid(1), the start time survives its exec of the shell, so it is read now.
   options.onStart?.(pid, processStartTime(pid));
 
-  // spawn() returns before setsid has made the new group; until it has,
-  // kill(-pid) finds no group. Retry briefly, then signal the shell alone.
+  // The group, and what left it (by the run's cookie). With setsid(1),
+  // spawn() returns before the new group exists: until it does, kill(-pid)
+  // finds none, so retry briefly, then signal the shell alone.
   const signal = (sig: Deno.Signal, triesLeft = 200) => {
-    if (exited || signalGroup(pid, sig)) return;
+    if (exited) return;
+    signalByCookie(cookie, sig, since);
+    if (signalGroup(pid, sig) || !child.groupPending) return;
     if (triesLeft > 0) setTimeout(() => signal(sig, triesLeft - 1), 1);
     else {
       try {
@@ -149,16 +233,26 @@ export async function runCommand(
     }, options.outputEveryMs ?? 1000);
   }
 
-  const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
+  // The job ends when its shell exits. What it left behind goes then: its
+  // group (pinned by the unreaped leader with FFI), and every process with
+  // the run's cookie, even those that made their own session.
   const status = await child.status;
-  exited = true;
-  // The shell is gone; whatever it left running in its group goes too, so
-  // no grandchild outlives its job or keeps the pipes (and us) waiting.
-  signalGroup(pid, "SIGKILL");
-  await reading;
-  const finishedAt = Date.now();
   clearTimeout(timeoutTimer);
   clearTimeout(killTimer);
+  signalGroup(pid, "SIGKILL");
+  await signalByCookie(cookie, "SIGKILL", since);
+  exited = true;
+  child.release();
+  // A descendant that cleared its environment and left the group may still
+  // hold the pipes: it gets a short while to let go, never the job's fate.
+  let capTimer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    child.output,
+    new Promise((resolve) => (capTimer = setTimeout(resolve, OUTPUT_AFTER_EXIT_MS))),
+  ]);
+  clearTimeout(capTimer);
+  child.closeOutput();
+  const finishedAt = Date.now();
   clearInterval(outputTimer);
   options.signal?.removeEventListener("abort", onAbort);
 
@@ -176,7 +270,9 @@ export async function runCommand(
   if (stopped !== null) {
     return { ...base, outcome: { kind: "killed", reason: stopped } };
   }
-  if (status.success) return { ...base, outcome: { kind: "succeeded" } };
+  if (status.signal === null && status.code === 0) {
+    return { ...base, outcome: { kind: "succeeded" } };
+  }
   return { ...base, outcome: { kind: "failed", exitCode, signal: status.signal } };
 }
 

@@ -234,6 +234,7 @@ export class Supervisor {
         timeoutMs: Math.round(timeout * 1000),
         outputLimit: config.output_limit,
         fenceGraceMs,
+        workerId: this.id,
       }, maxRetries);
       this.#emit({
         type: "job:start",

@@ -1,0 +1,144 @@
+/**
+ * Finds a job's processes by the cookie in their environment (Linux
+ * `/proc/<pid>/environ`), the way Jenkins' ProcessTreeKiller does: every
+ * attempt runs with `QUEUECTL_RUN=<worker id>/<job id>/<attempt>`, which its
+ * descendants inherit even when they leave the job's session (`setsid cmd &`,
+ * double-forked daemons) or are reparented after their shell exits. The
+ * store keeps the worker id, job id and attempt of a running job, so a
+ * rescuer can rebuild the cookie after a crash without a schema change.
+ *
+ * Only a process that clears its environment (`env -i`, sudo, some daemons)
+ * escapes the cookie; it is still ended with the job's process group while
+ * it stays in it.
+ */
+
+/** The environment variable that marks every process of one attempt. */
+export const RUN_COOKIE_VAR = "QUEUECTL_RUN";
+
+/** The cookie of one attempt: unique per run, rebuilt from what the store keeps. */
+export function runCookie(workerId: string, jobId: string, attempt: number): string {
+  return `${workerId}/${jobId}/${attempt}`;
+}
+
+/** Where a scan may start: processes created after the job's shell (pid and wall time). */
+export interface ScanSince {
+  pid: number;
+  atMs: number;
+}
+
+/**
+ * Below this age, a job's descendants are found by probing only the pids
+ * allocated since its shell (Linux allocates pids cyclically): a full wrap of
+ * the pid space in under a second is out of reach. Older jobs scan all of /proc.
+ */
+const RANGE_SCAN_MAX_AGE_MS = 1000;
+/** A longer range is cheaper to read from the /proc listing than to probe pid by pid. */
+const RANGE_SCAN_MAX_PIDS = 512;
+
+const encoder = new TextEncoder();
+
+function readNumber(path: string): number | null {
+  try {
+    const value = Number(Deno.readTextFileSync(path).trim());
+    return Number.isInteger(value) && value > 0 ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+let pidMax: number | null | undefined;
+
+/** Pids that may belong to processes created after `since`, or `null` for "all of /proc". */
+function candidatePids(since: ScanSince | undefined): number[] | null {
+  if (since === undefined || Date.now() - since.atMs > RANGE_SCAN_MAX_AGE_MS) return null;
+  const last = readNumber("/proc/sys/kernel/ns_last_pid");
+  pidMax ??= readNumber("/proc/sys/kernel/pid_max");
+  if (last === null || pidMax === null) return null;
+  const length = last >= since.pid ? last - since.pid : pidMax - since.pid + last;
+  if (length > RANGE_SCAN_MAX_PIDS) return null;
+  const pids: number[] = [];
+  for (let i = 1, pid = since.pid; i <= length; i++) {
+    pid = pid + 1 >= pidMax ? 1 : pid + 1;
+    pids.push(pid);
+  }
+  return pids;
+}
+
+function allPids(): number[] {
+  const pids: number[] = [];
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      const pid = Number(entry.name);
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    }
+  } catch { /* not Linux */ }
+  return pids;
+}
+
+/** Whether `haystack` holds `needle` as one whole NUL-separated entry. */
+function hasEntry(haystack: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0]!;
+  for (let i = haystack.indexOf(first); i !== -1; i = haystack.indexOf(first, i + 1)) {
+    if (i > 0 && haystack[i - 1] !== 0) continue;
+    const end = i + needle.length;
+    if (end > haystack.length || (end < haystack.length && haystack[end] !== 0)) continue;
+    let same = true;
+    for (let j = 1; j < needle.length; j++) {
+      if (haystack[i + j] !== needle[j]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+/**
+ * Live processes whose environment carries `cookie` (zombies have none).
+ * With `since`, a young job probes only the pids allocated after its shell.
+ */
+export function pidsWithCookie(cookie: string, since?: ScanSince): number[] {
+  const needle = encoder.encode(`${RUN_COOKIE_VAR}=${cookie}`);
+  const pids = candidatePids(since) ?? allPids();
+  const found: number[] = [];
+  for (const pid of pids) {
+    if (pid === Deno.pid) continue;
+    let environ: Uint8Array;
+    try {
+      environ = Deno.readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // gone, a thread's tid of a gone task, or not ours to read
+    }
+    if (hasEntry(environ, needle)) found.push(pid);
+  }
+  return found;
+}
+
+/**
+ * Sends `signal` to every process carrying `cookie`; returns how many were
+ * signalled. With SIGKILL it scans again until none is left (a process just
+ * killed shows its environment until it has exited), so what it returns is
+ * gone. A pid is signalled microseconds after its environment matched: it
+ * cannot be reused in between short of a full wrap of the pid space.
+ */
+export async function signalByCookie(
+  cookie: string,
+  signal: Deno.Signal,
+  since?: ScanSince,
+): Promise<number> {
+  const signalled = new Set<number>();
+  for (let round = 0; round < 200; round++) {
+    const pids = pidsWithCookie(cookie, since);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, signal);
+        signalled.add(pid);
+      } catch { /* exited meanwhile */ }
+    }
+    if (signal !== "SIGKILL") break;
+    await new Promise((resolve) => setTimeout(resolve, round < 10 ? 1 : 10));
+  }
+  return signalled.size;
+}
