@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult, FromJobWorker, ToJobWorker } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import { Rescuer } from "./rescuer.ts";
+import { Pruner } from "./pruner.ts";
 import { KILL_GRACE_MS } from "./run_command.ts";
 import { localNow } from "../lib/clock.ts";
 import { hostId } from "../lib/host_id.ts";
@@ -98,6 +99,7 @@ export class Supervisor {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #watch: { close(): void } | undefined;
   #rescuer: Rescuer;
+  #pruner!: Pruner;
   #starts: RunStart[] = [];
   #outputs = new Map<string, RunOutputUpdate>();
   #finishes: { finish: RunFinish; event: Extract<SupervisorEvent, { type: "job:end" }> }[] = [];
@@ -187,6 +189,12 @@ export class Supervisor {
     });
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatMs());
     this.wake();
+    this.#pruner = new Pruner({
+      store: this.#store,
+      selfId: this.id,
+      onError: (message) => this.#emit({ type: "supervisor:error", message }),
+    });
+    this.#pruner.start();
   }
 
   #heartbeatMs(): number {
@@ -591,6 +599,7 @@ export class Supervisor {
     clearInterval(this.#heartbeatTimer);
     this.#watch?.close();
     for (const slot of this.#slots) slot.worker.terminate();
+    await this.#pruner.stop();
     await this.#writing;
     try {
       await this.#store.workerRemove({ id: this.id });

@@ -129,6 +129,16 @@ export const PG_MIGRATIONS: readonly string[] = [
 
   CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
   `,
+  `
+  -- queue controls (issue 12): a paused queue starts nothing; concurrency > 0
+  -- caps its running jobs (claims of a limited queue serialize on an
+  -- advisory lock per queue; others never look at it).
+  CREATE TABLE queues (
+    name text COLLATE "C" PRIMARY KEY,
+    paused boolean NOT NULL DEFAULT false,
+    concurrency integer NOT NULL DEFAULT 0
+  );
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -118,6 +118,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE turns (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL)
     WITHOUT ROWID;
   `,
+  `
+  -- queue controls (issue 12): a paused queue starts nothing; concurrency > 0
+  -- caps its running jobs. The claim reads the rows that are paused or
+  -- limited first, so with none it runs the plain statement.
+  CREATE TABLE queues (
+    name TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    concurrency INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -1,0 +1,58 @@
+/**
+ * Retention rules (SPEC section 13), shared by `prune` and the workers'
+ * pruner: which final jobs are old enough to go, and deleting them in
+ * small batches (one short transaction each) so claims never wait long.
+ */
+import type { Config } from "./config.ts";
+import {
+  PRUNABLE_STATES,
+  type PruneCounts,
+  type PruneParams,
+  type Storage,
+} from "./storage/storage.ts";
+
+/** Jobs per transaction. */
+export const PRUNE_BATCH = 500;
+/** Pause between batches, so the event loop and other writers get their turn. */
+const BATCH_GAP_MS = 5;
+
+/** The settings' cutoffs at `now`: jobs final before them go; 0 = keep forever (null). */
+export function retentionCutoffs(config: Config, now: number): PruneParams["before"] {
+  const cutoff = (seconds: number) => (seconds > 0 ? now - seconds * 1000 : null);
+  return {
+    completed: cutoff(config.keep_completed),
+    cancelled: cutoff(config.keep_cancelled),
+    dead: cutoff(config.keep_dead),
+  };
+}
+
+/** The sum of two per-state counts. */
+export function addCounts(a: PruneCounts, b: PruneCounts): PruneCounts {
+  return {
+    completed: a.completed + b.completed,
+    cancelled: a.cancelled + b.cancelled,
+    dead: a.dead + b.dead,
+  };
+}
+
+/**
+ * Deletes every job `before` selects, `batch` jobs per transaction,
+ * calling `between()` after each full batch (to renew a turn, or to stop
+ * by returning false). Returns how many per state.
+ */
+export async function pruneInBatches(
+  store: Storage,
+  before: PruneParams["before"],
+  options: { batch?: number; between?: () => Promise<boolean> } = {},
+): Promise<PruneCounts> {
+  const batch = options.batch ?? PRUNE_BATCH;
+  let total: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+  while (true) {
+    const counts = await store.jobPrune({ before, limit: batch });
+    total = addCounts(total, counts);
+    const n = PRUNABLE_STATES.reduce((sum, state) => sum + counts[state], 0);
+    if (n < batch) return total;
+    await new Promise((resolve) => setTimeout(resolve, BATCH_GAP_MS));
+    if (options.between && !(await options.between())) return total;
+  }
+}
