@@ -99,7 +99,7 @@ export class Supervisor {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #watch: { close(): void } | undefined;
   #rescuer: Rescuer;
-  #pruner!: Pruner;
+  #pruner: Pruner;
   #starts: RunStart[] = [];
   #outputs = new Map<string, RunOutputUpdate>();
   #finishes: { finish: RunFinish; event: Extract<SupervisorEvent, { type: "job:end" }> }[] = [];
@@ -127,6 +127,11 @@ export class Supervisor {
       host: this.host,
       selfId: this.id,
       onEvent: options.onEvent,
+    });
+    this.#pruner = new Pruner({
+      store: options.store,
+      selfId: this.id,
+      onError: (message) => this.#emit({ type: "supervisor:error", message }),
     });
   }
 
@@ -189,11 +194,6 @@ export class Supervisor {
     });
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatMs());
     this.wake();
-    this.#pruner = new Pruner({
-      store: this.#store,
-      selfId: this.id,
-      onError: (message) => this.#emit({ type: "supervisor:error", message }),
-    });
     this.#pruner.start();
   }
 
