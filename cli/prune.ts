@@ -39,7 +39,7 @@ export async function prune(ctx: CliContext, options: PruneOptions): Promise<voi
       : Object.fromEntries(Object.entries(ages).map(([state, ms]) => [state, now - ms]));
     return dryRun
       ? await store.jobPrune({ before, dryRun: true })
-      : await pruneInBatches(store, before);
+      : await pruneInBatches(store, before, { restRatio: 1 });
   });
   if (options.json) return printJson(ctx, { ...counts, dry_run: dryRun });
   const total = PRUNABLE_STATES.reduce((sum, state) => sum + counts[state], 0);
