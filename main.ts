@@ -450,6 +450,112 @@ const selftest = buildCommand({
   },
 });
 
+const queueList = buildCommand({
+  docs: docs(
+    "every queue: counts per state, running jobs, paused or not, its limit",
+    "queuectl queue list",
+  ),
+  parameters: { flags: { json: switchFlag("print a JSON array of queues") } },
+  async func(this: Context, flags: { json?: boolean }) {
+    const { queueList } = await load<typeof import("./cli/queue_list.ts")>("queue_list");
+    await queueList(this.cli, flags.json === true);
+  },
+});
+
+const queuePause = buildCommand({
+  docs: docs(
+    "workers start nothing from this queue (running jobs finish; enqueue still works)",
+    "queuectl queue pause reports",
+  ),
+  parameters: { positional: { kind: "tuple", parameters: [arg("name", "queue name")] } },
+  async func(this: Context, _flags: Record<never, never>, name: string) {
+    const { queuePause } = await load<typeof import("./cli/queue_pause.ts")>("queue_pause");
+    await queuePause(this.cli, name, true);
+  },
+});
+
+const queueResume = buildCommand({
+  docs: docs("workers start jobs from this queue again", "queuectl queue resume reports"),
+  parameters: { positional: { kind: "tuple", parameters: [arg("name", "queue name")] } },
+  async func(this: Context, _flags: Record<never, never>, name: string) {
+    const { queuePause } = await load<typeof import("./cli/queue_pause.ts")>("queue_pause");
+    await queuePause(this.cli, name, false);
+  },
+});
+
+const queueSet = buildCommand({
+  docs: docs(
+    "limit how many jobs of a queue run at once, across all workers and hosts",
+    "queuectl queue set reports --concurrency 2",
+    "queuectl queue set reports --concurrency 0",
+  ),
+  parameters: {
+    flags: { concurrency: valueFlag("at most this many running at once; 0 = no limit", "n") },
+    positional: { kind: "tuple", parameters: [arg("name", "queue name")] },
+  },
+  async func(this: Context, flags: { concurrency?: string }, name: string) {
+    const { queueSet } = await load<typeof import("./cli/queue_set.ts")>("queue_set");
+    await queueSet(this.cli, name, flags);
+  },
+});
+
+const prune = buildCommand({
+  docs: docs(
+    "delete old completed, cancelled and dead jobs now (workers do it about once a minute)",
+    "queuectl prune",
+    "queuectl prune --completed-older-than 1d --dry-run",
+  ),
+  parameters: {
+    flags: {
+      completedOlderThan: valueFlag('completed jobs older than this, e.g. "1d"', "duration"),
+      cancelledOlderThan: valueFlag('cancelled jobs older than this, e.g. "7d"', "duration"),
+      deadOlderThan: valueFlag('dead jobs older than this, e.g. "30d"', "duration"),
+      dryRun: switchFlag("count only; delete nothing"),
+      json: switchFlag("print { completed, cancelled, dead, dry_run }"),
+    },
+  },
+  async func(
+    this: Context,
+    flags: {
+      completedOlderThan?: string;
+      cancelledOlderThan?: string;
+      deadOlderThan?: string;
+      dryRun?: boolean;
+      json?: boolean;
+    },
+  ) {
+    const { prune } = await load<typeof import("./cli/prune.ts")>("prune");
+    await prune(this.cli, flags);
+  },
+});
+
+const vacuum = buildCommand({
+  docs: docs(
+    "return freed space to the file system; prints the size before and after",
+    "queuectl vacuum",
+  ),
+  parameters: { flags: { json: switchFlag("print { before_bytes, after_bytes }") } },
+  async func(this: Context, flags: { json?: boolean }) {
+    const { vacuum } = await load<typeof import("./cli/vacuum.ts")>("vacuum");
+    await vacuum(this.cli, flags.json === true);
+  },
+});
+
+const backup = buildCommand({
+  docs: docs(
+    "write a consistent copy of a SQLite database to a new file, also while workers run",
+    "queuectl backup ~/backups/queue-$(date +%F).db",
+  ),
+  parameters: {
+    flags: { json: switchFlag("print { path, bytes }") },
+    positional: { kind: "tuple", parameters: [arg("file", "the new file (must not exist)")] },
+  },
+  async func(this: Context, flags: { json?: boolean }, file: string) {
+    const { backup } = await load<typeof import("./cli/backup.ts")>("backup");
+    await backup(this.cli, file, flags.json === true);
+  },
+});
+
 const root = buildRouteMap({
   docs: {
     brief: "A background job queue of shell commands, with retries, a DLQ and a dashboard.",
@@ -480,6 +586,13 @@ const root = buildRouteMap({
       docs: { brief: "settings, stored in the database" },
       routes: { list: configList, get: configGet, set: configSet },
     }),
+    queue: buildRouteMap({
+      docs: { brief: "named queues: counts, pause and resume, concurrency limits" },
+      routes: { list: queueList, pause: queuePause, resume: queueResume, set: queueSet },
+    }),
+    prune,
+    vacuum,
+    backup,
     dashboard,
     selftest,
   },

@@ -5,7 +5,7 @@
  *
  * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention), `--store sqlite|postgres`, `--help`.
  *
  * `--store postgres` runs the batch enqueue, drain, pickup and large
  * database scenarios on SQLite and, right after each, on PostgreSQL
@@ -43,6 +43,7 @@ import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
 import { benchWorkerRss } from "./worker_rss.ts";
+import { benchRetention } from "./retention.ts";
 
 /** Every scenario, in the order of SPEC section 8's list in the issue. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -52,6 +53,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "large-db", name: "4 large database", run: benchLargeDb, postgres: true },
   { key: "startup", name: "5 start-up", run: benchStartup },
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
+  { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */

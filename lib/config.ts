@@ -1,5 +1,6 @@
 /** Settings: keys, defaults, parsing and ranges (SPEC section 6). */
 import { UsageError } from "./errors.ts";
+import { parseDuration } from "./job_input.ts";
 
 /** One setting's rules. */
 interface KeySpec {
@@ -8,9 +9,12 @@ interface KeySpec {
   min: number;
   max: number;
   unit: string;
+  /** Also takes a duration such as "7d" or "12h" (stored in seconds). */
+  duration?: boolean;
 }
 
 const MIB = 1024 * 1024;
+const DAY_S = 86_400;
 
 /** Every setting with its default and allowed range. */
 export const CONFIG_KEYS = {
@@ -20,6 +24,24 @@ export const CONFIG_KEYS = {
   job_timeout: { default: 60, integer: false, min: 0, max: Infinity, unit: "s" },
   output_limit: { default: 65536, integer: true, min: 0, max: 100 * MIB, unit: "bytes" },
   lease_timeout: { default: 30, integer: false, min: 2, max: Infinity, unit: "s" },
+  // Retention (SPEC section 13): how long final jobs are kept; 0 = forever.
+  keep_completed: {
+    default: 7 * DAY_S,
+    integer: false,
+    min: 0,
+    max: Infinity,
+    unit: "s",
+    duration: true,
+  },
+  keep_cancelled: {
+    default: 7 * DAY_S,
+    integer: false,
+    min: 0,
+    max: Infinity,
+    unit: "s",
+    duration: true,
+  },
+  keep_dead: { default: 0, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
 } as const satisfies Record<string, KeySpec>;
 
 /** A setting's name. */
@@ -51,6 +73,9 @@ export function describeRange(key: ConfigKey): string {
   const spec: KeySpec = CONFIG_KEYS[key];
   const kind = spec.integer ? "an integer" : "a number";
   const range = spec.max === Infinity ? `>= ${spec.min}` : `from ${spec.min} to ${spec.max}`;
+  if (spec.duration) {
+    return `${key} must be seconds >= 0 or a duration like "12h" or "7d" (0 keeps forever)`;
+  }
   return `${key} must be ${kind} ${range}${spec.unit ? ` (${spec.unit})` : ""}`;
 }
 
@@ -58,7 +83,11 @@ export function describeRange(key: ConfigKey): string {
 export function parseConfigValue(key: ConfigKey, raw: string): number {
   const spec: KeySpec = CONFIG_KEYS[key];
   const text = raw.trim();
-  const value = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
+  let value = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
+  if (spec.duration && Number.isNaN(value)) {
+    const ms = parseDuration(text);
+    if (ms !== null) value = ms / 1000;
+  }
   if (
     !Number.isFinite(value) || (spec.integer && !Number.isInteger(value)) ||
     value < spec.min || value > spec.max

@@ -5,6 +5,8 @@
  */
 import { UsageError } from "./errors.ts";
 import { isJobState, JOB_STATES, type JobState } from "./job.ts";
+import { ID_PATTERN } from "./job_fields.ts";
+import { parseDuration } from "./job_input.ts";
 
 /** The most jobs one process runs at once (`worker start --count`, `dashboard --workers`). */
 export const MAX_COUNT = 256;
@@ -29,4 +31,41 @@ export function parsePositiveInt(what: string, value: string | undefined): numbe
 /** A page size; `fallback` when absent. */
 export function parseLimit(value: string | undefined, fallback = 50): number {
   return parsePositiveInt("limit", value) ?? fallback;
+}
+
+/** A queue name (the pattern of job ids), for `queue pause|resume|set` and the API. */
+export function parseQueueName(value: string): string {
+  if (ID_PATTERN.test(value)) return value;
+  throw new UsageError(
+    `Invalid queue name "${value}"`,
+    "use 1-128 characters of A-Z a-z 0-9 . _ : -",
+  );
+}
+
+/** The most jobs of one queue a limit may allow (beyond it, say 0: no limit). */
+export const MAX_CONCURRENCY = 1_000_000;
+
+/** A queue's concurrency limit: an integer from 0 (no limit) up. */
+export function parseConcurrency(value: string | number | undefined): number {
+  const text = String(value ?? "").trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_CONCURRENCY) {
+    throw new UsageError(
+      `Invalid concurrency "${value ?? ""}"`,
+      `use an integer from 0 (no limit) to ${MAX_CONCURRENCY}`,
+    );
+  }
+  return n;
+}
+
+/** A duration option such as `--completed-older-than` ("7d", "12h", seconds), in ms. */
+export function parseDurationOption(flag: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    throw new UsageError(
+      `Invalid duration "${value}" for ${flag}`,
+      'use seconds or parts like "90s", "12h", "7d"',
+    );
+  }
+  return ms;
 }

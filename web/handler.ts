@@ -14,7 +14,13 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
-import { parseLimit, parsePositiveInt, parseState } from "../lib/options.ts";
+import {
+  parseConcurrency,
+  parseLimit,
+  parsePositiveInt,
+  parseQueueName,
+  parseState,
+} from "../lib/options.ts";
 import { readStats, readThroughput } from "../lib/stats.ts";
 import {
   errorLine,
@@ -375,6 +381,12 @@ export function createApp(deps: HandlerDeps): Hono {
     return page(c, stats, () => pages.dlq(data), () => pages.dlqLive(data));
   });
 
+  app.get("/queues", async (c) => {
+    const [queues, stats] = await Promise.all([store.queueList(), readStats(store, now())]);
+    const data = { queues, stats };
+    return page(c, stats, () => pages.queues(data), () => pages.queuesLive(data));
+  });
+
   // ----- the JSON API: the same documents as the CLI's --json
 
   app.get("/api/stats", async (c) => c.json(await readStats(store, now())));
@@ -453,6 +465,56 @@ export function createApp(deps: HandlerDeps): Hono {
     changed(retried > 0);
     return isPlainForm(c) ? c.redirect(back, 303) : c.json({ retried });
   });
+
+  app.get("/api/queues", async (c) => c.json(await store.queueList()));
+
+  /** A queue change: applies it, then answers with the queue (or goes back, for a plain form). */
+  const queueAction =
+    (change: (name: string, form: Record<string, unknown>) => Promise<void>) =>
+    async (c: Context) => {
+      const name = parseQueueName(c.req.param("name")!);
+      let form: Record<string, unknown> = {};
+      if (isFormPost(c)) form = await c.req.parseBody();
+      else {
+        const text = await c.req.text();
+        if (text.trim() !== "") {
+          try {
+            form = JSON.parse(text);
+          } catch {
+            throw new UsageError("Request body is not JSON", 'send e.g. {"concurrency": 2}');
+          }
+          if (typeof form !== "object" || form === null || Array.isArray(form)) {
+            throw new UsageError(
+              "Request body is not a JSON object",
+              'send e.g. {"concurrency": 2}',
+            );
+          }
+        }
+      }
+      await change(name, form);
+      changed(true);
+      if (isPlainForm(c)) return c.redirect(safeReturn(form.return ?? "/queues"), 303);
+      const queue = (await store.queueList()).find((q) => q.name === name);
+      return c.json(queue);
+    };
+
+  app.post(
+    "/api/queues/:name/pause",
+    queueAction((name) => store.queueSet({ name, paused: true })),
+  );
+  app.post(
+    "/api/queues/:name/resume",
+    queueAction((name) => store.queueSet({ name, paused: false })),
+  );
+  app.post(
+    "/api/queues/:name/concurrency",
+    queueAction((name, form) =>
+      store.queueSet({
+        name,
+        concurrency: parseConcurrency(form.concurrency as string | number | undefined),
+      })
+    ),
+  );
 
   app.get("/api/events", (c) =>
     streamSSE(c, async (stream) => {

@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import { fencePlan, Heartbeat } from "./heartbeat.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { Producer } from "./producer.ts";
+import { pruning } from "./pruner.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
@@ -43,8 +44,7 @@ export interface SupervisorOptions {
   poolSize?: number;
   /**
    * Periodic components started once the supervisor has registered and
-   * stopped before it unregisters (the place for a schedule firer or a
-   * retention pruner).
+   * stopped before it unregisters (default: the retention pruner).
    */
   maintenance?: Maintenance[];
   onEvent?: (event: SupervisorEvent) => void;
@@ -83,7 +83,7 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#maintenance = options.maintenance ?? [];
+    this.#maintenance = options.maintenance ?? [pruning()];
     this.host = hostId();
     this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));

@@ -14,7 +14,7 @@
 import postgres from "postgres";
 import { localNow } from "../clock.ts";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
+import { ConflictError, jobNotFound, QueuectlError, StorageError, UsageError } from "../errors.ts";
 import {
   type Job,
   JOB_STATES,
@@ -37,20 +37,24 @@ import { planCancel, planRetry } from "../state.ts";
 import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
-import type {
-  ClaimedJob,
-  FinishedCount,
-  HeartbeatReply,
-  InsertResult,
-  JobListParams,
-  JobPage,
-  RunFinish,
-  RunOutputUpdate,
-  RunStart,
-  Storage,
-  StrandedJob,
-  WorkerInfo,
-  WorkerRole,
+import {
+  type ClaimedJob,
+  type FinishedCount,
+  type HeartbeatReply,
+  type InsertResult,
+  type JobListParams,
+  type JobPage,
+  PRUNABLE_STATES,
+  type PruneCounts,
+  type PruneParams,
+  type QueueInfo,
+  type RunFinish,
+  type RunOutputUpdate,
+  type RunStart,
+  type Storage,
+  type StrandedJob,
+  type WorkerInfo,
+  type WorkerRole,
 } from "./storage.ts";
 
 type Sql = postgres.Sql;
@@ -67,6 +71,21 @@ const INSERT_CHUNK_ROWS = 5_000;
 const LOCK_CLASS = 0x7175;
 const LOCK_MIGRATE = 1;
 const LOCK_FOLD_COUNTS = 2;
+/** Claims from one limited queue, one at a time across hosts (with the queue's name in the key). */
+const LOCK_QUEUE = 3;
+
+/** Every table of the schema, for VACUUM. */
+const TABLES = [
+  "jobs",
+  "runs",
+  "run_outputs",
+  "job_counts",
+  "job_count_deltas",
+  "workers",
+  "turns",
+  "config",
+  "queues",
+];
 
 /** A 32-bit FNV-1a hash, signed like PostgreSQL's int4. */
 function hash32(text: string): number {
@@ -1104,6 +1123,44 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  jobPrune(params: PruneParams): Promise<PruneCounts> {
+    const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
+    const cutoffs = states.map((state) => params.before[state]!);
+    return this.#call(async () => {
+      const counts: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+      if (states.length === 0) return counts;
+      // One statement: no explicit transaction, rows other sessions hold are
+      // skipped (a batch never waits behind a claim or a retry).
+      const rows = params.dryRun
+        ? await this.#q(
+          this.#sql,
+          `SELECT c.state, (SELECT count(*) FROM jobs
+             WHERE state = c.state AND updated_at < c.cutoff) AS n
+           FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff)`,
+          [states, cutoffs],
+        )
+        : await this.#q(
+          this.#sql,
+          `WITH doomed AS MATERIALIZED (
+             SELECT j.seq FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff),
+               LATERAL (SELECT seq FROM jobs
+                 WHERE state = c.state AND updated_at < c.cutoff
+                 LIMIT $3 FOR UPDATE SKIP LOCKED) j
+             LIMIT $3),
+           gone AS (
+             DELETE FROM jobs WHERE seq IN (SELECT seq FROM doomed)
+               AND state = ANY($1::text[]) RETURNING id, state),
+           runs_gone AS (DELETE FROM runs WHERE job_id IN (SELECT id FROM gone)),
+           deps_gone AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM gone)),
+           outputs_gone AS (DELETE FROM run_outputs WHERE job_id IN (SELECT id FROM gone))
+           SELECT state, count(*) AS n FROM gone GROUP BY state`,
+          [states, cutoffs, params.limit ?? Number.MAX_SAFE_INTEGER],
+        );
+      for (const row of rows) counts[row.state as keyof PruneCounts] = row.n as number;
+      return counts;
+    });
+  }
+
   jobClaim(params: {
     workerId: string;
     queues: string[] | null;
@@ -1116,15 +1173,21 @@ export class PostgresStorage implements Storage {
     // One statement, no explicit transaction: pick (skipping rows other
     // claimers hold), update, and start the runs, in one round trip. The
     // queue filter is its own statement text, so each plan uses the index.
+    // Paused and limited queues are left out here (an initplan over the
+    // small queues table); the statement also returns the limited queues,
+    // which are claimed from under their lock only when some exist.
     const queueFilter = params.queues ? "AND queue = ANY($6::text[])" : "";
     const args: unknown[] = [workerId, now + params.leaseMs, now, params.limit, now];
     if (params.queues) args.push(params.queues);
     return this.#call(async () => {
       const rows = await this.#q(
         this.#sql,
-        `WITH picked AS MATERIALIZED (
+        `WITH held AS MATERIALIZED (
+           SELECT name, paused FROM queues WHERE paused OR concurrency > 0),
+         picked AS MATERIALIZED (
            SELECT seq FROM jobs
            WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint ${queueFilter}
+             AND queue <> ALL (ARRAY(SELECT name FROM held))
            ORDER BY priority DESC, next_run_at, seq
            LIMIT $4
            FOR UPDATE SKIP LOCKED),
@@ -1136,10 +1199,75 @@ export class PostgresStorage implements Storage {
          started AS (
            INSERT INTO runs (job_id, attempt, worker_id, started_at)
            SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
-         SELECT * FROM claimed ORDER BY priority DESC, next_run_at, seq`,
+         SELECT l.limited_queues, c.*
+         FROM (SELECT array_agg(name) AS limited_queues FROM held WHERE NOT paused) l
+         LEFT JOIN claimed c ON true
+         ORDER BY c.priority DESC, c.next_run_at, c.seq`,
         args,
       );
-      return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
+      const limited = ((rows[0]?.limited_queues as string[] | null | undefined) ?? [])
+        .filter((name) => params.queues === null || params.queues.includes(name));
+      const claimed = rows.filter((row) => row.id !== null);
+      const room = params.limit - claimed.length;
+      if (limited.length > 0 && room > 0) {
+        claimed.push(...await this.#claimLimited({ ...params, limit: room }, limited));
+        claimed.sort((a, b) =>
+          (b.priority as number) - (a.priority as number) ||
+          (a.next_run_at as number) - (b.next_run_at as number) ||
+          (a.seq as number) - (b.seq as number)
+        );
+      }
+      return claimed.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
+    });
+  }
+
+  /**
+   * Claims from limited queues: under an advisory lock per queue (taken in
+   * one order by everyone, so no deadlock), counts each queue's running
+   * jobs and takes at most the room left, in one transaction. Claims of
+   * other queues never take these locks.
+   */
+  #claimLimited(
+    params: { workerId: string; limit: number; now: number; leaseMs: number },
+    queues: string[],
+  ): Promise<Row[]> {
+    const { workerId, now } = params;
+    const keys = [...new Set(queues.map((q) => hash32(`${this.#url.schema}:${LOCK_QUEUE}:${q}`)))]
+      .sort((a, b) => a - b);
+    return this.#begin(async (tx) => {
+      await this.#q(
+        tx,
+        "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int[]) AS k ORDER BY k",
+        [LOCK_CLASS, keys],
+      );
+      return await this.#q(
+        tx,
+        `WITH lim AS (
+           SELECT q.name, least($4::int, q.concurrency - (
+             SELECT count(*) FROM jobs r WHERE r.state = 'processing' AND r.queue = q.name))::int
+             AS room
+           FROM queues q WHERE q.name = ANY($6::text[]) AND NOT q.paused AND q.concurrency > 0),
+         picked AS MATERIALIZED (
+           SELECT x.seq FROM lim CROSS JOIN LATERAL (
+             SELECT seq, priority, next_run_at FROM jobs
+             WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint
+               AND queue = lim.name
+             ORDER BY priority DESC, next_run_at, seq
+             LIMIT greatest(lim.room, 0)
+             FOR UPDATE SKIP LOCKED) x
+           ORDER BY x.priority DESC, x.next_run_at, x.seq
+           LIMIT $4),
+         claimed AS (
+           UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
+             lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
+           FROM picked WHERE j.seq = picked.seq
+           RETURNING j.${JOB_COLUMNS.replace(/,\s*/g, ", j.")}),
+         started AS (
+           INSERT INTO runs (job_id, attempt, worker_id, started_at)
+           SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+         SELECT * FROM claimed`,
+        [workerId, now + params.leaseMs, now, params.limit, now, queues],
+      );
     });
   }
 
@@ -1502,15 +1630,17 @@ export class PostgresStorage implements Storage {
     return this.#call(() => this.#workers("", [], -Infinity));
   }
 
-  rescuerTurnTake(params: { holder: string; now: number; ttlMs: number }): Promise<boolean> {
+  rescuerTurnTake(
+    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+  ): Promise<boolean> {
     return this.#call(async () => {
       const rows = await this.#q(
         this.#sql,
-        `INSERT INTO turns (name, holder, until) VALUES ('rescuer', $1, $2)
+        `INSERT INTO turns (name, holder, until) VALUES ($4, $1, $2)
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
          WHERE turns.holder = excluded.holder OR turns.until < $3
          RETURNING holder`,
-        [params.holder, params.now + params.ttlMs, params.now],
+        [params.holder, params.now + params.ttlMs, params.now, params.name ?? "rescuer"],
       );
       return rows.length > 0;
     });
@@ -1605,5 +1735,99 @@ export class PostgresStorage implements Storage {
         await this.#notify(tx);
       });
     });
+  }
+
+  queueList(): Promise<QueueInfo[]> {
+    return this.#call(async () => {
+      const queues = new Map<string, QueueInfo>();
+      const queue = (name: string): QueueInfo => {
+        let info = queues.get(name);
+        if (!info) {
+          info = {
+            name,
+            counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as QueueInfo["counts"],
+            running: 0,
+            paused: false,
+            concurrency: 0,
+          };
+          queues.set(name, info);
+        }
+        return info;
+      };
+      const [settings, counts] = await Promise.all([
+        this.#q(this.#sql, "SELECT name, paused, concurrency FROM queues"),
+        this.#q(this.#sql, "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state"),
+      ]);
+      for (const row of settings) {
+        const info = queue(row.name as string);
+        info.paused = row.paused === true;
+        info.concurrency = row.concurrency as number;
+      }
+      for (const row of counts) {
+        queue(row.queue as string).counts[row.state as JobState] = row.n as number;
+      }
+      for (const info of queues.values()) info.running = info.counts.processing;
+      return [...queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+  }
+
+  queueSet(
+    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
+  ): Promise<void> {
+    return this.#call(async () => {
+      await this.#begin(async (tx) => {
+        await this.#q(
+          tx,
+          `INSERT INTO queues (name, paused, concurrency)
+           VALUES ($1, coalesce($2::boolean, false), coalesce($3::int, 0))
+           ON CONFLICT (name) DO UPDATE SET paused = coalesce($2::boolean, queues.paused),
+             concurrency = coalesce($3::int, queues.concurrency)`,
+          [params.name, params.paused ?? null, params.concurrency ?? null],
+        );
+        await this.#notify(tx);
+      });
+    });
+  }
+
+  #size(db: Sql): Promise<Row[]> {
+    return this.#q(
+      db,
+      `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 AS n
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [this.#url.schema],
+    );
+  }
+
+  storeSize(): Promise<number> {
+    return this.#call(async () => (await this.#size(this.#sql))[0]!.n as number);
+  }
+
+  async storeVacuum(): Promise<{ before: number; after: number }> {
+    const before = await this.storeSize();
+    // VACUUM runs outside a transaction and may take longer than the
+    // statement timeout of every other call: a connection of its own.
+    try {
+      const conn = await this.#sql.reserve();
+      try {
+        await conn.unsafe("SET statement_timeout = 0");
+        await conn.unsafe(`VACUUM (ANALYZE) ${TABLES.join(", ")}`);
+        await conn.unsafe("RESET statement_timeout");
+      } finally {
+        conn.release();
+      }
+    } catch (error) {
+      throw toStorageError(error, this.#url);
+    }
+    return { before, after: await this.storeSize() };
+  }
+
+  storeBackup(_params: { path: string }): Promise<{ bytes: number }> {
+    return Promise.reject(
+      new UsageError(
+        "backup copies a SQLite database; this one is PostgreSQL",
+        `use pg_dump, e.g. pg_dump --schema=${this.#url.schema} ...`,
+      ),
+    );
   }
 }

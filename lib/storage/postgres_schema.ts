@@ -205,6 +205,16 @@ export const PG_MIGRATIONS: readonly string[] = [
       AND NEW.state IN ('completed', 'dead', 'cancelled'))
     EXECUTE FUNCTION jobs_settle_dependents();
   `,
+  `
+  -- queue controls (issue 12): a paused queue starts nothing; concurrency > 0
+  -- caps its running jobs (claims of a limited queue serialize on an
+  -- advisory lock per queue; others never look at it).
+  CREATE TABLE queues (
+    name text COLLATE "C" PRIMARY KEY,
+    paused boolean NOT NULL DEFAULT false,
+    concurrency integer NOT NULL DEFAULT 0
+  );
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -140,6 +140,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX job_deps_job ON job_deps (job_id);
   INSERT OR IGNORE INTO job_counts (state, n) VALUES ('blocked', 0);
   `,
+  `
+  -- queue controls (issue 12): a paused queue starts nothing; concurrency > 0
+  -- caps its running jobs. The claim reads the rows that are paused or
+  -- limited first, so with none it runs the plain statement.
+  CREATE TABLE queues (
+    name TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    concurrency INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this build writes. */

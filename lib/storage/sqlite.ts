@@ -5,8 +5,9 @@
  * timeout covers lock waits and nothing is ever half done.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { dirname } from "node:path";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
+import { ConflictError, jobNotFound, QueuectlError, StorageError, UsageError } from "../errors.ts";
 import {
   type Job,
   JOB_STATES,
@@ -28,20 +29,24 @@ import {
   replacedError,
 } from "../job_flow.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
-import type {
-  ClaimedJob,
-  FinishedCount,
-  HeartbeatReply,
-  InsertResult,
-  JobListParams,
-  JobPage,
-  RunFinish,
-  RunOutputUpdate,
-  RunStart,
-  Storage,
-  StrandedJob,
-  WorkerInfo,
-  WorkerRole,
+import {
+  type ClaimedJob,
+  type FinishedCount,
+  type HeartbeatReply,
+  type InsertResult,
+  type JobListParams,
+  type JobPage,
+  PRUNABLE_STATES,
+  type PruneCounts,
+  type PruneParams,
+  type QueueInfo,
+  type RunFinish,
+  type RunOutputUpdate,
+  type RunStart,
+  type Storage,
+  type StrandedJob,
+  type WorkerInfo,
+  type WorkerRole,
 } from "./storage.ts";
 
 import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
@@ -757,6 +762,51 @@ export class SqliteStorage implements Storage {
     );
   }
 
+  jobPrune(params: PruneParams): Promise<PruneCounts> {
+    return this.#promise(() => {
+      const counts: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+      const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
+      if (params.dryRun) {
+        return this.#read(() => {
+          for (const state of states) {
+            counts[state] = this.#get(
+              `SELECT count(*) AS n FROM jobs INDEXED BY jobs_state_created
+               WHERE state = ? AND updated_at < ?`,
+              state,
+              params.before[state]!,
+            )!.n as number;
+          }
+          return counts;
+        });
+      }
+      return this.#write(() => {
+        let room = params.limit ?? Number.MAX_SAFE_INTEGER;
+        for (const state of states) {
+          if (room <= 0) break;
+          const rows = this.#all(
+            `SELECT seq, id FROM jobs INDEXED BY jobs_state_created
+             WHERE state = ? AND updated_at < ? LIMIT ?`,
+            state,
+            params.before[state]!,
+            room,
+          );
+          if (rows.length === 0) continue;
+          const ids = JSON.stringify(rows.map((r) => r.id));
+          this.#run("DELETE FROM runs WHERE job_id IN (SELECT value FROM json_each(?))", ids);
+          // Its own dependency edges; a dependent's edge to it stays (shown as pruned).
+          this.#run("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM json_each(?))", ids);
+          counts[state] = this.#run(
+            "DELETE FROM jobs WHERE seq IN (SELECT value FROM json_each(?)) AND state = ?",
+            JSON.stringify(rows.map((r) => r.seq)),
+            state,
+          );
+          room -= rows.length;
+        }
+        return counts;
+      }, true);
+    });
+  }
+
   jobClaim(params: {
     workerId: string;
     queues: string[] | null;
@@ -767,20 +817,37 @@ export class SqliteStorage implements Storage {
     const { workerId, now } = params;
     return this.#promise(() =>
       this.#write(() => {
-        const queueFilter = params.queues ? "AND queue IN (SELECT value FROM json_each(?))" : "";
-        const args: SQLInputValue[] = [workerId, now + params.leaseMs, now, now];
-        if (params.queues) args.push(JSON.stringify(params.queues));
-        args.push(params.limit);
-        const rows = this.#all(
-          `UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?,
-           lease_expires_at = ?, updated_at = ?, cancel_requested = 0
-         WHERE seq IN (
-           SELECT seq FROM jobs INDEXED BY jobs_due
-           WHERE state IN ('pending', 'failed') AND next_run_at <= ? ${queueFilter}
-           ORDER BY priority DESC, next_run_at, seq LIMIT ?)
-         RETURNING *`,
-          ...args,
+        // Paused or limited queues, read inside the claim's write lock, so
+        // a limit holds across every process. With none (the usual case)
+        // the claim is the one plain statement.
+        const controls = this.#all(
+          "SELECT name, paused, concurrency FROM queues WHERE paused = 1 OR concurrency > 0",
         );
+        let rows: Row[];
+        if (controls.length === 0) {
+          rows = this.#claimWhere(params, "", [], params.limit);
+        } else {
+          const held = JSON.stringify(controls.map((c) => c.name));
+          rows = this.#claimWhere(
+            params,
+            "AND queue NOT IN (SELECT value FROM json_each(?))",
+            [held],
+            params.limit,
+          );
+          for (const control of controls) {
+            const name = control.name as string;
+            if (control.paused || (params.queues && !params.queues.includes(name))) continue;
+            const running = this.#get(
+              "SELECT count(*) AS n FROM jobs WHERE state = 'processing' AND queue = ?",
+              name,
+            )!.n as number;
+            const room = Math.min(
+              params.limit - rows.length,
+              (control.concurrency as number) - running,
+            );
+            if (room > 0) rows.push(...this.#claimWhere(params, "AND queue = ?", [name], room));
+          }
+        }
         const insertRun = this.#stmt(
           "INSERT INTO runs (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)",
         );
@@ -794,6 +861,30 @@ export class SqliteStorage implements Storage {
         );
         return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
       }, true)
+    );
+  }
+
+  /** The claim's one statement: up to `limit` due jobs, also matching `filter`. */
+  #claimWhere(
+    params: { workerId: string; queues: string[] | null; now: number; leaseMs: number },
+    filter: string,
+    filterArgs: SQLInputValue[],
+    limit: number,
+  ): Row[] {
+    const { now } = params;
+    const queueFilter = params.queues ? "AND queue IN (SELECT value FROM json_each(?))" : "";
+    const args: SQLInputValue[] = [params.workerId, now + params.leaseMs, now, now];
+    if (params.queues) args.push(JSON.stringify(params.queues));
+    args.push(...filterArgs, limit);
+    return this.#all(
+      `UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?,
+         lease_expires_at = ?, updated_at = ?, cancel_requested = 0
+       WHERE seq IN (
+         SELECT seq FROM jobs INDEXED BY jobs_due
+         WHERE state IN ('pending', 'failed') AND next_run_at <= ? ${queueFilter} ${filter}
+         ORDER BY priority DESC, next_run_at, seq LIMIT ?)
+       RETURNING *`,
+      ...args,
     );
   }
 
@@ -1088,14 +1179,17 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  rescuerTurnTake(params: { holder: string; now: number; ttlMs: number }): Promise<boolean> {
+  rescuerTurnTake(
+    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+  ): Promise<boolean> {
     return this.#promise(() =>
       this.#write(
         () =>
           this.#run(
-            `INSERT INTO turns (name, holder, until) VALUES ('rescuer', ?, ?)
+            `INSERT INTO turns (name, holder, until) VALUES (?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
            WHERE turns.holder = excluded.holder OR turns.until < ?`,
+            params.name ?? "rescuer",
             params.holder,
             params.now + params.ttlMs,
             params.now,
@@ -1189,6 +1283,127 @@ export class SqliteStorage implements Storage {
           JSON.stringify(params.value),
         )
       );
+    });
+  }
+
+  queueList(): Promise<QueueInfo[]> {
+    return this.#promise(() =>
+      this.#read(() => {
+        const queues = new Map<string, QueueInfo>();
+        const queue = (name: string): QueueInfo => {
+          let info = queues.get(name);
+          if (!info) {
+            info = {
+              name,
+              counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as QueueInfo["counts"],
+              running: 0,
+              paused: false,
+              concurrency: 0,
+            };
+            queues.set(name, info);
+          }
+          return info;
+        };
+        for (const row of this.#all("SELECT name, paused, concurrency FROM queues")) {
+          const info = queue(row.name as string);
+          info.paused = row.paused === 1;
+          info.concurrency = row.concurrency as number;
+        }
+        for (
+          const row of this.#all(
+            "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state",
+          )
+        ) {
+          const info = queue(row.queue as string);
+          info.counts[row.state as JobState] = row.n as number;
+        }
+        for (const info of queues.values()) info.running = info.counts.processing;
+        return [...queues.values()].sort((
+          a,
+          b,
+        ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      })
+    );
+  }
+
+  queueSet(
+    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
+  ): Promise<void> {
+    const paused = params.paused === undefined ? null : params.paused ? 1 : 0;
+    const concurrency = params.concurrency ?? null;
+    return this.#promise(() => {
+      this.#write(() =>
+        this.#run(
+          `INSERT INTO queues (name, paused, concurrency) VALUES (?, coalesce(?, 0), coalesce(?, 0))
+           ON CONFLICT (name) DO UPDATE SET paused = coalesce(?, paused),
+             concurrency = coalesce(?, concurrency)`,
+          params.name,
+          paused,
+          concurrency,
+          paused,
+          concurrency,
+        )
+      );
+    });
+  }
+
+  #fileSize(path: string): number {
+    try {
+      return Deno.statSync(path).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  storeSize(): Promise<number> {
+    if (this.location === ":memory:") return Promise.resolve(0);
+    return Promise.resolve(
+      this.#fileSize(this.location) + this.#fileSize(`${this.location}-wal`),
+    );
+  }
+
+  async storeVacuum(): Promise<{ before: number; after: number }> {
+    const before = await this.storeSize();
+    this.#read(() => {
+      // Outside any transaction; waits for writers up to the busy timeout.
+      this.#db.exec("VACUUM");
+      // The rewrite went through the WAL: fold it back and shrink it.
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    });
+    return { before, after: await this.storeSize() };
+  }
+
+  storeBackup(params: { path: string }): Promise<{ bytes: number }> {
+    return this.#promise(() => {
+      const { path } = params;
+      let exists = true;
+      try {
+        Deno.lstatSync(path);
+      } catch {
+        exists = false;
+      }
+      if (exists) {
+        throw new UsageError(
+          `Cannot back up to "${path}": the file exists`,
+          "choose a new file name, or remove the old file first",
+        );
+      }
+      const folder = dirname(path);
+      let isFolder = false;
+      try {
+        isFolder = Deno.statSync(folder).isDirectory;
+      } catch { /* missing */ }
+      if (!isFolder) {
+        throw new UsageError(
+          `Cannot back up to "${path}": folder "${folder}" does not exist`,
+          "create the folder first",
+        );
+      }
+      // VACUUM INTO copies one read transaction's snapshot (WAL: writers go
+      // on meanwhile), compacted, into a new file: consistent without
+      // restarting as the online backup API does on each foreign write.
+      this.#read(() => this.#stmt("VACUUM INTO ?").run(path));
+      return { bytes: this.#fileSize(path) };
     });
   }
 }

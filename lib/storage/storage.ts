@@ -145,6 +145,41 @@ export interface HeartbeatReply {
   cancelRequested: string[];
 }
 
+/** A named queue as `queue list --json` prints it. */
+export interface QueueInfo {
+  name: string;
+  /** Jobs of this queue per state; every state present. */
+  counts: Record<JobState, number>;
+  /** Jobs of this queue running now (its `processing` count). */
+  running: number;
+  /** Workers start nothing from a paused queue. */
+  paused: boolean;
+  /** At most this many of its jobs run at once across all workers; 0 = no limit. */
+  concurrency: number;
+}
+
+/** The final states retention may delete, in the order a batch takes them. */
+export const PRUNABLE_STATES = ["completed", "cancelled", "dead"] as const;
+
+/** A final state retention may delete. */
+export type PrunableState = typeof PRUNABLE_STATES[number];
+
+/** Jobs deleted (or, on a dry run, to be deleted) per final state. */
+export type PruneCounts = Record<PrunableState, number>;
+
+/** What {@linkcode Storage.jobPrune} deletes. */
+export interface PruneParams {
+  /**
+   * Per final state, the cutoff: jobs that became final (`updated_at`)
+   * before it go. A state left out (or `null`) is kept.
+   */
+  before: Partial<Record<PrunableState, number | null>>;
+  /** At most this many jobs in this call (one transaction); all when omitted. */
+  limit?: number | undefined;
+  /** Count only; delete nothing. */
+  dryRun?: boolean | undefined;
+}
+
 /** Persistence of jobs, attempts, workers and settings. */
 export interface Storage extends AsyncDisposable {
   /**
@@ -227,9 +262,20 @@ export interface Storage extends AsyncDisposable {
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number>;
 
   /**
+   * Deletes final jobs older than the cutoffs, with their attempts and
+   * output, in one transaction of at most `limit` jobs (callers loop in
+   * small batches so claims never wait long). Quiet: deleting final jobs
+   * makes nothing claimable. Returns how many per state.
+   */
+  jobPrune(params: PruneParams): Promise<PruneCounts>;
+
+  /**
    * Atomically claims up to `limit` due jobs (priority, then due time) for
    * `workerId`, starting a new attempt with a lease until `now + leaseMs`.
-   * A job is never claimed twice.
+   * A job is never claimed twice. Nothing is claimed from a paused queue,
+   * and a queue with a concurrency limit never has more than that many
+   * jobs processing: the limit is checked and the jobs taken under one
+   * serialization (all hosts), not by a read before the claim.
    */
   jobClaim(params: {
     workerId: string;
@@ -316,12 +362,15 @@ export interface Storage extends AsyncDisposable {
   /** Every registered worker, live or not, for the rescuer. */
   workerListAll(): Promise<WorkerInfo[]>;
   /**
-   * Takes (or keeps) the rescuer's turn for `holder` until `now + ttlMs`:
-   * true when it is `holder`'s, false while another holder's turn lasts. So
-   * one rescuer pass runs at a time across all hosts, judged by the store's
-   * clock; a holder that dies loses the turn when its time runs out. Quiet.
+   * Takes (or keeps) the turn `name` (default "rescuer"; the pruner's is
+   * "pruner") for `holder` until `now + ttlMs`: true when it is `holder`'s,
+   * false while another holder's turn lasts. So one pass of a maintenance
+   * service runs at a time across all hosts, judged by the store's clock; a
+   * holder that dies loses the turn when its time runs out. Quiet.
    */
-  rescuerTurnTake(params: { holder: string; now: number; ttlMs: number }): Promise<boolean>;
+  rescuerTurnTake(
+    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+  ): Promise<boolean>;
   /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number>;
 
@@ -340,4 +389,31 @@ export interface Storage extends AsyncDisposable {
   configGetAll(): Promise<Config>;
   /** Stores one setting (already validated). */
   configSet(params: { key: ConfigKey; value: number }): Promise<void>;
+
+  /**
+   * Every queue known from jobs or from its settings, by name, with counts
+   * per state (a scan of the jobs: meant for `queue list` and the
+   * dashboard, not for hot paths).
+   */
+  queueList(): Promise<QueueInfo[]>;
+  /**
+   * Changes a queue's settings (a field left out keeps its value; a queue
+   * with no settings yet is unpaused and unlimited). Wakes every watcher,
+   * so a resume or a raised limit reaches idle workers at once.
+   */
+  queueSet(
+    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
+  ): Promise<void>;
+
+  /** The space the database takes, in bytes (SQLite: file plus WAL; PostgreSQL: queuectl's tables). */
+  storeSize(): Promise<number>;
+  /** Returns freed space to the file system; the sizes before and after, in bytes. */
+  storeVacuum(): Promise<{ before: number; after: number }>;
+  /**
+   * Writes a consistent copy of the database to the new file `path`, while
+   * other processes keep writing. Refuses an existing file or a missing
+   * folder, and a store that cannot (PostgreSQL: use pg_dump), as UsageError.
+   * Returns the copy's size in bytes.
+   */
+  storeBackup(params: { path: string }): Promise<{ bytes: number }>;
 }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { tempDir } from "../_helpers.ts";
+import { runCli, tempDir } from "../_helpers.ts";
 import { freePort, startDashboard } from "./_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -169,6 +169,37 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     await page.waitForFunction(
       `document.querySelector("#live")?.textContent.includes("line-48")`,
     );
+
+    // The queues page: pause, a limit and resume from the buttons, live, no reload.
+    await page.goto(`${base}/queues`);
+    await page.waitForFunction(LIVE);
+    await mark(page);
+    const row = `#live tr[data-queue="default"]`;
+    const cell = (col: string, text: string) =>
+      `document.querySelector('${row} td[data-col="${col}"]')?.textContent === ${
+        JSON.stringify(text)
+      }`;
+    await page.click(`${row} form[action$="/pause"] button`);
+    await page.waitForFunction(FLASH("Queue default paused"));
+    await page.waitForFunction(cell("state", "paused"));
+    const enqueued = await runCli(["enqueue", "--id", "held-1", "--", "true"], { db });
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    await page.waitForFunction(cell("pending", "1"));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.ok(await page.evaluate(cell("pending", "1")), "the paused queue ran nothing");
+    await page.locator(`${row} input[name="concurrency"]`).fill("2");
+    await page.click(`${row} form[action$="/concurrency"] button`);
+    await page.waitForFunction(FLASH("Queue default now has a limit of 2"));
+    await page.waitForFunction(cell("limit", "2"));
+    await page.click(`${row} form[action$="/resume"] button`);
+    await page.waitForFunction(FLASH("Queue default resumed"));
+    await page.waitForFunction(cell("pending", "0"));
+    await page.waitForFunction(cell("state", "active"));
+    // A change made elsewhere (no count moves) shows within about a second.
+    const paused = await runCli(["queue", "pause", "elsewhere"], { db });
+    assert.equal(paused.code, 0, paused.stderr);
+    await page.waitForSelector(`#live tr[data-queue="elsewhere"] td[data-col="state"]`);
+    assert.ok(await notReloaded(page), "the queues page never reloaded");
 
     // A picture of the overview for a person to look at.
     await page.goto(`${base}/`);

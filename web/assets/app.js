@@ -115,6 +115,11 @@
   // of a running job refreshes on its own.
   setInterval(() => {
     if (live?.querySelector("[data-running]")) refresh();
+    // Queue settings change without a change event too (a pause changes no
+    // count); refresh, but never under a reader's cursor in a field.
+    else if (live?.querySelector("[data-poll]") && !live.contains(document.activeElement)) {
+      refresh();
+    }
   }, 1000);
 
   // ----- forms that post without a reload
@@ -123,6 +128,12 @@
     if (action.endsWith("/api/dlq/retry")) {
       const n = body.retried;
       return [`Moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`];
+    }
+    if (action.startsWith("/api/queues/")) {
+      const limit = body.concurrency === 0 ? "no limit" : `a limit of ${body.concurrency}`;
+      if (action.endsWith("/pause")) return [`Queue ${body.name} paused`];
+      if (action.endsWith("/resume")) return [`Queue ${body.name} resumed`];
+      return [`Queue ${body.name} now has ${limit}`];
     }
     const job = Array.isArray(body) ? body[0] : body;
     const link = { href: `/jobs/${encodeURIComponent(job.id)}`, text: job.id };

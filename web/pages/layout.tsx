@@ -6,7 +6,7 @@ import type { JobState } from "../../lib/job.ts";
 export interface LayoutProps {
   title: string;
   /** The nav entry to mark as current. */
-  section: "overview" | "jobs" | "dlq";
+  section: "overview" | "jobs" | "queues" | "dlq";
   counts: Record<JobState, number>;
   db: string;
   /** The database engine and version. */
@@ -45,6 +45,7 @@ export function Layout(props: LayoutProps) {
                 {props.counts.processing} running
               </span>
             </a>
+            <a href="/queues" aria-current={current("queues")}>Queues</a>
             <a href="/dlq" aria-current={current("dlq")}>
               DLQ{" "}
               <span class="count dead" data-count="dead" title="dead jobs">

@@ -12,6 +12,8 @@ import { JobFilterForm, type JobFilters, JobsLive } from "./jobs.tsx";
 import { Layout, Live } from "./layout.tsx";
 import { MESSAGE_STYLE_HASH, MessagePage } from "./message.tsx";
 import { AddJobForm, type OverviewData, OverviewLive } from "./overview.tsx";
+import { QueuesLive } from "./queues.tsx";
+import type { QueueInfo } from "../../lib/storage/storage.ts";
 
 export type { OverviewData, ThroughputPoint } from "./overview.tsx";
 
@@ -144,6 +146,34 @@ export function dlq(data: DlqData): Promise<string> {
 /** The live region of the DLQ page. */
 export function dlqLive(data: DlqData): string | Promise<string> {
   return <DlqLive {...data} />;
+}
+
+/** What the queues page shows. */
+export interface QueuesData {
+  queues: QueueInfo[];
+  stats: Stats;
+}
+
+/** The queues page. */
+export function queues(data: QueuesData): Promise<string> {
+  return doc(
+    <Layout
+      title="Queues"
+      section="queues"
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
+      <Live>
+        <QueuesLive queues={data.queues} />
+      </Live>
+    </Layout>,
+  );
+}
+
+/** The live region of the queues page. */
+export function queuesLive(data: QueuesData): string | Promise<string> {
+  return <QueuesLive queues={data.queues} />;
 }
 
 /** A page that stands alone: the 401 page and error pages. */

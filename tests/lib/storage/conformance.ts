@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../../lib/config.ts";
-import { ConflictError, NotFoundError } from "../../../lib/errors.ts";
+import { ConflictError, NotFoundError, UsageError } from "../../../lib/errors.ts";
 import {
   insertedJobs,
   isoTime,
@@ -3110,6 +3110,294 @@ export function storageConformance(
     assert.equal(await store.jobRetryAllDead({ now: T0 + 5000 }), 1);
     const states = Object.values(await statesOf(store, ["first", "second"])).sort();
     assert.deepEqual(states, ["dead", "pending"]);
+  });
+
+  // --- queueSet, queueList, and the claim's pause and limits ---
+
+  test("queueList() shows queues known from jobs or from settings, with counts", async (store) => {
+    assert.deepEqual(await store.queueList(), []);
+    await addJobIn(store, "a-done", "completed", { overrides: { queue: "a" } });
+    await addJobIn(store, "a-run", "processing", { overrides: { queue: "a" } });
+    await store.jobInsertMany({
+      jobs: [newJob("a-wait", { queue: "a" }), newJob("d-wait")],
+      now: T0,
+    });
+    await store.queueSet({ name: "empty", paused: true });
+    await store.queueSet({ name: "a", concurrency: 3 });
+    const queues = await store.queueList();
+    assert.deepEqual(queues.map((q) => q.name), ["a", "default", "empty"]);
+    const [a, d, empty] = queues;
+    assert.deepEqual(
+      a,
+      {
+        name: "a",
+        counts: {
+          ...Object.fromEntries(JOB_STATES.map((s) => [s, 0])),
+          pending: 1,
+          processing: 1,
+          completed: 1,
+        },
+        running: 1,
+        paused: false,
+        concurrency: 3,
+      },
+    );
+    assert.equal(d?.counts.pending, 1);
+    assert.equal(d?.paused, false);
+    assert.equal(d?.concurrency, 0);
+    assert.equal(empty?.paused, true);
+    assert.equal(empty?.running, 0);
+    // A field left out keeps its value.
+    await store.queueSet({ name: "a", paused: true });
+    await store.queueSet({ name: "empty", concurrency: 2 });
+    const again = await store.queueList();
+    assert.deepEqual(
+      again.map((q) => [q.name, q.paused, q.concurrency]),
+      [["a", true, 3], ["default", false, 0], ["empty", true, 2]],
+    );
+  });
+
+  test("jobClaim() takes nothing from a paused queue until it is resumed", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("p1", { queue: "held", priority: 9 }),
+        newJob("p2", { queue: "held", priority: 9 }),
+        newJob("o1", { queue: "other" }),
+      ],
+      now: T0,
+    });
+    await store.queueSet({ name: "held", paused: true });
+    const first = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 10,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(first.map((j) => j.id), ["o1"], "only the other queue's job");
+    const named = await store.jobClaim({
+      workerId: "w1",
+      queues: ["held"],
+      limit: 10,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(named, [], "not even for a worker of that queue alone");
+    await store.queueSet({ name: "held", paused: false });
+    const after = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 10,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(after.map((j) => j.id).sort(), ["p1", "p2"]);
+    await assertCounts(store, { processing: 3 });
+  });
+
+  test(
+    "jobClaim() never runs more of a limited queue than its limit, across connections",
+    async (store, db) => {
+      await using other = await db.open();
+      await store.queueSet({ name: "lim", concurrency: 2 });
+      await store.jobInsertMany({
+        jobs: [
+          ...Array.from({ length: 5 }, (_, i) => newJob(`l${i}`, { queue: "lim", priority: 5 })),
+          newJob("u1", { queue: "free" }),
+          newJob("u2", { queue: "free" }),
+        ],
+        now: T0,
+      });
+      const first = await store.jobClaim({
+        workerId: "w1",
+        queues: null,
+        limit: 10,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(
+        first.map((j) => j.id),
+        ["l0", "l1", "u1", "u2"],
+        "two of the limited queue (by priority), every other job",
+      );
+      const none = await other.jobClaim({
+        workerId: "w2",
+        queues: ["lim"],
+        limit: 10,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(none, [], "the limit holds for another connection");
+      await store.runFinishMany({ finishes: [finishOf(first[0]!, "w1")] });
+      const next = await other.jobClaim({
+        workerId: "w2",
+        queues: null,
+        limit: 10,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(next.map((j) => j.id), ["l2"], "one ended, one more starts");
+      // A raised limit applies to the next claim; 0 lifts it.
+      await other.queueSet({ name: "lim", concurrency: 3 });
+      const raised = await store.jobClaim({
+        workerId: "w1",
+        queues: null,
+        limit: 10,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(raised.map((j) => j.id), ["l3"]);
+      await other.queueSet({ name: "lim", concurrency: 0 });
+      const lifted = await store.jobClaim({
+        workerId: "w1",
+        queues: null,
+        limit: 10,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(lifted.map((j) => j.id), ["l4"]);
+    },
+  );
+
+  test("jobClaim() from many connections at once keeps a queue's limit", async (store, db) => {
+    const stores = [store, await db.open(), await db.open()];
+    try {
+      await store.queueSet({ name: "lim", concurrency: 3 });
+      await store.jobInsertMany({
+        jobs: Array.from({ length: 40 }, (_, i) => newJob(`j${i}`, { queue: "lim" })),
+        now: T0,
+      });
+      const claimed = await Promise.all(
+        stores.flatMap((s, i) =>
+          [0, 1, 2].map((k) =>
+            s.jobClaim({ workerId: `w${i}-${k}`, queues: null, limit: 4, now: T0, leaseMs: LEASE })
+          )
+        ),
+      );
+      assert.equal(claimed.flat().length, 3, "three in all, whoever got them");
+      await assertCounts(store, { pending: 37, processing: 3 });
+    } finally {
+      await stores[1]!.close();
+      await stores[2]!.close();
+    }
+  });
+
+  test("queueSet() wakes watchers of other connections", async (store, db) => {
+    await using other = await db.open();
+    using watch = await liveWatch(store, other);
+    const seen = watch.calls;
+    await other.queueSet({ name: "q", paused: true });
+    const paused = await awaitWake(watch, seen, "queueSet (pause) by another connection");
+    await other.queueSet({ name: "q", paused: false });
+    const resumed = await awaitWake(watch, paused, "queueSet (resume) by another connection");
+    await other.queueSet({ name: "q", concurrency: 4 });
+    await awaitWake(watch, resumed, "queueSet (limit) by another connection");
+  });
+
+  // --- jobPrune ---
+
+  test("jobPrune() deletes final jobs older than their cutoff, with their history", async (store) => {
+    await addJobIn(store, "c-old", "completed", { finishedAt: T0 + 1000 });
+    await addJobIn(store, "c-new", "completed", { finishedAt: T0 + 9000 });
+    await addJobIn(store, "x-old", "cancelled", { finishedAt: T0 + 1000 });
+    await addJobIn(store, "d-old", "dead", { finishedAt: T0 + 1000 });
+    await addJobIn(store, "f-old", "failed", { finishedAt: T0 + 1000 });
+    await addJobIn(store, "r-old", "processing");
+    await store.jobInsertMany({ jobs: [newJob("p-old")], now: T0 });
+    const cut = T0 + 5000;
+    const dry = await store.jobPrune({
+      before: { completed: cut, cancelled: cut, dead: null },
+      dryRun: true,
+    });
+    assert.deepEqual(dry, { completed: 1, cancelled: 1, dead: 0 });
+    assert.equal((await allIds(store)).length, 7, "a dry run deletes nothing");
+    const done = await store.jobPrune({ before: { completed: cut, cancelled: cut } });
+    assert.deepEqual(done, { completed: 1, cancelled: 1, dead: 0 });
+    assert.equal(await store.jobGet({ id: "c-old" }), null);
+    assert.equal(await store.runOutputGet({ id: "c-old" }), null, "its attempts are gone too");
+    assert.equal(await store.jobGet({ id: "x-old" }), null);
+    assert.deepEqual(
+      (await allIds(store)).sort(),
+      ["c-new", "d-old", "f-old", "p-old", "r-old"],
+      "active jobs, newer ones and a kept state stay",
+    );
+    assert.deepEqual(await store.jobPrune({ before: { dead: T0 + 5000 } }), {
+      completed: 0,
+      cancelled: 0,
+      dead: 1,
+    });
+    // Even a cutoff in the future never touches active jobs.
+    const future = T0 + 3_600_000;
+    await store.jobPrune({ before: { completed: future, cancelled: future, dead: future } });
+    assert.deepEqual((await allIds(store)).sort(), ["f-old", "p-old", "r-old"]);
+    await assertCounts(store, { failed: 1, pending: 1, processing: 1 });
+  });
+
+  test("jobPrune() with a limit deletes at most that many a call", async (store) => {
+    for (let i = 0; i < 5; i++) await addJobIn(store, `c${i}`, "completed");
+    await addJobIn(store, "x0", "cancelled");
+    const cut = T0 + 5000;
+    const before = { completed: cut, cancelled: cut, dead: cut };
+    assert.deepEqual(await store.jobPrune({ before, limit: 4 }), {
+      completed: 4,
+      cancelled: 0,
+      dead: 0,
+    });
+    assert.deepEqual(await store.jobPrune({ before, limit: 4 }), {
+      completed: 1,
+      cancelled: 1,
+      dead: 0,
+    });
+    assert.deepEqual(await store.jobPrune({ before, limit: 4 }), {
+      completed: 0,
+      cancelled: 0,
+      dead: 0,
+    });
+    await assertCounts(store, {});
+  });
+
+  test("rescuerTurnTake() keeps named turns apart", async (store, db) => {
+    await using other = await db.open();
+    assert.equal(await store.rescuerTurnTake({ holder: "a", now: T0, ttlMs: 6000 }), true);
+    assert.equal(
+      await other.rescuerTurnTake({ name: "pruner", holder: "b", now: T0, ttlMs: 6000 }),
+      true,
+      "the pruner's turn is not the rescuer's",
+    );
+    assert.equal(
+      await store.rescuerTurnTake({ name: "pruner", holder: "a", now: T0 + 1000, ttlMs: 6000 }),
+      false,
+    );
+    assert.equal(
+      await other.rescuerTurnTake({ name: "rescuer", holder: "b", now: T0 + 1000, ttlMs: 6000 }),
+      false,
+      "the default name is the rescuer's",
+    );
+  });
+
+  // --- storeSize, storeVacuum, storeBackup ---
+
+  test("storeVacuum() reports sizes before and after; storeSize() is positive", async (store) => {
+    await store.jobInsertMany({
+      jobs: Array.from({ length: 200 }, (_, i) => newJob(`v${i}`, { command: "x".repeat(500) })),
+      now: T0,
+    });
+    assert.ok((await store.storeSize()) > 0);
+    await store.jobPrune({ before: {} });
+    const { before, after } = await store.storeVacuum();
+    assert.ok(before > 0 && after > 0, `sizes ${before} and ${after}`);
+    assert.equal((await allIds(store)).length, 200, "nothing lost");
+  });
+
+  test("storeBackup() refuses an existing file as bad input", async (store) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/taken.db`, "keep me");
+      await assertRejects(() => store.storeBackup({ path: `${dir}/taken.db` }), UsageError);
+      assert.equal(await Deno.readTextFile(`${dir}/taken.db`), "keep me", "left as it was");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 
   const unknown = Object.keys(skip).filter((title) => !titles.has(title));

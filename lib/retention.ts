@@ -1,0 +1,70 @@
+/**
+ * Retention rules (SPEC section 13), shared by `prune` and the workers'
+ * pruner: which final jobs are old enough to go, and deleting them in
+ * small batches (one short transaction each) so claims never wait long.
+ */
+import type { Config } from "./config.ts";
+import {
+  PRUNABLE_STATES,
+  type PruneCounts,
+  type PruneParams,
+  type Storage,
+} from "./storage/storage.ts";
+
+/** Jobs per transaction. */
+export const PRUNE_BATCH = 500;
+/** The shortest pause between batches, so the event loop and other writers get their turn. */
+const BATCH_GAP_MS = 5;
+/**
+ * The pause after a batch, as a multiple of the time the batch took: 3 keeps
+ * the pruner to a quarter of the time (on SQLite every batch holds the write
+ * lock, and in a worker process blocks its event loop while it runs).
+ */
+export const PRUNE_REST_RATIO = 3;
+
+/** The settings' cutoffs at `now`: jobs final before them go; 0 = keep forever (null). */
+export function retentionCutoffs(config: Config, now: number): PruneParams["before"] {
+  const cutoff = (seconds: number) => (seconds > 0 ? now - seconds * 1000 : null);
+  return {
+    completed: cutoff(config.keep_completed),
+    cancelled: cutoff(config.keep_cancelled),
+    dead: cutoff(config.keep_dead),
+  };
+}
+
+/** The sum of two per-state counts. */
+export function addCounts(a: PruneCounts, b: PruneCounts): PruneCounts {
+  return {
+    completed: a.completed + b.completed,
+    cancelled: a.cancelled + b.cancelled,
+    dead: a.dead + b.dead,
+  };
+}
+
+/**
+ * Deletes every job `before` selects, `batch` jobs per transaction, resting
+ * `restRatio` times as long as each batch took (default
+ * {@linkcode PRUNE_REST_RATIO}) and calling `between()` after each full
+ * batch (to renew a turn, or to stop by returning false). Returns how many
+ * per state.
+ */
+export async function pruneInBatches(
+  store: Storage,
+  before: PruneParams["before"],
+  options: { batch?: number; restRatio?: number; between?: () => Promise<boolean> } = {},
+): Promise<PruneCounts> {
+  const batch = options.batch ?? PRUNE_BATCH;
+  const restRatio = options.restRatio ?? PRUNE_REST_RATIO;
+  let total: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+  while (true) {
+    const started = performance.now();
+    const counts = await store.jobPrune({ before, limit: batch });
+    const tookMs = performance.now() - started;
+    total = addCounts(total, counts);
+    const n = PRUNABLE_STATES.reduce((sum, state) => sum + counts[state], 0);
+    if (n < batch) return total;
+    const restMs = Math.max(BATCH_GAP_MS, tookMs * restRatio);
+    await new Promise((resolve) => setTimeout(resolve, restMs));
+    if (options.between && !(await options.between())) return total;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The pruner: retention (SPEC section 13). Deletes final jobs, with their
+ * attempts and output, once they are older than `keep_completed`,
+ * `keep_cancelled` and `keep_dead` (0 keeps them forever). One pass at a
+ * time across all hosts (the store's "pruner" turn, judged by its clock),
+ * about once a minute, in small batches (one short transaction each) so a
+ * claim never waits long behind it.
+ */
+import type { Config } from "../lib/config.ts";
+import { pruneInBatches, retentionCutoffs } from "../lib/retention.ts";
+import { PRUNABLE_STATES, type PruneCounts, type Storage } from "../lib/storage/storage.ts";
+import type { Maintenance } from "./maintenance.ts";
+
+/** Gap between passes. */
+export const PRUNE_EVERY_MS = 60_000;
+/** First pass after start: soon, but not in the way of the first claims. */
+const FIRST_PASS_MS = 1000;
+
+/** What the pruner needs. */
+export interface PrunerOptions {
+  store: Storage;
+  /** The supervisor running it: the holder of the turn. */
+  selfId: string;
+  /** Gap between passes (default {@linkcode PRUNE_EVERY_MS}). */
+  everyMs?: number;
+  /** Called after a pass that deleted anything, and with an error message when one failed. */
+  onPruned?: (counts: PruneCounts) => void;
+  onError?: (message: string) => void;
+}
+
+/** Retention as a small service: `runOnce` is a whole pass; `start`/`stop` the loop around it. */
+export class Pruner {
+  #options: PrunerOptions;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: PrunerOptions) {
+    this.#options = options;
+  }
+
+  #everyMs(): number {
+    return this.#options.everyMs ?? PRUNE_EVERY_MS;
+  }
+
+  #takeTurn(now: number): Promise<boolean> {
+    return this.#options.store.rescuerTurnTake({
+      name: "pruner",
+      holder: this.#options.selfId,
+      now,
+      // Kept by its holder while it lives; another host takes over after two missed passes.
+      ttlMs: 2 * this.#everyMs() + 10_000,
+    });
+  }
+
+  /**
+   * One pass at `now` with these settings: `null` when another holder has
+   * the turn, else how many jobs per state went.
+   */
+  async runOnce(now: number, config: Config): Promise<PruneCounts | null> {
+    const { store } = this.#options;
+    if (!(await this.#takeTurn(now))) return null;
+    const before = retentionCutoffs(config, now);
+    return await pruneInBatches(store, before, {
+      between: async () => !this.#stopped && await this.#takeTurn(store.now()),
+    });
+  }
+
+  /** Runs a pass soon after start, then one every `everyMs`. */
+  start(): void {
+    this.#schedule(FIRST_PASS_MS);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#running = this.#pass().finally(() => this.#schedule(this.#everyMs()));
+    }, ms);
+  }
+
+  async #pass(): Promise<void> {
+    const { store } = this.#options;
+    try {
+      const config = await store.configGetAll();
+      const counts = await this.runOnce(store.now(), config);
+      if (counts && PRUNABLE_STATES.some((state) => counts[state] > 0)) {
+        this.#options.onPruned?.(counts);
+      }
+    } catch (error) {
+      this.#options.onError?.(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** Stops the loop; resolves once a pass under way has ended (it stops at its next batch). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}
+
+/** The pruner as one of a supervisor's maintenance components. */
+export function pruning(options: { everyMs?: number } = {}): Maintenance {
+  let pruner: Pruner | undefined;
+  return {
+    name: "pruner",
+    start(context) {
+      pruner = new Pruner({
+        store: context.store,
+        selfId: context.workerId,
+        ...(options.everyMs === undefined ? {} : { everyMs: options.everyMs }),
+        onError: (message) =>
+          context.emit({ type: "supervisor:error", message: `pruner: ${message}` }),
+      });
+      pruner.start();
+    },
+    async stop() {
+      await pruner?.stop();
+    },
+  };
+}
