@@ -3,8 +3,8 @@
  * milliseconds, `env` as JSON text, output as bytes) turned into the job
  * model, and the cursor of `jobList` pages. Private to `lib/storage/`.
  */
-import { isoTime, type Job, type JobState, type Run, type RunOutcome } from "../job.ts";
-import type { WorkerInfo, WorkerRole } from "./storage.ts";
+import { isoTime, type Job, JOB_STATES, type JobState, type Run, type RunOutcome } from "../job.ts";
+import type { QueueInfo, WorkerInfo, WorkerRole } from "./storage.ts";
 
 /** A result row, column name to value. */
 export type Row = Record<string, unknown>;
@@ -86,4 +86,36 @@ export function toWorker(row: Row, currentJobs: string[], lateBefore: number): W
     clock_offset_ms: row.clock_offset_ms as number,
     late: (row.heartbeat_at as number) < lateBefore,
   };
+}
+
+/**
+ * Queues from `queues` rows (`name, paused, concurrency`) and job counts
+ * (`queue, state, n`), merged and sorted by name (byte order).
+ */
+export function toQueues(settings: Row[], counts: Row[]): QueueInfo[] {
+  const queues = new Map<string, QueueInfo>();
+  const queue = (name: string): QueueInfo => {
+    let info = queues.get(name);
+    if (!info) {
+      info = {
+        name,
+        counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as QueueInfo["counts"],
+        running: 0,
+        paused: false,
+        concurrency: 0,
+      };
+      queues.set(name, info);
+    }
+    return info;
+  };
+  for (const row of settings) {
+    const info = queue(row.name as string);
+    info.paused = Boolean(row.paused);
+    info.concurrency = row.concurrency as number;
+  }
+  for (const row of counts) {
+    queue(row.queue as string).counts[row.state as JobState] = row.n as number;
+  }
+  for (const info of queues.values()) info.running = info.counts.processing;
+  return [...queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -34,7 +34,16 @@ import {
   replacedError,
 } from "../job_flow.ts";
 import { planCancel, planRetry } from "../state.ts";
-import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  type Row,
+  text,
+  toJob,
+  toQueues,
+  toRun,
+  toWorker,
+} from "./_rows.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
 import {
@@ -1739,35 +1748,11 @@ export class PostgresStorage implements Storage {
 
   queueList(): Promise<QueueInfo[]> {
     return this.#call(async () => {
-      const queues = new Map<string, QueueInfo>();
-      const queue = (name: string): QueueInfo => {
-        let info = queues.get(name);
-        if (!info) {
-          info = {
-            name,
-            counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as QueueInfo["counts"],
-            running: 0,
-            paused: false,
-            concurrency: 0,
-          };
-          queues.set(name, info);
-        }
-        return info;
-      };
       const [settings, counts] = await Promise.all([
         this.#q(this.#sql, "SELECT name, paused, concurrency FROM queues"),
         this.#q(this.#sql, "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state"),
       ]);
-      for (const row of settings) {
-        const info = queue(row.name as string);
-        info.paused = row.paused === true;
-        info.concurrency = row.concurrency as number;
-      }
-      for (const row of counts) {
-        queue(row.queue as string).counts[row.state as JobState] = row.n as number;
-      }
-      for (const info of queues.values()) info.running = info.counts.processing;
-      return [...queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return toQueues(settings, counts);
     });
   }
 

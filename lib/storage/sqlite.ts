@@ -49,7 +49,16 @@ import {
   type WorkerRole,
 } from "./storage.ts";
 
-import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  type Row,
+  text,
+  toJob,
+  toQueues,
+  toRun,
+  toWorker,
+} from "./_rows.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -1288,41 +1297,12 @@ export class SqliteStorage implements Storage {
 
   queueList(): Promise<QueueInfo[]> {
     return this.#promise(() =>
-      this.#read(() => {
-        const queues = new Map<string, QueueInfo>();
-        const queue = (name: string): QueueInfo => {
-          let info = queues.get(name);
-          if (!info) {
-            info = {
-              name,
-              counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as QueueInfo["counts"],
-              running: 0,
-              paused: false,
-              concurrency: 0,
-            };
-            queues.set(name, info);
-          }
-          return info;
-        };
-        for (const row of this.#all("SELECT name, paused, concurrency FROM queues")) {
-          const info = queue(row.name as string);
-          info.paused = row.paused === 1;
-          info.concurrency = row.concurrency as number;
-        }
-        for (
-          const row of this.#all(
-            "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state",
-          )
-        ) {
-          const info = queue(row.queue as string);
-          info.counts[row.state as JobState] = row.n as number;
-        }
-        for (const info of queues.values()) info.running = info.counts.processing;
-        return [...queues.values()].sort((
-          a,
-          b,
-        ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      })
+      this.#read(() =>
+        toQueues(
+          this.#all("SELECT name, paused, concurrency FROM queues"),
+          this.#all("SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state"),
+        )
+      )
     );
   }
 

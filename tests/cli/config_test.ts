@@ -11,6 +11,9 @@ storeTest("config list --json prints every setting with its default", async (tmp
     job_timeout: 60,
     output_limit: 65536,
     lease_timeout: 30,
+    keep_completed: 604800,
+    keep_cancelled: 604800,
+    keep_dead: 0,
   });
 });
 
@@ -55,5 +58,8 @@ storeTest("config list prints one setting a line, marking defaults", async (tmp)
     "job_timeout    = 0 s",
     "output_limit   = 65536 bytes  (default)",
     "lease_timeout  = 30 s  (default)",
+    "keep_completed = 604800 s  (default)",
+    "keep_cancelled = 604800 s  (default)",
+    "keep_dead      = 0 s  (default)",
   ]);
 });

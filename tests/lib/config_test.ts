@@ -28,6 +28,9 @@ Deno.test("defaultConfig() holds the defaults of SPEC section 6", () => {
     job_timeout: 60,
     output_limit: 65536,
     lease_timeout: 30,
+    keep_completed: 604800,
+    keep_cancelled: 604800,
+    keep_dead: 0,
   });
 });
 
@@ -45,6 +48,9 @@ Deno.test("CONFIG_KEY_NAMES lists every key in display order", () => {
     "job_timeout",
     "output_limit",
     "lease_timeout",
+    "keep_completed",
+    "keep_cancelled",
+    "keep_dead",
   ]);
   assert.deepEqual(Object.keys(CONFIG_KEYS), CONFIG_KEY_NAMES);
 });
@@ -172,4 +178,16 @@ Deno.test("every default lies inside its own range", () => {
   for (const key of CONFIG_KEY_NAMES) {
     assert.equal(parseConfigValue(key, String(defaults[key])), defaults[key], key);
   }
+});
+
+Deno.test("parseConfigValue() takes seconds or a duration for the retention keys", () => {
+  assert.equal(parseConfigValue("keep_completed", "7d"), 604800);
+  assert.equal(parseConfigValue("keep_cancelled", "1h30m"), 5400);
+  assert.equal(parseConfigValue("keep_dead", "0"), 0);
+  assert.equal(parseConfigValue("keep_dead", "2.5"), 2.5);
+  for (const bad of ["-1", "forever", "7 days", "", "1d-"]) {
+    assert.throws(() => parseConfigValue("keep_completed", bad), UsageError, bad);
+  }
+  // Durations only for the retention keys.
+  assert.throws(() => parseConfigValue("job_timeout", "1m"), UsageError);
 });

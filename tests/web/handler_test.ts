@@ -253,13 +253,13 @@ storeTest(
 
 Deno.test("every route needs the token: 401 JSON for the API, an HTML page for pages", async () => {
   await using f = await appFixture();
-  for (const path of ["/api/stats", "/api/jobs", "/api/events", "/metrics"]) {
+  for (const path of ["/api/stats", "/api/jobs", "/api/queues", "/api/events", "/metrics"]) {
     const res = await f.request(path, { auth: false });
     assert.equal(res.status, 401, path);
     assert.match((await res.json()).error, /token/, path);
     assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/);
   }
-  for (const path of ["/", "/jobs", "/dlq", "/jobs/x", "/assets/app.css"]) {
+  for (const path of ["/", "/jobs", "/queues", "/dlq", "/jobs/x", "/assets/app.css"]) {
     const res = await f.request(path, { auth: false });
     assert.equal(res.status, 401, path);
     assert.match(res.headers.get("content-type") ?? "", /text\/html/);
