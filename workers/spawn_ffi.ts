@@ -306,6 +306,10 @@ export function spawnSession(options: SpawnOptions): SpawnResult {
   const state = lib();
   if (typeof state === "string") throw new Error(`FFI spawn unavailable: ${state}`);
   const { libc, attr, devNull, shell } = state;
+  const strings = [options.command, options.cwd ?? "", ...Object.entries(options.env).flat()];
+  if (strings.some((text) => text.includes("\0"))) {
+    return { ok: false, error: "a NUL byte in the command, cwd or environment" };
+  }
   poller ??= new Poller(libc);
   readBuffer ??= new Uint8Array(READ_CHUNK);
   const fds = new Int32Array(4);
