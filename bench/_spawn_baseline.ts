@@ -5,7 +5,7 @@
  *
  * Modes: `plain` (the physical limit of SPEC section 8), `setsid` (each job
  * in its own process group through `setsid(1)`, one more exec, as
- * `workers/run_command.ts` does), `detached` (`detached: true` with
+ * `workers/run_command.ts` does where FFI is not allowed), `detached` (`detached: true` with
  * `spawn()`, which forks the process; note that `output()` without
  * `spawn()` ignores `detached` in Deno 2.9, so it is not used here).
  *

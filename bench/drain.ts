@@ -10,6 +10,7 @@ import type { BenchContext } from "./_context.ts";
 import { ROOT, runOk, tempDir, waitFor } from "./_process.ts";
 import { figureOf, type Row, row, SQLITE_BASELINE } from "./_result.ts";
 import { startWorkers, stopWorkers } from "./_workers.ts";
+import { spawnMethod } from "../workers/run_command.ts";
 
 const SCENARIO = "2 drain";
 const CONCURRENCY = 4;
@@ -114,6 +115,9 @@ export async function benchDrain(ctx: BenchContext): Promise<Row[]> {
   const setsid = await spawnBaselineRate(n, CONCURRENCY, "setsid");
   const notes = [
     drained,
+    `jobs started by ${
+      spawnMethod() === "ffi" ? "posix_spawn + SETSID (FFI), one exec" : spawnMethod()
+    }`,
     `baseline runs ${Math.round(base1)} and ${Math.round(base2)} jobs/s (the higher is used)`,
   ];
   if (stopNote) notes.push(stopNote);
@@ -135,8 +139,8 @@ export async function benchDrain(ctx: BenchContext): Promise<Row[]> {
       unit: "jobs/s",
       baseline: setsid,
       baselineLabel: `setsid sh -c true x${CONCURRENCY}`,
-      note: "the same drain against spawning with setsid(1), the extra exec that gives each " +
-        "job its own process group (SPEC section 5); no target",
+      note: "the same drain against spawning with setsid(1), the extra exec the fallback " +
+        "uses to give each job its own session where FFI is not allowed; no target",
     }),
   ];
 }

@@ -95,11 +95,15 @@ function hasEntry(haystack: Uint8Array, needle: Uint8Array): boolean {
 }
 
 /**
- * Live processes whose environment carries `cookie` (zombies have none).
+ * Live processes whose environment carries `cookie` (or one of several:
+ * one pass over /proc for many runs). Zombies have no environment.
  * With `since`, a young job probes only the pids allocated after its shell.
  */
-export function pidsWithCookie(cookie: string, since?: ScanSince): number[] {
-  const needle = encoder.encode(`${RUN_COOKIE_VAR}=${cookie}`);
+export function pidsWithCookie(cookie: string | string[], since?: ScanSince): number[] {
+  const needles = (typeof cookie === "string" ? [cookie] : cookie).map((value) =>
+    encoder.encode(`${RUN_COOKIE_VAR}=${value}`)
+  );
+  if (needles.length === 0) return [];
   const pids = candidatePids(since) ?? allPids();
   const found: number[] = [];
   for (const pid of pids) {
@@ -110,7 +114,7 @@ export function pidsWithCookie(cookie: string, since?: ScanSince): number[] {
     } catch {
       continue; // gone, a thread's tid of a gone task, or not ours to read
     }
-    if (hasEntry(environ, needle)) found.push(pid);
+    if (needles.some((needle) => hasEntry(environ, needle))) found.push(pid);
   }
   return found;
 }
@@ -123,7 +127,7 @@ export function pidsWithCookie(cookie: string, since?: ScanSince): number[] {
  * cannot be reused in between short of a full wrap of the pid space.
  */
 export async function signalByCookie(
-  cookie: string,
+  cookie: string | string[],
   signal: Deno.Signal,
   since?: ScanSince,
 ): Promise<number> {

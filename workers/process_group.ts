@@ -70,12 +70,16 @@ export interface OrphanedRun {
 }
 
 /**
- * Ends what a crashed supervisor's run left on this host: its process group
- * while the leader is the same process (start time checked, so a reused pid
- * is never hit), and every process carrying the run's cookie, also those
- * that left the group or outlived their shell. Resolves once they are gone.
+ * Ends what crashed supervisors' runs left on this host: each run's process
+ * group while its leader is the same process (start time checked, so a
+ * reused pid is never hit), and every process carrying one of the runs'
+ * cookies (one pass over /proc for all), also those that left the group or
+ * outlived their shell. Resolves once they are gone.
  */
-export async function endOrphans(run: OrphanedRun): Promise<void> {
-  if (run.pgid !== null) killOrphanGroup(run.pgid, run.procStart);
-  if (run.cookie !== null) await signalByCookie(run.cookie, "SIGKILL");
+export async function endOrphans(runs: OrphanedRun[]): Promise<void> {
+  for (const run of runs) {
+    if (run.pgid !== null) killOrphanGroup(run.pgid, run.procStart);
+  }
+  const cookies = runs.flatMap((run) => run.cookie === null ? [] : [run.cookie]);
+  if (cookies.length > 0) await signalByCookie(cookies, "SIGKILL");
 }

@@ -53,17 +53,17 @@ export class Rescuer {
     const stranded = await store.jobListStranded({ now: myTurn ? now : 0, workerIds: goneIds });
     const finishes:
       (RunFinish & { reason: string; maxRetries: number; retryInS: number | null })[] = [];
+    // A retry must never run beside its orphans: end them first. A start
+    // not yet recorded (no host) may still have run here: the cookie is
+    // unique to the run, so looking costs a scan and can hit nothing else.
+    await endOrphans(
+      stranded.filter((job) => job.host === host || job.host === null).map((job) => ({
+        pgid: job.pgid,
+        procStart: job.proc_start,
+        cookie: job.worker_id === null ? null : runCookie(job.worker_id, job.id, job.attempt),
+      })),
+    );
     for (const job of stranded) {
-      // A retry must never run beside its orphans: end them first. A start
-      // not yet recorded (no host) may still have run here: the cookie is
-      // unique to the run, so looking costs a scan and can hit nothing else.
-      if (job.host === host || job.host === null) {
-        await endOrphans({
-          pgid: job.pgid,
-          procStart: job.proc_start,
-          cookie: job.worker_id === null ? null : runCookie(job.worker_id, job.id, job.attempt),
-        });
-      }
       const reason = job.worker_id && goneIds.includes(job.worker_id)
         ? `worker ${job.worker_id} died`
         : `lease of worker ${job.worker_id} expired`;

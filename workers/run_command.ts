@@ -56,6 +56,8 @@ export interface RunCommandOptions {
 const OUTPUT_AFTER_EXIT_MS = 500;
 
 let localId: string | undefined;
+/** The worker's environment, read once: nothing in a worker process changes it. */
+let workerEnv: Record<string, string> | undefined;
 
 /** Stands in for the worker id in the cookie when the request has none (direct calls, tests). */
 function localRunner(): string {
@@ -91,6 +93,9 @@ interface JobProcess {
   /** True while `kill(-pid)` may not find the group yet (setsid(1) still starting). */
   groupPending: boolean;
 }
+
+// Load the FFI way as the module loads (a Web Worker's start), not on the first job's pickup.
+ffiUnavailableReason();
 
 /** Which way jobs start in this isolate: "ffi" (posix_spawn + SETSID) or the fallback. */
 export function spawnMethod(): "ffi" | "setsid" | "detached" {
@@ -150,7 +155,8 @@ export async function runCommand(
   const stderr = new TailBuffer(request.outputLimit);
   const cookie = runCookie(request.workerId ?? localRunner(), request.id, request.attempt);
   const env: Record<string, string> = {
-    ...(ffiUnavailableReason() === null ? Deno.env.toObject() : {}),
+    // posix_spawn takes the whole environment; Deno.Command adds the worker's itself.
+    ...(ffiUnavailableReason() === null ? (workerEnv ??= Deno.env.toObject()) : {}),
     ...request.env,
     QUEUECTL_JOB_ID: request.id,
     QUEUECTL_ATTEMPT: String(request.attempt),

@@ -205,6 +205,8 @@ class Poller {
   #watched = new Map<number, () => void>();
   #toClose: number[] = [];
   #polling = false;
+  /** A poll() call is running right now (not just the loop between two calls). */
+  #inFlight = false;
   #one = new BigUint64Array([1n]);
   #eight = new Uint8Array(8);
 
@@ -216,15 +218,19 @@ class Poller {
 
   watch(fd: number, onReady: () => void): void {
     this.#watched.set(fd, onReady);
-    if (this.#polling) this.#libc.write(this.#wake, this.#one, 8n);
-    else this.#loop();
+    if (!this.#polling) this.#loop();
+    else if (this.#inFlight) this.#libc.write(this.#wake, this.#one, 8n);
   }
 
-  /** Stops watching `fd` and closes it (once no poll holds it). */
+  /** Stops watching `fd` and closes it (once no poll holds it, which it wakes). */
   close(fd: number): void {
     this.#watched.delete(fd);
-    if (this.#polling) this.#toClose.push(fd);
-    else this.#libc.close(fd);
+    if (!this.#polling) {
+      this.#libc.close(fd);
+      return;
+    }
+    this.#toClose.push(fd);
+    if (this.#inFlight) this.#libc.write(this.#wake, this.#one, 8n);
   }
 
   async #loop(): Promise<void> {
@@ -240,7 +246,9 @@ class Poller {
           view.setInt16(i * 8 + 4, POLLIN, true);
         });
         // A timeout bounds how long a terminated worker's poll thread lingers.
+        this.#inFlight = true;
         const ready = await this.#libc.poll(set, BigInt(fds.length), 1000);
+        this.#inFlight = false;
         if (ready <= 0) continue;
         for (let i = 0; i < fds.length; i++) {
           if (view.getInt16(i * 8 + 6, true) === 0) continue;
@@ -251,6 +259,7 @@ class Poller {
       }
     } finally {
       for (const fd of this.#toClose.splice(0)) this.#libc.close(fd);
+      this.#inFlight = false;
       this.#polling = false;
     }
   }
@@ -306,6 +315,10 @@ export function spawnSession(options: SpawnOptions): SpawnResult {
   const state = lib();
   if (typeof state === "string") throw new Error(`FFI spawn unavailable: ${state}`);
   const { libc, attr, devNull, shell } = state;
+  const strings = [options.command, options.cwd ?? "", ...Object.entries(options.env).flat()];
+  if (strings.some((text) => text.includes("\0"))) {
+    return { ok: false, error: "a NUL byte in the command, cwd or environment" };
+  }
   poller ??= new Poller(libc);
   readBuffer ??= new Uint8Array(READ_CHUNK);
   const fds = new Int32Array(4);

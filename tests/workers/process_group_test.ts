@@ -37,11 +37,11 @@ Deno.test("endOrphans() leaves alone a group whose leader's start time differs (
   try {
     const start = await leader(child);
     assert.equal(processStartTime(child.pid), start);
-    await endOrphans({ pgid: child.pid, procStart: String(Number(start) - 1), cookie: null });
-    await endOrphans({ pgid: child.pid, procStart: null, cookie: "not-this-run" });
+    await endOrphans([{ pgid: child.pid, procStart: String(Number(start) - 1), cookie: null }]);
+    await endOrphans([{ pgid: child.pid, procStart: null, cookie: "not-this-run" }]);
     assert.equal(await ended(child), undefined, "a process that reused the pid was killed");
     assert.ok(processAlive(child.pid));
-    await endOrphans({ pgid: child.pid, procStart: start, cookie: null });
+    await endOrphans([{ pgid: child.pid, procStart: start, cookie: null }]);
     assert.equal((await ended(child))?.signal, "SIGKILL", "the orphaned group was not ended");
   } finally {
     try {
@@ -58,7 +58,10 @@ Deno.test("endOrphans() ends every process carrying the run's cookie, and only t
     await leader(mine);
     await leader(other);
     assert.deepEqual(pidsWithCookie("w-9/job/1"), [mine.pid]);
-    await endOrphans({ pgid: null, procStart: null, cookie: "w-9/job/1" });
+    await endOrphans([
+      { pgid: null, procStart: null, cookie: "w-9/job/1" },
+      { pgid: null, procStart: null, cookie: "w-9/gone/3" },
+    ]);
     assert.equal((await ended(mine))?.signal, "SIGKILL");
     assert.deepEqual(pidsWithCookie("w-9/job/1"), []);
     assert.equal(await ended(other), undefined, "a process of another run was killed");

@@ -16,11 +16,13 @@ import {
   msBetween,
   pidsMatching,
   read,
+  runCliWithin,
   startWorker,
   uniqueSleep,
   waitForCount,
   waitForJob,
   waitForState,
+  within,
 } from "./_worker_process.ts";
 
 /** Ends what a failed test may have left, whatever the assertion that failed. */
@@ -80,6 +82,35 @@ storeTest(
         timeoutMs: 3000,
         message: "the setsid grandchild to end with its cancelled job",
       });
+      assert.deepEqual(await pidsMatching(main), []);
+    } finally {
+      await cleanUp(escaped, main);
+    }
+  },
+);
+
+storeTest(
+  "worker stop --force ends a running job and the grandchild that called setsid itself",
+  async (tmp) => {
+    const escaped = uniqueSleep(30);
+    const main = uniqueSleep(60);
+    try {
+      await enqueue(tmp.db, {
+        id: "f",
+        command: `(trap '' TERM; setsid ${escaped} &); echo running; ${main}`,
+      });
+      await using worker = await startWorker(tmp.db);
+      await waitFor(async () => (await read.logs(tmp.db, "f"))?.stdout.includes("running"), {
+        timeoutMs: 15_000,
+        message: `job f to run\n${worker.log()}`,
+      });
+      assert.ok((await pidsMatching(escaped)).length > 0, "the grandchild is not running");
+      const result = await runCliWithin(["worker", "stop", "--force"], { db: tmp.db }, 20_000);
+      assert.equal(result.code, 0, result.stderr);
+      const status = await within(worker.status, 5000);
+      assert.ok(status, `the worker still runs after worker stop --force\n${worker.log()}`);
+      assert.equal((await read.job(tmp.db, "f")).state, "pending");
+      assert.deepEqual(await pidsMatching(escaped), [], "the setsid grandchild outlived the stop");
       assert.deepEqual(await pidsMatching(main), []);
     } finally {
       await cleanUp(escaped, main);
