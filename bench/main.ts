@@ -5,10 +5,10 @@
  *
  * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, retention), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention, wait), `--store sqlite|postgres`, `--help`.
  *
- * `--store postgres` runs the batch enqueue, drain, pickup and large
- * database scenarios on SQLite and, right after each, on PostgreSQL
+ * `--store postgres` runs the batch enqueue, drain, pickup, large
+ * database and wait scenarios on SQLite and, right after each, on PostgreSQL
  * (SPEC section 11), in rows whose baseline is the SQLite figure of the same
  * run. The server is `QUEUECTL_BENCH_PG_URL` (or `QUEUECTL_TEST_PG_URL`), or
  * a throwaway cluster started and removed by the run (`bench/_postgres.ts`);
@@ -42,6 +42,7 @@ import { errorRow, type Row } from "./_result.ts";
 import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
+import { benchWait } from "./wait.ts";
 import { benchWorkerRss } from "./worker_rss.ts";
 import { benchRetention } from "./retention.ts";
 
@@ -54,6 +55,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "startup", name: "5 start-up", run: benchStartup },
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
   { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
+  { key: "wait", name: "8 wait", run: benchWait, postgres: true },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */
