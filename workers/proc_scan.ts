@@ -11,6 +11,7 @@
  * escapes the cookie; it is still ended with the job's process group while
  * it stays in it.
  */
+import { pidExistsFfi, readFileFfi } from "./spawn_ffi.ts";
 
 /** The environment variable that marks every process of one attempt. */
 export const RUN_COOKIE_VAR = "QUEUECTL_RUN";
@@ -36,14 +37,27 @@ const RANGE_SCAN_MAX_AGE_MS = 1000;
 const RANGE_SCAN_MAX_PIDS = 512;
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-function readNumber(path: string): number | null {
+/**
+ * A whole small file (under /proc), or `null` when it cannot be read (gone,
+ * not ours); by FFI `open`/`read` where loaded, as a view valid until the next call.
+ */
+export function readFile(path: string): Uint8Array | null {
+  const fast = readFileFfi(path);
+  if (fast !== undefined) return fast;
   try {
-    const value = Number(Deno.readTextFileSync(path).trim());
-    return Number.isInteger(value) && value > 0 ? value : null;
+    return Deno.readFileSync(path);
   } catch {
     return null;
   }
+}
+
+function readNumber(path: string): number | null {
+  const bytes = readFile(path);
+  if (bytes === null) return null;
+  const value = Number(decoder.decode(bytes).trim());
+  return Number.isInteger(value) && value > 0 ? value : null;
 }
 
 let pidMax: number | null | undefined;
@@ -108,13 +122,10 @@ export function pidsWithCookie(cookie: string | string[], since?: ScanSince): nu
   const found: number[] = [];
   for (const pid of pids) {
     if (pid === Deno.pid) continue;
-    let environ: Uint8Array;
-    try {
-      environ = Deno.readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      continue; // gone, a thread's tid of a gone task, or not ours to read
-    }
-    if (needles.some((needle) => hasEntry(environ, needle))) found.push(pid);
+    if (pidExistsFfi(pid) === false) continue; // most probed pids are gone: skip the open
+    // null: gone, a thread's tid, or not ours to read.
+    const environ = readFile(`/proc/${pid}/environ`);
+    if (environ !== null && needles.some((needle) => hasEntry(environ, needle))) found.push(pid);
   }
   return found;
 }

@@ -316,7 +316,8 @@ export async function pidsMatching(marker: string): Promise<number[]> {
   ).filter((pid) => isLive(pid));
 }
 
-function isLive(pid: number): boolean {
+/** Whether `pid` is a live process (a zombie is not). */
+export function isLive(pid: number): boolean {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";

@@ -12,6 +12,7 @@ import {
   configSet,
   enqueue,
   enqueueMany,
+  isLive,
   killMatching,
   msBetween,
   pidsMatching,
@@ -23,7 +24,16 @@ import {
   waitForJob,
   waitForState,
   within,
+  type WorkerProcess,
 } from "./_worker_process.ts";
+
+/** Waits until job `id` printed "running" (its start and output are recorded by then). */
+async function waitForRunning(db: string, id: string, worker: WorkerProcess): Promise<void> {
+  await waitFor(async () => (await read.logs(db, id))?.stdout.includes("running"), {
+    timeoutMs: 15_000,
+    message: `job ${id} to run\n${worker.log()}`,
+  });
+}
 
 /** Ends what a failed test may have left, whatever the assertion that failed. */
 async function cleanUp(...sleeps: string[]): Promise<void> {
@@ -70,10 +80,7 @@ storeTest(
         max_retries: 0,
       });
       await using worker = await startWorker(tmp.db);
-      await waitFor(async () => (await read.logs(tmp.db, "c"))?.stdout.includes("running"), {
-        timeoutMs: 15_000,
-        message: `job c to run\n${worker.log()}`,
-      });
+      await waitForRunning(tmp.db, "c", worker);
       assert.ok((await pidsMatching(escaped)).length > 0, "the grandchild is not running");
       await cliOk(["cancel", "c"], { db: tmp.db });
       const job = await waitForState(tmp.db, "c", "cancelled", { workers: [worker] });
@@ -100,10 +107,7 @@ storeTest(
         command: `(trap '' TERM; setsid ${escaped} &); echo running; ${main}`,
       });
       await using worker = await startWorker(tmp.db);
-      await waitFor(async () => (await read.logs(tmp.db, "f"))?.stdout.includes("running"), {
-        timeoutMs: 15_000,
-        message: `job f to run\n${worker.log()}`,
-      });
+      await waitForRunning(tmp.db, "f", worker);
       assert.ok((await pidsMatching(escaped)).length > 0, "the grandchild is not running");
       const result = await runCliWithin(["worker", "stop", "--force"], { db: tmp.db }, 20_000);
       assert.equal(result.code, 0, result.stderr);
@@ -197,7 +201,7 @@ echo clean`;
       }
       // The first attempt's shell exits now, its worker gone: only its orphans remain.
       await Deno.writeTextFile(`${pidFile}.go`, "");
-      await waitFor(() => !isAlive(shellPid), {
+      await waitFor(() => !isLive(shellPid), {
         timeoutMs: 5000,
         message: "the first attempt's shell to exit",
       });
@@ -231,12 +235,3 @@ echo clean`;
     }
   },
 );
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
