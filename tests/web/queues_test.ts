@@ -34,7 +34,15 @@ storeTest(
       await paused.json(),
       {
         name: "nightly",
-        counts: { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, cancelled: 0 },
+        counts: {
+          pending: 0,
+          blocked: 0,
+          processing: 0,
+          completed: 0,
+          failed: 0,
+          dead: 0,
+          cancelled: 0,
+        },
         running: 0,
         paused: true,
         concurrency: 0,
