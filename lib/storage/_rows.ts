@@ -4,6 +4,7 @@
  * model, and the cursor of `jobList` pages. Private to `lib/storage/`.
  */
 import { isoTime, type Job, type JobState, type Run, type RunOutcome } from "../job.ts";
+import type { CatchUp, Schedule } from "../schedule.ts";
 import type { WorkerInfo, WorkerRole } from "./storage.ts";
 
 /** A result row, column name to value. */
@@ -29,6 +30,25 @@ export function toJob(row: Row): Job {
     next_run_at: row.next_run_at === null ? null : isoTime(row.next_run_at as number),
     last_error: row.last_error as string | null,
     worker_id: row.worker_id as string | null,
+  };
+}
+
+/** A `schedules` row as a {@linkcode Schedule} (booleans are 0/1 on SQLite). */
+export function toSchedule(row: Row): Schedule {
+  return {
+    name: row.name as string,
+    cron: row.cron as string,
+    tz: row.tz as string,
+    catch_up: row.catch_up as CatchUp,
+    overlap: Boolean(row.overlap),
+    job: JSON.parse(row.job as string),
+    paused: Boolean(row.paused),
+    next_run_at: row.next_run_at as number | null,
+    last_run_at: row.last_run_at as number | null,
+    last_job_id: row.last_job_id as string | null,
+    skipped: Number(row.skipped),
+    missed: Number(row.missed),
+    created_at: row.created_at as number,
   };
 }
 

@@ -24,8 +24,23 @@ import {
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
+import {
+  type NewSchedule,
+  type Schedule,
+  scheduleNameTaken,
+  scheduleNotFound,
+} from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
-import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  type Row,
+  text,
+  toJob,
+  toRun,
+  toSchedule,
+  toWorker,
+} from "./_rows.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
 import type {
@@ -37,6 +52,7 @@ import type {
   RunFinish,
   RunOutputUpdate,
   RunStart,
+  ScheduleFireResult,
   Storage,
   StrandedJob,
   WorkerInfo,
@@ -1279,6 +1295,198 @@ export class PostgresStorage implements Storage {
         duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
       }));
     });
+  }
+
+  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule> {
+    const { schedule: s, now } = params;
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const [row] = await this.#q(
+          tx,
+          `INSERT INTO schedules (name, cron, tz, catch_up, overlap, job, paused, next_run_at,
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (name) DO NOTHING RETURNING *`,
+          [
+            s.name,
+            s.cron,
+            s.tz,
+            s.catch_up,
+            s.overlap,
+            JSON.stringify(s.job),
+            s.paused,
+            s.next_run_at,
+            now,
+          ],
+        );
+        if (!row) throw scheduleNameTaken(s.name);
+        // Sleeping firers re-read their timer.
+        await this.#notify(tx);
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleGet(params: { name: string }): Promise<Schedule | null> {
+    return this.#call(async () => {
+      const [row] = await this.#q(this.#sql, "SELECT * FROM schedules WHERE name = $1", [
+        params.name,
+      ]);
+      return row ? toSchedule(row) : null;
+    });
+  }
+
+  scheduleList(): Promise<Schedule[]> {
+    return this.#call(async () =>
+      (await this.#q(this.#sql, "SELECT * FROM schedules ORDER BY name")).map(toSchedule)
+    );
+  }
+
+  scheduleDelete(params: { name: string }): Promise<void> {
+    return this.#call(async () => {
+      const rows = await this.#q(
+        this.#sql,
+        "DELETE FROM schedules WHERE name = $1 RETURNING name",
+        [params.name],
+      );
+      if (rows.length === 0) throw scheduleNotFound(params.name);
+    });
+  }
+
+  scheduleSetPaused(
+    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
+  ): Promise<Schedule> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const [row] = await this.#q(
+          tx,
+          `UPDATE schedules SET paused = $1,
+             next_run_at = CASE WHEN $2 THEN $3::bigint ELSE next_run_at END
+           WHERE name = $4 RETURNING *`,
+          [params.paused, params.nextRunAt !== undefined, params.nextRunAt ?? null, params.name],
+        );
+        if (!row) throw scheduleNotFound(params.name);
+        await this.#notify(tx);
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleFire(params: {
+    name: string;
+    expectedNextRunAt: number | null;
+    nextRunAt: number | null;
+    jobs: NewJob[];
+    missed: number;
+    now: number;
+  }): Promise<ScheduleFireResult> {
+    const { name, jobs, now } = params;
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        let row: Row | undefined;
+        if (params.expectedNextRunAt !== null) {
+          // The guard: of every process that read this due time, one advances
+          // it; the others wait for its row lock, then find it moved on.
+          [row] = await this.#q(
+            tx,
+            `UPDATE schedules SET next_run_at = $1, missed = missed + $2
+             WHERE name = $3 AND next_run_at = $4 AND NOT paused
+             RETURNING overlap, last_job_id`,
+            [params.nextRunAt, params.missed, name, params.expectedNextRunAt],
+          );
+          if (!row) return { fired: false, inserted: [], skipped: [] };
+        } else {
+          [row] = await this.#q(
+            tx,
+            "SELECT overlap, last_job_id FROM schedules WHERE name = $1 FOR UPDATE",
+            [name],
+          );
+          if (!row) throw scheduleNotFound(name);
+        }
+        const inserted: string[] = [];
+        const skipped: string[] = [];
+        let lastJobId = row.last_job_id as string | null;
+        let lastRunAt: number | null = null;
+        for (const job of jobs) {
+          // Without overlap, a due time that comes while the previous job is active is skipped.
+          if (!row.overlap && lastJobId !== null) {
+            const active = await this.#q(
+              tx,
+              `SELECT 1 FROM jobs WHERE id = $1 AND state IN ('pending', 'processing', 'failed')`,
+              [lastJobId],
+            );
+            if (active.length > 0) {
+              skipped.push(job.id);
+              continue;
+            }
+          }
+          const added = await this.#q(
+            tx,
+            `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
+               env, cwd, created_at, updated_at, next_run_at)
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10)
+             ON CONFLICT DO NOTHING RETURNING id`,
+            [
+              job.id,
+              job.command,
+              job.queue,
+              job.priority,
+              job.max_retries,
+              job.timeout,
+              job.env === null ? null : JSON.stringify(job.env),
+              job.cwd,
+              now,
+              job.run_at,
+            ],
+          );
+          if (added.length === 0) {
+            skipped.push(job.id);
+            continue;
+          }
+          inserted.push(job.id);
+          lastJobId = job.id;
+          lastRunAt = job.run_at;
+        }
+        if (inserted.length > 0) {
+          await this.#q(tx, "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)", [
+            inserted.length,
+          ]);
+        }
+        const countSkips = params.expectedNextRunAt !== null ? skipped.length : 0;
+        if (inserted.length > 0 || countSkips > 0) {
+          await this.#q(
+            tx,
+            `UPDATE schedules SET skipped = skipped + $1,
+               last_run_at = coalesce($2::bigint, last_run_at), last_job_id = $3
+             WHERE name = $4`,
+            [countSkips, lastRunAt, lastJobId, name],
+          );
+        }
+        // Wakes idle workers for the new jobs, and other firers for the moved timer.
+        await this.#notify(tx);
+        return { fired: true, inserted, skipped };
+      })
+    );
+  }
+
+  scheduleNextDueAt(): Promise<number | null> {
+    return this.#call(async () => {
+      const [row] = await this.#q(
+        this.#sql,
+        "SELECT min(next_run_at) AS at FROM schedules WHERE NOT paused",
+      );
+      return (row?.at as number | null | undefined) ?? null;
+    });
+  }
+
+  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {
+    return this.#call(async () =>
+      (await this.#q(
+        this.#sql,
+        `SELECT * FROM schedules WHERE NOT paused AND next_run_at <= $1
+         ORDER BY next_run_at LIMIT $2`,
+        [params.now, params.limit],
+      )).map(toSchedule)
+    );
   }
 
   configGetAll(): Promise<Config> {

@@ -16,6 +16,12 @@ import {
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
+import {
+  type NewSchedule,
+  type Schedule,
+  scheduleNameTaken,
+  scheduleNotFound,
+} from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import type {
@@ -27,13 +33,23 @@ import type {
   RunFinish,
   RunOutputUpdate,
   RunStart,
+  ScheduleFireResult,
   Storage,
   StrandedJob,
   WorkerInfo,
   WorkerRole,
 } from "./storage.ts";
 
-import { decodeCursor, encodeCursor, type Row, text, toJob, toRun, toWorker } from "./_rows.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  type Row,
+  text,
+  toJob,
+  toRun,
+  toSchedule,
+  toWorker,
+} from "./_rows.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -928,6 +944,172 @@ export class SqliteStorage implements Storage {
           count: row.count as number,
           duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
         }))
+      )
+    );
+  }
+
+  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule> {
+    const { schedule: s, now } = params;
+    return this.#promise(() =>
+      this.#write(() => {
+        if (this.#get("SELECT 1 AS x FROM schedules WHERE name = ?", s.name)) {
+          throw scheduleNameTaken(s.name);
+        }
+        const row = this.#get(
+          `INSERT INTO schedules (name, cron, tz, catch_up, overlap, job, paused, next_run_at,
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          s.name,
+          s.cron,
+          s.tz,
+          s.catch_up,
+          s.overlap ? 1 : 0,
+          JSON.stringify(s.job),
+          s.paused ? 1 : 0,
+          s.next_run_at,
+          now,
+        )!;
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleGet(params: { name: string }): Promise<Schedule | null> {
+    return this.#promise(() =>
+      this.#read(() => {
+        const row = this.#get("SELECT * FROM schedules WHERE name = ?", params.name);
+        return row ? toSchedule(row) : null;
+      })
+    );
+  }
+
+  scheduleList(): Promise<Schedule[]> {
+    return this.#promise(() =>
+      this.#read(() => this.#all("SELECT * FROM schedules ORDER BY name").map(toSchedule))
+    );
+  }
+
+  scheduleDelete(params: { name: string }): Promise<void> {
+    return this.#promise(() =>
+      this.#write(() => {
+        if (this.#run("DELETE FROM schedules WHERE name = ?", params.name) === 0) {
+          throw scheduleNotFound(params.name);
+        }
+      })
+    );
+  }
+
+  scheduleSetPaused(
+    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
+  ): Promise<Schedule> {
+    return this.#promise(() =>
+      this.#write(() => {
+        const row = this.#get(
+          `UPDATE schedules SET paused = ?,
+             next_run_at = CASE WHEN ? THEN ? ELSE next_run_at END
+           WHERE name = ? RETURNING *`,
+          params.paused ? 1 : 0,
+          params.nextRunAt === undefined ? 0 : 1,
+          params.nextRunAt ?? null,
+          params.name,
+        );
+        if (!row) throw scheduleNotFound(params.name);
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleFire(params: {
+    name: string;
+    expectedNextRunAt: number | null;
+    nextRunAt: number | null;
+    jobs: NewJob[];
+    missed: number;
+    now: number;
+  }): Promise<ScheduleFireResult> {
+    const { name, jobs, now } = params;
+    return this.#promise(() =>
+      this.#write(() => {
+        let row: Row | undefined;
+        if (params.expectedNextRunAt !== null) {
+          // The guard: of every process that read this due time, one advances it.
+          row = this.#get(
+            `UPDATE schedules SET next_run_at = ?, missed = missed + ?
+             WHERE name = ? AND next_run_at = ? AND paused = 0
+             RETURNING overlap, last_job_id`,
+            params.nextRunAt,
+            params.missed,
+            name,
+            params.expectedNextRunAt,
+          );
+          if (!row) return { fired: false, inserted: [], skipped: [] };
+        } else {
+          row = this.#get("SELECT overlap, last_job_id FROM schedules WHERE name = ?", name);
+          if (!row) throw scheduleNotFound(name);
+        }
+        const inserted: string[] = [];
+        const skipped: string[] = [];
+        let lastJobId = row.last_job_id as string | null;
+        let lastRunAt: number | null = null;
+        const insert = this.#stmt(`${INSERT_JOB} ON CONFLICT DO NOTHING`);
+        const args: SQLInputValue[] = new Array(JOB_ROW_PARAMS);
+        for (const job of jobs) {
+          // Without overlap, a due time that comes while the previous job is active is skipped.
+          const blocked = !row.overlap && lastJobId !== null &&
+            this.#get(
+                `SELECT 1 AS x FROM jobs WHERE id = ?
+               AND state IN ('pending', 'processing', 'failed')`,
+                lastJobId,
+              ) !== undefined;
+          if (blocked || Number(insert.run(...setJobRow(args, 0, job, now)).changes) === 0) {
+            skipped.push(job.id);
+            continue;
+          }
+          inserted.push(job.id);
+          lastJobId = job.id;
+          lastRunAt = job.run_at;
+        }
+        if (inserted.length > 0) {
+          this.#run(
+            "UPDATE job_counts SET n = n + ? WHERE state = 'pending'",
+            inserted.length,
+          );
+        }
+        const countSkips = params.expectedNextRunAt !== null ? skipped.length : 0;
+        if (inserted.length > 0 || countSkips > 0) {
+          this.#run(
+            `UPDATE schedules SET skipped = skipped + ?,
+               last_run_at = coalesce(?, last_run_at), last_job_id = ?
+             WHERE name = ?`,
+            countSkips,
+            lastRunAt,
+            lastJobId,
+            name,
+          );
+        }
+        return { fired: true, inserted, skipped };
+      })
+    );
+  }
+
+  scheduleNextDueAt(): Promise<number | null> {
+    return this.#promise(() =>
+      this.#read(() =>
+        (this.#get(
+          "SELECT min(next_run_at) AS at FROM schedules INDEXED BY schedules_due WHERE paused = 0",
+        )?.at as number | null | undefined) ?? null
+      )
+    );
+  }
+
+  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {
+    return this.#promise(() =>
+      this.#read(() =>
+        this.#all(
+          `SELECT * FROM schedules INDEXED BY schedules_due
+           WHERE paused = 0 AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
+          params.now,
+          params.limit,
+        ).map(toSchedule)
       )
     );
   }
