@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult, FromJobWorker, ToJobWorker } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import { Rescuer } from "./rescuer.ts";
+import { Scheduler } from "./scheduler.ts";
 import { KILL_GRACE_MS } from "./run_command.ts";
 import { localNow } from "../lib/clock.ts";
 import { hostId } from "../lib/host_id.ts";
@@ -98,6 +99,7 @@ export class Supervisor {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #watch: { close(): void } | undefined;
   #rescuer: Rescuer;
+  #scheduler: Scheduler;
   #starts: RunStart[] = [];
   #outputs = new Map<string, RunOutputUpdate>();
   #finishes: { finish: RunFinish; event: Extract<SupervisorEvent, { type: "job:end" }> }[] = [];
@@ -126,6 +128,7 @@ export class Supervisor {
       selfId: this.id,
       onEvent: options.onEvent,
     });
+    this.#scheduler = new Scheduler({ store: options.store, onEvent: options.onEvent });
   }
 
   /** Registers, recovers jobs of dead supervisors, starts the Web Workers and begins claiming. */
@@ -187,6 +190,7 @@ export class Supervisor {
     });
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.#heartbeatMs());
     this.wake();
+    this.#scheduler.start();
   }
 
   #heartbeatMs(): number {
@@ -568,6 +572,7 @@ export class Supervisor {
   stop(mode: "graceful" | "force"): Promise<void> {
     if (this.#stopped || this.#stopping === "force" || this.#stopping === mode) return this.done;
     this.#stopping = mode;
+    void this.#scheduler.stop();
     clearTimeout(this.#wakeTimer);
     this.#emit({ type: "supervisor:stopping", mode, running: this.running });
     if (mode === "force") {
@@ -591,6 +596,7 @@ export class Supervisor {
     clearInterval(this.#heartbeatTimer);
     this.#watch?.close();
     for (const slot of this.#slots) slot.worker.terminate();
+    await this.#scheduler.stop();
     await this.#writing;
     try {
       await this.#store.workerRemove({ id: this.id });

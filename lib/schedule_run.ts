@@ -1,0 +1,32 @@
+/** Running a schedule's job now (`schedule run`, the dashboard's "run now"). */
+import { ConflictError } from "./errors.ts";
+import { insertedJobs, type Job } from "./job.ts";
+import { scheduleJobs, scheduleNotFound } from "./schedule.ts";
+import type { Storage } from "./storage/storage.ts";
+
+/**
+ * Enqueues one job of schedule `name` now, id `<name>@<now ISO>`, leaving
+ * its next due time alone. Without `overlap`, a previous job still active
+ * is a ConflictError (exit 1) naming it; an unknown name a NotFoundError.
+ */
+export async function runScheduleNow(store: Storage, name: string): Promise<Job> {
+  const schedule = await store.scheduleGet({ name });
+  if (!schedule) throw scheduleNotFound(name);
+  const now = store.now();
+  const jobs = scheduleJobs(schedule, [now]);
+  const result = await store.scheduleFire({
+    name,
+    expectedNextRunAt: null,
+    nextRunAt: null,
+    jobs,
+    missed: 0,
+    now,
+  });
+  if (result.inserted.length === 0) {
+    throw new ConflictError(
+      `Cannot run schedule "${name}" now: its job "${schedule.last_job_id}" is still active`,
+      "wait for it to finish, or add the schedule with --overlap",
+    );
+  }
+  return insertedJobs(jobs, now)[0]!;
+}

@@ -1,0 +1,169 @@
+/**
+ * The firer of schedules: every worker process (and dashboard with
+ * `--workers`) runs one beside its supervisor. It sleeps on a timer until
+ * the earliest next due time of all schedules, fires what is due, and
+ * sleeps again; a change hint from the store (`watchChanges`: a schedule
+ * added, paused, resumed or fired elsewhere) re-reads that time, so there
+ * is no polling every second.
+ *
+ * Many firers may wake for one due time, on one host or many: each fire is
+ * the store's guarded `scheduleFire` (advance of the next due time and the
+ * job insert in one transaction), so exactly one of them enqueues the job.
+ * What to enqueue (catch-up of missed times) is the pure `planFire()`.
+ */
+import { planFire, type Schedule, scheduleJobs } from "../lib/schedule.ts";
+import type { Storage } from "../lib/storage/storage.ts";
+import type { SupervisorEvent } from "./events.ts";
+
+/** Options of a {@linkcode Scheduler}. */
+export interface SchedulerOptions {
+  store: Storage;
+  onEvent?: ((event: SupervisorEvent) => void) | undefined;
+  /**
+   * The longest sleep without re-reading the next due time, in case a
+   * change hint was lost (default one minute).
+   */
+  maxSleepMs?: number | undefined;
+}
+
+/** Change hints come with every commit: re-read the next due time at most this often. */
+const REREAD_MIN_GAP_MS = 200;
+/** Due schedules fired per store read; more are fired by the next pass at once. */
+const BATCH = 200;
+/** After a failed pass, wait this long before the next one (the store may be down). */
+const RETRY_AFTER_ERROR_MS = 1000;
+const DEFAULT_MAX_SLEEP_MS = 60_000;
+
+/** Fires due schedules; `runOnce` is the whole service, `start`/`stop` its timer loop. */
+export class Scheduler {
+  #options: SchedulerOptions;
+  #store: Storage;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #watch: { close(): void } | undefined;
+  #running = false;
+  #stopped = false;
+  /** The loop (a pass and the next timer) is under way; another was asked for meanwhile. */
+  #busy: Promise<void> | null = null;
+  #again = false;
+  #lastReadAt = -Infinity;
+  #deferred: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: SchedulerOptions) {
+    this.#options = options;
+    this.#store = options.store;
+  }
+
+  /** Fires what is due now (catch-up included) and sleeps until the next due time. */
+  start(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    this.#watch = this.#store.watchChanges(() => this.#hint());
+    this.#loop();
+  }
+
+  /** Stops the timer and the watch; resolves when a pass under way has ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#running = false;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#deferred);
+    this.#watch?.close();
+    this.#watch = undefined;
+    await this.#busy;
+  }
+
+  /**
+   * Fires every schedule due at `now` (one batch); returns how many jobs
+   * it enqueued. A due time another process fired first is left alone.
+   */
+  async runOnce(now: number): Promise<number> {
+    const due = await this.#store.scheduleListDue({ now, limit: BATCH });
+    let enqueued = 0;
+    for (const schedule of due) {
+      // stop() during a pass: the rest is left to another firer, or the next start.
+      if (this.#stopped) break;
+      enqueued += await this.#fire(schedule, now);
+    }
+    return enqueued;
+  }
+
+  async #fire(schedule: Schedule, now: number): Promise<number> {
+    if (schedule.next_run_at === null) return 0;
+    const plan = planFire({
+      cron: schedule.cron,
+      tz: schedule.tz,
+      catchUp: schedule.catch_up,
+      nextRunAt: schedule.next_run_at,
+      now,
+    });
+    const result = await this.#store.scheduleFire({
+      name: schedule.name,
+      expectedNextRunAt: schedule.next_run_at,
+      nextRunAt: plan.nextRunAt,
+      jobs: scheduleJobs(schedule, plan.dueTimes),
+      missed: plan.missed,
+      now,
+    });
+    if (result.fired) {
+      this.#options.onEvent?.({
+        type: "schedule:fire",
+        name: schedule.name,
+        inserted: result.inserted,
+        skipped: result.skipped,
+        missed: plan.missed,
+      });
+    }
+    return result.inserted.length;
+  }
+
+  /** A change hint: re-read the next due time soon (at most every REREAD_MIN_GAP_MS). */
+  #hint(): void {
+    if (!this.#running) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    const wait = this.#lastReadAt + REREAD_MIN_GAP_MS - performance.now();
+    if (wait <= 0) return this.#loop();
+    if (this.#deferred === undefined) {
+      this.#deferred = setTimeout(() => {
+        this.#deferred = undefined;
+        this.#loop();
+      }, wait);
+    }
+  }
+
+  /** One pass: fire what is due, then set the timer for the next due time. */
+  #loop(): void {
+    if (!this.#running) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#busy = (async () => {
+      let delay: number;
+      try {
+        do {
+          this.#again = false;
+          const now = this.#store.now();
+          await this.runOnce(now);
+          this.#lastReadAt = performance.now();
+          const next = await this.#store.scheduleNextDueAt();
+          delay = next === null ? Infinity : next - this.#store.now();
+        } while (this.#again && this.#running);
+      } catch (error) {
+        this.#options.onEvent?.({
+          type: "supervisor:error",
+          message: `scheduler: ${error instanceof Error ? error.message : String(error)}`,
+        });
+        delay = RETRY_AFTER_ERROR_MS;
+      }
+      this.#busy = null;
+      if (!this.#running) return;
+      const sleep = Math.max(0, Math.min(delay, this.#options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS));
+      this.#timer = setTimeout(() => this.#loop(), sleep);
+    })();
+  }
+}
