@@ -1,5 +1,5 @@
 /** `queuectl schedule run <name>`: enqueues one job of the schedule now. */
-import { runScheduleNow } from "../lib/schedule_run.ts";
+import { runScheduleNow } from "../lib/schedule_actions.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 
 /** Enqueues the schedule's job now, id `<name>@<now ISO>`; prints its id (the job with `json`). */

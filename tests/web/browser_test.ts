@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { tempDir } from "../_helpers.ts";
+import { runCli, tempDir } from "../_helpers.ts";
 import { freePort, startDashboard } from "./_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -169,6 +169,46 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     await page.waitForFunction(
       `document.querySelector("#live")?.textContent.includes("line-48")`,
     );
+
+    // Schedules: one added from the CLI appears live, fires (its last run fills in),
+    // is paused and run now from the page, without a reload.
+    await page.goto(`${base}/schedules`);
+    await page.waitForFunction(LIVE);
+    await mark(page);
+    const added = await runCli(
+      [
+        "schedule",
+        "add",
+        "tick",
+        "--cron",
+        "*/2 * * * * *",
+        "--tz",
+        "UTC",
+        "--overlap",
+        "--",
+        "true",
+      ],
+      { db },
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const row = '#live tr[data-schedule="tick"]';
+    // The row is re-rendered at each fire (every 2 s): find and click it in one step.
+    const clickIn = (selector: string) =>
+      page.evaluate(`document.querySelector(${JSON.stringify(selector)}).click()`);
+    await page.waitForSelector(`${row}[data-paused="no"] td.last time`);
+    await page.waitForFunction(
+      `document.querySelector('${row} td.last time')?.textContent.endsWith("+00:00")`,
+    );
+    await clickIn(`${row} form[action$="/pause"] button`);
+    await page.waitForSelector(`${row}[data-paused="yes"]`);
+    await page.waitForFunction(FLASH("Schedule tick paused"));
+    await clickIn(`${row} form[action$="/run"] button`);
+    await page.waitForFunction(
+      `document.getElementById("flash")?.textContent.startsWith("Enqueued job tick@")`,
+    );
+    await clickIn(`${row} form[action$="/resume"] button`);
+    await page.waitForSelector(`${row}[data-paused="no"]`);
+    assert.ok(await notReloaded(page), "the schedules page never reloaded");
 
     // A picture of the overview for a person to look at.
     await page.goto(`${base}/`);

@@ -124,6 +124,9 @@
       const n = body.retried;
       return [`Moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`];
     }
+    if (action.startsWith("/api/schedules/") && !action.endsWith("/run")) {
+      return [`Schedule ${body.name} ${body.paused ? "paused" : "resumed"}`];
+    }
     const job = Array.isArray(body) ? body[0] : body;
     const link = { href: `/jobs/${encodeURIComponent(job.id)}`, text: job.id };
     if (action.endsWith("/retry")) return ["Job ", link, " is pending again"];
@@ -132,6 +135,7 @@
         ? ["Job ", link, " cancelled"]
         : ["Job ", link, " is running; its worker will stop it and mark it cancelled"];
     }
+    if (action.startsWith("/api/schedules/")) return ["Enqueued job ", link];
     return ["Added job ", link];
   }
 

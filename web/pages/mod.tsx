@@ -12,6 +12,8 @@ import { JobFilterForm, type JobFilters, JobsLive } from "./jobs.tsx";
 import { Layout, Live } from "./layout.tsx";
 import { MESSAGE_STYLE_HASH, MessagePage } from "./message.tsx";
 import { AddJobForm, type OverviewData, OverviewLive } from "./overview.tsx";
+import type { ScheduleView } from "../../lib/schedule.ts";
+import { SchedulesLive } from "./schedules.tsx";
 
 export type { OverviewData, ThroughputPoint } from "./overview.tsx";
 
@@ -144,6 +146,34 @@ export function dlq(data: DlqData): Promise<string> {
 /** The live region of the DLQ page. */
 export function dlqLive(data: DlqData): string | Promise<string> {
   return <DlqLive {...data} />;
+}
+
+/** What the schedules page shows. */
+export interface SchedulesData {
+  schedules: ScheduleView[];
+  stats: Stats;
+}
+
+/** The schedules page. */
+export function schedules(data: SchedulesData): Promise<string> {
+  return doc(
+    <Layout
+      title="Schedules"
+      section="schedules"
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
+      <Live>
+        <SchedulesLive schedules={data.schedules} />
+      </Live>
+    </Layout>,
+  );
+}
+
+/** The live region of the schedules page. */
+export function schedulesLive(data: SchedulesData): string | Promise<string> {
+  return <SchedulesLive schedules={data.schedules} />;
 }
 
 /** A page that stands alone: the 401 page and error pages. */

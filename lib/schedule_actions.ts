@@ -1,7 +1,10 @@
-/** Running a schedule's job now (`schedule run`, the dashboard's "run now"). */
+/**
+ * What the CLI and the dashboard both do to a schedule beyond one storage
+ * call: resume it from now, run its job now.
+ */
 import { ConflictError } from "./errors.ts";
 import { insertedJobs, type Job } from "./job.ts";
-import { scheduleJobs, scheduleNotFound } from "./schedule.ts";
+import { nextDueAfter, type Schedule, scheduleJobs, scheduleNotFound } from "./schedule.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /**
@@ -29,4 +32,19 @@ export async function runScheduleNow(store: Storage, name: string): Promise<Job>
     );
   }
   return insertedJobs(jobs, now)[0]!;
+}
+
+/**
+ * Resumes schedule `name` from its next due time after now: the times that
+ * passed while it was paused are not caught up (pausing means "not these").
+ * An unknown name is a NotFoundError.
+ */
+export async function resumeSchedule(store: Storage, name: string): Promise<Schedule> {
+  const current = await store.scheduleGet({ name });
+  if (!current) throw scheduleNotFound(name);
+  return await store.scheduleSetPaused({
+    name,
+    paused: false,
+    nextRunAt: nextDueAfter(current.cron, current.tz, store.now()),
+  });
 }
