@@ -5,7 +5,7 @@
  *
  * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss), `--store sqlite|postgres`, `--help`.
+ * startup, rss, schedules), `--store sqlite|postgres`, `--help`.
  *
  * `--store postgres` runs the batch enqueue, drain, pickup and large
  * database scenarios on SQLite and, right after each, on PostgreSQL
@@ -39,6 +39,7 @@ import {
   waitQuiet,
 } from "./_process.ts";
 import { errorRow, type Row } from "./_result.ts";
+import { benchSchedules } from "./schedules.ts";
 import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
@@ -52,6 +53,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "large-db", name: "4 large database", run: benchLargeDb, postgres: true },
   { key: "startup", name: "5 start-up", run: benchStartup },
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
+  { key: "schedules", name: "7 schedules", run: benchSchedules },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */

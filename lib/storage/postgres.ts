@@ -1461,8 +1461,8 @@ export class PostgresStorage implements Storage {
             [countSkips, lastRunAt, lastJobId, name],
           );
         }
-        // Wakes idle workers for the new jobs, and other firers for the moved timer.
-        await this.#notify(tx);
+        // Wakes idle workers for the new jobs (a time that only moved on wakes nobody).
+        if (inserted.length > 0) await this.#notify(tx);
         return { fired: true, inserted, skipped };
       })
     );

@@ -1027,8 +1027,10 @@ export class SqliteStorage implements Storage {
     now: number;
   }): Promise<ScheduleFireResult> {
     const { name, jobs, now } = params;
-    return this.#promise(() =>
-      this.#write(() => {
+    return this.#promise(() => {
+      // Quiet unless jobs were added: a time that only moved on (skipped, or
+      // paused meanwhile) wakes no worker; other firers re-read on their own.
+      const result = this.#write((): ScheduleFireResult => {
         let row: Row | undefined;
         if (params.expectedNextRunAt !== null) {
           // The guard: of every process that read this due time, one advances it.
@@ -1087,8 +1089,10 @@ export class SqliteStorage implements Storage {
           );
         }
         return { fired: true, inserted, skipped };
-      })
-    );
+      }, true);
+      if (result.inserted.length > 0) this.#touchWakeFile();
+      return result;
+    });
   }
 
   scheduleNextDueAt(): Promise<number | null> {
