@@ -1,5 +1,6 @@
 /** `queuectl schedule show <name>`: one schedule, its counts and its last job. */
-import { scheduleNotFound, scheduleView } from "../lib/schedule.ts";
+import { scheduleNotFound } from "../lib/errors.ts";
+import { scheduleView } from "../lib/schedule.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { paintState } from "./_format.ts";
 

@@ -6,7 +6,7 @@
  * a clock or a store.
  */
 import { Cron } from "croner";
-import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 import { isoTime, type NewJob } from "./job.ts";
 
 /** Every `--catch-up` word: what to do with due times missed while no worker ran. */
@@ -336,20 +336,4 @@ export function scheduleView(schedule: Schedule): ScheduleView {
     missed: schedule.missed,
     created_at: isoTime(schedule.created_at),
   };
-}
-
-/** The error for a schedule name that does not exist (exit 1). */
-export function scheduleNotFound(name: string): NotFoundError {
-  return new NotFoundError(
-    `Schedule "${name}" not found`,
-    "see `queuectl schedule list` for schedule names",
-  );
-}
-
-/** The error for a schedule name in use (exit 1). */
-export function scheduleNameTaken(name: string): ConflictError {
-  return new ConflictError(
-    `Cannot add schedule "${name}": the name is in use`,
-    `choose another name, or remove it first with \`queuectl schedule rm ${name}\``,
-  );
 }

@@ -2,9 +2,9 @@
  * What the CLI and the dashboard both do to a schedule beyond one storage
  * call: resume it from now, run its job now.
  */
-import { ConflictError } from "./errors.ts";
+import { ConflictError, scheduleNotFound } from "./errors.ts";
 import { insertedJobs, type Job } from "./job.ts";
-import { nextDueAfter, type Schedule, scheduleJobs, scheduleNotFound } from "./schedule.ts";
+import { nextDueAfter, type Schedule, scheduleJobs } from "./schedule.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /**

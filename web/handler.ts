@@ -21,11 +21,12 @@ import {
   jobNotFound,
   outputNotFound,
   QueuectlError,
+  scheduleNotFound,
   UsageError,
 } from "../lib/errors.ts";
 import { insertedJobs, type Job, type NewJob, type RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
-import { scheduleNotFound, scheduleView } from "../lib/schedule.ts";
+import { scheduleView } from "../lib/schedule.ts";
 import { resumeSchedule, runScheduleNow } from "../lib/schedule_actions.ts";
 import type { JobListParams, Storage } from "../lib/storage/storage.ts";
 import type { Stats } from "../lib/stats.ts";

@@ -14,7 +14,14 @@
 import postgres from "postgres";
 import { localNow } from "../clock.ts";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
+import {
+  ConflictError,
+  jobNotFound,
+  QueuectlError,
+  scheduleNameTaken,
+  scheduleNotFound,
+  StorageError,
+} from "../errors.ts";
 import {
   type Job,
   JOB_STATES,
@@ -24,12 +31,7 @@ import {
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
-import {
-  type NewSchedule,
-  type Schedule,
-  scheduleNameTaken,
-  scheduleNotFound,
-} from "../schedule.ts";
+import type { NewSchedule, Schedule } from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
 import {
   decodeCursor,

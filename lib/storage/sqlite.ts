@@ -6,7 +6,14 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, jobNotFound, QueuectlError, StorageError } from "../errors.ts";
+import {
+  ConflictError,
+  jobNotFound,
+  QueuectlError,
+  scheduleNameTaken,
+  scheduleNotFound,
+  StorageError,
+} from "../errors.ts";
 import {
   type Job,
   JOB_STATES,
@@ -16,12 +23,7 @@ import {
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
-import {
-  type NewSchedule,
-  type Schedule,
-  scheduleNameTaken,
-  scheduleNotFound,
-} from "../schedule.ts";
+import type { NewSchedule, Schedule } from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import type {
