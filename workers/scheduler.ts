@@ -45,6 +45,8 @@ export class Scheduler {
   /** The loop (a pass and the next timer) is under way; another was asked for meanwhile. */
   #busy: Promise<void> | null = null;
   #again = false;
+  /** A schedule (or the store) failed in the current pass. */
+  #failed = false;
   #lastReadAt = -Infinity;
   #deferred: ReturnType<typeof setTimeout> | undefined;
 
@@ -74,7 +76,8 @@ export class Scheduler {
 
   /**
    * Fires every schedule due at `now` (one batch); returns how many jobs
-   * it enqueued. A due time another process fired first is left alone.
+   * it enqueued. A due time another process fired first is left alone; a
+   * schedule that fails is reported and the others still fire.
    */
   async runOnce(now: number): Promise<number> {
     const due = await this.#store.scheduleListDue({ now, limit: BATCH });
@@ -82,7 +85,17 @@ export class Scheduler {
     for (const schedule of due) {
       // stop() during a pass: the rest is left to another firer, or the next start.
       if (this.#stopped) break;
-      enqueued += await this.#fire(schedule, now);
+      try {
+        enqueued += await this.#fire(schedule, now);
+      } catch (error) {
+        this.#failed = true;
+        this.#options.onEvent?.({
+          type: "supervisor:error",
+          message: `schedule ${schedule.name}: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        });
+      }
     }
     return enqueued;
   }
@@ -118,7 +131,8 @@ export class Scheduler {
 
   /** A change hint: re-read the next due time soon (at most every REREAD_MIN_GAP_MS). */
   #hint(): void {
-    if (!this.#running) return;
+    // After a failed pass only the retry timer runs the next one.
+    if (!this.#running || this.#failed) return;
     if (this.#busy) {
       this.#again = true;
       return;
@@ -142,28 +156,32 @@ export class Scheduler {
     }
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#again = false;
+    this.#failed = false;
     this.#busy = (async () => {
       let delay: number;
+      this.#lastReadAt = performance.now();
       try {
-        do {
-          this.#again = false;
-          const now = this.#store.now();
-          await this.runOnce(now);
-          this.#lastReadAt = performance.now();
-          const next = await this.#store.scheduleNextDueAt();
-          delay = next === null ? Infinity : next - this.#store.now();
-        } while (this.#again && this.#running);
+        await this.runOnce(this.#store.now());
+        const next = await this.#store.scheduleNextDueAt();
+        delay = next === null ? Infinity : next - this.#store.now();
       } catch (error) {
+        this.#failed = true;
         this.#options.onEvent?.({
           type: "supervisor:error",
           message: `scheduler: ${error instanceof Error ? error.message : String(error)}`,
         });
-        delay = RETRY_AFTER_ERROR_MS;
+        delay = 0;
       }
+      // A failing schedule or store is retried, but never in a tight loop.
+      if (this.#failed) delay = Math.max(delay, RETRY_AFTER_ERROR_MS);
       this.#busy = null;
       if (!this.#running) return;
       const sleep = Math.max(0, Math.min(delay, this.#options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS));
       this.#timer = setTimeout(() => this.#loop(), sleep);
+      // Hints that came during the pass: one more read, after the minimum gap.
+      if (this.#again) this.#hint();
+      this.#again = false;
     })();
   }
 }

@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
 import type { Schedule } from "../../lib/schedule.ts";
+import { openStorage } from "../../lib/storage/open_storage.ts";
+import type { SupervisorEvent } from "../../workers/events.ts";
+import { Scheduler } from "../../workers/scheduler.ts";
 import { runCli, storeTest, waitFor } from "../_helpers.ts";
 import { withStore } from "../cli/_cli.ts";
 import { startWorker, type WorkerProcess } from "./_worker_process.ts";
@@ -199,3 +202,44 @@ storeTest(
     assert.match(worker.stdout(), /schedule long +skipped 1 \(previous job still active\)/);
   },
 );
+
+storeTest(
+  "a sleeping firer wakes for a schedule added after it started, not by polling",
+  async (tmp) => {
+    await using store = await openStorage(tmp.db);
+    const events: SupervisorEvent[] = [];
+    // Nothing to fire: without the change hint it would sleep ten minutes.
+    const scheduler = new Scheduler({ store, onEvent: (e) => events.push(e), maxSleepMs: 600_000 });
+    scheduler.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await addSchedule(tmp.db, "late", [], ["true"]);
+      await waitFor(async () => (await scheduleJobs(tmp.db, "late")).length > 0, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        message: `a job of the schedule added later; events: ${JSON.stringify(events)}`,
+      });
+      assert.ok(events.some((e) => e.type === "schedule:fire" && e.name === "late"));
+      assert.ok(!events.some((e) => e.type === "supervisor:error"), JSON.stringify(events));
+    } finally {
+      await scheduler.stop();
+    }
+  },
+);
+
+storeTest("runOnce() fires each due schedule once and leaves the others", async (tmp) => {
+  await using store = await openStorage(tmp.db);
+  await addSchedule(tmp.db, "due", ["--overlap"], ["true"]);
+  await addSchedule(tmp.db, "later", ["--overlap"], ["true"]);
+  const due = (await store.scheduleGet({ name: "due" }))!;
+  // Both firers read the same due time; the second finds it taken.
+  const a = new Scheduler({ store });
+  const b = new Scheduler({ store });
+  const at = due.next_run_at!;
+  await store.scheduleSetPaused({ name: "later", paused: false, nextRunAt: at + 60_000 });
+  assert.equal(await a.runOnce(at + 10), 1);
+  assert.equal(await b.runOnce(at + 10), 0);
+  assert.deepEqual((await scheduleJobs(tmp.db, "due")).map((j) => j.due), [at]);
+  assert.deepEqual(await scheduleJobs(tmp.db, "later"), []);
+  assert.equal((await store.scheduleGet({ name: "due" }))!.next_run_at, at + 2000);
+});
