@@ -3,6 +3,7 @@
 /** Every state a job can be in; a closed set (see DESIGN.md for the transitions). */
 export const JOB_STATES = [
   "pending",
+  "blocked",
   "processing",
   "completed",
   "failed",
@@ -10,8 +11,31 @@ export const JOB_STATES = [
   "cancelled",
 ] as const;
 
-/** A job's state. `failed` means a retry is scheduled; `dead` is the DLQ. */
+/**
+ * A job's state. `failed` means a retry is scheduled; `dead` is the DLQ;
+ * `blocked` waits for its dependencies (`after`) to complete.
+ */
 export type JobState = typeof JOB_STATES[number];
+
+/** The states a job holds its unique key in: at most one such job per key. */
+export const ACTIVE_STATES = ["pending", "blocked", "processing", "failed"] as const;
+
+/** The states a job never leaves by itself. */
+export const FINAL_STATES = ["completed", "dead", "cancelled"] as const;
+
+/** Whether a job in this state is done for good (until someone retries it). */
+export function isFinalState(state: JobState): boolean {
+  return (FINAL_STATES as readonly string[]).includes(state);
+}
+
+/** An entry of `retry_on`: an exit code 1–255, or `"timeout"`. */
+export type RetryOn = number | "timeout";
+
+/** What enqueueing a job whose key is active does (SPEC 12). */
+export type OnConflict = "keep" | "replace" | "fail";
+
+/** Every `--on-conflict` word. */
+export const ON_CONFLICT = ["keep", "replace", "fail"] as const;
 
 /** Every outcome an attempt (a run) can end with. */
 export const RUN_OUTCOMES = [
@@ -45,6 +69,18 @@ export interface Job {
   next_run_at: string | null;
   last_error: string | null;
   worker_id: string | null;
+  /** Ids of the jobs that must complete before this one runs. */
+  after: string[] | null;
+  /** The unique key: at most one active job holds it. */
+  key: string | null;
+  /** Failures that are retried (exit codes, `"timeout"`); `null` retries every failure. */
+  retry_on: RetryOn[] | null;
+}
+
+/** Another job named in a job's `after`, or depending on it, with its state (`null`: pruned). */
+export interface JobLink {
+  id: string;
+  state: JobState | null;
 }
 
 /** One attempt of a job, as printed in `show --json`'s `runs`. */
@@ -64,6 +100,10 @@ export interface Run {
 /** A job with its attempts, as printed by `show --json`. */
 export interface JobWithRuns extends Job {
   runs: Run[];
+  /** The jobs of `after`, in that order, with their states. */
+  dependencies: JobLink[];
+  /** The jobs whose `after` names this one, oldest first. */
+  dependents: JobLink[];
 }
 
 /** The captured output of one attempt. */
@@ -86,20 +126,32 @@ export interface NewJob {
   cwd: string | null;
   /** When the job becomes due; epoch ms. */
   run_at: number;
+  /** Ids of jobs that must complete first (existing ones, or earlier ones of the same batch). */
+  after: string[] | null;
+  key: string | null;
+  retry_on: RetryOn[] | null;
 }
 
 /**
  * The jobs as a store holds them right after inserting them at `now`:
- * pending, never attempted, created and updated at `now`.
+ * pending (or blocked, as `result` says), never attempted, created and
+ * updated at `now`; those `result` kept out by their key are left out.
  */
-export function insertedJobs(jobs: NewJob[], now: number): Job[] {
+export function insertedJobs(
+  jobs: NewJob[],
+  now: number,
+  result?: { kept: readonly { id: string }[]; blocked: readonly string[] },
+): Job[] {
   // Formatting a time costs more than inserting a row: one string for `now`,
   // which is every job's creation time and usually its due time.
   const nowIso = isoTime(now);
+  const kept = new Set(result?.kept.map((k) => k.id));
+  const blocked = new Set(result?.blocked);
+  if (kept.size > 0) jobs = jobs.filter((job) => !kept.has(job.id));
   return jobs.map((job): Job => ({
     id: job.id,
     command: job.command,
-    state: "pending",
+    state: blocked.has(job.id) ? "blocked" : "pending",
     queue: job.queue,
     priority: job.priority,
     max_retries: job.max_retries,
@@ -112,6 +164,9 @@ export function insertedJobs(jobs: NewJob[], now: number): Job[] {
     next_run_at: job.run_at === now ? nowIso : isoTime(job.run_at),
     last_error: null,
     worker_id: null,
+    after: job.after,
+    key: job.key,
+    retry_on: job.retry_on,
   }));
 }
 

@@ -7,7 +7,7 @@
  */
 import { Cron } from "croner";
 import { UsageError } from "./errors.ts";
-import { isoTime, type NewJob } from "./job.ts";
+import { isoTime, type NewJob, type RetryOn } from "./job.ts";
 
 /** Every `--catch-up` word: what to do with due times missed while no worker ran. */
 export const CATCH_UP_MODES = ["none", "one", "all"] as const;
@@ -42,6 +42,8 @@ export interface ScheduleJob {
   timeout: number | null;
   env: Record<string, string> | null;
   cwd: string | null;
+  /** Failures that are retried (SPEC 12); absent retries every failure. */
+  retry_on?: RetryOn[] | undefined;
 }
 
 /** A schedule as stored; times are epoch milliseconds. */
@@ -260,15 +262,23 @@ export function scheduleKey(name: string): string {
   return `schedule:${name}`;
 }
 
-/** The jobs for a schedule's due times, due at those times. */
+/**
+ * The jobs for a schedule's due times, due at those times; without
+ * `overlap` each carries the key `schedule:<name>`, so a due time that comes
+ * while the previous job is active adds nothing (SPEC 12's unique keys).
+ */
 export function scheduleJobs(
-  schedule: Pick<Schedule, "name" | "job">,
+  schedule: Pick<Schedule, "name" | "job" | "overlap">,
   dueTimes: number[],
 ): NewJob[] {
+  const { retry_on, ...job } = schedule.job;
   return dueTimes.map((dueAt) => ({
-    ...schedule.job,
+    ...job,
     id: scheduleJobId(schedule.name, dueAt),
     run_at: dueAt,
+    after: null,
+    key: schedule.overlap ? null : scheduleKey(schedule.name),
+    retry_on: retry_on ?? null,
   }));
 }
 

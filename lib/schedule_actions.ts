@@ -4,13 +4,13 @@
  */
 import { ConflictError, scheduleNotFound } from "./errors.ts";
 import { insertedJobs, type Job } from "./job.ts";
-import { nextDueAfter, type Schedule, scheduleJobs } from "./schedule.ts";
+import { nextDueAfter, type Schedule, scheduleJobs, scheduleKey } from "./schedule.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /**
  * Enqueues one job of schedule `name` now, id `<name>@<now ISO>`, leaving
- * its next due time alone. Without `overlap`, a previous job still active
- * is a ConflictError (exit 1) naming it; an unknown name a NotFoundError.
+ * its next due time alone. Without `overlap`, an active job holding its key
+ * `schedule:<name>` is a ConflictError (exit 1); an unknown name a NotFoundError.
  */
 export async function runScheduleNow(store: Storage, name: string): Promise<Job> {
   const schedule = await store.scheduleGet({ name });
@@ -27,7 +27,9 @@ export async function runScheduleNow(store: Storage, name: string): Promise<Job>
   });
   if (result.inserted.length === 0) {
     throw new ConflictError(
-      `Cannot run schedule "${name}" now: its job "${schedule.last_job_id}" is still active`,
+      `Cannot run schedule "${name}" now: a job with its key "${
+        scheduleKey(name)
+      }" is still active (its last job is "${schedule.last_job_id}")`,
       "wait for it to finish, or add the schedule with --overlap",
     );
   }

@@ -17,8 +17,12 @@ import {
   type ScheduleJob,
 } from "./schedule.ts";
 
-/** Job fields a schedule's template may not hold: the schedule sets them for each due time. */
-const SET_BY_SCHEDULE = ["id", "run_at", "delay"];
+/**
+ * Job fields a schedule's template may not hold: the schedule sets them for
+ * each due time (`key` is `schedule:<name>` without `--overlap`), and
+ * `after` would tie every run to one job.
+ */
+const SET_BY_SCHEDULE = ["id", "run_at", "delay", "key", "after"];
 
 /** A schedule's input as the CLI (or an API) gives it, before checks. */
 export interface ScheduleInput {
@@ -60,7 +64,8 @@ export async function parseScheduleInput(
     if (field in input.job) {
       throw new UsageError(
         `Invalid job of schedule "${name}": "${field}" is set by the schedule`,
-        "each due time's job gets the id <name>@<due time> and runs at that time",
+        "each due time's job gets the id <name>@<due time>, runs at that time, and without " +
+          "--overlap has the key schedule:<name>",
       );
     }
   }
@@ -79,6 +84,7 @@ export async function parseScheduleInput(
       timeout: job.timeout,
       env: job.env,
       cwd: job.cwd,
+      ...(job.retry_on === null ? {} : { retry_on: job.retry_on }),
     },
   };
 }

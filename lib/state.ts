@@ -5,18 +5,21 @@
  */
 import { type BackoffOptions, nextRunAt } from "./backoff.ts";
 import { ConflictError } from "./errors.ts";
-import type { JobState, RunOutcome } from "./job.ts";
+import type { JobState, RetryOn, RunOutcome } from "./job.ts";
 
 /** Every legal transition; anything else is a bug or a conflict. */
 const TRANSITIONS: Record<JobState, readonly JobState[]> = {
   pending: ["processing", "cancelled"],
+  // pending when its last dependency completes; cancelled with a dependency
+  blocked: ["pending", "cancelled"],
   // failed/dead/completed after a run; pending when a run is interrupted
   // without counting (forced stop); cancelled when stopped by `cancel`.
   processing: ["completed", "failed", "dead", "pending", "cancelled"],
   failed: ["processing", "pending", "cancelled", "dead"],
   dead: ["pending"],
   completed: [],
-  cancelled: [],
+  // by `retry`: blocked while a dependency is still open
+  cancelled: ["pending", "blocked"],
 };
 
 /** Whether a job may go from `from` to `to`. */
@@ -28,6 +31,11 @@ export function canTransition(from: JobState, to: JobState): boolean {
 export interface RunDecision {
   state: "completed" | "failed" | "dead" | "cancelled";
   next_run_at: number | null;
+  /**
+   * Present when `retry_on` kept a failure from being retried: why, for the
+   * attempt's error and `last_error` (e.g. `exit 2 is not in retry_on [75]; not retried`).
+   */
+  notRetried?: string;
 }
 
 /** The inputs of {@linkcode decideAfterRun}. */
@@ -39,12 +47,54 @@ export interface DecideAfterRunParams {
   maxRetries: number;
   now: number;
   backoff: BackoffOptions;
+  /** The job's `retry_on`: the failures that are retried; absent or `null` retries every one. */
+  retryOn?: readonly RetryOn[] | null | undefined;
+  /** The attempt's exit code (`null` when it had none: a signal, a timeout, a failed start). */
+  exitCode?: number | null | undefined;
+}
+
+/**
+ * Why `retry_on` keeps this failure from being retried, or `null` when it
+ * may be retried. Only the job's own failures are judged: an exit code must
+ * be listed, a timeout needs `"timeout"`; a death by a signal or a failed
+ * start has no exit code to match, so it is not retried. An interruption
+ * (the worker died, its lease ran out) is not the job's doing and is
+ * retried as always.
+ */
+export function retryOnRefusal(
+  outcome: RunOutcome,
+  exitCode: number | null,
+  retryOn: readonly RetryOn[],
+): string | null {
+  const listed = `retry_on ${JSON.stringify(retryOn)}`;
+  switch (outcome) {
+    case "failed":
+      if (exitCode === null) {
+        return `a death by a signal has no exit code in ${listed}; not retried`;
+      }
+      return retryOn.includes(exitCode)
+        ? null
+        : `exit ${exitCode} is not in ${listed}; not retried`;
+    case "timed_out":
+      return retryOn.includes("timeout") ? null : `"timeout" is not in ${listed}; not retried`;
+    case "spawn_failed":
+      return `a failed start has no exit code in ${listed}; not retried`;
+    case "interrupted":
+    case "succeeded":
+    case "cancelled":
+      return null;
+    default: {
+      const never: never = outcome;
+      throw new Error(`Unknown outcome "${never}"`);
+    }
+  }
 }
 
 /**
  * What a job becomes after attempt k ends: completed on success; on a
  * failure, `failed` with a retry after `min(base^k, max)` seconds while
- * k <= max_retries, else `dead` (the DLQ).
+ * k <= max_retries, else `dead` (the DLQ). With `retry_on`, a failure it
+ * does not list is `dead` at once, saying why (`notRetried`).
  */
 export function decideAfterRun(params: DecideAfterRunParams): RunDecision {
   switch (params.outcome) {
@@ -55,7 +105,11 @@ export function decideAfterRun(params: DecideAfterRunParams): RunDecision {
     case "failed":
     case "timed_out":
     case "spawn_failed":
-    case "interrupted":
+    case "interrupted": {
+      const refusal = params.retryOn
+        ? retryOnRefusal(params.outcome, params.exitCode ?? null, params.retryOn)
+        : null;
+      if (refusal !== null) return { state: "dead", next_run_at: null, notRetried: refusal };
       if (params.attempt <= params.maxRetries) {
         return {
           state: "failed",
@@ -63,6 +117,7 @@ export function decideAfterRun(params: DecideAfterRunParams): RunDecision {
         };
       }
       return { state: "dead", next_run_at: null };
+    }
     default: {
       const never: never = params.outcome;
       throw new Error(`Unknown outcome "${never}"`);
@@ -95,9 +150,10 @@ export interface RetryPlan {
 
 /**
  * `retry` on a failed job runs it now within its budget (attempts kept); on a
- * dead job it starts over (attempts reset), as `dlq retry` does. Any other
- * state is a conflict that names the state; with `dlqOnly` (`dlq retry`)
- * so is every state but dead.
+ * dead job it starts over (attempts reset), as `dlq retry` does; a cancelled
+ * job starts over too (the store makes it `blocked` while a dependency is
+ * open). Any other state is a conflict that names the state; with `dlqOnly`
+ * (`dlq retry`) so is every state but dead.
  */
 export function planRetry(
   id: string,
@@ -111,22 +167,22 @@ export function planRetry(
     );
   }
   if (state === "failed") return { state: "pending", resetAttempts: false };
-  if (state === "dead") return { state: "pending", resetAttempts: true };
+  if (state === "dead" || state === "cancelled") return { state: "pending", resetAttempts: true };
   throw new ConflictError(
     `Cannot retry job "${id}": job is ${state}`,
-    "only failed and dead jobs can be retried",
+    "only failed, dead and cancelled jobs can be retried",
   );
 }
 
 /**
- * `cancel` stops pending and failed jobs at once; a processing job is
- * cancelled by its worker (returns "stop-first"). Finished jobs conflict.
+ * `cancel` stops pending, blocked and failed jobs at once; a processing job
+ * is cancelled by its worker (returns "stop-first"). Finished jobs conflict.
  */
 export function planCancel(id: string, state: JobState): "cancel" | "stop-first" {
-  if (state === "pending" || state === "failed") return "cancel";
+  if (state === "pending" || state === "blocked" || state === "failed") return "cancel";
   if (state === "processing") return "stop-first";
   throw new ConflictError(
     `Cannot cancel job "${id}": job is ${state}`,
-    "only pending, failed and processing jobs can be cancelled",
+    "only pending, blocked, failed and processing jobs can be cancelled",
   );
 }

@@ -24,6 +24,9 @@ export const JOB_FIELDS = [
   "next_run_at",
   "last_error",
   "worker_id",
+  "after",
+  "key",
+  "retry_on",
 ].sort();
 
 /** Every field of one attempt in `show --json`'s `runs` (SPEC section 3), sorted. */

@@ -30,6 +30,9 @@ export function toJob(row: Row): Job {
     next_run_at: row.next_run_at === null ? null : isoTime(row.next_run_at as number),
     last_error: row.last_error as string | null,
     worker_id: row.worker_id as string | null,
+    after: row.after_ids === null ? null : JSON.parse(row.after_ids as string),
+    key: row.unique_key as string | null,
+    retry_on: row.retry_on === null ? null : JSON.parse(row.retry_on as string),
   };
 }
 

@@ -28,9 +28,18 @@ import {
   type JobState,
   type JobWithRuns,
   type NewJob,
+  type OnConflict,
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
+import {
+  checkDependency,
+  checkRetryDependency,
+  distinctIds,
+  keyHeld,
+  planKeyConflict,
+  replacedError,
+} from "../job_flow.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
 import {
@@ -49,6 +58,7 @@ import type {
   ClaimedJob,
   FinishedCount,
   HeartbeatReply,
+  InsertResult,
   JobListParams,
   JobPage,
   RunFinish,
@@ -95,7 +105,19 @@ const CANARY_TIMEOUT_MS = 3000;
 const SERVER_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
 
 const JOB_COLUMNS = `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
-  attempts, created_at, updated_at, next_run_at, last_error, worker_id`;
+  attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
+  retry_on`;
+
+/** The active states as SQL, for the partial index on keys (the planner needs it literally). */
+const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
+
+/** The error for an id that exists already. */
+function duplicateIdError(id: string): ConflictError {
+  return new ConflictError(
+    `Cannot enqueue job "${id}": a job with this id already exists`,
+    "choose another id, or omit it to have one generated",
+  );
+}
 
 /** Options of every connection pool of a store. */
 function driverOptions(url: PostgresUrl): postgres.Options<Record<string, postgres.PostgresType>> {
@@ -552,9 +574,25 @@ export class PostgresStorage implements Storage {
     };
   }
 
-  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<number> {
+  jobInsertMany(
+    params: { jobs: NewJob[]; now: number; onConflict?: OnConflict | undefined },
+  ): Promise<InsertResult> {
     const { jobs, now } = params;
-    if (jobs.length === 0) return Promise.resolve(0);
+    if (jobs.length === 0) {
+      return Promise.resolve({ inserted: 0, kept: [], blocked: [], replaced: [] });
+    }
+    const onConflict = params.onConflict ?? "keep";
+    const keyed = jobs.some((job) => job.key !== null);
+    if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
+      return this.#call(() => this.#begin((tx) => this.#insertFlow(tx, jobs, now, onConflict)));
+    }
+    // Keys without dependencies ("keep" or "fail") stay on the bulk path:
+    // the unique index leaves out each job whose key is active, also one
+    // held by an earlier row of the batch, and the rule is applied after.
+    const onKey = keyed
+      ? `ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ${ACTIVE}
+         DO NOTHING RETURNING id`
+      : "";
     return this.#call(() =>
       this.#begin(async (tx) => {
         // Chunks are sent without waiting for each other (postgres.js
@@ -566,14 +604,14 @@ export class PostgresStorage implements Storage {
           inserts.push(this.#q(
             tx,
             `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-               env, cwd, created_at, updated_at, next_run_at)
+               env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
              SELECT id, command, 'pending', queue, priority, max_retries, timeout,
-               env, cwd, $10, $10, run_at
+               env, cwd, $10, $10, run_at, retry_on, unique_key
              FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
-               $6::float8[], $7::text[], $8::text[], $9::int8[])
+               $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[], $12::text[])
                WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
-                 env, cwd, run_at, n)
-             ORDER BY n`,
+                 env, cwd, run_at, retry_on, unique_key, n)
+             ORDER BY n ${onKey}`,
             [
               chunk.map((j) => j.id),
               chunk.map((j) => j.command),
@@ -585,32 +623,208 @@ export class PostgresStorage implements Storage {
               chunk.map((j) => j.cwd),
               chunk.map((j) => j.run_at),
               now,
+              chunk.map((j) => (j.retry_on === null ? null : JSON.stringify(j.retry_on))),
+              chunk.map((j) => j.key),
             ],
           ));
         }
         // Inserts count themselves: one delta for the batch, no trigger.
-        inserts.push(this.#q(
-          tx,
-          "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)",
-          [jobs.length],
-        ));
+        if (!keyed) {
+          inserts.push(this.#q(
+            tx,
+            "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)",
+            [jobs.length],
+          ));
+        }
         // The first failure aborts the transaction; the later chunks then
         // fail only for that reason, so the first one is the one to report.
         const failed = (await Promise.allSettled(inserts)).find((r) => r.status === "rejected");
         if (failed) {
           const id = duplicateId(failed.reason);
-          if (id !== null) {
-            throw new ConflictError(
-              `Cannot enqueue job "${id}": a job with this id already exists`,
-              "choose another id, or omit it to have one generated",
-            );
-          }
+          if (id !== null) throw duplicateIdError(id);
           throw failed.reason;
         }
-        await this.#notify(tx);
-        return jobs.length;
+        const result: InsertResult = { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
+        if (keyed) {
+          const added = new Set<string>();
+          for (const r of inserts) {
+            for (const row of await r) added.add(row.id as string);
+          }
+          result.inserted = added.size;
+          if (added.size < jobs.length) {
+            await this.#keptByKey(tx, jobs, added, now, onConflict, result);
+          }
+          await this.#q(tx, "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)", [
+            added.size,
+          ]);
+        }
+        if (result.inserted > 0) await this.#notify(tx);
+        return result;
       })
     );
+  }
+
+  /** Applies "keep" or "fail" to the jobs a keyed bulk insert left out (not in `added`). */
+  async #keptByKey(
+    tx: Sql,
+    jobs: NewJob[],
+    added: Set<string>,
+    now: number,
+    onConflict: OnConflict,
+    result: InsertResult,
+  ): Promise<void> {
+    const out = jobs.filter((job) => !added.has(job.id));
+    const holders = new Map(
+      (await this.#q(
+        tx,
+        `SELECT id, state, unique_key FROM jobs
+         WHERE unique_key = ANY($1::text[]) AND state IN ${ACTIVE}`,
+        [[...new Set(out.map((job) => job.key))]],
+      )).map((row) => [row.unique_key as string, row]),
+    );
+    const late: NewJob[] = [];
+    for (const job of out) {
+      const holder = holders.get(job.key!);
+      if (!holder) {
+        late.push(job); // its holder ended since: the key is free again
+        continue;
+      }
+      planKeyConflict({
+        jobId: job.id,
+        key: job.key!,
+        holderId: holder.id as string,
+        holderState: holder.state as JobState,
+        onConflict,
+      });
+      result.kept.push({ id: job.id, key: job.key!, existingId: holder.id as string });
+    }
+    if (late.length > 0) {
+      const more = await this.#insertFlow(tx, late, now, onConflict);
+      result.inserted += more.inserted;
+      result.kept.push(...more.kept);
+    }
+  }
+
+  /**
+   * Inserts jobs with dependencies or keys one by one, applying SPEC 12's
+   * rules. A key is settled by the unique index: an insert that loses a
+   * race to another transaction's insert of the same key does nothing,
+   * and the rule is applied again against the winner.
+   */
+  async #insertFlow(
+    tx: Sql,
+    jobs: NewJob[],
+    now: number,
+    onConflict: OnConflict,
+  ): Promise<InsertResult> {
+    const result: InsertResult = { inserted: 0, kept: [], blocked: [], replaced: [] };
+    let pending = 0;
+    for (const job of jobs) {
+      const after = job.after === null ? [] : distinctIds(job.after);
+      let open = 0;
+      if (after.length > 0) {
+        // Marking the dependencies locks them until commit, so none can end
+        // unseen between this check and the dependent becoming visible.
+        const rows = await this.#q(
+          tx,
+          `UPDATE jobs SET has_dependents = true
+           WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)
+           RETURNING id, state`,
+          [after],
+        );
+        const states = new Map(rows.map((r) => [r.id as string, r.state as JobState]));
+        for (const dep of after) {
+          if (checkDependency(job.id, dep, states.get(dep) ?? null)) open++;
+        }
+      }
+      let inserted = false;
+      for (let round = 0; !inserted; round++) {
+        if (job.key !== null) {
+          const [holder] = await this.#q(
+            tx,
+            `SELECT id, state FROM jobs WHERE unique_key = $1 AND state IN ${ACTIVE} FOR UPDATE`,
+            [job.key],
+          );
+          if (holder) {
+            const plan = planKeyConflict({
+              jobId: job.id,
+              key: job.key,
+              holderId: holder.id as string,
+              holderState: holder.state as JobState,
+              onConflict,
+            });
+            if (plan === "keep") {
+              result.kept.push({ id: job.id, key: job.key, existingId: holder.id as string });
+              break;
+            }
+            await this.#q(
+              tx,
+              `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = $2,
+                 last_error = $3 WHERE id = $1`,
+              [holder.id, now, replacedError(job.id)],
+            );
+            result.replaced.push(holder.id as string);
+          }
+        }
+        if (round > 3) {
+          throw new ConflictError(
+            `Cannot enqueue job "${job.id}": key "${job.key}" is contended`,
+            "try again",
+          );
+        }
+        try {
+          const rows = await this.#q(
+            tx,
+            `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout, env, cwd,
+               created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT (unique_key)
+               WHERE unique_key IS NOT NULL AND state IN ${ACTIVE} DO NOTHING
+             RETURNING id`,
+            [
+              job.id,
+              job.command,
+              open > 0 ? "blocked" : "pending",
+              job.queue,
+              job.priority,
+              job.max_retries,
+              job.timeout,
+              job.env === null ? null : JSON.stringify(job.env),
+              job.cwd,
+              now,
+              job.run_at,
+              job.retry_on === null ? null : JSON.stringify(job.retry_on),
+              job.after === null ? null : JSON.stringify(job.after),
+              job.key,
+              open,
+            ],
+          );
+          inserted = rows.length > 0;
+        } catch (error) {
+          if (duplicateId(error) !== null) throw duplicateIdError(job.id);
+          throw error;
+        }
+      }
+      if (!inserted) continue;
+      if (after.length > 0) {
+        await this.#q(
+          tx,
+          `INSERT INTO job_deps (dep_id, job_id) SELECT unnest($1::text[]), $2
+           ON CONFLICT DO NOTHING`,
+          [after, job.id],
+        );
+      }
+      if (open > 0) result.blocked.push(job.id);
+      else pending++;
+    }
+    result.inserted = pending + result.blocked.length;
+    await this.#q(
+      tx,
+      "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1), ('blocked', $2)",
+      [pending, result.blocked.length],
+    );
+    if (pending > 0) await this.#notify(tx);
+    return result;
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {
@@ -642,8 +856,39 @@ export class PostgresStorage implements Storage {
       ) as [Row[], Row[]];
       const row = rows[0];
       if (!row) return null;
-      return { ...toJob(row), runs: runs.map(toRun) };
+      const job = toJob(row);
+      const [deps, dependents] = await Promise.all([
+        job.after === null
+          ? []
+          : this.#q(this.#sql, "SELECT id, state FROM jobs WHERE id = ANY($1::text[])", [
+            job.after,
+          ]),
+        this.#q(
+          this.#sql,
+          `SELECT j.id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id
+           WHERE d.dep_id = $1 ORDER BY j.created_at, j.seq`,
+          [params.id],
+        ),
+      ]);
+      const states = new Map(deps.map((d) => [d.id as string, d.state as JobState]));
+      return {
+        ...job,
+        runs: runs.map(toRun),
+        dependencies: distinctIds(job.after ?? []).map((id) => ({
+          id,
+          state: states.get(id) ?? null,
+        })),
+        dependents: dependents.map((d) => ({ id: d.id as string, state: d.state as JobState })),
+      };
     });
+  }
+
+  jobGetMany(params: { ids: string[] }): Promise<Job[]> {
+    return this.#call(async () =>
+      (await this.#q(this.#sql, `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`, [
+        params.ids,
+      ])).map(toJob)
+    );
   }
 
   jobList(params: JobListParams): Promise<JobPage> {
@@ -733,18 +978,38 @@ export class PostgresStorage implements Storage {
         const states = await this.#lockJobs(tx, params.ids);
         const reset: string[] = [];
         const keep: string[] = [];
+        const opens = new Map<string, number>();
         for (const id of params.ids) {
-          const plan = planRetry(id, states.get(id)!, params);
+          const state = states.get(id)!;
+          const plan = planRetry(id, state, params);
           (plan.resetAttempts ? reset : keep).push(id);
           states.set(id, plan.state);
+          if (state === "cancelled") {
+            opens.set(id, await this.#openDependencies(tx, id, new Set(params.ids)));
+          }
         }
         if (params.ids.length > 0) {
+          const [held] = await this.#q(
+            tx,
+            `SELECT j.id, o.id AS holder, j.unique_key FROM jobs j
+             JOIN jobs o ON o.unique_key = j.unique_key AND o.id <> j.id AND o.state IN ${ACTIVE}
+             WHERE j.id = ANY($1::text[]) AND j.unique_key IS NOT NULL
+             ORDER BY j.id LIMIT 1`,
+            [params.ids],
+          );
+          if (held) {
+            throw keyHeld(held.id as string, held.unique_key as string, held.holder as string);
+          }
           await this.#q(
             tx,
-            `UPDATE jobs SET state = 'pending', next_run_at = $3, updated_at = $3,
+            `UPDATE jobs SET next_run_at = $3, updated_at = $3,
+               deps_open = coalesce(o.n, 0),
+               state = CASE WHEN coalesce(o.n, 0) > 0 THEN 'blocked' ELSE 'pending' END,
                attempts = CASE WHEN id = ANY($1::text[]) THEN 0 ELSE attempts END
-             WHERE id = ANY($1::text[]) OR id = ANY($2::text[])`,
-            [reset, keep, params.now],
+             FROM (SELECT unnest($1::text[] || $2::text[]) AS rid) r
+             LEFT JOIN (SELECT unnest($4::text[]) AS oid, unnest($5::int[]) AS n) o ON o.oid = r.rid
+             WHERE jobs.id = r.rid`,
+            [reset, keep, params.now, [...opens.keys()], [...opens.values()]],
           );
           await this.#notify(tx);
         }
@@ -753,14 +1018,46 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  /**
+   * How many dependencies of a cancelled job are still open, locking them
+   * (as an insert does) so none ends unseen; a dead or cancelled one is a
+   * conflict unless `retried` with it, a pruned one was final and counts
+   * as met.
+   */
+  async #openDependencies(tx: Sql, id: string, retried: Set<string>): Promise<number> {
+    const rows = await this.#q(
+      tx,
+      `UPDATE jobs SET has_dependents = true
+       WHERE id IN (SELECT j.id FROM job_deps d JOIN jobs j ON j.id = d.dep_id
+                    WHERE d.job_id = $1 ORDER BY j.id FOR UPDATE OF j)
+       RETURNING id, state`,
+      [id],
+    );
+    let open = 0;
+    for (const dep of rows) {
+      if (dep.state === "completed") continue;
+      // A dependency retried in the same call counts as open, whatever the order.
+      if (!retried.has(dep.id as string)) {
+        checkRetryDependency(id, dep.id as string, dep.state as JobState);
+      }
+      open++;
+    }
+    return open;
+  }
+
   jobRetryAllDead(params: { now: number }): Promise<number> {
     return this.#call(() =>
       this.#begin(async (tx) => {
+        // A dead job whose key another job holds (an active one, or a newer
+        // dead one retried here too) stays dead: a key has one active job.
         const rows = await this.#q(
           tx,
           `WITH moved AS (
              UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = $1, updated_at = $1
-             WHERE state = 'dead' RETURNING 1)
+             WHERE state = 'dead' AND (unique_key IS NULL OR NOT EXISTS (
+               SELECT 1 FROM jobs o WHERE o.unique_key = jobs.unique_key AND o.id <> jobs.id
+                 AND (o.state IN ${ACTIVE} OR (o.state = 'dead' AND o.seq > jobs.seq))))
+             RETURNING 1)
            SELECT count(*) AS n FROM moved`,
           [params.now],
         );
@@ -815,6 +1112,7 @@ export class PostgresStorage implements Storage {
           `WITH gone AS (
              DELETE FROM jobs WHERE state = 'dead' AND updated_at < $1 RETURNING id),
            runs_gone AS (DELETE FROM runs WHERE job_id IN (SELECT id FROM gone)),
+           deps_gone AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM gone)),
            outputs_gone AS (DELETE FROM run_outputs WHERE job_id IN (SELECT id FROM gone))
            SELECT count(*) AS n FROM gone`,
           [cutoff],
@@ -1392,14 +1690,14 @@ export class PostgresStorage implements Storage {
             tx,
             `UPDATE schedules SET next_run_at = $1, missed = missed + $2
              WHERE name = $3 AND next_run_at = $4 AND NOT paused
-             RETURNING overlap, last_job_id`,
+             RETURNING last_job_id`,
             [params.nextRunAt, params.missed, name, params.expectedNextRunAt],
           );
           if (!row) return { fired: false, inserted: [], skipped: [] };
         } else {
           [row] = await this.#q(
             tx,
-            "SELECT overlap, last_job_id FROM schedules WHERE name = $1 FOR UPDATE",
+            "SELECT last_job_id FROM schedules WHERE name = $1 FOR UPDATE",
             [name],
           );
           if (!row) throw scheduleNotFound(name);
@@ -1409,23 +1707,14 @@ export class PostgresStorage implements Storage {
         let lastJobId = row.last_job_id as string | null;
         let lastRunAt: number | null = null;
         for (const job of jobs) {
-          // Without overlap, a due time that comes while the previous job is active is skipped.
-          if (!row.overlap && lastJobId !== null) {
-            const active = await this.#q(
-              tx,
-              `SELECT 1 FROM jobs WHERE id = $1 AND state IN ('pending', 'processing', 'failed')`,
-              [lastJobId],
-            );
-            if (active.length > 0) {
-              skipped.push(job.id);
-              continue;
-            }
-          }
+          // Without overlap each job carries the key schedule:<name>: while the
+          // previous one is active the unique index over active keys refuses
+          // the row, and DO NOTHING makes that a skip (an id already taken too).
           const added = await this.#q(
             tx,
             `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-               env, cwd, created_at, updated_at, next_run_at)
-             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10)
+               env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
              ON CONFLICT DO NOTHING RETURNING id`,
             [
               job.id,
@@ -1438,6 +1727,8 @@ export class PostgresStorage implements Storage {
               job.cwd,
               now,
               job.run_at,
+              job.retry_on === null ? null : JSON.stringify(job.retry_on),
+              job.key,
             ],
           );
           if (added.length === 0) {

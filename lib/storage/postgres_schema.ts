@@ -130,6 +130,82 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
   `,
   `
+  -- job flow (SPEC 12): dependencies, unique keys, retry by exit code
+  ALTER TABLE jobs ADD COLUMN after_ids text;   -- JSON array, as given
+  ALTER TABLE jobs ADD COLUMN unique_key text;
+  ALTER TABLE jobs ADD COLUMN retry_on text;    -- JSON array
+  -- dependencies not yet completed, kept while blocked: a completion
+  -- decrements its dependents instead of rescanning every blocked job
+  ALTER TABLE jobs ADD COLUMN deps_open integer NOT NULL DEFAULT 0;
+  -- set when a dependent names it: only such a job's end runs the trigger below
+  ALTER TABLE jobs ADD COLUMN has_dependents boolean NOT NULL DEFAULT false;
+  -- at most one active job per key, whoever inserts it, on any host
+  CREATE UNIQUE INDEX jobs_key_active ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed');
+  -- every holder of a key, final ones too (retrying a dead job checks them)
+  CREATE INDEX jobs_key ON jobs (unique_key) WHERE unique_key IS NOT NULL;
+  CREATE TABLE job_deps (
+    dep_id text COLLATE "C" NOT NULL,
+    job_id text COLLATE "C" NOT NULL,
+    PRIMARY KEY (dep_id, job_id)
+  );
+  CREATE INDEX job_deps_job ON job_deps (job_id);
+  INSERT INTO job_counts (state, n) VALUES ('blocked', 0) ON CONFLICT DO NOTHING;
+
+  -- Dependents move on in the statement that ends their dependency, on
+  -- every path (finish, cancel, replace, rescue). A trigger, not a CTE of
+  -- that statement: its queries take a fresh snapshot, so they see a
+  -- dependent committed while the statement waited for the dependency's
+  -- row lock (enqueue sets has_dependents on the dependencies it names,
+  -- which locks them until it commits).
+  CREATE FUNCTION jobs_settle_dependents() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+  DECLARE
+    root text;
+    promoted integer;
+  BEGIN
+    IF NEW.state = 'completed' THEN
+      WITH moved AS (
+        UPDATE jobs d SET deps_open = d.deps_open - 1, updated_at = NEW.updated_at,
+          state = CASE WHEN d.deps_open <= 1 THEN 'pending' ELSE 'blocked' END,
+          next_run_at = CASE WHEN d.deps_open <= 1
+            THEN greatest(d.next_run_at, NEW.updated_at) ELSE d.next_run_at END
+        FROM job_deps e
+        WHERE e.dep_id = NEW.id AND d.id = e.job_id AND d.state = 'blocked'
+        RETURNING d.state)
+      SELECT count(*) INTO promoted FROM moved WHERE state = 'pending';
+      IF promoted > 0 THEN
+        PERFORM pg_notify(left('queuectl_' || current_schema(), 63), '');
+      END IF;
+    ELSE
+      -- the message lib/job_flow.ts cascadeError() writes, root cause kept
+      root := 'dependency "' || NEW.id || '" ' ||
+        CASE WHEN NEW.state = 'dead' THEN 'is dead' ELSE 'was cancelled' END ||
+        CASE WHEN NEW.last_error LIKE 'dependency %'
+          THEN ': ' || regexp_replace(NEW.last_error, '^.*: ', '') ELSE '' END;
+      -- every blocked descendant at once (their own trigger runs then find
+      -- nothing blocked), so a long chain never nests triggers deep
+      WITH RECURSIVE down(id, via, depth) AS (
+        SELECT e.job_id, e.dep_id, 1 FROM job_deps e JOIN jobs j ON j.id = e.job_id
+          WHERE e.dep_id = NEW.id AND j.state = 'blocked'
+        UNION
+        SELECT e.job_id, e.dep_id, down.depth + 1 FROM down
+          JOIN job_deps e ON e.dep_id = down.id JOIN jobs j ON j.id = e.job_id
+          WHERE j.state = 'blocked')
+      UPDATE jobs d SET state = 'cancelled', next_run_at = NULL, updated_at = NEW.updated_at,
+        last_error = CASE WHEN down.depth = 1 THEN root
+          ELSE 'dependency "' || down.via || '" was cancelled: ' ||
+            regexp_replace(root, '^.*: ', '') END
+      FROM down WHERE d.id = down.id AND d.state = 'blocked';
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER jobs_settle_dependents AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (NEW.has_dependents AND OLD.state IS DISTINCT FROM NEW.state
+      AND NEW.state IN ('completed', 'dead', 'cancelled'))
+    EXECUTE FUNCTION jobs_settle_dependents();
+  `,
+  `
   -- schedules (SPEC 13): \`job\` is the template as JSON text, as on SQLite
   CREATE TABLE schedules (
     name text COLLATE "C" PRIMARY KEY,

@@ -119,6 +119,28 @@ export const MIGRATIONS: readonly string[] = [
     WITHOUT ROWID;
   `,
   `
+  -- job flow (SPEC 12): dependencies, unique keys, retry by exit code
+  ALTER TABLE jobs ADD COLUMN after_ids TEXT;   -- JSON array, as given
+  ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+  ALTER TABLE jobs ADD COLUMN retry_on TEXT;    -- JSON array
+  -- dependencies not yet completed, kept while blocked: a completion
+  -- decrements its dependents instead of rescanning every blocked job
+  ALTER TABLE jobs ADD COLUMN deps_open INTEGER NOT NULL DEFAULT 0;
+  -- at most one active job per key, whoever inserts it
+  CREATE UNIQUE INDEX jobs_key_active ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed');
+  -- every holder of a key, final ones too (retrying a dead job checks them)
+  CREATE INDEX jobs_key ON jobs (unique_key) WHERE unique_key IS NOT NULL;
+  -- dep_id first: a finishing job finds its dependents by the key's prefix
+  CREATE TABLE job_deps (
+    dep_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (dep_id, job_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_deps_job ON job_deps (job_id);
+  INSERT OR IGNORE INTO job_counts (state, n) VALUES ('blocked', 0);
+  `,
+  `
   -- schedules (SPEC 13): \`job\` is the template as JSON (a job's fields
   -- without id or times), so a job field added later needs no migration here
   CREATE TABLE schedules (

@@ -20,16 +20,27 @@ import {
   type JobState,
   type JobWithRuns,
   type NewJob,
+  type OnConflict,
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
+import {
+  cascadeError,
+  checkDependency,
+  checkRetryDependency,
+  distinctIds,
+  keyHeld,
+  planKeyConflict,
+  replacedError,
+} from "../job_flow.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import type {
   ClaimedJob,
   FinishedCount,
   HeartbeatReply,
+  InsertResult,
   JobListParams,
   JobPage,
   RunFinish,
@@ -73,13 +84,18 @@ function sqliteCode(error: unknown): number | null {
 }
 
 const INSERT_JOBS = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-  env, cwd, created_at, updated_at, next_run_at) VALUES `;
-const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-const JOB_ROW_PARAMS = 11;
+  env, cwd, created_at, updated_at, next_run_at, retry_on) VALUES `;
+const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const JOB_ROW_PARAMS = 12;
 /** Rows per multi-row INSERT of a batch: 5,500 parameters, under SQLite's limit of 32,766. */
 const INSERT_CHUNK_ROWS = 500;
 const INSERT_JOB = INSERT_JOBS + JOB_ROW;
 const INSERT_JOB_CHUNK = INSERT_JOBS + Array(INSERT_CHUNK_ROWS).fill(JOB_ROW).join(", ");
+
+/** A schedule's job (no dependencies), with its key; a taken id or an active key inserts nothing. */
+const INSERT_SCHEDULED_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries,
+  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+  VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 
 /** Writes the parameters of one job's row into `args` from `at`; returns `args`. */
 function setJobRow(args: SQLInputValue[], at: number, job: NewJob, now: number): SQLInputValue[] {
@@ -94,7 +110,24 @@ function setJobRow(args: SQLInputValue[], at: number, job: NewJob, now: number):
   args[at + 8] = now;
   args[at + 9] = now;
   args[at + 10] = job.run_at;
+  args[at + 11] = job.retry_on === null ? null : JSON.stringify(job.retry_on);
   return args;
+}
+
+/** A job with dependencies or a key, inserted one by one: its state and open count too. */
+const INSERT_FLOW_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries,
+  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The active states as SQL, for the partial index on keys (the planner needs it literally). */
+const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
+
+/** The error for an id that exists already. */
+function duplicateId(id: string): ConflictError {
+  return new ConflictError(
+    `Cannot enqueue job "${id}": a job with this id already exists`,
+    "choose another id, or omit it to have one generated",
+  );
 }
 
 /** Turns a driver error into a one-line StorageError that says what to do. */
@@ -348,10 +381,15 @@ export class SqliteStorage implements Storage {
     return this.close();
   }
 
-  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<number> {
+  jobInsertMany(
+    params: { jobs: NewJob[]; now: number; onConflict?: OnConflict | undefined },
+  ): Promise<InsertResult> {
     const { jobs, now } = params;
     return this.#promise(() =>
       this.#write(() => {
+        if (jobs.some((job) => job.after !== null || job.key !== null)) {
+          return this.#insertFlow(jobs, now, params.onConflict ?? "keep");
+        }
         // Each call into node:sqlite costs more than the row it inserts, so
         // full chunks go in as one multi-row INSERT each (prepared only for
         // a batch that has one: a single job need not pay for it).
@@ -376,19 +414,139 @@ export class SqliteStorage implements Storage {
           try {
             insert.run(...setJobRow(row, 0, job, now));
           } catch (error) {
-            if (sqliteCode(error) === SQLITE_CONSTRAINT) {
-              throw new ConflictError(
-                `Cannot enqueue job "${job.id}": a job with this id already exists`,
-                "choose another id, or omit it to have one generated",
-              );
-            }
+            if (sqliteCode(error) === SQLITE_CONSTRAINT) throw duplicateId(job.id);
             throw error;
           }
         }
         this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
-        return jobs.length;
+        return { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
       })
     );
+  }
+
+  /** Inserts jobs with dependencies or keys one by one, applying SPEC 12's rules. */
+  #insertFlow(jobs: NewJob[], now: number, onConflict: OnConflict): InsertResult {
+    const result: InsertResult = { inserted: 0, kept: [], blocked: [], replaced: [] };
+    const insert = this.#stmt(INSERT_FLOW_JOB);
+    const insertDep = this.#stmt("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?, ?)");
+    let pending = 0;
+    for (const job of jobs) {
+      if (job.key !== null) {
+        const holder = this.#get(
+          `SELECT id, state FROM jobs INDEXED BY jobs_key_active
+           WHERE unique_key = ? AND state IN ${ACTIVE}`,
+          job.key,
+        );
+        if (holder) {
+          const plan = planKeyConflict({
+            jobId: job.id,
+            key: job.key,
+            holderId: holder.id as string,
+            holderState: holder.state as JobState,
+            onConflict,
+          });
+          if (plan === "keep") {
+            result.kept.push({ id: job.id, key: job.key, existingId: holder.id as string });
+            continue;
+          }
+          this.#cancel(holder.id as string, now, replacedError(job.id));
+          result.replaced.push(holder.id as string);
+        }
+      }
+      const after = job.after === null ? [] : distinctIds(job.after);
+      let open = 0;
+      for (const dep of after) {
+        const row = this.#get("SELECT state FROM jobs WHERE id = ?", dep);
+        if (checkDependency(job.id, dep, (row?.state as JobState | undefined) ?? null)) open++;
+      }
+      const args = setJobRow(new Array(JOB_ROW_PARAMS), 0, job, now);
+      args.splice(2, 0, open > 0 ? "blocked" : "pending");
+      try {
+        insert.run(
+          ...args,
+          job.after === null ? null : JSON.stringify(job.after),
+          job.key,
+          open,
+        );
+      } catch (error) {
+        if (sqliteCode(error) === SQLITE_CONSTRAINT) throw duplicateId(job.id);
+        throw error;
+      }
+      for (const dep of after) insertDep.run(dep, job.id);
+      if (open > 0) result.blocked.push(job.id);
+      else pending++;
+    }
+    this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", pending);
+    this.#run("UPDATE job_counts SET n = n + ? WHERE state = 'blocked'", result.blocked.length);
+    result.inserted = pending + result.blocked.length;
+    return result;
+  }
+
+  /**
+   * Cancels one job that is not running (optionally saying why) and,
+   * in turn, its blocked dependents.
+   */
+  #cancel(id: string, now: number, error: string | null): void {
+    const row = this.#get(
+      `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ?,
+         last_error = coalesce(?, last_error)
+       WHERE id = ? AND state IN ('pending', 'blocked', 'failed') RETURNING last_error`,
+      now,
+      error,
+      id,
+    );
+    if (row) {
+      this.#cascade([{ id, state: "cancelled", error: row.last_error as string | null }], now);
+    }
+  }
+
+  /**
+   * Moves dependents on after their dependencies ended: `completed` ones
+   * unblock the dependents whose last open dependency they were; `dead`
+   * and `cancelled` ones cancel their blocked dependents, and theirs in
+   * turn. Index probes on `job_deps` only: no scan of the blocked jobs.
+   */
+  #settleDependents(
+    ended: { id: string; state: JobState; error: string | null }[],
+    now: number,
+  ): void {
+    const completed = ended.filter((e) => e.state === "completed").map((e) => e.id);
+    if (completed.length > 0) {
+      this.#run(
+        `UPDATE jobs SET deps_open = jobs.deps_open - d.n, updated_at = ?,
+           state = CASE WHEN jobs.deps_open - d.n <= 0 THEN 'pending' ELSE 'blocked' END,
+           next_run_at = CASE WHEN jobs.deps_open - d.n <= 0
+             THEN max(jobs.next_run_at, ?) ELSE jobs.next_run_at END
+         FROM (SELECT job_id, count(*) AS n FROM job_deps
+               WHERE dep_id IN (SELECT value FROM json_each(?)) GROUP BY job_id) AS d
+         WHERE jobs.id = d.job_id AND jobs.state = 'blocked'`,
+        now,
+        now,
+        JSON.stringify(completed),
+      );
+    }
+    this.#cascade(ended.filter((e) => e.state === "dead" || e.state === "cancelled"), now);
+  }
+
+  #cascade(ended: { id: string; state: JobState; error: string | null }[], now: number): void {
+    let frontier = ended;
+    while (frontier.length > 0) {
+      const next: typeof frontier = [];
+      for (const dep of frontier) {
+        const error = cascadeError(dep.id, dep.state, dep.error);
+        for (
+          const row of this.#all(
+            `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, last_error = ?, updated_at = ?
+             WHERE id IN (SELECT job_id FROM job_deps WHERE dep_id = ?) AND state = 'blocked'
+             RETURNING id`,
+            error,
+            now,
+            dep.id,
+          )
+        ) next.push({ id: row.id as string, state: "cancelled", error });
+      }
+      frontier = next;
+    }
   }
 
   jobGet(params: { id: string }): Promise<Job | null> {
@@ -410,8 +568,38 @@ export class SqliteStorage implements Storage {
          FROM runs WHERE job_id = ? ORDER BY seq`,
           params.id,
         ).map(toRun);
-        return { ...toJob(row), runs };
+        const job = toJob(row);
+        const states = new Map<string, JobState>();
+        if (job.after !== null) {
+          for (
+            const dep of this.#all(
+              "SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+              JSON.stringify(job.after),
+            )
+          ) states.set(dep.id as string, dep.state as JobState);
+        }
+        const dependencies = distinctIds(job.after ?? []).map((id) => ({
+          id,
+          state: states.get(id) ?? null,
+        }));
+        const dependents = this.#all(
+          `SELECT j.id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id
+           WHERE d.dep_id = ? ORDER BY j.created_at, j.seq`,
+          params.id,
+        ).map((dep) => ({ id: dep.id as string, state: dep.state as JobState }));
+        return { ...job, runs, dependencies, dependents };
       })
+    );
+  }
+
+  jobGetMany(params: { ids: string[] }): Promise<Job[]> {
+    return this.#promise(() =>
+      this.#read(() =>
+        this.#all(
+          "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+          JSON.stringify(params.ids),
+        ).map(toJob)
+      )
     );
   }
 
@@ -478,16 +666,38 @@ export class SqliteStorage implements Storage {
   ): Promise<Job[]> {
     return this.#promise(() =>
       this.#write(() => {
+        // A dependency retried in the same call counts as open, whatever the order.
+        const retried = new Set(params.ids);
         for (const id of params.ids) {
           const row = this.#requireJob(id);
           const plan = planRetry(id, row.state as JobState, params);
+          if (row.unique_key !== null) this.#requireKeyFree(id, row.unique_key as string);
+          // A cancelled job may wait for dependencies again: count the open ones.
+          let open = 0;
+          if (row.state === "cancelled") {
+            for (
+              const dep of this.#all(
+                `SELECT d.dep_id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.dep_id
+                 WHERE d.job_id = ?`,
+                id,
+              )
+            ) {
+              // A pruned dependency was final; a dead or cancelled one is refused.
+              if (dep.state === null || dep.state === "completed") continue;
+              if (!retried.has(dep.dep_id as string)) {
+                checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
+              }
+              open++;
+            }
+          }
           this.#run(
-            `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?,
+            `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?, deps_open = ?,
              attempts = CASE WHEN ? THEN 0 ELSE attempts END
            WHERE id = ?`,
-            plan.state,
+            open > 0 ? "blocked" : plan.state,
             params.now,
             params.now,
+            open,
             plan.resetAttempts ? 1 : 0,
             id,
           );
@@ -497,12 +707,28 @@ export class SqliteStorage implements Storage {
     );
   }
 
+  /** Refuses to make job `id` active while another active job holds its key. */
+  #requireKeyFree(id: string, key: string): void {
+    const holder = this.#get(
+      `SELECT id FROM jobs INDEXED BY jobs_key_active
+       WHERE unique_key = ? AND state IN ${ACTIVE} AND id <> ?`,
+      key,
+      id,
+    );
+    if (holder) throw keyHeld(id, key, holder.id as string);
+  }
+
   jobRetryAllDead(params: { now: number }): Promise<number> {
     return this.#promise(() =>
       this.#write(() =>
+        // A dead job whose key another job holds (an active one, or a newer
+        // dead one retried here too) stays dead: a key has one active job.
         this.#run(
           `UPDATE jobs SET state = 'pending', attempts = 0, next_run_at = ?, updated_at = ?
-         WHERE state = 'dead'`,
+         WHERE state = 'dead' AND (unique_key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM jobs o INDEXED BY jobs_key WHERE o.unique_key = jobs.unique_key
+             AND o.id <> jobs.id
+             AND (o.state IN ${ACTIVE} OR (o.state = 'dead' AND o.seq > jobs.seq))))`,
           params.now,
           params.now,
         )
@@ -513,14 +739,14 @@ export class SqliteStorage implements Storage {
   jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
     return this.#promise(() =>
       this.#write(() => {
-        for (const id of params.ids) {
-          const row = this.#requireJob(id);
-          if (planCancel(id, row.state as JobState) === "cancel") {
-            this.#run(
-              `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ? WHERE id = ?`,
-              params.now,
-              id,
-            );
+        // Plans from the states before the call: cancelling a dependency
+        // may cancel a later id by cascade, which is then already done.
+        const plans = params.ids.map((id) =>
+          planCancel(id, this.#requireJob(id).state as JobState)
+        );
+        for (const [i, id] of params.ids.entries()) {
+          if (plans[i] === "cancel") {
+            this.#cancel(id, params.now, null);
           } else {
             this.#run(
               "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
@@ -540,6 +766,12 @@ export class SqliteStorage implements Storage {
         const cutoff = params.olderThan ?? Number.MAX_SAFE_INTEGER;
         this.#run(
           `DELETE FROM runs WHERE job_id IN
+           (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < ?)`,
+          cutoff,
+        );
+        // Their own dependency edges; a dependent's edge to one stays (shown as pruned).
+        this.#run(
+          `DELETE FROM job_deps WHERE job_id IN
            (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < ?)`,
           cutoff,
         );
@@ -662,6 +894,7 @@ export class SqliteStorage implements Storage {
 
   #recordFinishes(finishes: RunFinish[]): string[] {
     const applied: string[] = [];
+    const ended: { id: string; state: JobState; error: string | null }[] = [];
     for (const f of finishes) {
       const changed = this.#run(
         `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?, last_error = ?,
@@ -679,6 +912,9 @@ export class SqliteStorage implements Storage {
       );
       if (changed === 0) continue;
       applied.push(f.id);
+      if (f.state === "completed" || f.state === "dead" || f.state === "cancelled") {
+        ended.push({ id: f.id, state: f.state, error: f.outcome === "succeeded" ? null : f.error });
+      }
       this.#run(
         `UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, signal = ?, error = ?,
            stdout = coalesce(?, stdout), stderr = coalesce(?, stderr)
@@ -694,6 +930,7 @@ export class SqliteStorage implements Storage {
         f.attempt,
       );
     }
+    if (ended.length > 0) this.#settleDependents(ended, finishes[0]!.finishedAt);
     return applied;
   }
 
@@ -1039,7 +1276,7 @@ export class SqliteStorage implements Storage {
           row = this.#get(
             `UPDATE schedules SET next_run_at = ?, missed = missed + ?
              WHERE name = ? AND next_run_at = ? AND paused = 0
-             RETURNING overlap, last_job_id`,
+             RETURNING last_job_id`,
             params.nextRunAt,
             params.missed,
             name,
@@ -1047,24 +1284,21 @@ export class SqliteStorage implements Storage {
           );
           if (!row) return { fired: false, inserted: [], skipped: [] };
         } else {
-          row = this.#get("SELECT overlap, last_job_id FROM schedules WHERE name = ?", name);
+          row = this.#get("SELECT last_job_id FROM schedules WHERE name = ?", name);
           if (!row) throw scheduleNotFound(name);
         }
         const inserted: string[] = [];
         const skipped: string[] = [];
         let lastJobId = row.last_job_id as string | null;
         let lastRunAt: number | null = null;
-        const insert = this.#stmt(`${INSERT_JOB} ON CONFLICT DO NOTHING`);
-        const args: SQLInputValue[] = new Array(JOB_ROW_PARAMS);
+        // Without overlap each job carries the key schedule:<name>: while the
+        // previous one is active the unique index over active keys refuses
+        // the row, and DO NOTHING makes that a skip (an id already taken too).
+        const insert = this.#stmt(INSERT_SCHEDULED_JOB);
+        const args: SQLInputValue[] = new Array(JOB_ROW_PARAMS + 1);
         for (const job of jobs) {
-          // Without overlap, a due time that comes while the previous job is active is skipped.
-          const blocked = !row.overlap && lastJobId !== null &&
-            this.#get(
-                `SELECT 1 AS x FROM jobs WHERE id = ?
-               AND state IN ('pending', 'processing', 'failed')`,
-                lastJobId,
-              ) !== undefined;
-          if (blocked || Number(insert.run(...setJobRow(args, 0, job, now)).changes) === 0) {
+          setJobRow(args, 0, job, now)[JOB_ROW_PARAMS] = job.key;
+          if (Number(insert.run(...args).changes) === 0) {
             skipped.push(job.id);
             continue;
           }

@@ -7,7 +7,15 @@
  * ({@linkcode Storage.now}); every method is async.
  */
 import type { Config, ConfigKey } from "../config.ts";
-import type { Job, JobState, JobWithRuns, NewJob, RunOutcome, RunOutput } from "../job.ts";
+import type {
+  Job,
+  JobState,
+  JobWithRuns,
+  NewJob,
+  OnConflict,
+  RunOutcome,
+  RunOutput,
+} from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
 
 /** Filters and paging of {@linkcode Storage.jobList}; newest first, ties by id. */
@@ -26,6 +34,22 @@ export interface JobPage {
   jobs: Job[];
   /** Pass as `cursor` for the next page; `null` on the last page. */
   nextCursor: string | null;
+}
+
+/** What {@linkcode Storage.jobInsertMany} did. */
+export interface InsertResult {
+  /** How many jobs were added. */
+  inserted: number;
+  /**
+   * Jobs left out because their key was active (`onConflict` "keep"), in
+   * input order, each with the id of the job holding the key (which may be
+   * an earlier job of the same batch).
+   */
+  kept: { id: string; key: string; existingId: string }[];
+  /** Ids of the jobs added as `blocked` (a dependency not yet completed). */
+  blocked: string[];
+  /** Ids of the jobs cancelled to make room for a new one (`onConflict` "replace"). */
+  replaced: string[];
 }
 
 /** A running worker process, as `worker list --json` prints it. */
@@ -72,8 +96,8 @@ export interface ScheduleFireResult {
   /** Ids of the jobs added. */
   inserted: string[];
   /**
-   * Ids of the jobs left out because the schedule's previous job was still
-   * active (no `overlap`), or an id already taken.
+   * Ids of the jobs left out because their key was held by an active job
+   * (the schedule's previous one, without `overlap`), or their id was taken.
    */
   skipped: string[];
 }
@@ -168,12 +192,29 @@ export interface Storage extends AsyncDisposable {
 
   /**
    * Inserts jobs all or none; a duplicate id (also within `jobs`) is a
-   * ConflictError. Returns how many; `insertedJobs()` gives the jobs as
-   * stored, without building 100,000 objects for a caller that prints a count.
+   * ConflictError. `insertedJobs()` gives the jobs as stored, without
+   * building 100,000 objects for a caller that prints a count.
+   *
+   * Dependencies (`after`): each id must name an existing job or an earlier
+   * job of `jobs`, not the job itself, and not a dead or cancelled job
+   * (NotFoundError / ConflictError, nothing added). A job with a dependency
+   * not yet completed is inserted `blocked`.
+   *
+   * Keys: at most one active job (`ACTIVE_STATES`) holds a key, enforced by
+   * the store so concurrent inserts of one key add one job. A job whose key
+   * is active (also by an earlier job of `jobs`) follows `onConflict`
+   * (default "keep"): "keep" leaves it out (`kept`); "replace" cancels the
+   * holder when it is not processing (`last_error` "replaced by <new id>",
+   * its dependents cancelled in turn) and inserts the job, and a processing
+   * holder is a ConflictError; "fail" is a ConflictError.
    */
-  jobInsertMany(params: { jobs: NewJob[]; now: number }): Promise<number>;
+  jobInsertMany(
+    params: { jobs: NewJob[]; now: number; onConflict?: OnConflict | undefined },
+  ): Promise<InsertResult>;
   /** One job, or `null`. */
   jobGet(params: { id: string }): Promise<Job | null>;
+  /** The jobs of `ids` that exist, in any order (a thousand at once is fine). */
+  jobGetMany(params: { ids: string[] }): Promise<Job[]>;
   /** One job with every attempt, or `null`. */
   jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null>;
   /** A page of jobs, newest first (ties by id). */
@@ -181,8 +222,11 @@ export interface Storage extends AsyncDisposable {
   /** Counts of jobs per state; every state present. O(1): kept by triggers. */
   jobCountByState(): Promise<Record<JobState, number>>;
   /**
-   * Retries failed or dead jobs (only dead ones with `dlqOnly`), checked and
-   * changed in one transaction, all or none (see `planRetry()`).
+   * Retries failed, dead or cancelled jobs (only dead ones with `dlqOnly`),
+   * checked and changed in one transaction, all or none (see `planRetry()`).
+   * A cancelled job goes back to `pending`, or `blocked` while a dependency
+   * is open; a dependency that is dead or cancelled is a ConflictError
+   * naming it; a key now held by another active job is a ConflictError.
    */
   jobRetry(
     params: { ids: string[]; now: number; dlqOnly?: boolean | undefined },
@@ -190,8 +234,10 @@ export interface Storage extends AsyncDisposable {
   /** Moves every dead job back to pending with attempts reset; returns how many. */
   jobRetryAllDead(params: { now: number }): Promise<number>;
   /**
-   * Cancels pending and failed jobs at once and flags processing ones for
-   * their worker to stop; atomic for all ids. Returns the jobs after the change.
+   * Cancels pending, blocked and failed jobs at once and flags processing
+   * ones for their worker to stop; atomic for all ids. Dependents of a
+   * cancelled job are cancelled in turn (see `runFinishMany`). Returns the
+   * jobs after the change.
    */
   jobCancel(params: { ids: string[]; now: number }): Promise<Job[]>;
   /** Deletes dead jobs (updated before `olderThan` when given); returns how many. */
@@ -226,6 +272,11 @@ export interface Storage extends AsyncDisposable {
    * applies only while the job is still processing by that worker and
    * attempt, so a late result never overwrites a rescued job. Returns the
    * ids that applied.
+   *
+   * In the same transaction: a job that completes unblocks each dependent
+   * whose last open dependency it was (`blocked` → `pending`, due at its
+   * `run_at` or now); a job that ends `dead` or `cancelled` cancels its
+   * blocked dependents, and theirs in turn, with `last_error` naming it.
    */
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]>;
   /**
@@ -323,9 +374,10 @@ export interface Storage extends AsyncDisposable {
    * (`next_run_at` from `expectedNextRunAt` to `nextRunAt`, only while it
    * is still `expectedNextRunAt` and the schedule is not paused) and the
    * insert of `jobs`. When the guard fails nothing is written (`fired`
-   * false). Without `overlap`, a job is left out (`skipped`, counted in the
-   * schedule's `skipped`) while the schedule's previous job is still
-   * active. `missed` adds to the schedule's missed count (catch-up).
+   * false). A job whose key is held by an active job (a schedule without
+   * `overlap` gives its jobs the key `schedule:<name>`), or whose id is
+   * taken, is left out (`skipped`, counted in the schedule's `skipped`).
+   * `missed` adds to the schedule's missed count (catch-up).
    *
    * With `expectedNextRunAt` null (`schedule run`), the next due time is
    * left alone and a skip is not counted.

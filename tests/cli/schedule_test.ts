@@ -86,6 +86,12 @@ const REFUSALS: { name: string; args: string[]; code: 1 | 2; says: RegExp[] }[] 
     says: [/"id" is set by the schedule/],
   },
   {
+    name: "a job template with a key is exit 2 (the schedule sets it)",
+    args: ["schedule", "add", "x", "--cron", "@daily", '{"command":"true","key":"k"}'],
+    code: 2,
+    says: [/"key" is set by the schedule/],
+  },
+  {
     name: "a bad job option is exit 2",
     args: ["schedule", "add", "x", "--cron", "@daily", "--priority", "high", "--", "true"],
     code: 2,
@@ -244,9 +250,8 @@ storeTest("schedule pause, resume, run and rm", async (tmp) => {
   assertOneLineError(
     await runCli(["schedule", "run", "t"], db),
     1,
-    new RegExp(
-      `Cannot run schedule "t" now: its job "${id.replace(/[.]/g, "\\.")}" is still active`,
-    ),
+    /Cannot run schedule "t" now: a job with its key "schedule:t" is still active/,
+    new RegExp(`its last job is "${id.replace(/[.]/g, "\\.")}"`),
   );
   shown = await cliJson<ScheduleView>(["schedule", "show", "t"], db);
   assert.equal(shown.next_run_at, nextBefore, "run now leaves the next due time alone");

@@ -140,7 +140,7 @@ Deno.test("planFire() with all enqueues at most MAX_CATCH_UP, the latest, and co
   assert.equal(one.missed, 5400);
 });
 
-Deno.test("scheduleJobs() names each job <name>@<due time ISO>, due at that time", () => {
+Deno.test("scheduleJobs() names each job <name>@<due time ISO>, due then, keyed without overlap", () => {
   const job = {
     command: "echo hi",
     queue: "default",
@@ -150,9 +150,18 @@ Deno.test("scheduleJobs() names each job <name>@<due time ISO>, due at that time
     env: null,
     cwd: null,
   };
-  const jobs = scheduleJobs({ name: "tick", job }, [base]);
+  const jobs = scheduleJobs({ name: "tick", job, overlap: false }, [base]);
   assert.equal(jobs[0]!.id, "tick@2026-06-01T10:00:00.000Z");
   assert.equal(jobs[0]!.id, scheduleJobId("tick", base));
   assert.equal(jobs[0]!.run_at, base);
   assert.equal(jobs[0]!.command, "echo hi");
+  assert.equal(jobs[0]!.key, "schedule:tick", "without overlap the job carries the key");
+  assert.equal(jobs[0]!.after, null);
+  assert.equal(jobs[0]!.retry_on, null);
+  const overlapping = scheduleJobs(
+    { name: "tick", job: { ...job, retry_on: [3, "timeout"] }, overlap: true },
+    [base],
+  );
+  assert.equal(overlapping[0]!.key, null);
+  assert.deepEqual(overlapping[0]!.retry_on, [3, "timeout"]);
 });

@@ -55,6 +55,9 @@ export async function pickupMs(
       env: null,
       cwd: null,
       run_at: now,
+      after: null,
+      key: null,
+      retry_on: null,
     }],
     now,
   });

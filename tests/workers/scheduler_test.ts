@@ -200,6 +200,7 @@ storeTest(
       );
     }
     assert.match(worker.stdout(), /schedule long +skipped 1 \(previous job still active\)/);
+    for (const job of await scheduleJobs(tmp.db, "long")) assert.equal(job.key, "schedule:long");
   },
 );
 

@@ -52,6 +52,9 @@ function newJob(id: string, overrides: Partial<NewJob> = {}): NewJob {
     env: null,
     cwd: null,
     run_at: T0,
+    after: null,
+    key: null,
+    retry_on: null,
     ...overrides,
   };
 }
@@ -79,9 +82,13 @@ function newSchedule(name: string, overrides: Partial<NewSchedule> = {}): NewSch
   };
 }
 
-/** The job a schedule enqueues for one due time. */
-function scheduledJob(name: string, dueAt: number): NewJob {
-  return newJob(`${name}@${isoTime(dueAt)}`, { command: `echo ${name}`, run_at: dueAt });
+/** The job a schedule enqueues for one due time: with its key `schedule:<name>` unless `overlap`. */
+function scheduledJob(name: string, dueAt: number, overlap = false): NewJob {
+  return newJob(`${name}@${isoTime(dueAt)}`, {
+    command: `echo ${name}`,
+    run_at: dueAt,
+    key: overlap ? null : `schedule:${name}`,
+  });
 }
 
 /** The end of a claimed attempt; a success unless overridden. */
@@ -216,6 +223,69 @@ async function stateOf(store: Storage, id: string): Promise<JobState | undefined
   return (await store.jobGet({ id }))?.state;
 }
 
+/** A job in a queue of its own (`q-<id>`), so a test can claim exactly it. */
+function flowJob(
+  id: string,
+  after: string[] | null = null,
+  overrides: Partial<NewJob> = {},
+): NewJob {
+  return newJob(id, { queue: `q-${id}`, after, ...overrides });
+}
+
+/** Claims job `id` from its own queue at `at` and ends its attempt in `state` then. */
+async function endJob(
+  store: Storage,
+  id: string,
+  state: "completed" | "dead" | "cancelled",
+  at: number,
+): Promise<void> {
+  const job = await store.jobGet({ id });
+  assert.ok(job, `job "${id}" exists`);
+  const claimed = await store.jobClaim({
+    workerId: "w-flow",
+    queues: [job.queue],
+    limit: 1,
+    now: at,
+    leaseMs: LEASE,
+  });
+  assert.deepEqual(claimed.map((j) => j.id), [id], `the claim took "${id}"`);
+  const overrides: Partial<RunFinish> = state === "completed"
+    ? { finishedAt: at }
+    : state === "dead"
+    ? death(at)
+    : {
+      outcome: "cancelled",
+      exitCode: null,
+      signal: "SIGTERM",
+      error: "cancelled",
+      state: "cancelled",
+      finishedAt: at,
+    };
+  const applied = await store.runFinishMany({
+    finishes: [finishOf(claimed[0]!, "w-flow", overrides)],
+  });
+  assert.deepEqual(applied, [id], `the end of "${id}" applied`);
+}
+
+/** The states of `ids`, by id (`undefined` for a missing job). */
+async function statesOf(
+  store: Storage,
+  ids: string[],
+): Promise<Record<string, JobState | undefined>> {
+  const states: Record<string, JobState | undefined> = {};
+  for (const id of ids) states[id] = await stateOf(store, id);
+  return states;
+}
+
+/** Asserts a ConflictError whose message matches `pattern`. */
+function conflict(pattern: RegExp): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof ConflictError, `expected a ConflictError, got ${error}`);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
 /** How long a watcher must stay silent to count as settled. */
 const SETTLE_MS = 100;
 /** The longest a committed write may take to reach a watcher. */
@@ -322,6 +392,7 @@ export function storageConformance(
   // --- jobInsertMany, jobGet, jobGetWithRuns ---
 
   test("jobInsertMany() stores every field as insertedJobs() describes them", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("dep")], now: T0 - 1000 });
     const jobs = [
       newJob("full", {
         command: "tar czf b.tgz 'My Documents'",
@@ -332,15 +403,19 @@ export function storageConformance(
         env: { A: "1", EMPTY: "" },
         cwd: "/srv/data",
         run_at: T0 + 5000,
+        after: ["dep"],
+        key: "backup:My Documents",
+        retry_on: [75, "timeout", 1],
       }),
       newJob("bare"),
     ];
-    assert.equal(await store.jobInsertMany({ jobs, now: T0 }), 2);
-    const inserted = insertedJobs(jobs, T0);
+    const result = await store.jobInsertMany({ jobs, now: T0 });
+    assert.deepEqual(result, { inserted: 2, kept: [], blocked: ["full"], replaced: [] });
+    const inserted = insertedJobs(jobs, T0, result);
     const expected: Job = {
       id: "full",
       command: "tar czf b.tgz 'My Documents'",
-      state: "pending",
+      state: "blocked",
       queue: "nightly",
       priority: 5,
       max_retries: 2,
@@ -353,6 +428,9 @@ export function storageConformance(
       next_run_at: "2026-01-01T12:00:05.000Z",
       last_error: null,
       worker_id: null,
+      after: ["dep"],
+      key: "backup:My Documents",
+      retry_on: [75, "timeout", 1],
     };
     assert.equal(inserted.length, 2);
     assert.deepEqual(inserted[0], expected);
@@ -361,8 +439,18 @@ export function storageConformance(
     assert.ok(bare);
     assert.deepEqual(Object.keys(bare).sort(), JOB_FIELDS);
     assert.deepEqual(
-      [bare.max_retries, bare.timeout, bare.env, bare.cwd, bare.last_error, bare.worker_id],
-      [null, null, null, null, null, null],
+      [
+        bare.max_retries,
+        bare.timeout,
+        bare.env,
+        bare.cwd,
+        bare.last_error,
+        bare.worker_id,
+        bare.after,
+        bare.key,
+        bare.retry_on,
+      ],
+      [null, null, null, null, null, null, null, null, null],
     );
     assert.deepEqual(inserted[1], bare);
   });
@@ -406,7 +494,7 @@ export function storageConformance(
           run_at: T0 + i,
         }));
     const jobs = many(2_345, "m");
-    assert.equal(await store.jobInsertMany({ jobs, now: T0 }), jobs.length);
+    assert.equal((await store.jobInsertMany({ jobs, now: T0 })).inserted, jobs.length);
     const inserted = insertedJobs(jobs, T0);
     for (const i of [0, 1, 499, 500, 1_001, 2_344]) {
       assert.deepEqual(await store.jobGet({ id: `m${i}` }), inserted[i], `job m${i}`);
@@ -430,7 +518,12 @@ export function storageConformance(
   });
 
   test("jobInsertMany() of an empty batch changes nothing", async (store) => {
-    assert.equal(await store.jobInsertMany({ jobs: [], now: T0 }), 0);
+    assert.deepEqual(await store.jobInsertMany({ jobs: [], now: T0 }), {
+      inserted: 0,
+      kept: [],
+      blocked: [],
+      replaced: [],
+    });
     await assertCounts(store, {});
   });
 
@@ -444,7 +537,12 @@ export function storageConformance(
   test("jobGetWithRuns() returns the job with an empty runs array before it runs", async (store) => {
     await store.jobInsertMany({ jobs: [newJob("fresh")], now: T0 });
     const job = await store.jobGetWithRuns({ id: "fresh" });
-    assert.deepEqual(job, { ...(await store.jobGet({ id: "fresh" }))!, runs: [] });
+    assert.deepEqual(job, {
+      ...(await store.jobGet({ id: "fresh" }))!,
+      runs: [],
+      dependencies: [],
+      dependents: [],
+    });
   });
 
   // --- the async contract ---
@@ -453,6 +551,19 @@ export function storageConformance(
     await addJobIn(store, "c1", "completed");
     const failing: [string, () => Promise<unknown>][] = [
       ["jobInsertMany", () => store.jobInsertMany({ jobs: [newJob("c1")], now: T0 })],
+      [
+        "jobInsertMany (after)",
+        () => store.jobInsertMany({ jobs: [newJob("n1", { after: ["ghost"] })], now: T0 }),
+      ],
+      [
+        "jobInsertMany (key)",
+        () =>
+          store.jobInsertMany({
+            jobs: [newJob("n2", { key: "k" }), newJob("n3", { key: "k" })],
+            now: T0,
+            onConflict: "fail",
+          }),
+      ],
       ["jobRetry", () => store.jobRetry({ ids: ["ghost"], now: T0 })],
       ["jobCancel", () => store.jobCancel({ ids: ["c1"], now: T0 })],
     ];
@@ -697,12 +808,12 @@ export function storageConformance(
     assert.equal(job?.next_run_at, isoTime(T0 + 5000));
   });
 
-  test("jobRetry() refuses pending, processing, completed and cancelled jobs, naming the state", async (store) => {
+  test("jobRetry() refuses pending, blocked, processing and completed jobs, naming the state", async (store) => {
     await addJobIn(store, "s-processing", "processing");
     await addJobIn(store, "s-completed", "completed");
-    await addJobIn(store, "s-cancelled", "cancelled");
     await addJobIn(store, "s-pending", "pending");
-    for (const state of ["pending", "processing", "completed", "cancelled"]) {
+    await store.jobInsertMany({ jobs: [newJob("s-blocked", { after: ["s-pending"] })], now: T0 });
+    for (const state of ["pending", "blocked", "processing", "completed"]) {
       await assertRejects(
         () => store.jobRetry({ ids: [`s-${state}`], now: T0 + 5000 }),
         (error: unknown) => {
@@ -2375,7 +2486,7 @@ export function storageConformance(
     },
   );
 
-  test("scheduleFire() without overlap skips while the previous job is active and counts it", async (store) => {
+  test("scheduleFire() skips a job whose key the previous job holds while active, and counts it", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick"), now: T0 });
     const fire = (due: number, now = due) =>
       store.scheduleFire({
@@ -2409,14 +2520,39 @@ export function storageConformance(
     assert.equal((await store.jobCountByState()).pending, 1);
   });
 
-  test("scheduleFire() with overlap enqueues while the previous job is active", async (store) => {
+  test("scheduleFire() skips while any active job holds the key, one enqueued by hand too", async (store) => {
+    await store.scheduleInsert({ schedule: newSchedule("tick"), now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("manual", { key: "schedule:tick" })], now: T0 });
+    const result = await store.scheduleFire({
+      name: "tick",
+      expectedNextRunAt: T0,
+      nextRunAt: T0 + 2000,
+      jobs: [scheduledJob("tick", T0)],
+      missed: 0,
+      now: T0,
+    });
+    assert.deepEqual(result, { fired: true, inserted: [], skipped: [`tick@${isoTime(T0)}`] });
+    await store.jobCancel({ ids: ["manual"], now: T0 + 1 });
+    const next = await store.scheduleFire({
+      name: "tick",
+      expectedNextRunAt: T0 + 2000,
+      nextRunAt: T0 + 4000,
+      jobs: [scheduledJob("tick", T0 + 2000)],
+      missed: 0,
+      now: T0 + 2000,
+    });
+    assert.deepEqual(next.inserted, [`tick@${isoTime(T0 + 2000)}`], "the key is free once final");
+    assert.equal((await store.jobGet({ id: next.inserted[0]! }))!.key, "schedule:tick");
+  });
+
+  test("scheduleFire() of jobs without a key (overlap) enqueues while the previous job is active", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick", { overlap: true }), now: T0 });
     for (const due of [T0, T0 + 2000]) {
       const result = await store.scheduleFire({
         name: "tick",
         expectedNextRunAt: due,
         nextRunAt: due + 2000,
-        jobs: [scheduledJob("tick", due)],
+        jobs: [scheduledJob("tick", due, true)],
         missed: 0,
         now: due,
       });
@@ -2432,7 +2568,7 @@ export function storageConformance(
       name: "tick",
       expectedNextRunAt: T0,
       nextRunAt: T0 + 10_000,
-      jobs: [scheduledJob("tick", T0 + 4000), scheduledJob("tick", T0 + 8000)],
+      jobs: [scheduledJob("tick", T0 + 4000, true), scheduledJob("tick", T0 + 8000, true)],
       missed: 3,
       now: T0 + 9000,
     });
@@ -2480,6 +2616,825 @@ export function storageConformance(
         }),
       NotFoundError,
     );
+  });
+
+  // --- job flow: dependencies (SPEC 12) ---
+
+  test("jobInsertMany() inserts a job whose dependency is open as blocked, never claimed", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("a")], now: T0 });
+    const jobs = [flowJob("b", ["a"]), flowJob("free")];
+    const result = await store.jobInsertMany({ jobs, now: T0 });
+    assert.deepEqual(result, { inserted: 2, kept: [], blocked: ["b"], replaced: [] });
+    const b = await store.jobGet({ id: "b" });
+    assert.equal(b?.state, "blocked");
+    assert.deepEqual(b?.after, ["a"]);
+    assert.deepEqual(b, insertedJobs(jobs, T0, result)[0]);
+    await assertCounts(store, { pending: 2, blocked: 1 });
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 10,
+      now: T0 + 3_600_000,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(claimed.map((j) => j.id).sort(), ["a", "free"]);
+    assert.equal(await stateOf(store, "b"), "blocked", "a running dependency is still open");
+    assert.equal(await store.jobNextDueAt({ queues: null }), null, "a blocked job is not due");
+    assert.equal(await store.jobNextDueAt({ queues: ["q-b"] }), null);
+    await assertCounts(store, { processing: 2, blocked: 1 });
+  });
+
+  test("jobInsertMany() treats a completed dependency as met: the job is pending", async (store) => {
+    await addJobIn(store, "done", "completed");
+    const result = await store.jobInsertMany({
+      jobs: [flowJob("next", ["done"])],
+      now: T0 + 2000,
+    });
+    assert.deepEqual(result, { inserted: 1, kept: [], blocked: [], replaced: [] });
+    const next = await store.jobGet({ id: "next" });
+    assert.equal(next?.state, "pending");
+    assert.deepEqual(next?.after, ["done"]);
+    await assertCounts(store, { completed: 1, pending: 1 });
+  });
+
+  test("jobInsertMany() accepts dependencies on earlier jobs of the same batch", async (store) => {
+    const jobs = [
+      flowJob("first"),
+      flowJob("second", ["first"]),
+      flowJob("third", ["first", "second"]),
+    ];
+    const result = await store.jobInsertMany({ jobs, now: T0 });
+    assert.deepEqual(result, {
+      inserted: 3,
+      kept: [],
+      blocked: ["second", "third"],
+      replaced: [],
+    });
+    const stored = await store.jobGetMany({ ids: ["first", "second", "third"] });
+    assert.deepEqual(
+      stored.sort((x, y) => x.id.localeCompare(y.id)),
+      insertedJobs(jobs, T0, result).sort((x, y) => x.id.localeCompare(y.id)),
+    );
+    await assertCounts(store, { pending: 1, blocked: 2 });
+  });
+
+  test("jobInsertMany() refuses an unknown dependency with NotFoundError and adds nothing", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("old")], now: T0 });
+    const cases: [NewJob[], RegExp][] = [
+      [
+        [flowJob("n1"), flowJob("n2", ["old", "ghost"]), flowJob("n3")],
+        /"n2": dependency "ghost" not found/,
+      ],
+      // A later line of the batch is not there yet.
+      [[flowJob("n1", ["n2"]), flowJob("n2")], /"n1": dependency "n2" not found/],
+    ];
+    for (const [jobs, pattern] of cases) {
+      await assertRejects(
+        () => store.jobInsertMany({ jobs, now: T0 }),
+        (error: unknown) => {
+          assert.ok(error instanceof NotFoundError, `expected a NotFoundError, got ${error}`);
+          assert.match(error.message, pattern);
+          return true;
+        },
+      );
+      assert.deepEqual(await allIds(store), ["old"], "nothing of the batch was added");
+    }
+    await assertCounts(store, { pending: 1 });
+  });
+
+  test("jobInsertMany() refuses a job that depends on itself with ConflictError", async (store) => {
+    await assertRejects(
+      () => store.jobInsertMany({ jobs: [flowJob("ok"), flowJob("me", ["me"])], now: T0 }),
+      conflict(/"me": it cannot depend on itself/),
+    );
+    await assertCounts(store, {});
+  });
+
+  test("jobInsertMany() refuses a dead or cancelled dependency with ConflictError", async (store) => {
+    await addJobIn(store, "d", "dead");
+    await addJobIn(store, "c", "cancelled");
+    for (const [dep, state] of [["d", "dead"], ["c", "cancelled"]]) {
+      await assertRejects(
+        () => store.jobInsertMany({ jobs: [flowJob("x"), flowJob("y", [dep!])], now: T0 + 5000 }),
+        conflict(new RegExp(`"y": dependency "${dep}" is ${state}`)),
+      );
+    }
+    await assertCounts(store, { dead: 1, cancelled: 1 });
+  });
+
+  test("runFinishMany() unblocks a job when its last open dependency completes, due at max(run_at, then)", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        flowJob("a"),
+        flowJob("b"),
+        flowJob("soon", ["a", "b"]),
+        flowJob("later", ["a", "b"], { run_at: T0 + 60_000 }),
+        flowJob("only-a", ["a"]),
+      ],
+      now: T0,
+    });
+    await endJob(store, "a", "completed", T0 + 5000);
+    assert.deepEqual(await statesOf(store, ["soon", "later", "only-a"]), {
+      soon: "blocked",
+      later: "blocked",
+      "only-a": "pending",
+    });
+    assert.equal((await store.jobGet({ id: "only-a" }))?.next_run_at, isoTime(T0 + 5000));
+    await assertCounts(store, { completed: 1, pending: 2, blocked: 2 });
+
+    await endJob(store, "b", "completed", T0 + 9000);
+    const soon = await store.jobGet({ id: "soon" });
+    assert.deepEqual(
+      [soon?.state, soon?.next_run_at, soon?.attempts],
+      ["pending", isoTime(T0 + 9000), 0],
+    );
+    const later = await store.jobGet({ id: "later" });
+    assert.deepEqual([later?.state, later?.next_run_at], ["pending", isoTime(T0 + 60_000)]);
+    await assertCounts(store, { completed: 2, pending: 3 });
+    assert.equal(await store.jobNextDueAt({ queues: ["q-later"] }), T0 + 60_000);
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 10,
+      now: T0 + 9000,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(claimed.map((j) => j.id).sort(), ["only-a", "soon"], "later is not due yet");
+  });
+
+  test("runFinishMany() completing two dependencies of a job in one call unblocks it", async (store) => {
+    await store.jobInsertMany({
+      jobs: [flowJob("a"), flowJob("b"), flowJob("c"), flowJob("both", ["a", "b", "c"])],
+      now: T0,
+    });
+    await endJob(store, "c", "completed", T0 + 500);
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: ["q-a", "q-b"],
+      limit: 2,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.equal(claimed.length, 2);
+    assert.equal(await stateOf(store, "both"), "blocked");
+    await store.runFinishMany({ finishes: claimed.map((job) => finishOf(job, "w1")) });
+    const both = await store.jobGet({ id: "both" });
+    assert.deepEqual([both?.state, both?.next_run_at], ["pending", isoTime(T0 + 1000)]);
+    await assertCounts(store, { completed: 3, pending: 1 });
+  });
+
+  test("runFinishMany() runs a diamond a -> (b, c) -> d in dependency order", async (store) => {
+    const ids = ["a", "b", "c", "d"];
+    await store.jobInsertMany({
+      jobs: [flowJob("a"), flowJob("b", ["a"]), flowJob("c", ["a"]), flowJob("d", ["b", "c"])],
+      now: T0,
+    });
+    assert.deepEqual(await statesOf(store, ids), {
+      a: "pending",
+      b: "blocked",
+      c: "blocked",
+      d: "blocked",
+    });
+    await endJob(store, "a", "completed", T0 + 1000);
+    assert.deepEqual(await statesOf(store, ids), {
+      a: "completed",
+      b: "pending",
+      c: "pending",
+      d: "blocked",
+    });
+    await endJob(store, "c", "completed", T0 + 2000);
+    assert.deepEqual(await statesOf(store, ids), {
+      a: "completed",
+      b: "pending",
+      c: "completed",
+      d: "blocked",
+    });
+    await endJob(store, "b", "completed", T0 + 3000);
+    assert.equal(await stateOf(store, "d"), "pending");
+    await endJob(store, "d", "completed", T0 + 4000);
+    await assertCounts(store, { completed: 4 });
+  });
+
+  test("runFinishMany() keeps dependents blocked while a dependency fails and is retried", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("flaky"), flowJob("next", ["flaky"])], now: T0 });
+    const [job] = await store.jobClaim({
+      workerId: "w1",
+      queues: ["q-flaky"],
+      limit: 1,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    await store.runFinishMany({ finishes: [finishOf(job!, "w1", failure(T0 + 2000))] });
+    assert.equal(await stateOf(store, "next"), "blocked");
+    await endJob(store, "flaky", "completed", T0 + 3000);
+    assert.equal(await stateOf(store, "next"), "pending");
+  });
+
+  test("runFinishMany() ending a job dead cancels its dependents two levels deep, naming the root cause", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        flowJob("a"),
+        flowJob("other"),
+        flowJob("b", ["a"]),
+        flowJob("c", ["b"]),
+        flowJob("d", ["other", "c"]),
+        flowJob("safe", ["other"]),
+      ],
+      now: T0,
+    });
+    await endJob(store, "a", "dead", T0 + 1000);
+    const expected: [string, string][] = [
+      ["b", 'dependency "a" is dead'],
+      ["c", 'dependency "b" was cancelled: dependency "a" is dead'],
+      ["d", 'dependency "c" was cancelled: dependency "a" is dead'],
+    ];
+    for (const [id, error] of expected) {
+      const job = await store.jobGet({ id });
+      assert.deepEqual(
+        [job?.state, job?.last_error, job?.next_run_at, job?.updated_at],
+        ["cancelled", error, null, isoTime(T0 + 1000)],
+        `job ${id}`,
+      );
+    }
+    assert.equal(await stateOf(store, "safe"), "blocked");
+    await assertCounts(store, { dead: 1, cancelled: 3, pending: 1, blocked: 1 });
+    await endJob(store, "other", "completed", T0 + 2000);
+    assert.deepEqual(await statesOf(store, ["safe", "d"]), { safe: "pending", d: "cancelled" });
+  });
+
+  test("runFinishMany() ending a job cancelled cancels its blocked dependents", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("a"), flowJob("b", ["a"])], now: T0 });
+    const [job] = await store.jobClaim({
+      workerId: "w1",
+      queues: ["q-a"],
+      limit: 1,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const [flagged] = await store.jobCancel({ ids: ["a"], now: T0 + 500 });
+    assert.equal(flagged?.state, "processing");
+    assert.equal(await stateOf(store, "b"), "blocked", "a is still running");
+    await store.runFinishMany({
+      finishes: [finishOf(job!, "w1", {
+        outcome: "cancelled",
+        exitCode: null,
+        signal: "SIGTERM",
+        error: "cancelled",
+        state: "cancelled",
+      })],
+    });
+    const b = await store.jobGet({ id: "b" });
+    assert.deepEqual([b?.state, b?.last_error], ["cancelled", 'dependency "a" was cancelled']);
+    await assertCounts(store, { cancelled: 2 });
+  });
+
+  test("runFinishMany() unblocks a job with 1,000 dependencies after the last completes", async (store) => {
+    const deps = Array.from({ length: 1000 }, (_, i) => newJob(`dep${i}`));
+    const fan = newJob("fan", { queue: "fan", after: deps.map((d) => d.id) });
+    const result = await store.jobInsertMany({ jobs: [...deps, fan], now: T0 });
+    assert.deepEqual(result.blocked, ["fan"]);
+    assert.equal(result.inserted, 1001);
+    const claimed = await store.jobClaim({
+      workerId: "w1",
+      queues: ["default"],
+      limit: 1000,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.equal(claimed.length, 1000);
+    for (let i = 0; i < 1000; i += 250) {
+      assert.equal(await stateOf(store, "fan"), "blocked", `after ${i} completions`);
+      const applied = await store.runFinishMany({
+        finishes: claimed.slice(i, i + 250).map((job) =>
+          finishOf(job, "w1", { finishedAt: T0 + 1000 + i })
+        ),
+      });
+      assert.equal(applied.length, 250);
+    }
+    const job = await store.jobGetWithRuns({ id: "fan" });
+    assert.deepEqual([job?.state, job?.next_run_at], ["pending", isoTime(T0 + 1750)]);
+    assert.equal(job?.dependencies.length, 1000);
+    assert.deepEqual(job?.dependencies[999], { id: "dep999", state: "completed" });
+    await assertCounts(store, { completed: 1000, pending: 1 });
+  });
+
+  test("runFinishMany() moves a chain of 200 jobs along one completion at a time", async (store) => {
+    const n = 200;
+    const chain = Array.from(
+      { length: n },
+      (_, i) => newJob(`c${i}`, { after: i === 0 ? null : [`c${i - 1}`] }),
+    );
+    const result = await store.jobInsertMany({ jobs: chain, now: T0 });
+    assert.equal(result.blocked.length, n - 1);
+    await assertCounts(store, { pending: 1, blocked: n - 1 });
+    for (let i = 0; i < n; i++) {
+      const claimed = await store.jobClaim({
+        workerId: "w1",
+        queues: null,
+        limit: 10,
+        now: T0 + i,
+        leaseMs: LEASE,
+      });
+      assert.deepEqual(claimed.map((j) => j.id), [`c${i}`], `step ${i}`);
+      await store.runFinishMany({
+        finishes: [finishOf(claimed[0]!, "w1", { finishedAt: T0 + i })],
+      });
+    }
+    await assertCounts(store, { completed: n });
+  });
+
+  test(
+    "jobInsertMany() racing the end of its dependency on another connection never leaves it blocked",
+    async (store, db) => {
+      await using other = await db.open();
+      const rounds = 20;
+      await store.jobInsertMany({
+        jobs: Array.from({ length: rounds }, (_, r) => flowJob(`d${r}`)),
+        now: T0,
+      });
+      const claimed = await store.jobClaim({
+        workerId: "w1",
+        queues: null,
+        limit: rounds,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.equal(claimed.length, rounds);
+      const byId = new Map(claimed.map((job) => [job.id, job]));
+      for (let r = 0; r < rounds; r++) {
+        // Even rounds complete the dependency, odd ones end it dead.
+        const dead = r % 2 === 1;
+        const [inserted] = await Promise.allSettled([
+          other.jobInsertMany({ jobs: [flowJob(`x${r}`, [`d${r}`])], now: T0 }),
+          store.runFinishMany({
+            finishes: [finishOf(byId.get(`d${r}`)!, "w1", dead ? death() : {})],
+          }),
+        ]);
+        const state = await stateOf(store, `x${r}`);
+        if (dead) {
+          // Refused (the dependency was dead first), or added and then cancelled.
+          if (inserted.status === "rejected") {
+            assert.ok(inserted.reason instanceof ConflictError, String(inserted.reason));
+            assert.equal(state, undefined, `round ${r}: refused, so not added`);
+          } else {
+            assert.equal(state, "cancelled", `round ${r}: a dead dependency cancels it`);
+          }
+        } else {
+          assert.equal(
+            inserted.status,
+            "fulfilled",
+            `round ${r}: ${inserted.status === "rejected" ? inserted.reason : ""}`,
+          );
+          assert.equal(state, "pending", `round ${r}: a completed dependency is met`);
+        }
+      }
+    },
+  );
+
+  // --- job flow: cancel and retry with dependencies ---
+
+  test("jobCancel() cancels a blocked job and leaves its dependency alone", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("a"), flowJob("b", ["a"])], now: T0 });
+    const jobs = await store.jobCancel({ ids: ["b"], now: T0 + 100 });
+    assert.deepEqual(jobs.map((j) => [j.id, j.state, j.next_run_at]), [["b", "cancelled", null]]);
+    assert.equal(await stateOf(store, "a"), "pending");
+    await assertCounts(store, { pending: 1, cancelled: 1 });
+    await endJob(store, "a", "completed", T0 + 1000);
+    assert.equal(await stateOf(store, "b"), "cancelled", "a cancelled job stays cancelled");
+  });
+
+  test("jobCancel() of a dependency cancels its blocked dependents in turn", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        flowJob("a"),
+        flowJob("other"),
+        flowJob("b", ["a"]),
+        flowJob("c", ["other", "b"]),
+        flowJob("safe", ["other"]),
+      ],
+      now: T0,
+    });
+    const jobs = await store.jobCancel({ ids: ["a"], now: T0 + 100 });
+    assert.deepEqual(jobs.map((j) => [j.id, j.state]), [["a", "cancelled"]]);
+    const b = await store.jobGet({ id: "b" });
+    assert.deepEqual([b?.state, b?.last_error], ["cancelled", 'dependency "a" was cancelled']);
+    const c = await store.jobGet({ id: "c" });
+    assert.deepEqual(
+      [c?.state, c?.last_error],
+      ["cancelled", 'dependency "b" was cancelled: dependency "a" was cancelled'],
+    );
+    assert.equal(await stateOf(store, "safe"), "blocked");
+    await assertCounts(store, { pending: 1, cancelled: 3, blocked: 1 });
+  });
+
+  test("jobCancel() of a dependency and its dependent in one call cancels both", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("a"), flowJob("b", ["a"])], now: T0 });
+    const jobs = await store.jobCancel({ ids: ["a", "b"], now: T0 + 100 });
+    assert.deepEqual(jobs.map((j) => [j.id, j.state]), [["a", "cancelled"], ["b", "cancelled"]]);
+    await assertCounts(store, { cancelled: 2 });
+  });
+
+  test("jobRetry() starts a cancelled job over: pending, attempts reset", async (store) => {
+    await addJobIn(store, "c1", "cancelled");
+    assert.equal((await store.jobGet({ id: "c1" }))?.attempts, 1);
+    const [job] = await store.jobRetry({ ids: ["c1"], now: T0 + 5000 });
+    assert.deepEqual(
+      [job?.state, job?.attempts, job?.next_run_at, job?.updated_at],
+      ["pending", 0, isoTime(T0 + 5000), isoTime(T0 + 5000)],
+    );
+    assert.deepEqual(await store.jobGet({ id: "c1" }), job);
+    await assertCounts(store, { pending: 1 });
+  });
+
+  test("jobRetry() of a cancelled job is blocked while a dependency is open, pending once met", async (store) => {
+    await store.jobInsertMany({
+      jobs: [flowJob("a"), flowJob("b", ["a"]), flowJob("c", ["a"])],
+      now: T0,
+    });
+    await store.jobCancel({ ids: ["b", "c"], now: T0 + 100 });
+    const [b] = await store.jobRetry({ ids: ["b"], now: T0 + 200 });
+    assert.deepEqual([b?.state, b?.attempts], ["blocked", 0]);
+    await assertCounts(store, { pending: 1, blocked: 1, cancelled: 1 });
+    await endJob(store, "a", "completed", T0 + 1000);
+    assert.equal(await stateOf(store, "b"), "pending", "the retried job is unblocked");
+    const [c] = await store.jobRetry({ ids: ["c"], now: T0 + 2000 });
+    assert.deepEqual(
+      [c?.state, c?.next_run_at],
+      ["pending", isoTime(T0 + 2000)],
+      "a completed dependency is met",
+    );
+    await assertCounts(store, { completed: 1, pending: 2 });
+  });
+
+  test("jobRetry() of a cancelled job whose dependency is dead is ConflictError naming it", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("a"), flowJob("b", ["a"])], now: T0 });
+    await endJob(store, "a", "dead", T0 + 1000);
+    assert.equal(await stateOf(store, "b"), "cancelled");
+    await assertRejects(
+      () => store.jobRetry({ ids: ["b"], now: T0 + 2000 }),
+      conflict(/"b": dependency "a" is dead/),
+    );
+    assert.equal(await stateOf(store, "b"), "cancelled", "nothing changed");
+    await store.jobRetry({ ids: ["a"], now: T0 + 3000 });
+    const [b] = await store.jobRetry({ ids: ["b"], now: T0 + 3000 });
+    assert.equal(b?.state, "blocked");
+    await endJob(store, "a", "completed", T0 + 4000);
+    assert.equal(await stateOf(store, "b"), "pending");
+  });
+
+  test("jobRetry() of a dead dependency and its cancelled dependent in one call, either order", async (store) => {
+    for (const order of [["a", "b"], ["b", "a"]]) {
+      const [a, b] = [`a-${order[0]}`, `b-${order[0]}`];
+      await store.jobInsertMany({ jobs: [flowJob(a), flowJob(b, [a])], now: T0 });
+      await endJob(store, a, "dead", T0 + 1000);
+      assert.equal(await stateOf(store, b), "cancelled");
+      const ids = order.map((x) => x === "a" ? a : b);
+      const jobs = await store.jobRetry({ ids, now: T0 + 2000 });
+      assert.deepEqual(
+        Object.fromEntries(jobs.map((j) => [j.id, j.state])),
+        { [a]: "pending", [b]: "blocked" },
+        `retry ${ids.join(" ")}`,
+      );
+    }
+    await assertCounts(store, { pending: 2, blocked: 2 });
+  });
+
+  // --- job flow: jobGetWithRuns, jobGetMany ---
+
+  test("jobGetWithRuns() lists dependencies in after order with states, and dependents oldest first", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("a"), flowJob("b"), flowJob("c")], now: T0 });
+    await endJob(store, "a", "completed", T0 + 1000);
+    await store.jobClaim({ workerId: "w1", queues: ["q-b"], limit: 1, now: T0, leaseMs: LEASE });
+    await store.jobInsertMany({ jobs: [flowJob("z", ["a"])], now: T0 + 2000 });
+    await store.jobInsertMany({ jobs: [flowJob("d", ["c", "a", "b"])], now: T0 + 3000 });
+    await store.jobInsertMany({ jobs: [flowJob("y", ["a"])], now: T0 + 4000 });
+    const d = await store.jobGetWithRuns({ id: "d" });
+    assert.deepEqual(d?.dependencies, [
+      { id: "c", state: "pending" },
+      { id: "a", state: "completed" },
+      { id: "b", state: "processing" },
+    ]);
+    assert.deepEqual(d?.dependents, []);
+    assert.deepEqual(d?.after, ["c", "a", "b"]);
+    const a = await store.jobGetWithRuns({ id: "a" });
+    assert.deepEqual(a?.dependencies, []);
+    assert.deepEqual(a?.dependents, [
+      { id: "z", state: "pending" },
+      { id: "d", state: "blocked" },
+      { id: "y", state: "pending" },
+    ]);
+    assert.equal(a?.runs.length, 1);
+    assert.deepEqual((await store.jobGetWithRuns({ id: "b" }))?.dependents, [
+      { id: "d", state: "blocked" },
+    ]);
+  });
+
+  test("jobGetWithRuns() shows a dependency deleted from the DLQ with state null", async (store) => {
+    await store.jobInsertMany({ jobs: [flowJob("x"), flowJob("y", ["x"])], now: T0 });
+    await endJob(store, "x", "dead", T0 + 1000);
+    assert.equal(await store.jobDeleteDead({}), 1);
+    const y = await store.jobGetWithRuns({ id: "y" });
+    assert.deepEqual([y?.state, y?.after], ["cancelled", ["x"]]);
+    assert.deepEqual(y?.dependencies, [{ id: "x", state: null }]);
+  });
+
+  test("jobGetMany() returns the jobs that exist among 1,000 ids", async (store) => {
+    const jobs = Array.from({ length: 1200 }, (_, i) => newJob(`j${i}`));
+    await store.jobInsertMany({ jobs, now: T0 });
+    const ids = [
+      ...jobs.slice(300).map((j) => j.id),
+      ...Array.from({ length: 100 }, (_, i) => `ghost${i}`),
+    ];
+    assert.equal(ids.length, 1000);
+    const got = await store.jobGetMany({ ids });
+    const byId = new Map(insertedJobs(jobs, T0).map((j) => [j.id, j]));
+    assert.equal(got.length, 900);
+    assert.deepEqual(
+      got.map((j) => j.id).sort(),
+      jobs.slice(300).map((j) => j.id).sort(),
+    );
+    for (const job of got) assert.deepEqual(job, byId.get(job.id));
+    assert.deepEqual(await store.jobGetMany({ ids: [] }), []);
+    assert.deepEqual(await store.jobGetMany({ ids: ["ghost"] }), []);
+  });
+
+  test("jobClaim(), jobList() and jobGetWithRuns() return after, key and retry_on as stored", async (store) => {
+    await addJobIn(store, "dep", "completed");
+    const job = newJob("full", { after: ["dep"], key: "k:1", retry_on: ["timeout", 75, 2] });
+    await store.jobInsertMany({ jobs: [job], now: T0 + 2000 });
+    const fields = (j: Job | null | undefined) => [j?.after, j?.key, j?.retry_on];
+    const want = [["dep"], "k:1", ["timeout", 75, 2]];
+    assert.deepEqual(fields((await store.jobList({ state: "pending", limit: 5 })).jobs[0]), want);
+    assert.deepEqual(fields(await store.jobGetWithRuns({ id: "full" })), want);
+    const [claimed] = await store.jobClaim({
+      workerId: "w1",
+      queues: null,
+      limit: 1,
+      now: T0 + 2000,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(fields(claimed), want);
+  });
+
+  // --- job flow: unique keys ---
+
+  test("jobInsertMany() keeps out a job whose key an active job holds, naming the holder", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        flowJob("pending", null, { key: "k-pending" }),
+        flowJob("blocked", ["pending"], { key: "k-blocked" }),
+        flowJob("running", null, { key: "k-running" }),
+        flowJob("failing", null, { key: "k-failing" }),
+      ],
+      now: T0,
+    });
+    await store.jobClaim({
+      workerId: "w1",
+      queues: ["q-running"],
+      limit: 1,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    const [failing] = await store.jobClaim({
+      workerId: "w1",
+      queues: ["q-failing"],
+      limit: 1,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    await store.runFinishMany({ finishes: [finishOf(failing!, "w1", failure(T0 + 60_000))] });
+    const holders = ["pending", "blocked", "running", "failing"];
+    for (const onConflict of [undefined, "keep"] as const) {
+      const round = onConflict ?? "default";
+      const jobs = [
+        newJob(`unkeyed-${round}`),
+        ...holders.map((h) => newJob(`new-${h}-${round}`, { key: `k-${h}` })),
+        newJob(`fresh-${round}`, { key: `k-fresh-${round}` }),
+      ];
+      const result = await store.jobInsertMany({ jobs, now: T0 + 100, onConflict });
+      assert.deepEqual(result, {
+        inserted: 2,
+        kept: holders.map((h) => ({ id: `new-${h}-${round}`, key: `k-${h}`, existingId: h })),
+        blocked: [],
+        replaced: [],
+      }, `onConflict ${round}`);
+      for (const h of holders) assert.equal(await store.jobGet({ id: `new-${h}-${round}` }), null);
+      assert.equal(await stateOf(store, `fresh-${round}`), "pending");
+    }
+    assert.deepEqual(await statesOf(store, holders), {
+      pending: "pending",
+      blocked: "blocked",
+      running: "processing",
+      failing: "failed",
+    });
+    await assertCounts(store, { pending: 5, blocked: 1, processing: 1, failed: 1 });
+  });
+
+  test("jobInsertMany() with keep applies keys between the lines of one batch", async (store) => {
+    const jobs = [
+      newJob("a", { key: "k" }),
+      newJob("b", { key: "k" }),
+      newJob("c", { key: "j" }),
+      newJob("d", { key: "k" }),
+      newJob("e"),
+    ];
+    const result = await store.jobInsertMany({ jobs, now: T0 });
+    assert.deepEqual(result, {
+      inserted: 3,
+      kept: [{ id: "b", key: "k", existingId: "a" }, { id: "d", key: "k", existingId: "a" }],
+      blocked: [],
+      replaced: [],
+    });
+    const stored = await store.jobGetMany({ ids: jobs.map((j) => j.id) });
+    assert.deepEqual(
+      stored.sort((x, y) => x.id.localeCompare(y.id)),
+      insertedJobs(jobs, T0, result),
+      "insertedJobs() leaves out the kept jobs",
+    );
+    await assertCounts(store, { pending: 3 });
+  });
+
+  test("jobInsertMany() with fail refuses an active key with ConflictError and adds nothing", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("holder", { key: "k" })], now: T0 });
+    await assertRejects(
+      () =>
+        store.jobInsertMany({
+          jobs: [newJob("n1"), newJob("n2", { key: "k" })],
+          now: T0,
+          onConflict: "fail",
+        }),
+      conflict(/"n2": key "k" is held by job "holder" \(pending\)/),
+    );
+    await assertRejects(
+      () =>
+        store.jobInsertMany({
+          jobs: [newJob("x", { key: "z" }), newJob("y", { key: "z" })],
+          now: T0,
+          onConflict: "fail",
+        }),
+      conflict(/"y": key "z" is held by job "x"/),
+    );
+    assert.deepEqual(await allIds(store), ["holder"]);
+    await assertCounts(store, { pending: 1 });
+  });
+
+  test("jobInsertMany() with replace cancels a holder that has not started and adds the new job", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        flowJob("old", null, { key: "k" }),
+        flowJob("child", ["old"]),
+        flowJob("gate"),
+        flowJob("waiting", ["gate"], { key: "w" }),
+      ],
+      now: T0,
+    });
+    const result = await store.jobInsertMany({
+      jobs: [flowJob("new", null, { key: "k" }), flowJob("new-w", null, { key: "w" })],
+      now: T0 + 100,
+      onConflict: "replace",
+    });
+    assert.deepEqual(result, { inserted: 2, kept: [], blocked: [], replaced: ["old", "waiting"] });
+    const old = await store.jobGet({ id: "old" });
+    assert.deepEqual(
+      [old?.state, old?.last_error, old?.next_run_at, old?.updated_at],
+      ["cancelled", "replaced by new", null, isoTime(T0 + 100)],
+    );
+    const child = await store.jobGet({ id: "child" });
+    assert.deepEqual(
+      [child?.state, child?.last_error],
+      ["cancelled", 'dependency "old" was cancelled'],
+      "the replaced job's dependents are cancelled in turn",
+    );
+    const waiting = await store.jobGet({ id: "waiting" });
+    assert.deepEqual([waiting?.state, waiting?.last_error], ["cancelled", "replaced by new-w"]);
+    assert.deepEqual(await statesOf(store, ["new", "new-w"]), {
+      new: "pending",
+      "new-w": "pending",
+    });
+    await assertCounts(store, { pending: 3, cancelled: 3 });
+  });
+
+  test("jobInsertMany() with replace within one batch keeps the last line", async (store) => {
+    const result = await store.jobInsertMany({
+      jobs: [newJob("a", { key: "k" }), newJob("b", { key: "k" })],
+      now: T0,
+      onConflict: "replace",
+    });
+    assert.deepEqual(result, { inserted: 2, kept: [], blocked: [], replaced: ["a"] });
+    const a = await store.jobGet({ id: "a" });
+    assert.deepEqual([a?.state, a?.last_error], ["cancelled", "replaced by b"]);
+    assert.equal(await stateOf(store, "b"), "pending");
+    await assertCounts(store, { pending: 1, cancelled: 1 });
+  });
+
+  test("jobInsertMany() with replace of a processing holder is ConflictError and adds nothing", async (store) => {
+    await addJobIn(store, "running", "processing", { overrides: { key: "k" } });
+    await assertRejects(
+      () =>
+        store.jobInsertMany({
+          jobs: [newJob("n1"), newJob("n2", { key: "k" })],
+          now: T0,
+          onConflict: "replace",
+        }),
+      conflict(/"n2": key "k" is held by job "running" \(processing\)/),
+    );
+    assert.deepEqual(await allIds(store), ["running"]);
+    await assertCounts(store, { processing: 1 });
+  });
+
+  test("jobInsertMany() frees a key once its job is completed, dead or cancelled", async (store) => {
+    const finals = ["completed", "dead", "cancelled"] as const;
+    for (const state of finals) {
+      await addJobIn(store, `old-${state}`, state, { overrides: { key: `k-${state}` } });
+    }
+    const result = await store.jobInsertMany({
+      jobs: finals.map((state) => newJob(`new-${state}`, { key: `k-${state}` })),
+      now: T0 + 2000,
+      onConflict: "fail",
+    });
+    assert.deepEqual(result, { inserted: 3, kept: [], blocked: [], replaced: [] });
+    await assertCounts(store, { pending: 3, completed: 1, dead: 1, cancelled: 1 });
+  });
+
+  test("jobInsertMany() from two connections at once adds one job per key", async (store, db) => {
+    await using other = await db.open();
+    const rounds = 20;
+    for (let r = 0; r < rounds; r++) {
+      const [one, two] = await Promise.all([
+        store.jobInsertMany({ jobs: [newJob(`a${r}`, { key: `k${r}` })], now: T0 }),
+        other.jobInsertMany({ jobs: [newJob(`b${r}`, { key: `k${r}` })], now: T0 }),
+      ]);
+      assert.equal(one.inserted + two.inserted, 1, `round ${r}: one job added`);
+      const kept = [...one.kept, ...two.kept];
+      assert.equal(kept.length, 1, `round ${r}: one job kept out`);
+      const added = one.inserted === 1 ? `a${r}` : `b${r}`;
+      assert.equal(kept[0]!.existingId, added, `round ${r}: the kept job names the holder`);
+    }
+    const jobs = (await store.jobList({ limit: 100 })).jobs;
+    assert.equal(jobs.length, rounds);
+    assert.equal(new Set(jobs.map((j) => j.key)).size, rounds, "one job per key");
+    await assertCounts(store, { pending: rounds });
+  });
+
+  test(
+    "jobInsertMany() from two connections with replace leaves one active job per key",
+    async (store, db) => {
+      await using other = await db.open();
+      const rounds = 20;
+      for (let r = 0; r < rounds; r++) {
+        await Promise.all([
+          store.jobInsertMany({
+            jobs: [newJob(`a${r}`, { key: `k${r}` })],
+            now: T0,
+            onConflict: "replace",
+          }),
+          other.jobInsertMany({
+            jobs: [newJob(`b${r}`, { key: `k${r}` })],
+            now: T0,
+            onConflict: "replace",
+          }),
+        ]);
+      }
+      const active = (await store.jobList({ state: "pending", limit: 100 })).jobs;
+      assert.equal(new Set(active.map((j) => j.key)).size, rounds);
+      assert.equal(active.length, rounds, "exactly one active job per key");
+      await assertCounts(store, { pending: rounds, cancelled: rounds });
+    },
+  );
+
+  test("jobRetry() refuses a job whose key another active job now holds; jobRetryAllDead() leaves it dead", async (store) => {
+    await addJobIn(store, "old", "dead", { overrides: { key: "k" } });
+    await store.jobInsertMany({ jobs: [newJob("new", { key: "k" })], now: T0 + 2000 });
+    await assertRejects(
+      () => store.jobRetry({ ids: ["old"], now: T0 + 3000 }),
+      conflict(/"old": key "k" is held by job "new"/),
+    );
+    assert.equal(await store.jobRetryAllDead({ now: T0 + 3000 }), 0);
+    assert.equal(await stateOf(store, "old"), "dead");
+
+    // A replaced job cannot come back while its replacement holds the key.
+    await store.jobInsertMany({
+      jobs: [newJob("newer", { key: "k" })],
+      now: T0 + 4000,
+      onConflict: "replace",
+    });
+    await assertRejects(
+      () => store.jobRetry({ ids: ["new"], now: T0 + 5000 }),
+      conflict(/"new": key "k" is held by job "newer"/),
+    );
+    await store.jobCancel({ ids: ["newer"], now: T0 + 6000 });
+    const [again] = await store.jobRetry({ ids: ["new"], now: T0 + 7000 });
+    assert.equal(again?.state, "pending", "the key is free again");
+    assert.equal(await store.jobRetryAllDead({ now: T0 + 8000 }), 0);
+    await assertCounts(store, { dead: 1, pending: 1, cancelled: 1 });
+  });
+
+  test("jobRetryAllDead() retries only one of two dead jobs that share a key", async (store) => {
+    await addJobIn(store, "first", "dead", { overrides: { key: "k" } });
+    await addJobIn(store, "second", "dead", { overrides: { key: "k" } });
+    assert.equal(await store.jobRetryAllDead({ now: T0 + 5000 }), 1);
+    const states = Object.values(await statesOf(store, ["first", "second"])).sort();
+    assert.deepEqual(states, ["dead", "pending"]);
   });
 
   const unknown = Object.keys(skip).filter((title) => !titles.has(title));

@@ -23,6 +23,9 @@ const newJob = (id: string) => ({
   env: null,
   cwd: null,
   run_at: T0,
+  after: null,
+  key: null,
+  retry_on: null,
 });
 
 function schemaOf(url: string): string {

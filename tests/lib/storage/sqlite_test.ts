@@ -37,6 +37,9 @@ const newJob = (id: string) => ({
   env: null,
   cwd: null,
   run_at: T0,
+  after: null,
+  key: null,
+  retry_on: null,
 });
 
 /** Reads one PRAGMA straight from the file, bypassing the store. */
