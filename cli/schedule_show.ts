@@ -40,6 +40,7 @@ export async function scheduleShow(ctx: CliContext, name: string, json: boolean)
     ["timeout", view.job.timeout === null ? "-" : String(view.job.timeout)],
     ["env", view.job.env === null ? "-" : JSON.stringify(view.job.env)],
     ["cwd", view.job.cwd ?? "-"],
+    ["retry_on", view.job.retry_on ? JSON.stringify(view.job.retry_on) : "-"],
     ["created_at", view.created_at],
   ];
   for (const [key, value] of lines) ctx.out(`${(key + ":").padEnd(13)} ${value}`);
