@@ -113,6 +113,9 @@ const enqueue = buildCommand({
     `queuectl enqueue '{"id":"fail1","command":"bash -c \\"exit 1\\"","max_retries":2}'`,
     "queuectl enqueue --file jobs.ndjson",
     'queuectl enqueue --priority 5 --delay 5m -- tar czf backup.tgz "My Documents"',
+    "queuectl enqueue --id report --after fetch-a --after fetch-b -- make report",
+    "queuectl enqueue --key nightly --on-conflict replace --retry-on 75,timeout -- ./sync.sh",
+    "queuectl enqueue --wait -- make test",
   ),
   parameters: {
     flags: {
@@ -127,6 +130,21 @@ const enqueue = buildCommand({
       timeout: valueFlag("time limit in seconds; 0 for none (with -- <cmd>)", "seconds"),
       maxRetries: valueFlag("retries after the first attempt (with -- <cmd>)", "n"),
       queue: valueFlag("queue name (with -- <cmd>)", "name"),
+      after: {
+        ...valueFlag("run only after this job completed (repeatable; with -- <cmd>)", "id"),
+        variadic: true,
+      },
+      key: valueFlag("unique key: one active job per key (with -- <cmd>)", "key"),
+      retryOn: valueFlag(
+        "retry only these failures: exit codes and/or timeout, e.g. 75,timeout (with -- <cmd>)",
+        "list",
+      ),
+      onConflict: valueFlag(
+        "when the key is taken by an active job: keep, replace or fail",
+        "rule",
+      ),
+      wait: switchFlag("then wait until the jobs are final; exit 0 only if all completed"),
+      waitTimeout: valueFlag('with --wait: give up after this long, e.g. "10m"', "duration"),
       json: switchFlag("print the job (or jobs) as JSON"),
     },
     aliases: { f: "file" },
@@ -146,6 +164,12 @@ const enqueue = buildCommand({
       timeout?: string;
       maxRetries?: string;
       queue?: string;
+      after?: readonly string[];
+      key?: string;
+      retryOn?: string;
+      onConflict?: string;
+      wait?: boolean;
+      waitTimeout?: string;
       json?: boolean;
     },
     ...job: string[]
@@ -153,7 +177,8 @@ const enqueue = buildCommand({
     const { enqueueCommand, enqueueFile, enqueueJson } = await load<
       typeof import("./cli/enqueue.ts")
     >("enqueue");
-    const { file, json, ...jobOptions } = flags;
+    const { file, json, onConflict, wait, waitTimeout, ...jobOptions } = flags;
+    const common = { json: json === true, onConflict, wait, waitTimeout };
     const hasJobOptions = Object.values(jobOptions).some((v) => v !== undefined);
     if (file !== undefined) {
       if (job.length > 0 || hasJobOptions) {
@@ -162,9 +187,9 @@ const enqueue = buildCommand({
           "put every job in the file",
         );
       }
-      return await enqueueFile(this.cli, file, json === true);
+      return await enqueueFile(this.cli, file, common);
     }
-    if (this.dashDash) return await enqueueCommand(this.cli, job, jobOptions, json === true);
+    if (this.dashDash) return await enqueueCommand(this.cli, job, jobOptions, common);
     if (hasJobOptions) {
       throw new UsageError(
         "Job options need the command after --",
@@ -177,7 +202,26 @@ const enqueue = buildCommand({
         `quote the JSON, e.g. '{"command":"echo hi"}', or use -- <command...>`,
       );
     }
-    await enqueueJson(this.cli, job[0]!, json === true);
+    await enqueueJson(this.cli, job[0]!, common);
+  },
+});
+
+const wait = buildCommand({
+  docs: docs(
+    "wait until jobs are final; exit 0 only if all completed, 1 if any ended dead or cancelled",
+    "queuectl wait job1 job2",
+    "queuectl wait build --timeout 10m --json",
+  ),
+  parameters: {
+    flags: {
+      timeout: valueFlag('give up after this long (exit 1), e.g. "90s", "10m"', "duration"),
+      json: switchFlag("print the array of jobs as they ended"),
+    },
+    positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 },
+  },
+  async func(this: Context, flags: { timeout?: string; json?: boolean }, ...ids: string[]) {
+    const { wait } = await load<typeof import("./cli/wait.ts")>("wait");
+    await wait(this.cli, ids, flags, flags.json === true);
   },
 });
 
@@ -307,7 +351,7 @@ const logs = buildCommand({
 
 const retry = buildCommand({
   docs: docs(
-    "a failed job runs again now; a dead job starts over (as dlq retry)",
+    "a failed job runs again now; a dead or cancelled job starts over (as dlq retry)",
     "queuectl retry fail1",
   ),
   parameters: { positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 } },
@@ -319,7 +363,7 @@ const retry = buildCommand({
 
 const cancel = buildCommand({
   docs: docs(
-    "cancel pending or failed jobs; a running one is stopped first",
+    "cancel pending, blocked or failed jobs (and jobs waiting on them); a running one is stopped first",
     "queuectl cancel job1 job2",
   ),
   parameters: { positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 } },
@@ -602,6 +646,7 @@ const root = buildRouteMap({
     status,
     list,
     show,
+    wait,
     logs,
     retry,
     cancel,

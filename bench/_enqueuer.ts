@@ -44,7 +44,7 @@ for (let i = 0; i < n; i++) {
   await new Promise((resolve) => setTimeout(resolve, low + next() * (high - low)));
   const id = `p-${String(i).padStart(4, "0")}`;
   const before = wall();
-  await enqueueJson(ctx, JSON.stringify({ id, command: PICKUP_COMMAND }), false);
+  await enqueueJson(ctx, JSON.stringify({ id, command: PICKUP_COMMAND }), { json: false });
   results.push({ id, before, commit: printedAt });
 }
 console.log(JSON.stringify(results));

@@ -5,10 +5,10 @@
  *
  * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, schedules), `--store sqlite|postgres`, `--help`.
+ * startup, rss, wait, schedules), `--store sqlite|postgres`, `--help`.
  *
- * `--store postgres` runs the batch enqueue, drain, pickup and large
- * database scenarios on SQLite and, right after each, on PostgreSQL
+ * `--store postgres` runs the batch enqueue, drain, pickup, large
+ * database and wait scenarios on SQLite and, right after each, on PostgreSQL
  * (SPEC section 11), in rows whose baseline is the SQLite figure of the same
  * run. The server is `QUEUECTL_BENCH_PG_URL` (or `QUEUECTL_TEST_PG_URL`), or
  * a throwaway cluster started and removed by the run (`bench/_postgres.ts`);
@@ -43,6 +43,7 @@ import { benchSchedules } from "./schedules.ts";
 import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
+import { benchWait } from "./wait.ts";
 import { benchWorkerRss } from "./worker_rss.ts";
 
 /** Every scenario, in the order of SPEC section 8's list in the issue. */
@@ -53,7 +54,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "large-db", name: "4 large database", run: benchLargeDb, postgres: true },
   { key: "startup", name: "5 start-up", run: benchStartup },
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
-  { key: "schedules", name: "7 schedules", run: benchSchedules },
+  { key: "wait", name: "7 wait", run: benchWait, postgres: true },
+  { key: "schedules", name: "8 schedules", run: benchSchedules },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */

@@ -1,5 +1,5 @@
 /**
- * Scenario 7: drain and pickup while 1,000 schedules fall due. Each
+ * Scenario 8: drain and pickup while 1,000 schedules fall due. Each
  * schedule fires once a minute at its own second (`S * * * * *`, S = i mod
  * 60, so about 17 fire every second), and the workers of the run fire them
  * (a guarded transaction each) while they drain and pick up jobs. The
@@ -15,7 +15,7 @@ import { benchDrain } from "./drain.ts";
 import { benchPickup } from "./pickup.ts";
 import { figureOf, type Row, row } from "./_result.ts";
 
-const SCENARIO = "7 schedules";
+const SCENARIO = "8 schedules";
 const SCHEDULES = 1000;
 const WORKER_ARGS = ["--queue", "default"];
 
@@ -49,7 +49,7 @@ export async function addBenchSchedules(location: string, n: number): Promise<vo
   }
 }
 
-/** Measures scenario 7 on SQLite: plain, then with the schedules, for drain and pickup. */
+/** Measures scenario 8 on SQLite: plain, then with the schedules, for drain and pickup. */
 export async function benchSchedules(ctx: BenchContext): Promise<Row[]> {
   const plain: BenchSeed = { apply: () => Promise.resolve(), workerArgs: WORKER_ARGS };
   const seeded: BenchSeed = {

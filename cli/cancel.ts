@@ -1,4 +1,7 @@
-/** `queuectl cancel <id>...`: pending and failed jobs stop at once; running ones are stopped first. */
+/**
+ * `queuectl cancel <id>...`: pending, blocked and failed jobs stop at once
+ * (and the jobs waiting on them); running ones are stopped first.
+ */
 import { type CliContext, withStorage } from "./_context.ts";
 
 /** Cancels every id, all or none; prints one line per job. */

@@ -1,14 +1,20 @@
-/** `queuectl enqueue`: one job from JSON, many from NDJSON, or one from a command line. */
+/**
+ * `queuectl enqueue`: one job from JSON, many from NDJSON, or one from a
+ * command line; with `--wait`, then waits for them as `wait` does.
+ */
 import { ConflictError, UsageError } from "../lib/errors.ts";
-import { insertedJobs, type NewJob } from "../lib/job.ts";
+import { insertedJobs, type Job, type NewJob, type OnConflict } from "../lib/job.ts";
 import {
   parseJobInput,
   parseJobJson,
   parseJsonObject,
+  parseOnConflict,
   tryParseJobInput,
 } from "../lib/job_input.ts";
+import type { InsertResult } from "../lib/storage/storage.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { shellQuote } from "./_format.ts";
+import { parseWaitTimeout, reportWait, waitForJobs } from "./wait.ts";
 
 /** Options of `enqueue [opts] -- <cmd...>`, as given on the command line. */
 export interface EnqueueCommandOptions {
@@ -19,22 +25,112 @@ export interface EnqueueCommandOptions {
   timeout?: string | undefined;
   maxRetries?: string | undefined;
   queue?: string | undefined;
+  after?: readonly string[] | undefined;
+  key?: string | undefined;
+  retryOn?: string | undefined;
 }
 
-/** Inserts the jobs; with `json` prints the job, or for a batch (`many`) always the array. */
-async function insert(ctx: CliContext, jobs: NewJob[], now: number, json: boolean, many = false) {
-  await withStorage(ctx, (store) => store.jobInsertMany({ jobs, now }));
-  if (!json) return;
-  const inserted = insertedJobs(jobs, now);
-  printJson(ctx, many ? inserted : inserted[0]);
+/** Options every form of `enqueue` takes, as given on the command line. */
+export interface EnqueueOptions {
+  json: boolean;
+  onConflict?: string | undefined;
+  /** Wait for the jobs afterwards, as `wait` does. */
+  wait?: boolean | undefined;
+  /** `--wait-timeout`: how long `--wait` waits. */
+  waitTimeout?: string | undefined;
+}
+
+/** The options of every form, checked before anything is read or added (exit 2). */
+interface Checked {
+  json: boolean;
+  onConflict: OnConflict | undefined;
+  wait: boolean;
+  waitTimeoutMs: number | undefined;
+}
+
+function check(options: EnqueueOptions): Checked {
+  const onConflict = parseOnConflict(options.onConflict);
+  if (options.waitTimeout !== undefined && !options.wait) {
+    throw new UsageError("--wait-timeout needs --wait", "e.g. enqueue --wait --wait-timeout 10m");
+  }
+  return {
+    json: options.json,
+    onConflict,
+    wait: options.wait === true,
+    waitTimeoutMs: parseWaitTimeout(options.waitTimeout, "--wait-timeout"),
+  };
+}
+
+/** The ids an enqueue stands for: each job added, or the job holding the key of one kept out. */
+function standingIds(jobs: NewJob[], result: InsertResult): string[] {
+  const kept = new Map(result.kept.map((k) => [k.id, k.existingId]));
+  return [...new Set(jobs.map((job) => kept.get(job.id) ?? job.id))];
+}
+
+/** The summary line of a batch: `enqueued 9 jobs, 1 already queued by key`. */
+export function batchSummary(result: InsertResult): string {
+  const n = result.inserted;
+  let line = `enqueued ${n} job${n === 1 ? "" : "s"}`;
+  if (result.kept.length > 0) line += `, ${result.kept.length} already queued by key`;
+  if (result.replaced.length > 0) {
+    line += `, replacing ${result.replaced.length} active job${
+      result.replaced.length === 1 ? "" : "s"
+    } by key`;
+  }
+  return line;
+}
+
+/**
+ * Inserts the jobs and prints what happened: for one job its id (or, with
+ * `json`, the job), for a batch (`many`) the summary line (or the array of
+ * jobs added). A job kept out by its key prints the id of the job holding
+ * the key, with a note on stderr. With `wait`, then waits for the jobs; with
+ * `json` the jobs are printed once, as they ended.
+ */
+async function insert(
+  ctx: CliContext,
+  jobs: NewJob[],
+  now: number,
+  options: Checked,
+  many: boolean,
+  onInserted?: () => void,
+): Promise<void> {
+  await withStorage(ctx, async (store) => {
+    const result = await store.jobInsertMany({ jobs, now, onConflict: options.onConflict });
+    onInserted?.();
+    for (const kept of many ? [] : result.kept) {
+      ctx.err(`job with key "${kept.key}" already exists: ${kept.existingId}`);
+    }
+    if (!many && result.replaced.length > 0) {
+      ctx.err(`replaced job ${result.replaced.join(", ")} (same key "${jobs[0]!.key}")`);
+    }
+    // A batch of 100,000 builds no list of ids unless it waits.
+    const single = many ? null : result.kept[0]?.existingId ?? jobs[0]!.id;
+    if (!options.json) ctx.out(single ?? batchSummary(result));
+    else if (!options.wait) {
+      const inserted = insertedJobs(jobs, now, result);
+      let shown: Job | Job[] | null = many ? inserted : inserted[0] ?? null;
+      if (shown === null) shown = await store.jobGet({ id: single! });
+      printJson(ctx, shown);
+    }
+    if (!options.wait) return;
+    const ids = single === null ? standingIds(jobs, result) : [single];
+    const waited = await waitForJobs(store, ids, options.waitTimeoutMs);
+    if (options.json) printJson(ctx, many ? waited.jobs : waited.jobs[0]);
+    reportWait(ctx, waited, false, options.waitTimeoutMs);
+  });
 }
 
 /** `enqueue '<json>'`: prints the new job's id (or the job with `--json`). */
-export async function enqueueJson(ctx: CliContext, text: string, json: boolean): Promise<void> {
+export async function enqueueJson(
+  ctx: CliContext,
+  text: string,
+  options: EnqueueOptions,
+): Promise<void> {
+  const checked = check(options);
   const now = Date.now();
   const job = await parseJobJson(text, now);
-  await insert(ctx, [job], now, json);
-  if (!json) ctx.out(job.id);
+  await insert(ctx, [job], now, checked, false);
 }
 
 function numberOrText(value: string | undefined): number | string | undefined {
@@ -47,8 +143,9 @@ export async function enqueueCommand(
   ctx: CliContext,
   argv: string[],
   options: EnqueueCommandOptions,
-  json: boolean,
+  common: EnqueueOptions,
 ): Promise<void> {
+  const checked = check(common);
   if (argv.every((arg) => arg.trim() === "")) {
     throw new UsageError("Nothing to enqueue", "give a job as JSON, --file F, or -- <command...>");
   }
@@ -62,11 +159,22 @@ export async function enqueueCommand(
     ["timeout", numberOrText(options.timeout)],
     ["max_retries", numberOrText(options.maxRetries)],
     ["queue", options.queue],
+    ["after", options.after?.length ? [...options.after] : undefined],
+    ["key", options.key],
+    ["retry_on", retryOnList(options.retryOn)],
   ];
   for (const [key, value] of fields) if (value !== undefined) input[key] = value;
   const job = await parseJobInput(input, now);
-  await insert(ctx, [job], now, json);
-  if (!json) ctx.out(job.id);
+  await insert(ctx, [job], now, checked, false);
+}
+
+/** `--retry-on 75,timeout` as the `retry_on` field; the job's validation judges each entry. */
+function retryOnList(value: string | undefined): unknown[] | undefined {
+  if (value === undefined) return undefined;
+  return value.split(",").map((part) => {
+    const text = part.trim();
+    return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+  });
 }
 
 async function readSource(path: string): Promise<string> {
@@ -114,10 +222,15 @@ function throwFirstRepeat(jobs: NewJob[], lineOf: number[]): void {
  * whole batch; only then are the lines searched to name them, and before
  * a bad line's error, so the first problem in the file is the one reported.
  */
-export async function enqueueFile(ctx: CliContext, path: string, json: boolean): Promise<void> {
+export async function enqueueFile(
+  ctx: CliContext,
+  path: string,
+  options: EnqueueOptions,
+): Promise<void> {
+  const checked = check(options);
   const text = await readSource(path);
   const now = Date.now();
-  const progress = !json && Deno.stderr.isTerminal() && countLines(text) >= 20_000;
+  const progress = !checked.json && Deno.stderr.isTerminal() && countLines(text) >= 20_000;
   const jobs: NewJob[] = [];
   const lineOf: number[] = [];
   // Line by line with indexOf: an array of every line (split) costs a third more.
@@ -151,12 +264,15 @@ export async function enqueueFile(ctx: CliContext, path: string, json: boolean):
     throw new UsageError(`No jobs in "${path}"`, "give one JSON object a line");
   }
   if (progress) Deno.stderr.writeSync(new TextEncoder().encode(`\rwriting ${jobs.length} jobs…`));
+  let inserted = false;
+  const cleared = () => {
+    inserted = true;
+    if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+  };
   try {
-    await insert(ctx, jobs, now, json, true);
+    await insert(ctx, jobs, now, checked, true, cleared);
   } catch (error) {
-    if (error instanceof ConflictError) throwFirstRepeat(jobs, lineOf);
+    if (!inserted && error instanceof ConflictError) throwFirstRepeat(jobs, lineOf);
     throw error;
   }
-  if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-  if (!json) ctx.out(`enqueued ${jobs.length} job${jobs.length === 1 ? "" : "s"}`);
 }

@@ -1,17 +1,26 @@
-/** `queuectl show <id>`: one job with every attempt. */
+/** `queuectl show <id>`: one job with every attempt, its dependencies and dependents. */
 import { jobNotFound } from "../lib/errors.ts";
+import type { JobLink } from "../lib/job.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { paintState, table } from "./_format.ts";
+
+/** Jobs with their states: `a (completed), b (blocked)`; a pruned one is `gone`. */
+function links(color: boolean, jobs: JobLink[]): string {
+  if (jobs.length === 0) return "-";
+  return jobs.map((j) => `${j.id} (${j.state ? paintState(color, j.state) : "gone"})`).join(", ");
+}
 
 /** Prints a job's fields and its attempts. */
 export async function show(ctx: CliContext, id: string, json: boolean): Promise<void> {
   const job = await withStorage(ctx, (store) => store.jobGetWithRuns({ id }));
   if (!job) throw jobNotFound(id);
   if (json) return printJson(ctx, job);
-  const { runs, ...fields } = job;
+  const { runs, dependencies, dependents, ...fields } = job;
   for (const [key, value] of Object.entries(fields)) {
     const shown = key === "state"
       ? paintState(ctx.color, job.state)
+      : key === "after" && value !== null
+      ? links(ctx.color, dependencies)
       : value === null
       ? "-"
       : typeof value === "object"
@@ -19,6 +28,7 @@ export async function show(ctx: CliContext, id: string, json: boolean): Promise<
       : String(value);
     ctx.out(`${(key + ":").padEnd(13)} ${shown}`);
   }
+  ctx.out(`${"dependents:".padEnd(13)} ${links(ctx.color, dependents)}`);
   if (runs.length === 0) {
     ctx.out("\nno attempts yet");
     return;

@@ -20,7 +20,16 @@ export const JOB_INPUT_FIELDS = [
   "queue",
   "env",
   "cwd",
+  "after",
+  "key",
+  "retry_on",
 ] as const;
+
+/** The longest unique key (SPEC 12). */
+export const MAX_KEY_LENGTH = 256;
+
+/** The highest exit code `retry_on` may list (exit codes are 0-255; 0 is success). */
+export const MAX_EXIT_CODE = 255;
 
 /** The shape of a job's input before defaults and times are applied. */
 export interface JobInput {
@@ -34,4 +43,10 @@ export interface JobInput {
   queue?: string | undefined;
   env?: Record<string, string> | undefined;
   cwd?: string | undefined;
+  /** An id, or ids, of jobs that must complete first. */
+  after?: string | string[] | undefined;
+  /** At most one active job holds a key. */
+  key?: string | undefined;
+  /** The failures that are retried: exit codes 1-255 and/or `"timeout"`. */
+  retry_on?: (number | "timeout")[] | undefined;
 }

@@ -9,8 +9,14 @@
  * parse ~3 µs a job, and nearly every job is valid.
  */
 import { UsageError } from "./errors.ts";
-import { ID_PATTERN, JOB_INPUT_FIELDS, type JobInput } from "./job_fields.ts";
-import type { NewJob } from "./job.ts";
+import {
+  ID_PATTERN,
+  JOB_INPUT_FIELDS,
+  type JobInput,
+  MAX_EXIT_CODE,
+  MAX_KEY_LENGTH,
+} from "./job_fields.ts";
+import { type NewJob, ON_CONFLICT, type OnConflict, type RetryOn } from "./job.ts";
 
 const DURATION_PART = /(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)/y;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -66,6 +72,21 @@ function intIn(value: unknown, min: number, max: number): boolean {
   return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
 }
 
+function isId(value: unknown): boolean {
+  return typeof value === "string" && ID_PATTERN.test(value);
+}
+
+/** `after`: one id, or an array of ids (empty means none). */
+function isAfter(value: unknown): boolean {
+  return isId(value) || (Array.isArray(value) && value.every(isId));
+}
+
+/** `retry_on`: a non-empty array of exit codes 1-255 and `"timeout"`. */
+function isRetryOn(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0 &&
+    value.every((v) => v === "timeout" || intIn(v, 1, MAX_EXIT_CODE));
+}
+
 /**
  * The fast path: the input when every field passes the same rules as the
  * zod schema, else `null` (then the schema words the error). It must never
@@ -87,8 +108,29 @@ export function checkJobFields(value: unknown): JobInput | null {
     (v.queue === undefined || (typeof v.queue === "string" && ID_PATTERN.test(v.queue))) &&
     (v.env === undefined ||
       (isPlainObject(v.env) && Object.values(v.env).every((e) => typeof e === "string"))) &&
-    (v.cwd === undefined || (typeof v.cwd === "string" && v.cwd.length > 0));
+    (v.cwd === undefined || (typeof v.cwd === "string" && v.cwd.length > 0)) &&
+    (v.after === undefined || isAfter(v.after)) &&
+    (v.key === undefined ||
+      (typeof v.key === "string" && v.key.length > 0 && v.key.length <= MAX_KEY_LENGTH)) &&
+    (v.retry_on === undefined || isRetryOn(v.retry_on));
   return ok ? (value as unknown as JobInput) : null;
+}
+
+/**
+ * `--on-conflict` (and the API's `on_conflict`): what enqueueing a job
+ * whose key is active does; `undefined` when absent (the store's default,
+ * "keep"). Exit 2 for any other word.
+ */
+export function parseOnConflict(
+  value: string | undefined,
+  what = "--on-conflict",
+): OnConflict | undefined {
+  if (value === undefined) return undefined;
+  if ((ON_CONFLICT as readonly string[]).includes(value)) return value as OnConflict;
+  throw new UsageError(
+    `Invalid ${what} "${value}"`,
+    `use one of: ${ON_CONFLICT.join(", ")}`,
+  );
 }
 
 /** Generates an id for a job given without one: time-ordered and unique enough. */
@@ -164,7 +206,17 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
     env: input.env ?? null,
     cwd: input.cwd ?? null,
     run_at: runAt,
+    after: normaliseAfter(input.after),
+    key: input.key ?? null,
+    retry_on: input.retry_on ? [...new Set<RetryOn>(input.retry_on)] : null,
   };
+}
+
+/** `after` as stored: an array of distinct ids in the order given, or `null` for none. */
+function normaliseAfter(after: string | string[] | undefined): string[] | null {
+  if (after === undefined) return null;
+  if (typeof after === "string") return [after];
+  return after.length === 0 ? null : [...new Set(after)];
 }
 
 /**

@@ -4,9 +4,29 @@
  * of start-up). `checkJobFields()` must accept exactly what this accepts.
  */
 import { z } from "zod";
-import { ID_PATTERN, JOB_INPUT_FIELDS, type JobInput } from "./job_fields.ts";
+import {
+  ID_PATTERN,
+  JOB_INPUT_FIELDS,
+  type JobInput,
+  MAX_EXIT_CODE,
+  MAX_KEY_LENGTH,
+} from "./job_fields.ts";
 
 const field = (name: string, rule: string) => ({ error: `field "${name}" must be ${rule}` });
+
+/** What each field must be, as the error words it. */
+const RULES: Record<string, string> = {
+  max_retries: "an integer from 0 to 100",
+  priority: "an integer",
+  timeout: "a number of seconds >= 0",
+  cwd: "a non-empty string",
+  env: "an object of strings",
+  after: "a job id or an array of job ids (1-128 characters of A-Z a-z 0-9 . _ : -)",
+  key: `a string of 1-${MAX_KEY_LENGTH} characters`,
+  retry_on: `a non-empty array of exit codes 1-${MAX_EXIT_CODE} and/or "timeout"`,
+};
+
+const rule = (name: string) => field(name, RULES[name]!);
 
 /** The schema of a job's input; exported for the test that holds it beside the plain checks. */
 export const JobInputSchema = z.strictObject({
@@ -39,6 +59,18 @@ export const JobInputSchema = z.strictObject({
     ),
   ).optional(),
   cwd: z.string(field("cwd", "a non-empty string")).min(1).optional(),
+  after: z.union([
+    z.string().regex(ID_PATTERN, rule("after")),
+    z.array(z.string().regex(ID_PATTERN, rule("after")), rule("after")),
+  ], rule("after")).optional(),
+  key: z.string(rule("key")).min(1, rule("key")).max(MAX_KEY_LENGTH, rule("key")).optional(),
+  retry_on: z.array(
+    z.union(
+      [z.int(rule("retry_on")).min(1).max(MAX_EXIT_CODE), z.literal("timeout")],
+      rule("retry_on"),
+    ),
+    rule("retry_on"),
+  ).min(1, rule("retry_on")).optional(),
 }, {
   error: (issue) => {
     if (issue.code === "unrecognized_keys") {
@@ -59,16 +91,7 @@ function firstMessage(error: z.ZodError): string {
   if (issue.message.startsWith("field ") || issue.message.startsWith("unknown field")) {
     return issue.message;
   }
-  if (typeof name === "string") {
-    const rules: Record<string, string> = {
-      max_retries: "an integer from 0 to 100",
-      priority: "an integer",
-      timeout: "a number of seconds >= 0",
-      cwd: "a non-empty string",
-      env: "an object of strings",
-    };
-    return `field "${name}" must be ${rules[name] ?? "valid"}`;
-  }
+  if (typeof name === "string") return `field "${name}" must be ${RULES[name] ?? "valid"}`;
   return issue.message;
 }
 

@@ -25,7 +25,7 @@ import {
   UsageError,
 } from "../lib/errors.ts";
 import { insertedJobs, type Job, type NewJob, type RunOutput } from "../lib/job.ts";
-import { parseJobInput, parseJobJson } from "../lib/job_input.ts";
+import { parseJobInput, parseJobJson, parseOnConflict } from "../lib/job_input.ts";
 import { scheduleView } from "../lib/schedule.ts";
 import { resumeSchedule, runScheduleNow } from "../lib/schedule_actions.ts";
 import type { JobListParams, Storage } from "../lib/storage/storage.ts";
@@ -102,7 +102,7 @@ export function storeChangeFeed(
   }, {
     intervalMs: options.intervalMs ?? CHANGE_POLL_MS,
     minGapMs: options.minGapMs ?? 100,
-    watch: (onChange) => store.watchChanges(onChange),
+    watch: (onChange) => store.watchChanges(onChange, { jobEnds: true }),
   });
 }
 
@@ -153,11 +153,13 @@ const NUMERIC_FIELDS = new Set(["priority", "max_retries", "timeout"]);
 export function formToJobInput(form: Record<string, unknown>): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(form)) {
-    if (key === "return" || typeof raw !== "string") continue;
+    if (key === "return" || key === "on_conflict" || typeof raw !== "string") continue;
     const value = key === "command" ? raw : raw.trim();
     if (value.trim() === "") continue;
     const n = Number(value);
-    input[key] = NUMERIC_FIELDS.has(key) && Number.isFinite(n) ? n : value;
+    // `after` is typed as ids separated by commas or spaces.
+    if (key === "after") input[key] = value.split(/[\s,]+/).filter(Boolean);
+    else input[key] = NUMERIC_FIELDS.has(key) && Number.isFinite(n) ? n : value;
   }
   return input;
 }
@@ -427,18 +429,28 @@ export function createApp(deps: HandlerDeps): Hono {
       const t = now();
       let newJobs: NewJob[];
       let back = "/";
+      // What a job whose key is active does: `?on_conflict=`, or the form's field.
+      let onConflictText = c.req.query("on_conflict") || undefined;
       if (isFormPost(c)) {
         const form = await c.req.parseBody();
         back = safeReturn(form.return);
+        if (typeof form.on_conflict === "string" && form.on_conflict !== "") {
+          onConflictText = form.on_conflict;
+        }
         newJobs = [await parseJobInput(formToJobInput(form), t)];
       } else {
         newJobs = await parseJobsBody(await c.req.text(), t);
       }
-      await store.jobInsertMany({ jobs: newJobs, now: t });
-      changed(true);
+      const onConflict = parseOnConflict(onConflictText, "on_conflict");
+      const result = await store.jobInsertMany({ jobs: newJobs, now: t, onConflict });
+      changed(result.inserted > 0);
       if (isPlainForm(c)) return c.redirect(back, 303);
-      const jobs = insertedJobs(newJobs, t);
-      return c.json(jobs.length === 1 && newJobs.length === 1 ? jobs[0] : jobs, 201);
+      const jobs = insertedJobs(newJobs, t, result);
+      if (newJobs.length === 1 && jobs.length === 0) {
+        // The one job was kept out by its key: the job holding it, as 200 (nothing created).
+        return c.json(await store.jobGet({ id: result.kept[0]!.existingId }), 200);
+      }
+      return c.json(newJobs.length === 1 ? jobs[0] : jobs, 201);
     },
   );
 

@@ -376,10 +376,14 @@ export class Supervisor {
         maxRetries: slot.maxRetries,
         now: finishedAt,
         backoff: { base: config.backoff_base, max: config.backoff_max },
+        retryOn: job.retry_on,
+        exitCode: result.exitCode,
       }),
       uncountAttempt: false,
     };
-    const error = describeOutcome(result.outcome);
+    const described = describeOutcome(result.outcome);
+    const notRetried = "notRetried" in decision ? decision.notRetried : undefined;
+    const error = notRetried ? `${described}; ${notRetried}` : described;
     this.#outputs.delete(job.id);
     this.#finishes.push({
       finish: {

@@ -67,6 +67,7 @@ import type {
   ScheduleFireResult,
   Storage,
   StrandedJob,
+  WatchOptions,
   WorkerInfo,
   WorkerRole,
 } from "./storage.ts";
@@ -164,7 +165,7 @@ class Listener {
   readonly callbacks = new Set<() => void>();
   #url: PostgresUrl;
   #sql: Sql;
-  #channel: string;
+  #channels: string[];
   /** Private to this connection: its notifications wake nobody else. */
   readonly canaryChannel = `queuectl_canary_${crypto.randomUUID().replaceAll("-", "")}`;
   #sendCanary: (channel: string) => Promise<unknown>;
@@ -180,11 +181,11 @@ class Listener {
 
   constructor(
     url: PostgresUrl,
-    channel: string,
+    channels: string[],
     sendCanary: (channel: string) => Promise<unknown>,
   ) {
     this.#url = url;
-    this.#channel = channel;
+    this.#channels = channels;
     this.#sendCanary = sendCanary;
     this.#sql = this.#connect();
     this.#listen();
@@ -229,7 +230,9 @@ class Listener {
 
   #listen(): void {
     if (this.#closed || this.#inflight !== null) return;
-    this.#inflight = this.#sql.unsafe(`LISTEN "${this.#channel}"; LISTEN "${this.canaryChannel}"`)
+    this.#inflight = this.#sql.unsafe(
+      [...this.#channels, this.canaryChannel].map((c) => `LISTEN "${c}";`).join(" "),
+    )
       .then(
         () => {
           this.#retries = 0;
@@ -373,7 +376,10 @@ export class PostgresStorage implements Storage {
   #channel: string;
   /** Server clock minus local clock, in ms. */
   #offset = 0;
-  #listener: Listener | null = null;
+  /** Sent when a job ends (completed, dead, cancelled): heard only by watches that ask. */
+  #doneChannel: string;
+  /** The LISTEN connections: one for workers' wake-ups, one that also hears job ends. */
+  #listeners = new Map<"jobs" | "ends", Listener>();
   /** Driver calls under way, awaited by close() (see there). */
   #inflight = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
@@ -384,6 +390,7 @@ export class PostgresStorage implements Storage {
     this.location = url.display;
     // Channel names are database-wide, so the schema is in it (at most 63 bytes).
     this.#channel = `queuectl_${url.schema}`.slice(0, 63);
+    this.#doneChannel = `queuectl_done_${url.schema}`.slice(0, 63);
   }
 
   /**
@@ -524,8 +531,8 @@ export class PostgresStorage implements Storage {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       // A listening connection keeps the process alive: end it first.
-      await this.#listener?.close();
-      this.#listener = null;
+      await Promise.all([...this.#listeners.values()].map((listener) => listener.close()));
+      this.#listeners.clear();
       // Ending the pool while a call waits for a reconnect would leave the
       // reconnect pending, and the connection it opens keeps the process
       // alive: let calls under way settle first (they fail fast when down).
@@ -550,15 +557,24 @@ export class PostgresStorage implements Storage {
    * store, shared by its watches). Every (re)listen calls back too: after
    * a reconnect notifications may have been missed, so the caller re-reads.
    */
-  watchChanges(onChange: () => void): { close(): void } {
+  watchChanges(
+    onChange: () => void,
+    options: WatchOptions = {},
+  ): { close(): void } {
     if (this.#closing) return { close() {} };
-    this.#listener ??= new Listener(
-      this.#url,
-      this.#channel,
-      (channel) =>
-        this.#call(() => this.#q(this.#sql, "SELECT pg_notify($1, 'canary')", [channel])),
-    );
-    const listener = this.#listener;
+    // Job ends come on a channel of their own, so idle workers (which do
+    // not care) are not woken by every finish on every host.
+    const kind = options.jobEnds ? "ends" : "jobs";
+    let listener = this.#listeners.get(kind);
+    if (!listener) {
+      listener = new Listener(
+        this.#url,
+        kind === "ends" ? [this.#channel, this.#doneChannel] : [this.#channel],
+        (channel) =>
+          this.#call(() => this.#q(this.#sql, "SELECT pg_notify($1, 'canary')", [channel])),
+      );
+      this.#listeners.set(kind, listener);
+    }
     const callback = () => onChange();
     listener.callbacks.add(callback);
     // Like a (re)listen, a new watch starts with a re-read.
@@ -1268,8 +1284,10 @@ export class PostgresStorage implements Storage {
              AND EXISTS (SELECT 1 FROM job)),
          -- Only a job that can run again is news to idle workers. Repeats in
          -- one transaction are delivered once, so each finish may send it.
-         wake AS (SELECT pg_notify($15, '') FROM job WHERE $1 IN ('pending', 'failed'))
-         SELECT id, (SELECT count(*) FROM wake) AS woke FROM job`,
+         wake AS (SELECT pg_notify($15, '') FROM job WHERE $1 IN ('pending', 'failed')),
+         -- A job's end is news to waiters and live views only: their own channel.
+         ended AS (SELECT pg_notify($16, '') FROM job WHERE $1 NOT IN ('pending', 'failed'))
+         SELECT id, (SELECT count(*) FROM wake) + (SELECT count(*) FROM ended) AS woke FROM job`,
         [
           f.state,
           f.nextRunAt,
@@ -1286,6 +1304,7 @@ export class PostgresStorage implements Storage {
           f.stdout,
           f.stderr,
           this.#channel,
+          this.#doneChannel,
         ],
       )
     ));

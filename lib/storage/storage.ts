@@ -36,6 +36,17 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
+/** Options of {@linkcode Storage.watchChanges}. */
+export interface WatchOptions {
+  /**
+   * Also call back soon after a job ends (completed, dead, cancelled), for
+   * `wait` and live views. Without it a store may stay quiet about job
+   * ends, which idle workers need not hear of (PostgreSQL does, so a finish
+   * on one host does not wake every idle worker on every other).
+   */
+  jobEnds?: boolean;
+}
+
 /** What {@linkcode Storage.jobInsertMany} did. */
 export interface InsertResult {
   /** How many jobs were added. */
@@ -188,7 +199,7 @@ export interface Storage extends AsyncDisposable {
    * Calls `onChange` soon after any process commits a write. Only a hint:
    * it may fire when nothing relevant changed, so re-query. `close()` ends it.
    */
-  watchChanges(onChange: () => void): { close(): void };
+  watchChanges(onChange: () => void, options?: WatchOptions): { close(): void };
 
   /**
    * Inserts jobs all or none; a duplicate id (also within `jobs`) is a

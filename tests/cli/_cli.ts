@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import type { JobState, NewJob } from "../../lib/job.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import type { RunFinish, Storage } from "../../lib/storage/storage.ts";
-import { type CliResult, JOB_FIELDS, RUN_FIELDS, runCli, withTempDb } from "../_helpers.ts";
+import {
+  type CliResult,
+  JOB_FIELDS,
+  RUN_FIELDS,
+  runCli,
+  type StoreKind,
+  storeTest,
+  withTempDb,
+} from "../_helpers.ts";
 
 export { JOB_FIELDS, RUN_FIELDS };
 
@@ -33,6 +41,10 @@ export interface JobSpec {
   stderr?: string;
   /** When the job was created (and its attempt ran); defaults to a minute ago. */
   at?: number;
+  /** Its dependencies: with one not completed, give state `blocked`. */
+  after?: string[];
+  key?: string;
+  retryOn?: (number | "timeout")[];
 }
 
 function newJob(spec: JobSpec, at: number): NewJob {
@@ -46,6 +58,9 @@ function newJob(spec: JobSpec, at: number): NewJob {
     env: null,
     cwd: null,
     run_at: at,
+    after: spec.after ?? null,
+    key: spec.key ?? null,
+    retry_on: spec.retryOn ?? null,
   };
 }
 
@@ -55,8 +70,10 @@ function newJob(spec: JobSpec, at: number): NewJob {
  */
 export async function addJob(store: Storage, spec: JobSpec): Promise<void> {
   const at = spec.at ?? Date.now() - 60_000;
-  await store.jobInsertMany({ jobs: [newJob(spec, at)], now: at });
-  if (spec.state === "pending") return;
+  const result = await store.jobInsertMany({ jobs: [newJob(spec, at)], now: at });
+  assert.equal(result.inserted, 1, `seeding inserted ${spec.id}`);
+  assert.equal(result.blocked.includes(spec.id), spec.state === "blocked", `seeding ${spec.id}`);
+  if (spec.state === "pending" || spec.state === "blocked") return;
   const claimed = await store.jobClaim({
     workerId: "test-worker",
     queues: null,
@@ -128,12 +145,15 @@ export const SEED: JobSpec[] = [
   { id: "p2", state: "pending" },
 ];
 
-/** A temporary database holding {@linkcode SEED}; checks on demand that nothing changed since. */
-export async function seededDb(): Promise<
+/**
+ * A temporary database (of `kind`) holding {@linkcode SEED} and then
+ * `extra`; checks on demand that nothing changed since.
+ */
+export async function seededDb(kind: StoreKind = "sqlite", extra: JobSpec[] = []): Promise<
   { db: string; dir: string; assertUnchanged(): Promise<void> } & AsyncDisposable
 > {
-  const tmp = await withTempDb();
-  await addJobs(tmp.db, SEED);
+  const tmp = await withTempDb(kind);
+  await addJobs(tmp.db, [...SEED, ...extra]);
   await withStore(tmp.db, (store) => store.configSet({ key: "max_retries", value: 5 }));
   const before = await snapshot(tmp.db);
   return {
@@ -188,6 +208,10 @@ export interface Refusal {
   stdin?: string;
   /** Lines of an NDJSON file passed as `--file <path>` (the path is appended to args). */
   file?: string;
+  /** Jobs added after {@linkcode SEED}. */
+  seed?: JobSpec[];
+  /** Run on every store (`storeTest`): for refusals the store itself decides. */
+  everyStore?: boolean;
 }
 
 /**
@@ -197,8 +221,8 @@ export interface Refusal {
  */
 export function registerRefusals(refusals: Refusal[]): void {
   for (const refusal of refusals) {
-    Deno.test(refusal.name, async () => {
-      await using env = await seededDb();
+    const test = async (kind: StoreKind) => {
+      await using env = await seededDb(kind, refusal.seed);
       const args = [...refusal.args];
       if (refusal.file !== undefined) {
         const path = `${env.dir}/jobs.ndjson`;
@@ -211,6 +235,8 @@ export function registerRefusals(refusals: Refusal[]): void {
       const result = await runCli(args, options);
       assertOneLineError(result, refusal.code, ...refusal.says);
       await env.assertUnchanged();
-    });
+    };
+    if (refusal.everyStore) storeTest(refusal.name, (tmp) => test(tmp.kind));
+    else Deno.test(refusal.name, () => test("sqlite"));
   }
 }

@@ -12,7 +12,7 @@ registerRefusals([
     name: "list refuses an unknown --state, naming the states",
     args: ["list", "--state", "running"],
     code: 2,
-    says: [/"running"/, /pending, processing, completed, failed, dead, cancelled/],
+    says: [/"running"/, /pending, blocked, processing, completed, failed, dead, cancelled/],
   },
   {
     name: "list refuses a --limit of 0",
@@ -71,10 +71,10 @@ registerRefusals([
     says: [/job is processing/],
   },
   {
-    name: "retry of a dead and a cancelled job retries neither",
-    args: ["retry", "d1", "x1"],
+    name: "retry of a dead and a completed job retries neither",
+    args: ["retry", "d1", "c1"],
     code: 1,
-    says: [/"x1"/, /job is cancelled/],
+    says: [/"c1"/, /job is completed/, /only failed, dead and cancelled jobs/],
   },
   {
     name: "cancel of a completed job fails with exit 1 naming the state",

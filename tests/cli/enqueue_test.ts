@@ -58,6 +58,9 @@ storeTest(
         next_run_at: "",
         last_error: null,
         worker_id: null,
+        after: null,
+        key: null,
+        retry_on: null,
       },
     );
     for (const time of [job.created_at, job.updated_at, job.next_run_at!]) {
@@ -66,7 +69,12 @@ storeTest(
       assert.ok(ms >= before - 5 && ms <= after + 5, `${time} is the time of the call`);
     }
     assert.equal(job.next_run_at, job.created_at, "a job without delay is due at once");
-    assert.deepEqual(await cliJson<Job>(["show", "j1"], { db: tmp.db }), { ...job, runs: [] });
+    assert.deepEqual(await cliJson<Job>(["show", "j1"], { db: tmp.db }), {
+      ...job,
+      runs: [],
+      dependencies: [],
+      dependents: [],
+    });
   },
 );
 
@@ -90,7 +98,12 @@ storeTest("enqueue stores every input field of a job", async (tmp) => {
   assert.equal(job.queue, "reports");
   assert.deepEqual(job.env, { MODE: "fast", EMPTY: "" });
   assert.equal(job.cwd, "/srv/reports");
-  assert.deepEqual(await cliJson<Job>(["show", "full"], { db: tmp.db }), { ...job, runs: [] });
+  assert.deepEqual(await cliJson<Job>(["show", "full"], { db: tmp.db }), {
+    ...job,
+    runs: [],
+    dependencies: [],
+    dependents: [],
+  });
 });
 
 storeTest("enqueue delays a job by a duration like 1h30m or by seconds", async (tmp) => {

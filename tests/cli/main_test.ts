@@ -30,6 +30,7 @@ const COMMANDS = [
   ["status"],
   ["list"],
   ["show"],
+  ["wait"],
   ["logs"],
   ["retry"],
   ["cancel"],

@@ -9,7 +9,10 @@ storeTest(
     const at = Date.now() - 60_000;
     await addJobs(tmp.db, [{ id: "f1", state: "failed", maxRetries: 2, at }]);
     const job = await cliJson<JobWithRuns>(["show", "f1"], { db: tmp.db });
-    assert.deepEqual(Object.keys(job).sort(), [...JOB_FIELDS, "runs"].sort());
+    assert.deepEqual(
+      Object.keys(job).sort(),
+      [...JOB_FIELDS, "runs", "dependencies", "dependents"].sort(),
+    );
     assert.equal(job.state, "failed");
     assert.equal(job.attempts, 1);
     assert.equal(job.max_retries, 2);

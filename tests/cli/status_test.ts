@@ -53,6 +53,7 @@ storeTest("status --json counts jobs per state and shows the next retry", async 
   const stats = await cliJson<Stats>(["status"], { db: tmp.db });
   assert.deepEqual(stats.counts, {
     pending: 1,
+    blocked: 0,
     processing: 1,
     completed: 2,
     failed: 2,

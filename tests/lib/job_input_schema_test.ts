@@ -14,6 +14,9 @@ const VALUES: Record<string, unknown[]> = {
   queue: ["default", "mail.eu", "", "a b", 3, null],
   env: [{}, { A: "1" }, { A: 1 }, ["A"], "A=1", null, { A: null }],
   cwd: ["/srv", "", 1, null],
+  after: ["a", ["a", "b"], [], "", "a b", ["a", 1], [""], 1, null, { a: 1 }],
+  key: ["k", "x".repeat(256), "x".repeat(257), "", 1, null],
+  retry_on: [[75], [1, 255, "timeout"], [0], [256], [1.5], ["nope"], ["75"], [], 75, null],
   unknown_field: [1],
 };
 
@@ -40,6 +43,9 @@ function* corpus(): Generator<unknown> {
     queue: "q",
     env: { K: "v" },
     cwd: "/",
+    after: ["x", "y"],
+    key: "k",
+    retry_on: [75, "timeout"],
   };
   yield { command: "b", delay: "5m", env: { K: "v", L: 2 } };
 }

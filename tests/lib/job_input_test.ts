@@ -7,6 +7,7 @@ import {
   parseIsoTime,
   parseJobInput,
   parseJobJson,
+  parseOnConflict,
   tryParseJobInput,
 } from "../../lib/job_input.ts";
 
@@ -143,6 +144,9 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
     env: null,
     cwd: null,
     run_at: NOW,
+    after: null,
+    key: null,
+    retry_on: null,
   });
 });
 
@@ -157,6 +161,9 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     queue: "nightly",
     env: { A: "1", B: "" },
     cwd: "/srv",
+    after: ["fetch", "build"],
+    key: "nightly backup",
+    retry_on: [75, "timeout"],
   }, NOW);
   assert.deepEqual(parsed, {
     id: "backup-1",
@@ -168,6 +175,9 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     env: { A: "1", B: "" },
     cwd: "/srv",
     run_at: Date.UTC(2027, 0, 1),
+    after: ["fetch", "build"],
+    key: "nightly backup",
+    retry_on: [75, "timeout"],
   });
 });
 
@@ -298,6 +308,61 @@ Deno.test("parseJobInput() refuses a bad queue name or an empty cwd", async () =
   await assertInvalid(() => jobAsync({ queue: "" }), /field "queue" must be 1-128 characters/);
   await assertInvalid(() => jobAsync({ queue: "my queue" }), /field "queue"/);
   await assertInvalid(() => jobAsync({ cwd: "" }), /field "cwd" must be a non-empty string/);
+});
+
+Deno.test("parseJobInput() takes after as one id or an array, stored as an array without repeats", () => {
+  assert.deepEqual(job({ after: "a" }).after, ["a"]);
+  assert.deepEqual(job({ after: ["b", "a", "b"] }).after, ["b", "a"]);
+  assert.equal(job({ after: [] }).after, null, "an empty list waits for nothing");
+});
+
+Deno.test("parseJobInput() refuses after that is not an id or an array of ids", async () => {
+  for (const after of [1, null, "", "a b", ["a", 1], [""], ["x".repeat(129)], { id: "a" }]) {
+    await assertInvalid(
+      () => jobAsync({ after }),
+      /field "after" must be a job id or an array of job ids/,
+    );
+  }
+});
+
+Deno.test("parseJobInput() takes a key of 1 to 256 characters and refuses others", async () => {
+  assert.equal(job({ key: "k" }).key, "k");
+  assert.equal(job({ key: "x".repeat(256) }).key, "x".repeat(256));
+  for (const key of ["", "x".repeat(257), 5, null]) {
+    await assertInvalid(
+      () => jobAsync({ key }),
+      /field "key" must be a string of 1-256 characters/,
+    );
+  }
+});
+
+Deno.test("parseJobInput() takes retry_on of exit codes 1-255 and timeout, without repeats", () => {
+  assert.deepEqual(job({ retry_on: [1, 255, "timeout"] }).retry_on, [1, 255, "timeout"]);
+  assert.deepEqual(job({ retry_on: [75, 75] }).retry_on, [75]);
+});
+
+Deno.test("parseJobInput() refuses retry_on with 0, 256, a fraction, a word or no entry", async () => {
+  for (const retry_on of [[0], [256], [1.5], ["nope"], ["75"], [-1], [], 75, "timeout", null]) {
+    await assertInvalid(
+      () => jobAsync({ retry_on }),
+      /field "retry_on" must be a non-empty array of exit codes 1-255 and\/or "timeout"/,
+    );
+  }
+});
+
+Deno.test("parseOnConflict() takes keep, replace and fail; any other word is exit 2", async () => {
+  assert.equal(parseOnConflict(undefined), undefined);
+  for (const word of ["keep", "replace", "fail"] as const) {
+    assert.equal(parseOnConflict(word), word);
+  }
+  for (const word of ["", "Keep", "skip"]) {
+    await assertInvalid(
+      () => parseOnConflict(word),
+      /Invalid --on-conflict/,
+      /use one of: keep, replace, fail/,
+    );
+  }
+  await assertInvalid(() => parseOnConflict("x", "on_conflict"), /^Invalid on_conflict "x"/);
 });
 
 Deno.test("parseJobInput() prefixes messages with where the job came from", async () => {

@@ -7,6 +7,7 @@ import {
   decideAfterRun,
   planCancel,
   planRetry,
+  retryOnRefusal,
 } from "../../lib/state.ts";
 
 const NOW = Date.UTC(2026, 10, 28, 10, 30, 0, 0);
@@ -16,11 +17,12 @@ const FAILURES: RunOutcome[] = ["failed", "timed_out", "spawn_failed", "interrup
 Deno.test("canTransition() allows exactly the documented transitions", () => {
   const legal: Record<JobState, JobState[]> = {
     pending: ["processing", "cancelled"],
+    blocked: ["pending", "cancelled"],
     processing: ["completed", "failed", "dead", "pending", "cancelled"],
     failed: ["processing", "pending", "cancelled", "dead"],
     dead: ["pending"],
     completed: [],
-    cancelled: [],
+    cancelled: ["pending", "blocked"],
   };
   for (const from of JOB_STATES) {
     for (const to of JOB_STATES) {
@@ -33,11 +35,18 @@ Deno.test("canTransition() allows exactly the documented transitions", () => {
   }
 });
 
-Deno.test("canTransition() keeps completed and cancelled jobs final", () => {
+Deno.test("canTransition() keeps completed jobs final; cancelled ones leave only by retry", () => {
   for (const to of JOB_STATES) {
     assert.equal(canTransition("completed", to), false);
-    assert.equal(canTransition("cancelled", to), false);
+    assert.equal(canTransition("cancelled", to), to === "pending" || to === "blocked", to);
   }
+});
+
+Deno.test("canTransition() lets a blocked job run only by becoming pending first", () => {
+  assert.equal(canTransition("blocked", "processing"), false);
+  assert.equal(canTransition("blocked", "completed"), false);
+  assert.equal(canTransition("blocked", "pending"), true);
+  assert.equal(canTransition("pending", "blocked"), false, "dependencies are fixed at enqueue");
 });
 
 Deno.test("canTransition() never lets a job skip the worker on its way to completed", () => {
@@ -170,8 +179,12 @@ Deno.test("planRetry() starts a dead job over with attempts reset", () => {
   assert.deepEqual(planRetry("j1", "dead"), { state: "pending", resetAttempts: true });
 });
 
+Deno.test("planRetry() starts a cancelled job over with attempts reset", () => {
+  assert.deepEqual(planRetry("j1", "cancelled"), { state: "pending", resetAttempts: true });
+});
+
 Deno.test("planRetry() refuses every other state with a conflict naming the state", () => {
-  for (const state of ["pending", "processing", "completed", "cancelled"] as const) {
+  for (const state of ["pending", "blocked", "processing", "completed"] as const) {
     assert.throws(
       () => planRetry("job-7", state),
       (error: unknown) => {
@@ -185,8 +198,9 @@ Deno.test("planRetry() refuses every other state with a conflict naming the stat
   }
 });
 
-Deno.test("planCancel() cancels pending and failed jobs at once", () => {
+Deno.test("planCancel() cancels pending, blocked and failed jobs at once", () => {
   assert.equal(planCancel("j1", "pending"), "cancel");
+  assert.equal(planCancel("j1", "blocked"), "cancel");
   assert.equal(planCancel("j1", "failed"), "cancel");
 });
 
@@ -217,7 +231,11 @@ Deno.test("planRetry() and planCancel() agree with canTransition()", () => {
     } catch {
       retried = false;
     }
-    assert.equal(retried, canTransition(state, "pending") && state !== "processing", state);
+    assert.equal(
+      retried,
+      canTransition(state, "pending") && state !== "processing" && state !== "blocked",
+      state,
+    );
     let cancelled: string | null = null;
     try {
       cancelled = planCancel("x", state);
@@ -232,4 +250,89 @@ Deno.test("decideAfterForcedStop() puts the job back at once without counting th
   const decision = decideAfterForcedStop(NOW);
   assert.deepEqual(decision, { state: "pending", next_run_at: NOW, uncountAttempt: true });
   assert.ok(canTransition("processing", decision.state));
+});
+
+const RETRY_ON = { maxRetries: 3, now: NOW, backoff: BACKOFF };
+
+Deno.test("decideAfterRun() with retry_on retries a listed exit code within the budget", () => {
+  assert.deepEqual(
+    decideAfterRun({ ...RETRY_ON, outcome: "failed", attempt: 1, exitCode: 75, retryOn: [75] }),
+    { state: "failed", next_run_at: NOW + 2000 },
+  );
+  // retry_on does not lift max_retries.
+  assert.deepEqual(
+    decideAfterRun({ ...RETRY_ON, outcome: "failed", attempt: 4, exitCode: 75, retryOn: [75] }),
+    { state: "dead", next_run_at: null },
+  );
+});
+
+Deno.test("decideAfterRun() with retry_on sends an unlisted exit code to the DLQ at once, saying why", () => {
+  assert.deepEqual(
+    decideAfterRun({ ...RETRY_ON, outcome: "failed", attempt: 1, exitCode: 2, retryOn: [75] }),
+    { state: "dead", next_run_at: null, notRetried: "exit 2 is not in retry_on [75]; not retried" },
+  );
+});
+
+Deno.test('decideAfterRun() with retry_on retries a timeout only when "timeout" is listed', () => {
+  const timedOut = (retryOn: (number | "timeout")[]) =>
+    decideAfterRun({ ...RETRY_ON, outcome: "timed_out", attempt: 1, exitCode: null, retryOn });
+  assert.deepEqual(timedOut([75, "timeout"]), { state: "failed", next_run_at: NOW + 2000 });
+  const refused = timedOut([75]);
+  assert.equal(refused.state, "dead");
+  assert.match(refused.notRetried!, /"timeout" is not in retry_on \[75\]; not retried/);
+});
+
+Deno.test("decideAfterRun() with retry_on does not retry a death by signal or a failed start", () => {
+  for (const outcome of ["failed", "spawn_failed"] as const) {
+    const decision = decideAfterRun({
+      ...RETRY_ON,
+      outcome,
+      attempt: 1,
+      exitCode: null,
+      retryOn: [1, 75, "timeout"],
+    });
+    assert.equal(decision.state, "dead", outcome);
+    assert.match(decision.notRetried!, /no exit code in retry_on \[1,75,"timeout"\]; not retried/);
+  }
+});
+
+Deno.test("decideAfterRun() with retry_on still retries an interruption: not the job's failure", () => {
+  assert.deepEqual(
+    decideAfterRun({
+      ...RETRY_ON,
+      outcome: "interrupted",
+      attempt: 1,
+      exitCode: null,
+      retryOn: [75],
+    }),
+    { state: "failed", next_run_at: NOW + 2000 },
+  );
+});
+
+Deno.test("decideAfterRun() with retry_on leaves success and cancellation alone", () => {
+  for (
+    const [outcome, state] of [["succeeded", "completed"], ["cancelled", "cancelled"]] as const
+  ) {
+    assert.deepEqual(
+      decideAfterRun({ ...RETRY_ON, outcome, attempt: 1, exitCode: 0, retryOn: [75] }),
+      { state, next_run_at: null },
+    );
+  }
+});
+
+Deno.test("decideAfterRun() without retry_on (null) retries every failure, as before", () => {
+  for (const outcome of FAILURES) {
+    assert.deepEqual(
+      decideAfterRun({ ...RETRY_ON, outcome, attempt: 1, exitCode: 2, retryOn: null }),
+      { state: "failed", next_run_at: NOW + 2000 },
+      outcome,
+    );
+  }
+});
+
+Deno.test("retryOnRefusal() judges each exit code against the list", () => {
+  for (let code = 1; code <= 255; code++) {
+    const refusal = retryOnRefusal("failed", code, [3, 75, 255]);
+    assert.equal(refusal === null, [3, 75, 255].includes(code), `exit ${code}`);
+  }
 });

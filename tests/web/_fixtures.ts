@@ -70,7 +70,15 @@ export async function appFixture(
 /** Adds jobs straight through the store, as another process would. */
 export async function addJobs(
   store: Storage,
-  ...jobs: { id: string; command?: string; queue?: string; max_retries?: number }[]
+  ...jobs: {
+    id: string;
+    command?: string;
+    queue?: string;
+    max_retries?: number;
+    after?: string[];
+    key?: string;
+    retry_on?: (number | "timeout")[];
+  }[]
 ): Promise<void> {
   const now = Date.now();
   await store.jobInsertMany({
@@ -85,6 +93,9 @@ export async function addJobs(
       env: null,
       cwd: null,
       run_at: now - 1000 + i,
+      after: j.after ?? null,
+      key: j.key ?? null,
+      retry_on: j.retry_on ?? null,
     })),
   });
 }

@@ -109,7 +109,10 @@ storeTest("GET /api/jobs/:id is the show --json document; an unknown id is 404",
   const res = await f.request("/api/jobs/x1");
   assert.equal(res.status, 200);
   const job = await res.json();
-  assert.deepEqual(Object.keys(job).sort(), [...JOB_FIELDS, "runs"].sort());
+  assert.deepEqual(
+    Object.keys(job).sort(),
+    [...JOB_FIELDS, "runs", "dependencies", "dependents"].sort(),
+  );
   assert.equal(job.state, "dead");
   assert.equal(job.runs.length, 1);
   assert.deepEqual(Object.keys(job.runs[0]).sort(), RUN_FIELDS);

@@ -119,7 +119,7 @@
 
   // ----- forms that post without a reload
 
-  function describe(action, body) {
+  function describe(action, body, status) {
     if (action.endsWith("/api/dlq/retry")) {
       const n = body.retried;
       return [`Moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`];
@@ -129,13 +129,19 @@
     }
     const job = Array.isArray(body) ? body[0] : body;
     const link = { href: `/jobs/${encodeURIComponent(job.id)}`, text: job.id };
-    if (action.endsWith("/retry")) return ["Job ", link, " is pending again"];
+    if (action.endsWith("/retry")) {
+      return job.state === "blocked"
+        ? ["Job ", link, " is blocked again until its dependencies complete"]
+        : ["Job ", link, " is pending again"];
+    }
     if (action.endsWith("/cancel")) {
       return job.state === "cancelled"
         ? ["Job ", link, " cancelled"]
         : ["Job ", link, " is running; its worker will stop it and mark it cancelled"];
     }
     if (action.startsWith("/api/schedules/")) return ["Enqueued job ", link];
+    // 200 rather than 201: the job was kept out, and this one holds its key.
+    if (status === 200) return ["Job ", link, " already holds that key; nothing added"];
     return ["Added job ", link];
   }
 
@@ -157,7 +163,7 @@
         flash([body.error || `HTTP ${res.status}`], true);
         return;
       }
-      flash(describe(new URL(form.action).pathname, body), false);
+      flash(describe(new URL(form.action).pathname, body, res.status), false);
       if (form.hasAttribute("data-reset")) form.reset();
       refresh();
     } catch (error) {

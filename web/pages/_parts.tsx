@@ -37,12 +37,15 @@ export function JobActions(props: { job: Job; back: string }) {
   const { job, back } = props;
   const base = `/api${jobPath(job.id)}`;
   const buttons: Child[] = [];
-  if (job.state === "failed" || job.state === "dead") {
+  if (job.state === "failed" || job.state === "dead" || job.state === "cancelled") {
     buttons.push(
       <ActionButton action={`${base}/retry`} label="Retry" back={back} kind="primary" />,
     );
   }
-  if (job.state === "pending" || job.state === "failed" || job.state === "processing") {
+  if (
+    job.state === "pending" || job.state === "blocked" || job.state === "failed" ||
+    job.state === "processing"
+  ) {
     buttons.push(
       <ActionButton action={`${base}/cancel`} label="Cancel" back={back} kind="danger" />,
     );

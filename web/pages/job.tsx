@@ -1,7 +1,7 @@
 /** `/jobs/:id`: every field of one job, every attempt and its captured output. */
 // deno-lint-ignore-file jsx-key -- rendered once to a string on the server, where
 // hono would print `key` as an attribute; there is no client-side diffing to help.
-import type { JobWithRuns, Run, RunOutput } from "../../lib/job.ts";
+import type { JobLink, JobWithRuns, Run, RunOutput } from "../../lib/job.ts";
 import { JobActions, jobPath, StateBadge, Time } from "./_parts.tsx";
 
 /** How many of the latest attempts show their output inline (the handler reads only those). */
@@ -27,6 +27,42 @@ function Field(props: { name: string; value: unknown }) {
       <dt>{props.name}</dt>
       <dd>{shown}</dd>
     </>
+  );
+}
+
+/** Jobs as state badges linking to their pages; a pruned one is shown as gone. */
+function Links(props: { jobs: JobLink[]; empty: string }) {
+  if (props.jobs.length === 0) return <p class="muted small">{props.empty}</p>;
+  return (
+    <ul class="links">
+      {props.jobs.map((j) => (
+        <li>
+          <a href={jobPath(j.id)} class="id">{j.id}</a>{" "}
+          <StateBadge state={j.state} label={j.state ?? "gone"} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** The job's place in a flow: what it waits for, what waits for it, its key and retry rule. */
+function Flow(props: { job: JobWithRuns }) {
+  const { job } = props;
+  return (
+    <section class="card flow">
+      <h2>Flow</h2>
+      <h3 class="small">Runs after</h3>
+      <Links jobs={job.dependencies} empty="no dependencies" />
+      <h3 class="small">Waited for by</h3>
+      <Links jobs={job.dependents} empty="no dependents" />
+      <dl class="fields">
+        <Field name="key" value={job.key} />
+        <Field
+          name="retry_on"
+          value={job.retry_on === null ? null : job.retry_on.join(", ")}
+        />
+      </dl>
+    </section>
   );
 }
 
@@ -111,7 +147,7 @@ function Attempt(
 /** The live part of the job page. */
 export function JobLive(props: JobPageData) {
   const { job, now } = props;
-  const { runs, ...fields } = job;
+  const { runs, dependencies: _d, dependents: _e, ...fields } = job;
   const hidden = outputRuns(runs);
   return (
     <>
@@ -124,6 +160,10 @@ export function JobLive(props: JobPageData) {
       </div>
       <pre class="command">{job.command}</pre>
       {job.last_error ? <p class="error-text">Last error: {job.last_error}</p> : ""}
+      {job.after === null && job.dependents.length === 0 && job.key === null &&
+          job.retry_on === null
+        ? ""
+        : <Flow job={job} />}
       <section class="card">
         <h2>Fields</h2>
         <dl class="fields">

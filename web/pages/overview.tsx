@@ -217,6 +217,14 @@ export function AddJobForm(props: { config: Config }) {
             placeholder={String(props.config.job_timeout)}
           />
         </label>
+        <label>
+          After
+          <input name="after" autocomplete="off" placeholder="job ids, comma-separated" />
+        </label>
+        <label>
+          Key
+          <input name="key" autocomplete="off" placeholder="none" />
+        </label>
         <div class="wide">
           <button type="submit" class="primary">Add job</button>
         </div>
