@@ -112,9 +112,20 @@ export function checkTimeZone(tz: string): string {
   }
 }
 
+/** Parsed expressions by zone and text: a firer computes times for the same few over and over. */
+const parsed = new Map<string, Cron>();
+const PARSED_MAX = 10_000;
+
 function croner(expression: string, tz: string): Cron {
-  // No callback: croner starts no timer; the object only computes times.
-  return new Cron(expression, { timezone: tz, paused: true });
+  const key = `${tz}\n${expression}`;
+  let cron = parsed.get(key);
+  if (!cron) {
+    // No callback: croner starts no timer; the object only computes times.
+    cron = new Cron(expression, { timezone: tz, paused: true });
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(key, cron);
+  }
+  return cron;
 }
 
 /** Why croner refuses an expression, without its class prefix. */

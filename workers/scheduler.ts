@@ -11,8 +11,8 @@
  * job insert in one transaction), so exactly one of them enqueues the job.
  * What to enqueue (catch-up of missed times) is the pure `planFire()`.
  */
-import { planFire, type Schedule, scheduleJobs } from "../lib/schedule.ts";
-import type { Storage } from "../lib/storage/storage.ts";
+import { planFire, scheduleJobs } from "../lib/schedule.ts";
+import type { ScheduleFire, Storage } from "../lib/storage/storage.ts";
 import type { SupervisorEvent } from "./events.ts";
 
 /** Options of a {@linkcode Scheduler}. */
@@ -75,18 +75,31 @@ export class Scheduler {
   }
 
   /**
-   * Fires every schedule due at `now` (one batch); returns how many jobs
-   * it enqueued. A due time another process fired first is left alone; a
-   * schedule that fails is reported and the others still fire.
+   * Fires every schedule due at `now` (one batch, one transaction); returns
+   * how many jobs it enqueued. A due time another process fired first is
+   * left alone; a schedule whose plan fails is reported and the others
+   * still fire.
    */
   async runOnce(now: number): Promise<number> {
     const due = await this.#store.scheduleListDue({ now, limit: BATCH });
-    let enqueued = 0;
+    const fires: (ScheduleFire & { missed: number })[] = [];
     for (const schedule of due) {
-      // stop() during a pass: the rest is left to another firer, or the next start.
-      if (this.#stopped) break;
+      if (schedule.next_run_at === null) continue;
       try {
-        enqueued += await this.#fire(schedule, now);
+        const plan = planFire({
+          cron: schedule.cron,
+          tz: schedule.tz,
+          catchUp: schedule.catch_up,
+          nextRunAt: schedule.next_run_at,
+          now,
+        });
+        fires.push({
+          name: schedule.name,
+          expectedNextRunAt: schedule.next_run_at,
+          nextRunAt: plan.nextRunAt,
+          jobs: scheduleJobs(schedule, plan.dueTimes),
+          missed: plan.missed,
+        });
       } catch (error) {
         this.#failed = true;
         this.#options.onEvent?.({
@@ -97,36 +110,22 @@ export class Scheduler {
         });
       }
     }
-    return enqueued;
-  }
-
-  async #fire(schedule: Schedule, now: number): Promise<number> {
-    if (schedule.next_run_at === null) return 0;
-    const plan = planFire({
-      cron: schedule.cron,
-      tz: schedule.tz,
-      catchUp: schedule.catch_up,
-      nextRunAt: schedule.next_run_at,
-      now,
-    });
-    const result = await this.#store.scheduleFire({
-      name: schedule.name,
-      expectedNextRunAt: schedule.next_run_at,
-      nextRunAt: plan.nextRunAt,
-      jobs: scheduleJobs(schedule, plan.dueTimes),
-      missed: plan.missed,
-      now,
-    });
-    if (result.fired) {
+    // stop() meanwhile: the rest is left to another firer, or the next start.
+    if (fires.length === 0 || this.#stopped) return 0;
+    const results = await this.#store.scheduleFireMany({ fires, now });
+    let enqueued = 0;
+    results.forEach((result, i) => {
+      if (!result.fired) return;
+      enqueued += result.inserted.length;
       this.#options.onEvent?.({
         type: "schedule:fire",
-        name: schedule.name,
+        name: fires[i]!.name,
         inserted: result.inserted,
         skipped: result.skipped,
-        missed: plan.missed,
+        missed: fires[i]!.missed,
       });
-    }
-    return result.inserted.length;
+    });
+    return enqueued;
   }
 
   /** A change hint: re-read the next due time soon (at most every REREAD_MIN_GAP_MS). */

@@ -64,6 +64,7 @@ import type {
   RunFinish,
   RunOutputUpdate,
   RunStart,
+  ScheduleFire,
   ScheduleFireResult,
   Storage,
   StrandedJob,
@@ -1690,94 +1691,105 @@ export class PostgresStorage implements Storage {
     );
   }
 
-  scheduleFire(params: {
-    name: string;
-    expectedNextRunAt: number | null;
-    nextRunAt: number | null;
-    jobs: NewJob[];
-    missed: number;
-    now: number;
-  }): Promise<ScheduleFireResult> {
-    const { name, jobs, now } = params;
+  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult> {
+    const { now, ...fire } = params;
+    return this.scheduleFireMany({ fires: [fire], now }).then((results) => results[0]!);
+  }
+
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
+    const { fires, now } = params;
+    if (fires.length === 0) return Promise.resolve([]);
     return this.#call(() =>
       this.#begin(async (tx) => {
-        let row: Row | undefined;
-        if (params.expectedNextRunAt !== null) {
-          // The guard: of every process that read this due time, one advances
-          // it; the others wait for its row lock, then find it moved on.
-          [row] = await this.#q(
-            tx,
-            `UPDATE schedules SET next_run_at = $1, missed = missed + $2
-             WHERE name = $3 AND next_run_at = $4 AND NOT paused
-             RETURNING last_job_id`,
-            [params.nextRunAt, params.missed, name, params.expectedNextRunAt],
-          );
-          if (!row) return { fired: false, inserted: [], skipped: [] };
-        } else {
-          [row] = await this.#q(
-            tx,
-            "SELECT last_job_id FROM schedules WHERE name = $1 FOR UPDATE",
-            [name],
-          );
-          if (!row) throw scheduleNotFound(name);
-        }
-        const inserted: string[] = [];
-        const skipped: string[] = [];
-        let lastJobId = row.last_job_id as string | null;
-        let lastRunAt: number | null = null;
-        for (const job of jobs) {
-          // Without overlap each job carries the key schedule:<name>: while the
-          // previous one is active the unique index over active keys refuses
-          // the row, and DO NOTHING makes that a skip (an id already taken too).
-          const added = await this.#q(
-            tx,
-            `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-               env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
-             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
-             ON CONFLICT DO NOTHING RETURNING id`,
-            [
-              job.id,
-              job.command,
-              job.queue,
-              job.priority,
-              job.max_retries,
-              job.timeout,
-              job.env === null ? null : JSON.stringify(job.env),
-              job.cwd,
-              now,
-              job.run_at,
-              job.retry_on === null ? null : JSON.stringify(job.retry_on),
-              job.key,
-            ],
-          );
-          if (added.length === 0) {
-            skipped.push(job.id);
-            continue;
-          }
-          inserted.push(job.id);
-          lastJobId = job.id;
-          lastRunAt = job.run_at;
-        }
-        if (inserted.length > 0) {
-          await this.#q(tx, "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)", [
-            inserted.length,
-          ]);
-        }
-        const countSkips = params.expectedNextRunAt !== null ? skipped.length : 0;
-        if (inserted.length > 0 || countSkips > 0) {
-          await this.#q(
-            tx,
-            `UPDATE schedules SET skipped = skipped + $1,
-               last_run_at = coalesce($2::bigint, last_run_at), last_job_id = $3
-             WHERE name = $4`,
-            [countSkips, lastRunAt, lastJobId, name],
-          );
-        }
+        // Rows are locked in name order: firers of overlapping sets never deadlock.
+        const order = fires.map((_, i) => i).sort((a, b) =>
+          fires[a]!.name < fires[b]!.name ? -1 : fires[a]!.name > fires[b]!.name ? 1 : 0
+        );
+        const results: ScheduleFireResult[] = new Array(fires.length);
+        for (const i of order) results[i] = await this.#fire(tx, fires[i]!, now);
         // Wakes idle workers for the new jobs (a time that only moved on wakes nobody).
-        if (inserted.length > 0) await this.#notify(tx);
-        return { fired: true, inserted, skipped };
+        if (results.some((r) => r.inserted.length > 0)) await this.#notify(tx);
+        return results;
       })
     );
+  }
+
+  /** One schedule's fire inside the caller's transaction `tx`. */
+  async #fire(tx: Sql, fire: ScheduleFire, now: number): Promise<ScheduleFireResult> {
+    const { name, jobs } = fire;
+    let row: Row | undefined;
+    if (fire.expectedNextRunAt !== null) {
+      // The guard: of every process that read this due time, one advances
+      // it; the others wait for its row lock, then find it moved on.
+      [row] = await this.#q(
+        tx,
+        `UPDATE schedules SET next_run_at = $1, missed = missed + $2
+         WHERE name = $3 AND next_run_at = $4 AND NOT paused
+         RETURNING last_job_id`,
+        [fire.nextRunAt, fire.missed, name, fire.expectedNextRunAt],
+      );
+      if (!row) return { fired: false, inserted: [], skipped: [] };
+    } else {
+      [row] = await this.#q(
+        tx,
+        "SELECT last_job_id FROM schedules WHERE name = $1 FOR UPDATE",
+        [name],
+      );
+      if (!row) throw scheduleNotFound(name);
+    }
+    const inserted: string[] = [];
+    const skipped: string[] = [];
+    let lastJobId = row.last_job_id as string | null;
+    let lastRunAt: number | null = null;
+    for (const job of jobs) {
+      // Without overlap each job carries the key schedule:<name>: while the
+      // previous one is active the unique index over active keys refuses
+      // the row, and DO NOTHING makes that a skip (an id already taken too).
+      const added = await this.#q(
+        tx,
+        `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
+           env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [
+          job.id,
+          job.command,
+          job.queue,
+          job.priority,
+          job.max_retries,
+          job.timeout,
+          job.env === null ? null : JSON.stringify(job.env),
+          job.cwd,
+          now,
+          job.run_at,
+          job.retry_on === null ? null : JSON.stringify(job.retry_on),
+          job.key,
+        ],
+      );
+      if (added.length === 0) {
+        skipped.push(job.id);
+        continue;
+      }
+      inserted.push(job.id);
+      lastJobId = job.id;
+      lastRunAt = job.run_at;
+    }
+    if (inserted.length > 0) {
+      await this.#q(tx, "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)", [
+        inserted.length,
+      ]);
+    }
+    const countSkips = fire.expectedNextRunAt !== null ? skipped.length : 0;
+    if (inserted.length > 0 || countSkips > 0) {
+      await this.#q(
+        tx,
+        `UPDATE schedules SET skipped = skipped + $1,
+           last_run_at = coalesce($2::bigint, last_run_at), last_job_id = $3
+         WHERE name = $4`,
+        [countSkips, lastRunAt, lastJobId, name],
+      );
+    }
+    return { fired: true, inserted, skipped };
   }
 
   scheduleNextDueAt(): Promise<number | null> {

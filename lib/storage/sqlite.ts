@@ -46,6 +46,7 @@ import type {
   RunFinish,
   RunOutputUpdate,
   RunStart,
+  ScheduleFire,
   ScheduleFireResult,
   Storage,
   StrandedJob,
@@ -1257,78 +1258,80 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  scheduleFire(params: {
-    name: string;
-    expectedNextRunAt: number | null;
-    nextRunAt: number | null;
-    jobs: NewJob[];
-    missed: number;
-    now: number;
-  }): Promise<ScheduleFireResult> {
-    const { name, jobs, now } = params;
+  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult> {
+    const { now, ...fire } = params;
+    return this.scheduleFireMany({ fires: [fire], now }).then((results) => results[0]!);
+  }
+
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
+    const { fires, now } = params;
     return this.#promise(() => {
       // Quiet unless jobs were added: a time that only moved on (skipped, or
       // paused meanwhile) wakes no worker; other firers re-read on their own.
-      const result = this.#write((): ScheduleFireResult => {
-        let row: Row | undefined;
-        if (params.expectedNextRunAt !== null) {
-          // The guard: of every process that read this due time, one advances it.
-          row = this.#get(
-            `UPDATE schedules SET next_run_at = ?, missed = missed + ?
-             WHERE name = ? AND next_run_at = ? AND paused = 0
-             RETURNING last_job_id`,
-            params.nextRunAt,
-            params.missed,
-            name,
-            params.expectedNextRunAt,
-          );
-          if (!row) return { fired: false, inserted: [], skipped: [] };
-        } else {
-          row = this.#get("SELECT last_job_id FROM schedules WHERE name = ?", name);
-          if (!row) throw scheduleNotFound(name);
-        }
-        const inserted: string[] = [];
-        const skipped: string[] = [];
-        let lastJobId = row.last_job_id as string | null;
-        let lastRunAt: number | null = null;
-        // Without overlap each job carries the key schedule:<name>: while the
-        // previous one is active the unique index over active keys refuses
-        // the row, and DO NOTHING makes that a skip (an id already taken too).
-        const insert = this.#stmt(INSERT_SCHEDULED_JOB);
-        const args: SQLInputValue[] = new Array(JOB_ROW_PARAMS + 1);
-        for (const job of jobs) {
-          setJobRow(args, 0, job, now)[JOB_ROW_PARAMS] = job.key;
-          if (Number(insert.run(...args).changes) === 0) {
-            skipped.push(job.id);
-            continue;
-          }
-          inserted.push(job.id);
-          lastJobId = job.id;
-          lastRunAt = job.run_at;
-        }
-        if (inserted.length > 0) {
-          this.#run(
-            "UPDATE job_counts SET n = n + ? WHERE state = 'pending'",
-            inserted.length,
-          );
-        }
-        const countSkips = params.expectedNextRunAt !== null ? skipped.length : 0;
-        if (inserted.length > 0 || countSkips > 0) {
-          this.#run(
-            `UPDATE schedules SET skipped = skipped + ?,
-               last_run_at = coalesce(?, last_run_at), last_job_id = ?
-             WHERE name = ?`,
-            countSkips,
-            lastRunAt,
-            lastJobId,
-            name,
-          );
-        }
-        return { fired: true, inserted, skipped };
-      }, true);
-      if (result.inserted.length > 0) this.#touchWakeFile();
-      return result;
+      const results = this.#write(() => fires.map((fire) => this.#fire(fire, now)), true);
+      if (results.some((r) => r.inserted.length > 0)) this.#touchWakeFile();
+      return results;
     });
+  }
+
+  /** One schedule's fire inside the caller's write transaction. */
+  #fire(fire: ScheduleFire, now: number): ScheduleFireResult {
+    const { name, jobs } = fire;
+    let row: Row | undefined;
+    if (fire.expectedNextRunAt !== null) {
+      // The guard: of every process that read this due time, one advances it.
+      row = this.#get(
+        `UPDATE schedules SET next_run_at = ?, missed = missed + ?
+         WHERE name = ? AND next_run_at = ? AND paused = 0
+         RETURNING last_job_id`,
+        fire.nextRunAt,
+        fire.missed,
+        name,
+        fire.expectedNextRunAt,
+      );
+      if (!row) return { fired: false, inserted: [], skipped: [] };
+    } else {
+      row = this.#get("SELECT last_job_id FROM schedules WHERE name = ?", name);
+      if (!row) throw scheduleNotFound(name);
+    }
+    const inserted: string[] = [];
+    const skipped: string[] = [];
+    let lastJobId = row.last_job_id as string | null;
+    let lastRunAt: number | null = null;
+    // Without overlap each job carries the key schedule:<name>: while the
+    // previous one is active the unique index over active keys refuses
+    // the row, and DO NOTHING makes that a skip (an id already taken too).
+    const insert = this.#stmt(INSERT_SCHEDULED_JOB);
+    const args: SQLInputValue[] = new Array(JOB_ROW_PARAMS + 1);
+    for (const job of jobs) {
+      setJobRow(args, 0, job, now)[JOB_ROW_PARAMS] = job.key;
+      if (Number(insert.run(...args).changes) === 0) {
+        skipped.push(job.id);
+        continue;
+      }
+      inserted.push(job.id);
+      lastJobId = job.id;
+      lastRunAt = job.run_at;
+    }
+    if (inserted.length > 0) {
+      this.#run(
+        "UPDATE job_counts SET n = n + ? WHERE state = 'pending'",
+        inserted.length,
+      );
+    }
+    const countSkips = fire.expectedNextRunAt !== null ? skipped.length : 0;
+    if (inserted.length > 0 || countSkips > 0) {
+      this.#run(
+        `UPDATE schedules SET skipped = skipped + ?,
+           last_run_at = coalesce(?, last_run_at), last_job_id = ?
+         WHERE name = ?`,
+        countSkips,
+        lastRunAt,
+        lastJobId,
+        name,
+      );
+    }
+    return { fired: true, inserted, skipped };
   }
 
   scheduleNextDueAt(): Promise<number | null> {

@@ -97,6 +97,18 @@ export interface FinishedCount {
   failed: number;
 }
 
+/** One schedule's due time(s) to fire: see {@linkcode Storage.scheduleFire}. */
+export interface ScheduleFire {
+  name: string;
+  /** The next due time the firer read; `null` for `schedule run` (no guard, no advance). */
+  expectedNextRunAt: number | null;
+  /** The schedule's next due time after this firing. */
+  nextRunAt: number | null;
+  jobs: NewJob[];
+  /** Due times missed while no worker ran, left out by the catch-up mode. */
+  missed: number;
+}
+
 /** What {@linkcode Storage.scheduleFire} did. */
 export interface ScheduleFireResult {
   /**
@@ -393,14 +405,15 @@ export interface Storage extends AsyncDisposable {
    * With `expectedNextRunAt` null (`schedule run`), the next due time is
    * left alone and a skip is not counted.
    */
-  scheduleFire(params: {
-    name: string;
-    expectedNextRunAt: number | null;
-    nextRunAt: number | null;
-    jobs: NewJob[];
-    missed: number;
-    now: number;
-  }): Promise<ScheduleFireResult>;
+  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult>;
+  /**
+   * Fires several schedules in ONE transaction, each with the guarantees
+   * of {@linkcode scheduleFire} (its guard decides for it alone): a firer
+   * with many schedules due at once commits and wakes workers once. Rows
+   * are locked in name order, so firers on many hosts never deadlock.
+   * Results in the order of `fires`.
+   */
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]>;
   /** The earliest next due time of the schedules not paused, or `null`: the firer's timer. */
   scheduleNextDueAt(): Promise<number | null>;
   /** Schedules not paused whose next due time is at or before `now`, earliest first. */

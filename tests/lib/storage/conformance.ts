@@ -2520,6 +2520,45 @@ export function storageConformance(
     assert.equal((await store.jobCountByState()).pending, 1);
   });
 
+  test(
+    "scheduleFireMany() fires many schedules in one call, each due time once, in any order from many connections",
+    async (store, db) => {
+      const names = ["a", "b", "c", "d", "e"];
+      for (const name of names) {
+        await store.scheduleInsert({ schedule: newSchedule(name), now: T0 });
+      }
+      await store.scheduleSetPaused({ name: "e", paused: true });
+      await using other = await db.open();
+      const fires = (order: string[]) =>
+        order.map((name) => ({
+          name,
+          expectedNextRunAt: T0,
+          nextRunAt: T0 + 2000,
+          jobs: [scheduledJob(name, T0)],
+          missed: 0,
+        }));
+      // Two connections, opposite orders, at once: no deadlock, and each due time fires once.
+      const [forward, backward] = await Promise.all([
+        store.scheduleFireMany({ fires: fires(names), now: T0 }),
+        other.scheduleFireMany({ fires: fires([...names].reverse()), now: T0 }),
+      ]);
+      assert.equal(forward.length, 5);
+      assert.equal(backward.length, 5);
+      for (const [i, name] of names.entries()) {
+        const mine = forward[i]!;
+        const theirs = backward[names.length - 1 - i]!;
+        if (name === "e") {
+          assert.ok(!mine.fired && !theirs.fired, "a paused schedule never fires");
+          continue;
+        }
+        assert.equal(Number(mine.fired) + Number(theirs.fired), 1, `${name} fired once`);
+        assert.deepEqual((mine.fired ? mine : theirs).inserted, [`${name}@${isoTime(T0)}`]);
+      }
+      assert.equal((await store.jobCountByState()).pending, 4);
+      assert.deepEqual(await store.scheduleFireMany({ fires: [], now: T0 }), []);
+    },
+  );
+
   test("scheduleFire() skips while any active job holds the key, one enqueued by hand too", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick"), now: T0 });
     await store.jobInsertMany({ jobs: [newJob("manual", { key: "schedule:tick" })], now: T0 });
