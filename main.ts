@@ -485,6 +485,139 @@ const dashboard = buildCommand({
   },
 });
 
+const scheduleAdd = buildCommand({
+  docs: docs(
+    "add a recurring job: each due time of a cron expression enqueues it once",
+    'queuectl schedule add nightly --cron "0 3 * * *" --tz Europe/Berlin -- backup.sh /data',
+    'queuectl schedule add tick --cron "*/10 * * * * *" --catch-up none -- date',
+    'queuectl schedule add report --cron @hourly \'{"command":"report.sh","queue":"reports"}\'',
+  ),
+  parameters: {
+    flags: {
+      cron: valueFlag(
+        "when: 5 fields, 6 with seconds first, or @hourly @daily @weekly @monthly @yearly",
+        "expr",
+      ),
+      tz: valueFlag("time zone the expression is read in (default: this machine's)", "zone"),
+      catchUp: valueFlag(
+        "times missed while no worker ran: none, one (default: the latest), all (at most 1,000)",
+        "mode",
+      ),
+      overlap: switchFlag("enqueue even while the previous job is still active"),
+      priority: valueFlag("higher runs first (with -- <cmd>)", "n"),
+      timeout: valueFlag("time limit in seconds; 0 for none (with -- <cmd>)", "seconds"),
+      maxRetries: valueFlag("retries after the first attempt (with -- <cmd>)", "n"),
+      queue: valueFlag("queue name (with -- <cmd>)", "name"),
+      json: switchFlag("print the schedule as JSON"),
+    },
+    positional: {
+      kind: "array",
+      parameter: arg("name job", "the schedule's name, then its job: -- <cmd...> or JSON"),
+      minimum: 1,
+    },
+  },
+  async func(
+    this: Context,
+    flags: {
+      cron?: string;
+      tz?: string;
+      catchUp?: string;
+      overlap?: boolean;
+      priority?: string;
+      timeout?: string;
+      maxRetries?: string;
+      queue?: string;
+      json?: boolean;
+    },
+    name: string,
+    ...job: string[]
+  ) {
+    const { scheduleAdd } = await load<typeof import("./cli/schedule_add.ts")>("schedule_add");
+    const { json, ...options } = flags;
+    await scheduleAdd(this.cli, name, job, options, this.dashDash, json === true);
+  },
+});
+
+const scheduleList = buildCommand({
+  docs: docs(
+    "every schedule with its next and last run in its zone",
+    "queuectl schedule list",
+    "queuectl schedule list --json",
+  ),
+  parameters: { flags: { json: switchFlag("print a JSON array of schedules") } },
+  async func(this: Context, flags: { json?: boolean }) {
+    const { scheduleList } = await load<typeof import("./cli/schedule_list.ts")>("schedule_list");
+    await scheduleList(this.cli, flags.json === true);
+  },
+});
+
+/** A schedule command that takes one name. */
+const scheduleNameArg = { kind: "tuple", parameters: [arg("name", "schedule name")] } as const;
+
+const scheduleShow = buildCommand({
+  docs: docs(
+    "one schedule: next and last run, skipped and missed times, its last job",
+    "queuectl schedule show nightly",
+  ),
+  parameters: {
+    flags: { json: switchFlag("print the schedule with its last job") },
+    positional: scheduleNameArg,
+  },
+  async func(this: Context, flags: { json?: boolean }, name: string) {
+    const { scheduleShow } = await load<typeof import("./cli/schedule_show.ts")>("schedule_show");
+    await scheduleShow(this.cli, name, flags.json === true);
+  },
+});
+
+const scheduleRm = buildCommand({
+  docs: docs("remove a schedule (the jobs it enqueued stay)", "queuectl schedule rm nightly"),
+  parameters: { positional: scheduleNameArg },
+  async func(this: Context, _flags: Record<never, never>, name: string) {
+    const { scheduleRm } = await load<typeof import("./cli/schedule_rm.ts")>("schedule_rm");
+    await scheduleRm(this.cli, name);
+  },
+});
+
+const schedulePause = buildCommand({
+  docs: docs("enqueue nothing from a schedule until resumed", "queuectl schedule pause nightly"),
+  parameters: { positional: scheduleNameArg },
+  async func(this: Context, _flags: Record<never, never>, name: string) {
+    const { schedulePause } = await load<typeof import("./cli/schedule_pause.ts")>(
+      "schedule_pause",
+    );
+    await schedulePause(this.cli, name);
+  },
+});
+
+const scheduleResume = buildCommand({
+  docs: docs(
+    "resume a paused schedule from its next due time after now",
+    "queuectl schedule resume nightly",
+  ),
+  parameters: { positional: scheduleNameArg },
+  async func(this: Context, _flags: Record<never, never>, name: string) {
+    const { scheduleResume } = await load<typeof import("./cli/schedule_resume.ts")>(
+      "schedule_resume",
+    );
+    await scheduleResume(this.cli, name);
+  },
+});
+
+const scheduleRun = buildCommand({
+  docs: docs(
+    "enqueue one job of a schedule now (id <name>@<now>); prints its id",
+    "queuectl schedule run nightly",
+  ),
+  parameters: {
+    flags: { json: switchFlag("print the job") },
+    positional: scheduleNameArg,
+  },
+  async func(this: Context, flags: { json?: boolean }, name: string) {
+    const { scheduleRun } = await load<typeof import("./cli/schedule_run.ts")>("schedule_run");
+    await scheduleRun(this.cli, name, flags.json === true);
+  },
+});
+
 const selftest = buildCommand({
   docs: docs("run the core scenarios end to end on a temporary database", "queuectl selftest"),
   parameters: {},
@@ -638,6 +771,18 @@ const root = buildRouteMap({
     prune,
     vacuum,
     backup,
+    schedule: buildRouteMap({
+      docs: { brief: "recurring jobs: cron schedules that enqueue a job at each due time" },
+      routes: {
+        add: scheduleAdd,
+        list: scheduleList,
+        show: scheduleShow,
+        rm: scheduleRm,
+        pause: schedulePause,
+        resume: scheduleResume,
+        run: scheduleRun,
+      },
+    }),
     dashboard,
     selftest,
   },

@@ -1,7 +1,18 @@
 /** What every scenario receives: sizes, the CLI to run, and a progress log. */
 import type { CliRunner } from "./_process.ts";
 import type { Row } from "./_result.ts";
-import type { StoreProvider } from "./_store.ts";
+import type { BenchDb, StoreProvider } from "./_store.ts";
+
+/**
+ * Extra content a scenario's database holds before it runs (scenario 8:
+ * schedules due while it runs), and what its workers are told.
+ */
+export interface BenchSeed {
+  /** Writes the extra content into a fresh database, after its schema. */
+  apply(db: BenchDb): Promise<void>;
+  /** Extra arguments of `worker start`, e.g. `--queue default`. */
+  workerArgs: string[];
+}
 
 /** Settings of one benchmark run. */
 export interface BenchContext {
@@ -18,6 +29,8 @@ export interface BenchContext {
    * the baselines of the PostgreSQL targets; `null` on SQLite.
    */
   sqlite: Row[] | null;
+  /** Extra content of the database (scenario 8); none when absent. */
+  seed?: BenchSeed | undefined;
 }
 
 /** A scenario: a numbered name and the function that measures it. */

@@ -21,9 +21,8 @@ export async function startWorkers(
 ): Promise<Background> {
   const location = typeof db === "string" ? db : db.location;
   const path = typeof db === "string" ? db : db.path;
-  const worker = spawn(ctx.cli.argv(["worker", "start", "--count", String(count)]), {
-    db: location,
-  });
+  const args = ["worker", "start", "--count", String(count), ...(ctx.seed?.workerArgs ?? [])];
+  const worker = spawn(ctx.cli.argv(args), { db: location });
   let exited: number | null = null;
   worker.child.status.then((s) => exited = s.code);
   const deadline = performance.now() + START_TIMEOUT_MS;

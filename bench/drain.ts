@@ -49,6 +49,7 @@ export async function benchDrain(ctx: BenchContext): Promise<Row[]> {
   );
   await Deno.writeTextFile(file, lines.join("\n") + "\n");
   await db.createSchema();
+  await ctx.seed?.apply(db);
   await runOk(ctx.cli.argv(["enqueue", "--file", file]), { db: db.location });
 
   // On PostgreSQL the SQLite run of this scenario is the baseline: one

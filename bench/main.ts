@@ -5,7 +5,7 @@
  *
  * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, retention, wait), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
  *
  * `--store postgres` runs the batch enqueue, drain, pickup, large
  * database and wait scenarios on SQLite and, right after each, on PostgreSQL
@@ -39,6 +39,7 @@ import {
   waitQuiet,
 } from "./_process.ts";
 import { errorRow, type Row } from "./_result.ts";
+import { benchSchedules } from "./schedules.ts";
 import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
@@ -56,6 +57,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
   { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
   { key: "wait", name: "8 wait", run: benchWait, postgres: true },
+  { key: "schedules", name: "9 schedules", run: benchSchedules },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */

@@ -59,6 +59,7 @@ export async function benchPickup(ctx: BenchContext): Promise<Row[]> {
   const on = pg ? ` (${ctx.store.label})` : "";
   await using db = await ctx.store.fresh("pickup");
   await db.createSchema();
+  await ctx.seed?.apply(db);
 
   // On PostgreSQL the SQLite run of this scenario is the baseline.
   let direct: number[] = [];

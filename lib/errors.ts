@@ -74,6 +74,22 @@ export function outputNotFound(
   return new NotFoundError(`Job "${job.id}" has not run yet`, stateHint);
 }
 
+/** The error for a schedule name that does not exist (exit 1). */
+export function scheduleNotFound(name: string): NotFoundError {
+  return new NotFoundError(
+    `Schedule "${name}" not found`,
+    "see `queuectl schedule list` for schedule names",
+  );
+}
+
+/** The error for a schedule name in use (exit 1). */
+export function scheduleNameTaken(name: string): ConflictError {
+  return new ConflictError(
+    `Cannot add schedule "${name}": the name is in use`,
+    `choose another name, or remove it first with \`queuectl schedule rm ${name}\``,
+  );
+}
+
 /** Formats an error as the one line the CLI prints, without the `error: ` prefix. */
 export function errorLine(error: QueuectlError): string {
   return error.hint ? `${error.message}; ${error.hint}` : error.message;

@@ -27,10 +27,13 @@ import {
   jobNotFound,
   outputNotFound,
   QueuectlError,
+  scheduleNotFound,
   UsageError,
 } from "../lib/errors.ts";
 import { insertedJobs, type Job, type NewJob, type RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson, parseOnConflict } from "../lib/job_input.ts";
+import { scheduleView } from "../lib/schedule.ts";
+import { resumeSchedule, runScheduleNow } from "../lib/schedule_actions.ts";
 import type { JobListParams, Storage } from "../lib/storage/storage.ts";
 import type { Stats } from "../lib/stats.ts";
 import { assetGet } from "./assets.ts";
@@ -89,6 +92,7 @@ export function storeChangeFeed(
   return new ChangeFeed<Stats>(async (): Promise<Snapshot<Stats>> => {
     const stats = await readStats(store, now());
     const recent = await store.jobList({ limit: RECENT_JOBS });
+    const schedules = await store.scheduleList();
     const key = JSON.stringify([
       stats.counts,
       // Heartbeats move every few seconds and change nothing a person sees.
@@ -97,6 +101,8 @@ export function storeChangeFeed(
       stats.throughput.completed,
       stats.throughput.failed,
       recent.jobs.map((j) => [j.id, j.state, j.attempts, j.updated_at]),
+      // the schedules page: a pause, a fire or a skip anywhere
+      schedules.map((s) => [s.name, s.paused, s.next_run_at, s.last_job_id, s.skipped, s.missed]),
     ]);
     return { value: stats, key };
   }, {
@@ -389,6 +395,12 @@ export function createApp(deps: HandlerDeps): Hono {
     return page(c, stats, () => pages.queues(data), () => pages.queuesLive(data));
   });
 
+  app.get("/schedules", async (c) => {
+    const [list, stats] = await Promise.all([store.scheduleList(), readStats(store, now())]);
+    const data = { schedules: list.map(scheduleView), stats };
+    return page(c, stats, () => pages.schedules(data), () => pages.schedulesLive(data));
+  });
+
   // ----- the JSON API: the same documents as the CLI's --json
 
   app.get("/api/stats", async (c) => c.json(await readStats(store, now())));
@@ -526,6 +538,46 @@ export function createApp(deps: HandlerDeps): Hono {
         concurrency: parseConcurrency(form.concurrency as string | number | undefined),
       })
     ),
+  );
+
+  // ----- schedules: the documents of `schedule list --json` and `schedule show --json`
+
+  app.get("/api/schedules", async (c) => c.json((await store.scheduleList()).map(scheduleView)));
+
+  app.get("/api/schedules/:name", async (c) => {
+    const name = c.req.param("name");
+    const schedule = await store.scheduleGet({ name });
+    if (!schedule) throw scheduleNotFound(name);
+    const lastJob = schedule.last_job_id === null
+      ? null
+      : await store.jobGet({ id: schedule.last_job_id });
+    return c.json({ ...scheduleView(schedule), last_job: lastJob });
+  });
+
+  const scheduleAction =
+    (run: (name: string) => Promise<unknown>, jobsAdded: boolean) => async (c: Context) => {
+      const back = isFormPost(c) ? safeReturn((await c.req.parseBody()).return) : "/schedules";
+      const result = await run(c.req.param("name")!);
+      changed(jobsAdded);
+      return isPlainForm(c) ? c.redirect(back, 303) : c.json(result);
+    };
+
+  app.post(
+    "/api/schedules/:name/pause",
+    scheduleAction(
+      async (name) => scheduleView(await store.scheduleSetPaused({ name, paused: true })),
+      false,
+    ),
+  );
+
+  app.post(
+    "/api/schedules/:name/resume",
+    scheduleAction(async (name) => scheduleView(await resumeSchedule(store, name)), false),
+  );
+
+  app.post(
+    "/api/schedules/:name/run",
+    scheduleAction((name) => runScheduleNow(store, name), true),
   );
 
   app.get("/api/events", (c) =>

@@ -28,6 +28,16 @@ export type SupervisorEvent =
     state: "failed" | "dead" | "pending" | "completed" | "cancelled";
     retryInS: number | null;
   }
+  | {
+    type: "schedule:fire";
+    name: string;
+    /** Ids of the jobs enqueued. */
+    inserted: string[];
+    /** Ids left out: the previous job was still active. */
+    skipped: string[];
+    /** Due times missed while no worker ran, left out by the catch-up mode. */
+    missed: number;
+  }
   | { type: "supervisor:start"; id: string; count: number; queues: string[] | null }
   | { type: "supervisor:stopping"; mode: "graceful" | "force"; running: number }
   | { type: "supervisor:stop"; id: string }
@@ -82,6 +92,16 @@ export function formatEvent(event: SupervisorEvent): string {
       }
       if (event.state === "dead") return `${head}; moved to DLQ after ${event.attempt} attempts`;
       return `${head}; now ${event.state}`;
+    }
+    case "schedule:fire": {
+      const parts = [
+        ...event.inserted.map((id) => `enqueued ${id}`),
+        ...(event.skipped.length > 0
+          ? [`skipped ${event.skipped.length} (previous job still active)`]
+          : []),
+        ...(event.missed > 0 ? [`missed ${event.missed} while no worker ran`] : []),
+      ];
+      return `scheduler schedule ${event.name}  ${parts.join("; ") || "nothing due"}`;
     }
     case "supervisor:start":
       return `supervisor ${event.id} started ${event.count} worker${event.count === 1 ? "" : "s"}${

@@ -22,6 +22,7 @@ import { fencePlan, Heartbeat } from "./heartbeat.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { Producer } from "./producer.ts";
 import { pruning } from "./pruner.ts";
+import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
@@ -44,7 +45,8 @@ export interface SupervisorOptions {
   poolSize?: number;
   /**
    * Periodic components started once the supervisor has registered and
-   * stopped before it unregisters (default: the retention pruner).
+   * stopped before it unregisters (default: the schedule firer and the
+   * retention pruner).
    */
   maintenance?: Maintenance[];
   onEvent?: (event: SupervisorEvent) => void;
@@ -83,7 +85,7 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#maintenance = options.maintenance ?? [pruning()];
+    this.#maintenance = options.maintenance ?? [scheduling(), pruning()];
     this.host = hostId();
     this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));

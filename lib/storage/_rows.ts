@@ -4,6 +4,7 @@
  * model, and the cursor of `jobList` pages. Private to `lib/storage/`.
  */
 import { isoTime, type Job, JOB_STATES, type JobState, type Run, type RunOutcome } from "../job.ts";
+import type { CatchUp, Schedule } from "../schedule.ts";
 import type { QueueInfo, WorkerInfo, WorkerRole } from "./storage.ts";
 
 /** A result row, column name to value. */
@@ -32,6 +33,25 @@ export function toJob(row: Row): Job {
     after: row.after_ids === null ? null : JSON.parse(row.after_ids as string),
     key: row.unique_key as string | null,
     retry_on: row.retry_on === null ? null : JSON.parse(row.retry_on as string),
+  };
+}
+
+/** A `schedules` row as a {@linkcode Schedule} (booleans are 0/1 on SQLite). */
+export function toSchedule(row: Row): Schedule {
+  return {
+    name: row.name as string,
+    cron: row.cron as string,
+    tz: row.tz as string,
+    catch_up: row.catch_up as CatchUp,
+    overlap: Boolean(row.overlap),
+    job: JSON.parse(row.job as string),
+    paused: Boolean(row.paused),
+    next_run_at: row.next_run_at as number | null,
+    last_run_at: row.last_run_at as number | null,
+    last_job_id: row.last_job_id as string | null,
+    skipped: Number(row.skipped),
+    missed: Number(row.missed),
+    created_at: row.created_at as number,
   };
 }
 

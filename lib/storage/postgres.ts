@@ -14,7 +14,15 @@
 import postgres from "postgres";
 import { localNow } from "../clock.ts";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, jobNotFound, QueuectlError, StorageError, UsageError } from "../errors.ts";
+import {
+  ConflictError,
+  jobNotFound,
+  QueuectlError,
+  scheduleNameTaken,
+  scheduleNotFound,
+  StorageError,
+  UsageError,
+} from "../errors.ts";
 import {
   type Job,
   JOB_STATES,
@@ -33,6 +41,7 @@ import {
   planKeyConflict,
   replacedError,
 } from "../job_flow.ts";
+import type { NewSchedule, Schedule } from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
 import {
   decodeCursor,
@@ -42,6 +51,7 @@ import {
   toJob,
   toQueues,
   toRun,
+  toSchedule,
   toWorker,
 } from "./_rows.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
@@ -60,6 +70,8 @@ import {
   type RunFinish,
   type RunOutputUpdate,
   type RunStart,
+  type ScheduleFire,
+  type ScheduleFireResult,
   type Storage,
   type StrandedJob,
   type WatchOptions,
@@ -1735,6 +1747,202 @@ export class PostgresStorage implements Storage {
         duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
       }));
     });
+  }
+
+  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule> {
+    const { schedule: s, now } = params;
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const [row] = await this.#q(
+          tx,
+          `INSERT INTO schedules (name, cron, tz, catch_up, overlap, job, paused, next_run_at,
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (name) DO NOTHING RETURNING *`,
+          [
+            s.name,
+            s.cron,
+            s.tz,
+            s.catch_up,
+            s.overlap,
+            JSON.stringify(s.job),
+            s.paused,
+            s.next_run_at,
+            now,
+          ],
+        );
+        if (!row) throw scheduleNameTaken(s.name);
+        // Sleeping firers re-read their timer.
+        await this.#notify(tx);
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleGet(params: { name: string }): Promise<Schedule | null> {
+    return this.#call(async () => {
+      const [row] = await this.#q(this.#sql, "SELECT * FROM schedules WHERE name = $1", [
+        params.name,
+      ]);
+      return row ? toSchedule(row) : null;
+    });
+  }
+
+  scheduleList(): Promise<Schedule[]> {
+    return this.#call(async () =>
+      (await this.#q(this.#sql, "SELECT * FROM schedules ORDER BY name")).map(toSchedule)
+    );
+  }
+
+  scheduleDelete(params: { name: string }): Promise<void> {
+    return this.#call(async () => {
+      const rows = await this.#q(
+        this.#sql,
+        "DELETE FROM schedules WHERE name = $1 RETURNING name",
+        [params.name],
+      );
+      if (rows.length === 0) throw scheduleNotFound(params.name);
+    });
+  }
+
+  scheduleSetPaused(
+    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
+  ): Promise<Schedule> {
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        const [row] = await this.#q(
+          tx,
+          `UPDATE schedules SET paused = $1,
+             next_run_at = CASE WHEN $2 THEN $3::bigint ELSE next_run_at END
+           WHERE name = $4 RETURNING *`,
+          [params.paused, params.nextRunAt !== undefined, params.nextRunAt ?? null, params.name],
+        );
+        if (!row) throw scheduleNotFound(params.name);
+        await this.#notify(tx);
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult> {
+    const { now, ...fire } = params;
+    return this.scheduleFireMany({ fires: [fire], now }).then((results) => results[0]!);
+  }
+
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
+    const { fires, now } = params;
+    if (fires.length === 0) return Promise.resolve([]);
+    return this.#call(() =>
+      this.#begin(async (tx) => {
+        // Rows are locked in name order: firers of overlapping sets never deadlock.
+        const order = fires.map((_, i) => i).sort((a, b) =>
+          fires[a]!.name < fires[b]!.name ? -1 : fires[a]!.name > fires[b]!.name ? 1 : 0
+        );
+        const results: ScheduleFireResult[] = new Array(fires.length);
+        for (const i of order) results[i] = await this.#fire(tx, fires[i]!, now);
+        // Wakes idle workers for the new jobs (a time that only moved on wakes nobody).
+        if (results.some((r) => r.inserted.length > 0)) await this.#notify(tx);
+        return results;
+      })
+    );
+  }
+
+  /** One schedule's fire inside the caller's transaction `tx`. */
+  async #fire(tx: Sql, fire: ScheduleFire, now: number): Promise<ScheduleFireResult> {
+    const { name, jobs } = fire;
+    let row: Row | undefined;
+    if (fire.expectedNextRunAt !== null) {
+      // The guard: of every process that read this due time, one advances
+      // it; the others wait for its row lock, then find it moved on.
+      [row] = await this.#q(
+        tx,
+        `UPDATE schedules SET next_run_at = $1, missed = missed + $2
+         WHERE name = $3 AND next_run_at = $4 AND NOT paused
+         RETURNING last_job_id`,
+        [fire.nextRunAt, fire.missed, name, fire.expectedNextRunAt],
+      );
+      if (!row) return { fired: false, inserted: [], skipped: [] };
+    } else {
+      [row] = await this.#q(
+        tx,
+        "SELECT last_job_id FROM schedules WHERE name = $1 FOR UPDATE",
+        [name],
+      );
+      if (!row) throw scheduleNotFound(name);
+    }
+    const inserted: string[] = [];
+    const skipped: string[] = [];
+    let lastJobId = row.last_job_id as string | null;
+    let lastRunAt: number | null = null;
+    for (const job of jobs) {
+      // Without overlap each job carries the key schedule:<name>: while the
+      // previous one is active the unique index over active keys refuses
+      // the row, and DO NOTHING makes that a skip (an id already taken too).
+      const added = await this.#q(
+        tx,
+        `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
+           env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [
+          job.id,
+          job.command,
+          job.queue,
+          job.priority,
+          job.max_retries,
+          job.timeout,
+          job.env === null ? null : JSON.stringify(job.env),
+          job.cwd,
+          now,
+          job.run_at,
+          job.retry_on === null ? null : JSON.stringify(job.retry_on),
+          job.key,
+        ],
+      );
+      if (added.length === 0) {
+        skipped.push(job.id);
+        continue;
+      }
+      inserted.push(job.id);
+      lastJobId = job.id;
+      lastRunAt = job.run_at;
+    }
+    if (inserted.length > 0) {
+      await this.#q(tx, "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)", [
+        inserted.length,
+      ]);
+    }
+    const countSkips = fire.expectedNextRunAt !== null ? skipped.length : 0;
+    if (inserted.length > 0 || countSkips > 0) {
+      await this.#q(
+        tx,
+        `UPDATE schedules SET skipped = skipped + $1,
+           last_run_at = coalesce($2::bigint, last_run_at), last_job_id = $3
+         WHERE name = $4`,
+        [countSkips, lastRunAt, lastJobId, name],
+      );
+    }
+    return { fired: true, inserted, skipped };
+  }
+
+  scheduleNextDueAt(): Promise<number | null> {
+    return this.#call(async () => {
+      const [row] = await this.#q(
+        this.#sql,
+        "SELECT min(next_run_at) AS at FROM schedules WHERE NOT paused",
+      );
+      return (row?.at as number | null | undefined) ?? null;
+    });
+  }
+
+  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {
+    return this.#call(async () =>
+      (await this.#q(
+        this.#sql,
+        `SELECT * FROM schedules WHERE NOT paused AND next_run_at <= $1
+         ORDER BY next_run_at LIMIT $2`,
+        [params.now, params.limit],
+      )).map(toSchedule)
+    );
   }
 
   configGetAll(): Promise<Config> {

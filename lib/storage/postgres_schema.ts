@@ -215,6 +215,26 @@ export const PG_MIGRATIONS: readonly string[] = [
     concurrency integer NOT NULL DEFAULT 0
   );
   `,
+  `
+  -- schedules (SPEC 13): \`job\` is the template as JSON text, as on SQLite
+  CREATE TABLE schedules (
+    name text COLLATE "C" PRIMARY KEY,
+    cron text NOT NULL,
+    tz text NOT NULL,
+    catch_up text NOT NULL,
+    overlap boolean NOT NULL,
+    job text NOT NULL,
+    paused boolean NOT NULL DEFAULT false,
+    next_run_at bigint,
+    last_run_at bigint,
+    last_job_id text,
+    skipped bigint NOT NULL DEFAULT 0,
+    missed bigint NOT NULL DEFAULT 0,
+    created_at bigint NOT NULL
+  );
+  -- the firer's timer and its due list
+  CREATE INDEX schedules_due ON schedules (next_run_at) WHERE NOT paused;
+  `,
 ];
 
 /** The schema version this build writes. */

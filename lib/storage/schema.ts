@@ -150,6 +150,27 @@ export const MIGRATIONS: readonly string[] = [
     concurrency INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  `
+  -- schedules (SPEC 13): \`job\` is the template as JSON (a job's fields
+  -- without id or times), so a job field added later needs no migration here
+  CREATE TABLE schedules (
+    name TEXT PRIMARY KEY,
+    cron TEXT NOT NULL,
+    tz TEXT NOT NULL,
+    catch_up TEXT NOT NULL,
+    overlap INTEGER NOT NULL,
+    job TEXT NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0,
+    next_run_at INTEGER,
+    last_run_at INTEGER,
+    last_job_id TEXT,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    missed INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- the firer's timer and its due list
+  CREATE INDEX schedules_due ON schedules (next_run_at) WHERE paused = 0;
+  `,
 ];
 
 /** The schema version this build writes. */

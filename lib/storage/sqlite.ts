@@ -7,7 +7,15 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
-import { ConflictError, jobNotFound, QueuectlError, StorageError, UsageError } from "../errors.ts";
+import {
+  ConflictError,
+  jobNotFound,
+  QueuectlError,
+  scheduleNameTaken,
+  scheduleNotFound,
+  StorageError,
+  UsageError,
+} from "../errors.ts";
 import {
   type Job,
   JOB_STATES,
@@ -18,6 +26,7 @@ import {
   type RunOutcome,
   type RunOutput,
 } from "../job.ts";
+import type { NewSchedule, Schedule } from "../schedule.ts";
 import { planCancel, planRetry } from "../state.ts";
 import {
   cascadeError,
@@ -43,6 +52,8 @@ import {
   type RunFinish,
   type RunOutputUpdate,
   type RunStart,
+  type ScheduleFire,
+  type ScheduleFireResult,
   type Storage,
   type StrandedJob,
   type WorkerInfo,
@@ -57,6 +68,7 @@ import {
   toJob,
   toQueues,
   toRun,
+  toSchedule,
   toWorker,
 } from "./_rows.ts";
 
@@ -87,6 +99,11 @@ const JOB_ROW_PARAMS = 12;
 const INSERT_CHUNK_ROWS = 500;
 const INSERT_JOB = INSERT_JOBS + JOB_ROW;
 const INSERT_JOB_CHUNK = INSERT_JOBS + Array(INSERT_CHUNK_ROWS).fill(JOB_ROW).join(", ");
+
+/** A schedule's job (no dependencies), with its key; a taken id or an active key inserts nothing. */
+const INSERT_SCHEDULED_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries,
+  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+  VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 
 /** Writes the parameters of one job's row into `args` from `at`; returns `args`. */
 function setJobRow(args: SQLInputValue[], at: number, job: NewJob, now: number): SQLInputValue[] {
@@ -1263,6 +1280,175 @@ export class SqliteStorage implements Storage {
           count: row.count as number,
           duration_ms_sum: (row.duration_ms_sum as number | null) ?? 0,
         }))
+      )
+    );
+  }
+
+  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule> {
+    const { schedule: s, now } = params;
+    return this.#promise(() =>
+      this.#write(() => {
+        if (this.#get("SELECT 1 AS x FROM schedules WHERE name = ?", s.name)) {
+          throw scheduleNameTaken(s.name);
+        }
+        const row = this.#get(
+          `INSERT INTO schedules (name, cron, tz, catch_up, overlap, job, paused, next_run_at,
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          s.name,
+          s.cron,
+          s.tz,
+          s.catch_up,
+          s.overlap ? 1 : 0,
+          JSON.stringify(s.job),
+          s.paused ? 1 : 0,
+          s.next_run_at,
+          now,
+        )!;
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleGet(params: { name: string }): Promise<Schedule | null> {
+    return this.#promise(() =>
+      this.#read(() => {
+        const row = this.#get("SELECT * FROM schedules WHERE name = ?", params.name);
+        return row ? toSchedule(row) : null;
+      })
+    );
+  }
+
+  scheduleList(): Promise<Schedule[]> {
+    return this.#promise(() =>
+      this.#read(() => this.#all("SELECT * FROM schedules ORDER BY name").map(toSchedule))
+    );
+  }
+
+  scheduleDelete(params: { name: string }): Promise<void> {
+    return this.#promise(() =>
+      this.#write(() => {
+        if (this.#run("DELETE FROM schedules WHERE name = ?", params.name) === 0) {
+          throw scheduleNotFound(params.name);
+        }
+      })
+    );
+  }
+
+  scheduleSetPaused(
+    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
+  ): Promise<Schedule> {
+    return this.#promise(() =>
+      this.#write(() => {
+        const row = this.#get(
+          `UPDATE schedules SET paused = ?,
+             next_run_at = CASE WHEN ? THEN ? ELSE next_run_at END
+           WHERE name = ? RETURNING *`,
+          params.paused ? 1 : 0,
+          params.nextRunAt === undefined ? 0 : 1,
+          params.nextRunAt ?? null,
+          params.name,
+        );
+        if (!row) throw scheduleNotFound(params.name);
+        return toSchedule(row);
+      })
+    );
+  }
+
+  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult> {
+    const { now, ...fire } = params;
+    return this.scheduleFireMany({ fires: [fire], now }).then((results) => results[0]!);
+  }
+
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
+    const { fires, now } = params;
+    return this.#promise(() => {
+      // Quiet unless jobs were added: a time that only moved on (skipped, or
+      // paused meanwhile) wakes no worker; other firers re-read on their own.
+      const results = this.#write(() => fires.map((fire) => this.#fire(fire, now)), true);
+      if (results.some((r) => r.inserted.length > 0)) this.#touchWakeFile();
+      return results;
+    });
+  }
+
+  /** One schedule's fire inside the caller's write transaction. */
+  #fire(fire: ScheduleFire, now: number): ScheduleFireResult {
+    const { name, jobs } = fire;
+    let row: Row | undefined;
+    if (fire.expectedNextRunAt !== null) {
+      // The guard: of every process that read this due time, one advances it.
+      row = this.#get(
+        `UPDATE schedules SET next_run_at = ?, missed = missed + ?
+         WHERE name = ? AND next_run_at = ? AND paused = 0
+         RETURNING last_job_id`,
+        fire.nextRunAt,
+        fire.missed,
+        name,
+        fire.expectedNextRunAt,
+      );
+      if (!row) return { fired: false, inserted: [], skipped: [] };
+    } else {
+      row = this.#get("SELECT last_job_id FROM schedules WHERE name = ?", name);
+      if (!row) throw scheduleNotFound(name);
+    }
+    const inserted: string[] = [];
+    const skipped: string[] = [];
+    let lastJobId = row.last_job_id as string | null;
+    let lastRunAt: number | null = null;
+    // Without overlap each job carries the key schedule:<name>: while the
+    // previous one is active the unique index over active keys refuses
+    // the row, and DO NOTHING makes that a skip (an id already taken too).
+    const insert = this.#stmt(INSERT_SCHEDULED_JOB);
+    const args: SQLInputValue[] = new Array(JOB_ROW_PARAMS + 1);
+    for (const job of jobs) {
+      setJobRow(args, 0, job, now)[JOB_ROW_PARAMS] = job.key;
+      if (Number(insert.run(...args).changes) === 0) {
+        skipped.push(job.id);
+        continue;
+      }
+      inserted.push(job.id);
+      lastJobId = job.id;
+      lastRunAt = job.run_at;
+    }
+    if (inserted.length > 0) {
+      this.#run(
+        "UPDATE job_counts SET n = n + ? WHERE state = 'pending'",
+        inserted.length,
+      );
+    }
+    const countSkips = fire.expectedNextRunAt !== null ? skipped.length : 0;
+    if (inserted.length > 0 || countSkips > 0) {
+      this.#run(
+        `UPDATE schedules SET skipped = skipped + ?,
+           last_run_at = coalesce(?, last_run_at), last_job_id = ?
+         WHERE name = ?`,
+        countSkips,
+        lastRunAt,
+        lastJobId,
+        name,
+      );
+    }
+    return { fired: true, inserted, skipped };
+  }
+
+  scheduleNextDueAt(): Promise<number | null> {
+    return this.#promise(() =>
+      this.#read(() =>
+        (this.#get(
+          "SELECT min(next_run_at) AS at FROM schedules INDEXED BY schedules_due WHERE paused = 0",
+        )?.at as number | null | undefined) ?? null
+      )
+    );
+  }
+
+  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {
+    return this.#promise(() =>
+      this.#read(() =>
+        this.#all(
+          `SELECT * FROM schedules INDEXED BY schedules_due
+           WHERE paused = 0 AND next_run_at <= ? ORDER BY next_run_at LIMIT ?`,
+          params.now,
+          params.limit,
+        ).map(toSchedule)
       )
     );
   }

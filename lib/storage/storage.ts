@@ -16,6 +16,7 @@ import type {
   RunOutcome,
   RunOutput,
 } from "../job.ts";
+import type { NewSchedule, Schedule } from "../schedule.ts";
 
 /** Filters and paging of {@linkcode Storage.jobList}; newest first, ties by id. */
 export interface JobListParams {
@@ -94,6 +95,34 @@ export interface FinishedCount {
   completed: number;
   /** Every other outcome: failed, timed out, interrupted, cancelled, spawn failed. */
   failed: number;
+}
+
+/** One schedule's due time(s) to fire: see {@linkcode Storage.scheduleFire}. */
+export interface ScheduleFire {
+  name: string;
+  /** The next due time the firer read; `null` for `schedule run` (no guard, no advance). */
+  expectedNextRunAt: number | null;
+  /** The schedule's next due time after this firing. */
+  nextRunAt: number | null;
+  jobs: NewJob[];
+  /** Due times missed while no worker ran, left out by the catch-up mode. */
+  missed: number;
+}
+
+/** What {@linkcode Storage.scheduleFire} did. */
+export interface ScheduleFireResult {
+  /**
+   * Whether this call fired: false when another process fired that due
+   * time first (or the schedule was paused, changed or removed meanwhile).
+   */
+  fired: boolean;
+  /** Ids of the jobs added. */
+  inserted: string[];
+  /**
+   * Ids of the jobs left out because their key was held by an active job
+   * (the schedule's previous one, without `overlap`), or their id was taken.
+   */
+  skipped: string[];
 }
 
 /** A job handed to a worker by {@linkcode Storage.jobClaim}. */
@@ -395,6 +424,49 @@ export interface Storage extends AsyncDisposable {
 
   /** Totals over every finished attempt by outcome, for `/metrics`. */
   runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]>;
+
+  /** Adds a schedule; a name in use is a ConflictError. */
+  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule>;
+  /** One schedule, or `null`. */
+  scheduleGet(params: { name: string }): Promise<Schedule | null>;
+  /** Every schedule, by name. */
+  scheduleList(): Promise<Schedule[]>;
+  /** Removes a schedule (its jobs stay); an unknown name is a NotFoundError. */
+  scheduleDelete(params: { name: string }): Promise<void>;
+  /**
+   * Pauses or resumes a schedule; resuming sets its next due time to
+   * `nextRunAt` (computed from now). An unknown name is a NotFoundError.
+   */
+  scheduleSetPaused(
+    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
+  ): Promise<Schedule>;
+  /**
+   * Fires one schedule, exactly once per due time across processes and
+   * hosts: in ONE transaction, a guarded advance of its next due time
+   * (`next_run_at` from `expectedNextRunAt` to `nextRunAt`, only while it
+   * is still `expectedNextRunAt` and the schedule is not paused) and the
+   * insert of `jobs`. When the guard fails nothing is written (`fired`
+   * false). A job whose key is held by an active job (a schedule without
+   * `overlap` gives its jobs the key `schedule:<name>`), or whose id is
+   * taken, is left out (`skipped`, counted in the schedule's `skipped`).
+   * `missed` adds to the schedule's missed count (catch-up).
+   *
+   * With `expectedNextRunAt` null (`schedule run`), the next due time is
+   * left alone and a skip is not counted.
+   */
+  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult>;
+  /**
+   * Fires several schedules in ONE transaction, each with the guarantees
+   * of {@linkcode scheduleFire} (its guard decides for it alone): a firer
+   * with many schedules due at once commits and wakes workers once. Rows
+   * are locked in name order, so firers on many hosts never deadlock.
+   * Results in the order of `fires`.
+   */
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]>;
+  /** The earliest next due time of the schedules not paused, or `null`: the firer's timer. */
+  scheduleNextDueAt(): Promise<number | null>;
+  /** Schedules not paused whose next due time is at or before `now`, earliest first. */
+  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]>;
 
   /** Every setting, defaults filled in. */
   configGetAll(): Promise<Config>;

@@ -170,36 +170,79 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       `document.querySelector("#live")?.textContent.includes("line-48")`,
     );
 
-    // The queues page: pause, a limit and resume from the buttons, live, no reload.
-    await page.goto(`${base}/queues`);
-    await page.waitForFunction(LIVE);
-    await mark(page);
-    const row = `#live tr[data-queue="default"]`;
-    const cell = (col: string, text: string) =>
-      `document.querySelector('${row} td[data-col="${col}"]')?.textContent === ${
-        JSON.stringify(text)
-      }`;
-    await page.click(`${row} form[action$="/pause"] button`);
-    await page.waitForFunction(FLASH("Queue default paused"));
-    await page.waitForFunction(cell("state", "paused"));
-    const enqueued = await runCli(["enqueue", "--id", "held-1", "--", "true"], { db });
-    assert.equal(enqueued.code, 0, enqueued.stderr);
-    await page.waitForFunction(cell("pending", "1"));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.ok(await page.evaluate(cell("pending", "1")), "the paused queue ran nothing");
-    await page.locator(`${row} input[name="concurrency"]`).fill("2");
-    await page.click(`${row} form[action$="/concurrency"] button`);
-    await page.waitForFunction(FLASH("Queue default now has a limit of 2"));
-    await page.waitForFunction(cell("limit", "2"));
-    await page.click(`${row} form[action$="/resume"] button`);
-    await page.waitForFunction(FLASH("Queue default resumed"));
-    await page.waitForFunction(cell("pending", "0"));
-    await page.waitForFunction(cell("state", "active"));
-    // A change made elsewhere (no count moves) shows within about a second.
-    const paused = await runCli(["queue", "pause", "elsewhere"], { db });
-    assert.equal(paused.code, 0, paused.stderr);
-    await page.waitForSelector(`#live tr[data-queue="elsewhere"] td[data-col="state"]`);
-    assert.ok(await notReloaded(page), "the queues page never reloaded");
+    {
+      // The queues page: pause, a limit and resume from the buttons, live, no reload.
+      await page.goto(`${base}/queues`);
+      await page.waitForFunction(LIVE);
+      await mark(page);
+      const row = `#live tr[data-queue="default"]`;
+      const cell = (col: string, text: string) =>
+        `document.querySelector('${row} td[data-col="${col}"]')?.textContent === ${
+          JSON.stringify(text)
+        }`;
+      await page.click(`${row} form[action$="/pause"] button`);
+      await page.waitForFunction(FLASH("Queue default paused"));
+      await page.waitForFunction(cell("state", "paused"));
+      const enqueued = await runCli(["enqueue", "--id", "held-1", "--", "true"], { db });
+      assert.equal(enqueued.code, 0, enqueued.stderr);
+      await page.waitForFunction(cell("pending", "1"));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.ok(await page.evaluate(cell("pending", "1")), "the paused queue ran nothing");
+      await page.locator(`${row} input[name="concurrency"]`).fill("2");
+      await page.click(`${row} form[action$="/concurrency"] button`);
+      await page.waitForFunction(FLASH("Queue default now has a limit of 2"));
+      await page.waitForFunction(cell("limit", "2"));
+      await page.click(`${row} form[action$="/resume"] button`);
+      await page.waitForFunction(FLASH("Queue default resumed"));
+      await page.waitForFunction(cell("pending", "0"));
+      await page.waitForFunction(cell("state", "active"));
+      // A change made elsewhere (no count moves) shows within about a second.
+      const paused = await runCli(["queue", "pause", "elsewhere"], { db });
+      assert.equal(paused.code, 0, paused.stderr);
+      await page.waitForSelector(`#live tr[data-queue="elsewhere"] td[data-col="state"]`);
+      assert.ok(await notReloaded(page), "the queues page never reloaded");
+    }
+    {
+      // Schedules: one added from the CLI appears live, fires (its last run fills in),
+      // is paused and run now from the page, without a reload.
+      await page.goto(`${base}/schedules`);
+      await page.waitForFunction(LIVE);
+      await mark(page);
+      const added = await runCli(
+        [
+          "schedule",
+          "add",
+          "tick",
+          "--cron",
+          "*/2 * * * * *",
+          "--tz",
+          "UTC",
+          "--overlap",
+          "--",
+          "true",
+        ],
+        { db },
+      );
+      assert.equal(added.code, 0, added.stderr);
+      const row = '#live tr[data-schedule="tick"]';
+      // The row is re-rendered at each fire (every 2 s): find and click it in one step.
+      const clickIn = (selector: string) =>
+        page.evaluate(`document.querySelector(${JSON.stringify(selector)}).click()`);
+      await page.waitForSelector(`${row}[data-paused="no"] td.last time`);
+      await page.waitForFunction(
+        `document.querySelector('${row} td.last time')?.textContent.endsWith("+00:00")`,
+      );
+      await clickIn(`${row} form[action$="/pause"] button`);
+      await page.waitForSelector(`${row}[data-paused="yes"]`);
+      await page.waitForFunction(FLASH("Schedule tick paused"));
+      await clickIn(`${row} form[action$="/run"] button`);
+      await page.waitForFunction(
+        `document.getElementById("flash")?.textContent.startsWith("Enqueued job tick@")`,
+      );
+      await clickIn(`${row} form[action$="/resume"] button`);
+      await page.waitForSelector(`${row}[data-paused="no"]`);
+      assert.ok(await notReloaded(page), "the schedules page never reloaded");
+    }
 
     // A picture of the overview for a person to look at.
     await page.goto(`${base}/`);

@@ -135,6 +135,9 @@
       if (action.endsWith("/resume")) return [`Queue ${body.name} resumed`];
       return [`Queue ${body.name} now has ${limit}`];
     }
+    if (action.startsWith("/api/schedules/") && !action.endsWith("/run")) {
+      return [`Schedule ${body.name} ${body.paused ? "paused" : "resumed"}`];
+    }
     const job = Array.isArray(body) ? body[0] : body;
     const link = { href: `/jobs/${encodeURIComponent(job.id)}`, text: job.id };
     if (action.endsWith("/retry")) {
@@ -147,6 +150,7 @@
         ? ["Job ", link, " cancelled"]
         : ["Job ", link, " is running; its worker will stop it and mark it cancelled"];
     }
+    if (action.startsWith("/api/schedules/")) return ["Enqueued job ", link];
     // 200 rather than 201: the job was kept out, and this one holds its key.
     if (status === 200) return ["Job ", link, " already holds that key; nothing added"];
     return ["Added job ", link];

@@ -6,7 +6,7 @@ import type { JobState } from "../../lib/job.ts";
 export interface LayoutProps {
   title: string;
   /** The nav entry to mark as current. */
-  section: "overview" | "jobs" | "queues" | "dlq";
+  section: "overview" | "jobs" | "queues" | "schedules" | "dlq";
   counts: Record<JobState, number>;
   db: string;
   /** The database engine and version. */
@@ -52,6 +52,7 @@ export function Layout(props: LayoutProps) {
                 {props.counts.dead}
               </span>
             </a>
+            <a href="/schedules" aria-current={current("schedules")}>Schedules</a>
           </nav>
           <span id="live-status" class="live-status" title="live updates">connecting</span>
         </header>

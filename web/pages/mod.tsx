@@ -14,6 +14,8 @@ import { MESSAGE_STYLE_HASH, MessagePage } from "./message.tsx";
 import { AddJobForm, type OverviewData, OverviewLive } from "./overview.tsx";
 import { QueuesLive } from "./queues.tsx";
 import type { QueueInfo } from "../../lib/storage/storage.ts";
+import type { ScheduleView } from "../../lib/schedule.ts";
+import { SchedulesLive } from "./schedules.tsx";
 
 export type { OverviewData, ThroughputPoint } from "./overview.tsx";
 
@@ -174,6 +176,34 @@ export function queues(data: QueuesData): Promise<string> {
 /** The live region of the queues page. */
 export function queuesLive(data: QueuesData): string | Promise<string> {
   return <QueuesLive queues={data.queues} />;
+}
+
+/** What the schedules page shows. */
+export interface SchedulesData {
+  schedules: ScheduleView[];
+  stats: Stats;
+}
+
+/** The schedules page. */
+export function schedules(data: SchedulesData): Promise<string> {
+  return doc(
+    <Layout
+      title="Schedules"
+      section="schedules"
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
+      <Live>
+        <SchedulesLive schedules={data.schedules} />
+      </Live>
+    </Layout>,
+  );
+}
+
+/** The live region of the schedules page. */
+export function schedulesLive(data: SchedulesData): string | Promise<string> {
+  return <SchedulesLive schedules={data.schedules} />;
 }
 
 /** A page that stands alone: the 401 page and error pages. */
