@@ -77,17 +77,22 @@ export function text(bytes: unknown): string {
   return bytes instanceof Uint8Array ? decoder.decode(bytes) : "";
 }
 
-/** The cursor after a page that ends with this job. */
-export function encodeCursor(createdAt: number, id: string): string {
-  return `${createdAt.toString(36)}.${id}`;
+/**
+ * The cursor after a page that ends with this job: its creation time and
+ * insertion order (`seq`), the order of `jobList` (ties go newest first,
+ * so `batch-30` follows `batch-31`, not `batch-3`).
+ */
+export function encodeCursor(createdAt: number, seq: number): string {
+  return `${createdAt.toString(36)}.${seq.toString(36)}`;
 }
 
 /** A cursor read back, or `null` for one this store did not make. */
-export function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
-  const dot = cursor.indexOf(".");
-  if (dot <= 0) return null;
-  const createdAt = parseInt(cursor.slice(0, dot), 36);
-  return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(dot + 1) } : null;
+export function decodeCursor(cursor: string): { createdAt: number; seq: number } | null {
+  const match = /^([0-9a-z]+)\.([0-9a-z]+)$/.exec(cursor);
+  if (!match) return null;
+  const createdAt = parseInt(match[1]!, 36);
+  const seq = parseInt(match[2]!, 36);
+  return Number.isFinite(createdAt) && Number.isFinite(seq) ? { createdAt, seq } : null;
 }
 
 /** A `workers` row as {@linkcode WorkerInfo}, with its running jobs; late if its heartbeat is before `lateBefore`. */

@@ -948,14 +948,14 @@ export class PostgresStorage implements Storage {
         const cursor = decodeCursor(params.cursor);
         if (cursor) {
           where.push(
-            `(created_at, id) < (${arg(cursor.createdAt)}::bigint, ${arg(cursor.id)}::text)`,
+            `(created_at, seq) < (${arg(cursor.createdAt)}::bigint, ${arg(cursor.seq)}::bigint)`,
           );
         }
       }
       const rows = await this.#q(
         this.#sql,
         `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-         ORDER BY created_at DESC, id DESC LIMIT ${arg(params.limit + 1)}`,
+         ORDER BY created_at DESC, seq DESC LIMIT ${arg(params.limit + 1)}`,
         args,
       );
       const page = rows.slice(0, params.limit);
@@ -963,7 +963,7 @@ export class PostgresStorage implements Storage {
       return {
         jobs: page.map(toJob),
         nextCursor: rows.length > params.limit && last
-          ? encodeCursor(last.created_at as number, last.id as string)
+          ? encodeCursor(last.created_at as number, last.seq as number)
           : null,
       };
     });

@@ -235,6 +235,13 @@ export const PG_MIGRATIONS: readonly string[] = [
   -- the firer's timer and its due list
   CREATE INDEX schedules_due ON schedules (next_run_at) WHERE NOT paused;
   `,
+  `
+  -- list order: newest first, ties by insertion order (seq), not by id
+  DROP INDEX IF EXISTS jobs_created;
+  DROP INDEX IF EXISTS jobs_state_created;
+  CREATE INDEX jobs_created ON jobs (created_at, seq);
+  CREATE INDEX jobs_state_created ON jobs (state, created_at, seq);
+  `,
 ];
 
 /** The schema version this build writes. */

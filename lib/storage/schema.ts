@@ -171,6 +171,15 @@ export const MIGRATIONS: readonly string[] = [
   -- the firer's timer and its due list
   CREATE INDEX schedules_due ON schedules (next_run_at) WHERE paused = 0;
   `,
+  `
+  -- list order: newest first, ties by insertion order (seq), not by id, so
+  -- a batch's jobs list as they were enqueued. Every SQLite index ends with
+  -- the rowid (seq), so (created_at) is (created_at, seq).
+  DROP INDEX IF EXISTS jobs_created;
+  DROP INDEX IF EXISTS jobs_state_created;
+  CREATE INDEX jobs_created ON jobs (created_at);
+  CREATE INDEX jobs_state_created ON jobs (state, created_at);
+  `,
 ];
 
 /** The schema version this build writes. */

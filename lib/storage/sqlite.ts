@@ -632,19 +632,19 @@ export class SqliteStorage implements Storage {
         if (params.cursor) {
           const cursor = decodeCursor(params.cursor);
           if (cursor) {
-            where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-            args.push(cursor.createdAt, cursor.createdAt, cursor.id);
+            where.push("(created_at < ? OR (created_at = ? AND seq < ?))");
+            args.push(cursor.createdAt, cursor.createdAt, cursor.seq);
           }
         }
         const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY created_at DESC, id DESC LIMIT ?`;
+        ORDER BY created_at DESC, seq DESC LIMIT ?`;
         const rows = this.#all(sql, ...args, params.limit + 1);
         const page = rows.slice(0, params.limit);
         const last = page[page.length - 1];
         return {
           jobs: page.map(toJob),
           nextCursor: rows.length > params.limit && last
-            ? encodeCursor(last.created_at as number, last.id as string)
+            ? encodeCursor(last.created_at as number, last.seq as number)
             : null,
         };
       })

@@ -18,7 +18,7 @@ import type {
 } from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
 
-/** Filters and paging of {@linkcode Storage.jobList}; newest first, ties by id. */
+/** Filters and paging of {@linkcode Storage.jobList}; newest first, ties newest enqueued first. */
 export interface JobListParams {
   state?: JobState | undefined;
   queue?: string | undefined;
@@ -275,7 +275,7 @@ export interface Storage extends AsyncDisposable {
   jobGetMany(params: { ids: string[] }): Promise<Job[]>;
   /** One job with every attempt, or `null`. */
   jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null>;
-  /** A page of jobs, newest first (ties by id). */
+  /** A page of jobs, newest first (ties in reverse insertion order). */
   jobList(params: JobListParams): Promise<JobPage>;
   /** Counts of jobs per state; every state present. O(1): kept by triggers. */
   jobCountByState(): Promise<Record<JobState, number>>;

@@ -21,7 +21,7 @@ async function sixtyTwoJobs(db: string, dir: string): Promise<void> {
 }
 
 storeTest(
-  "list shows 50 jobs newest first, ties by id, and --limit changes how many",
+  "list shows 50 jobs newest first, ties newest enqueued first, and --limit changes how many",
   async (tmp) => {
     await sixtyTwoJobs(tmp.db, tmp.dir);
     const jobs = await cliJson<Job[]>(["list"], { db: tmp.db });

@@ -580,12 +580,17 @@ export function storageConformance(
 
   // --- jobList ---
 
-  test("jobList() lists newest first, ties broken by id descending", async (store) => {
+  test("jobList() lists newest first, ties newest enqueued first", async (store) => {
     await store.jobInsertMany({ jobs: [newJob("b"), newJob("a"), newJob("c")], now: T0 });
     await store.jobInsertMany({ jobs: [newJob("e"), newJob("d")], now: T0 + 1000 });
     await store.jobInsertMany({ jobs: [newJob("0")], now: T0 + 2000 });
     const page = await store.jobList({ limit: 50 });
-    assert.deepEqual(page.jobs.map((j) => j.id), ["0", "e", "d", "c", "b", "a"]);
+    assert.deepEqual(page.jobs.map((j) => j.id), ["0", "d", "e", "c", "a", "b"]);
+    // Not as strings: batch-3 was enqueued before batch-30.
+    const batch = Array.from({ length: 31 }, (_, i) => newJob(`batch-${i + 1}`));
+    await store.jobInsertMany({ jobs: batch, now: T0 + 3000 });
+    const recent = await store.jobList({ limit: 30 });
+    assert.deepEqual(recent.jobs.map((j) => j.id), batch.slice(1).reverse().map((j) => j.id));
     assert.equal(page.nextCursor, null);
   });
 
