@@ -15,7 +15,7 @@ import { benchDrain } from "./drain.ts";
 import { benchPickup } from "./pickup.ts";
 import { figureOf, type Row, row } from "./_result.ts";
 
-const SCENARIO = "8 schedules";
+const SCENARIO = "9 schedules";
 const SCHEDULES = 1000;
 const WORKER_ARGS = ["--queue", "default"];
 

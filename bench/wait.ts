@@ -16,7 +16,7 @@ import { percentile, run, sleep, spawn, waitFor } from "./_process.ts";
 import { figureOf, type Row, row, SQLITE_BASELINE } from "./_result.ts";
 import { startWorkers, stopWorkers } from "./_workers.ts";
 
-const SCENARIO = "7 wait";
+const SCENARIO = "8 wait";
 
 /** How long a `wait` process is given to start and subscribe before its job is let go. */
 const SETTLE_MS = 1500;
