@@ -34,17 +34,10 @@ export const CRON_NICKNAMES = ["@hourly", "@daily", "@weekly", "@monthly", "@yea
 const FIELD_NAMES_6 = ["second", "minute", "hour", "day of month", "month", "day of week"];
 
 /** The job a schedule enqueues at each due time: a job's fields without id or times. */
-export interface ScheduleJob {
-  command: string;
-  queue: string;
-  priority: number;
-  max_retries: number | null;
-  timeout: number | null;
-  env: Record<string, string> | null;
-  cwd: string | null;
+export type ScheduleJob = Omit<NewJob, "id" | "run_at" | "after" | "key" | "retry_on"> & {
   /** Failures that are retried (SPEC 12); absent retries every failure. */
   retry_on?: RetryOn[] | undefined;
-}
+};
 
 /** A schedule as stored; times are epoch milliseconds. */
 export interface Schedule {
