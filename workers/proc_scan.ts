@@ -108,51 +108,93 @@ function hasEntry(haystack: Uint8Array, needle: Uint8Array): boolean {
   return false;
 }
 
+/** Kernel threads have no environment, and an exiting process has none left. */
+const PF_EXITING = 0x4;
+const PF_KTHREAD = 0x200000;
+
+/**
+ * Whether a live process showing an empty environment may be mid-`execve`:
+ * the kernel installs the new program's memory before it writes its
+ * arguments and environment there, and `/proc/<pid>/environ` reads empty in
+ * between. Zombies, exiting processes and kernel threads read empty for good;
+ * so does a process run with `env -i`, but it still has its arguments.
+ */
+export function mayBeInExec(pid: number): boolean {
+  const cmdline = readFile(`/proc/${pid}/cmdline`);
+  if (cmdline === null || cmdline.length > 0) return false;
+  const stat = readFile(`/proc/${pid}/stat`);
+  if (stat === null) return false;
+  const text = decoder.decode(stat);
+  // Field 2 (comm) may hold spaces and parentheses: split after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  const flags = Number(fields[6]);
+  return state !== "Z" && state !== "X" && (flags & (PF_EXITING | PF_KTHREAD)) === 0;
+}
+
+/** One pass: the processes carrying a cookie, and whether one may be mid-exec. */
+function scan(needles: Uint8Array[], since: ScanSince | undefined) {
+  const pids = candidatePids(since) ?? allPids();
+  const found: number[] = [];
+  let unsettled = false;
+  for (const pid of pids) {
+    if (pid === Deno.pid) continue;
+    if (pidExistsFfi(pid) === false) continue; // most probed pids are gone: skip the open
+    // null: gone, a thread's tid, or not ours to read.
+    const environ = readFile(`/proc/${pid}/environ`);
+    if (environ === null) continue;
+    if (needles.some((needle) => hasEntry(environ, needle))) found.push(pid);
+    else if (environ.length === 0 && !unsettled) unsettled = mayBeInExec(pid);
+  }
+  return { found, unsettled };
+}
+
+function needlesOf(cookie: string | string[]): Uint8Array[] {
+  return (typeof cookie === "string" ? [cookie] : cookie).map((value) =>
+    encoder.encode(`${RUN_COOKIE_VAR}=${value}`)
+  );
+}
+
 /**
  * Live processes whose environment carries `cookie` (or one of several:
  * one pass over /proc for many runs). Zombies have no environment.
  * With `since`, a young job probes only the pids allocated after its shell.
  */
 export function pidsWithCookie(cookie: string | string[], since?: ScanSince): number[] {
-  const needles = (typeof cookie === "string" ? [cookie] : cookie).map((value) =>
-    encoder.encode(`${RUN_COOKIE_VAR}=${value}`)
-  );
-  if (needles.length === 0) return [];
-  const pids = candidatePids(since) ?? allPids();
-  const found: number[] = [];
-  for (const pid of pids) {
-    if (pid === Deno.pid) continue;
-    if (pidExistsFfi(pid) === false) continue; // most probed pids are gone: skip the open
-    // null: gone, a thread's tid, or not ours to read.
-    const environ = readFile(`/proc/${pid}/environ`);
-    if (environ !== null && needles.some((needle) => hasEntry(environ, needle))) found.push(pid);
-  }
-  return found;
+  const needles = needlesOf(cookie);
+  return needles.length === 0 ? [] : scan(needles, since).found;
 }
+
+/** How many scans a signal may take before it gives up on what keeps appearing. */
+const MAX_ROUNDS = 200;
 
 /**
  * Sends `signal` to every process carrying `cookie`; returns how many were
  * signalled. With SIGKILL it scans again until none is left (a process just
  * killed shows its environment until it has exited), so what it returns is
- * gone. A pid is signalled microseconds after its environment matched: it
- * cannot be reused in between short of a full wrap of the pid space.
+ * gone. A scan that meets a process mid-exec, whose environment cannot be
+ * read yet, looks again: a child of the job exec'ing just then would
+ * otherwise be missed. A pid is signalled microseconds after its
+ * environment matched: it cannot be reused in between short of a full wrap
+ * of the pid space.
  */
 export async function signalByCookie(
   cookie: string | string[],
   signal: Deno.Signal,
   since?: ScanSince,
 ): Promise<number> {
+  const needles = needlesOf(cookie);
   const signalled = new Set<number>();
-  for (let round = 0; round < 200; round++) {
-    const pids = pidsWithCookie(cookie, since);
-    if (pids.length === 0) break;
-    for (const pid of pids) {
+  for (let round = 0; round < MAX_ROUNDS && needles.length > 0; round++) {
+    const { found, unsettled } = scan(needles, since);
+    for (const pid of found) {
+      if (signal !== "SIGKILL" && signalled.has(pid)) continue;
       try {
         Deno.kill(pid, signal);
         signalled.add(pid);
       } catch { /* exited meanwhile */ }
     }
-    if (signal !== "SIGKILL") break;
+    if (!unsettled && (found.length === 0 || signal !== "SIGKILL")) break;
     await new Promise((resolve) => setTimeout(resolve, round < 10 ? 1 : 10));
   }
   return signalled.size;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { endOrphans, processAlive, processStartTime } from "../../workers/process_group.ts";
-import { pidsWithCookie } from "../../workers/proc_scan.ts";
+import { mayBeInExec, pidsWithCookie } from "../../workers/proc_scan.ts";
 import { waitFor } from "../_helpers.ts";
 import { within } from "./_worker_process.ts";
 
@@ -88,5 +88,44 @@ Deno.test("pidsWithCookie() with a start point finds processes started after it"
   } finally {
     child.kill("SIGKILL");
     await child.status;
+  }
+});
+
+Deno.test("mayBeInExec() is false for what reads an empty environment for good: env -i, zombie, kernel thread", async () => {
+  // Mid-exec is a window of microseconds; what must never look like it is what
+  // reads empty for good, or a scan would wait for it on every job end.
+  const cleared = new Deno.Command("env", {
+    args: ["-i", "sleep", "30"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // A zombie: a child of `sh` that exits while `sh` does not reap it yet.
+  const parent = new Deno.Command("sh", {
+    args: ["-c", "true & exec sleep 30"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(() => Deno.readTextFileSync(`/proc/${cleared.pid}/cmdline`).startsWith("sleep"), {
+      timeoutMs: 5000,
+      message: "env -i to exec sleep",
+    });
+    assert.equal(Deno.readFileSync(`/proc/${cleared.pid}/environ`).length, 0);
+    assert.equal(mayBeInExec(cleared.pid), false, "env -i: it has its arguments");
+    const zombie = await waitFor(() => {
+      const children = Deno.readTextFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`);
+      const pid = Number(children.trim().split(" ")[0]);
+      return pid > 0 && Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z ") ? pid : null;
+    }, { timeoutMs: 5000, message: "a zombie child" });
+    assert.equal(mayBeInExec(zombie), false, "a zombie");
+    assert.equal(mayBeInExec(2), false, "kthreadd, a kernel thread");
+    assert.equal(mayBeInExec(Deno.pid), false, "this process");
+  } finally {
+    cleared.kill("SIGKILL");
+    parent.kill("SIGKILL");
+    await cleared.status;
+    await parent.status;
   }
 });
