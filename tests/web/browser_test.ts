@@ -52,6 +52,15 @@ function mark(page: Page): Promise<void> {
   });
 }
 
+/**
+ * Clicks `selector` in one step in the page: live rows are re-rendered when
+ * their data moves, so a handle found first may be detached by the click.
+ */
+async function clickNow(page: Page, selector: string): Promise<void> {
+  await page.waitForSelector(selector);
+  await page.evaluate(`document.querySelector(${JSON.stringify(selector)}).click()`);
+}
+
 async function addJob(page: Page, fields: Record<string, string>): Promise<void> {
   for (const [name, value] of Object.entries(fields)) {
     await page.locator(`#add-job [name="${name}"]`).fill(value);
@@ -133,7 +142,7 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     await page.goto(`${base}/dlq`);
     await page.waitForFunction(LIVE);
     await mark(page);
-    await page.click('#live tr[data-job-id="flaky-1"] button[type=submit]');
+    await clickNow(page, '#live tr[data-job-id="flaky-1"] button[type=submit]');
     await page.waitForFunction(`!document.querySelector('#live tr[data-job-id="flaky-1"]')`);
     await page.waitForFunction(FLASH("Job flaky-1 is pending again"));
     await page.waitForFunction(
@@ -180,7 +189,7 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
         `document.querySelector('${row} td[data-col="${col}"]')?.textContent === ${
           JSON.stringify(text)
         }`;
-      await page.click(`${row} form[action$="/pause"] button`);
+      await clickNow(page, `${row} form[action$="/pause"] button`);
       await page.waitForFunction(FLASH("Queue default paused"));
       await page.waitForFunction(cell("state", "paused"));
       const enqueued = await runCli(["enqueue", "--id", "held-1", "--", "true"], { db });
@@ -188,11 +197,15 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       await page.waitForFunction(cell("pending", "1"));
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.ok(await page.evaluate(cell("pending", "1")), "the paused queue ran nothing");
-      await page.locator(`${row} input[name="concurrency"]`).fill("2");
-      await page.click(`${row} form[action$="/concurrency"] button`);
+      // Typed and sent in one step, so that no re-render of the row drops the value.
+      await page.evaluate(`{
+        const form = document.querySelector('${row} form[action$="/concurrency"]');
+        form.querySelector('input[name="concurrency"]').value = "2";
+        form.querySelector("button").click();
+      }`);
       await page.waitForFunction(FLASH("Queue default now has a limit of 2"));
       await page.waitForFunction(cell("limit", "2"));
-      await page.click(`${row} form[action$="/resume"] button`);
+      await clickNow(page, `${row} form[action$="/resume"] button`);
       await page.waitForFunction(FLASH("Queue default resumed"));
       await page.waitForFunction(cell("pending", "0"));
       await page.waitForFunction(cell("state", "active"));
@@ -225,21 +238,19 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       );
       assert.equal(added.code, 0, added.stderr);
       const row = '#live tr[data-schedule="tick"]';
-      // The row is re-rendered at each fire (every 2 s): find and click it in one step.
-      const clickIn = (selector: string) =>
-        page.evaluate(`document.querySelector(${JSON.stringify(selector)}).click()`);
+      // The row is re-rendered at each fire (every 2 s).
       await page.waitForSelector(`${row}[data-paused="no"] td.last time`);
       await page.waitForFunction(
         `document.querySelector('${row} td.last time')?.textContent.endsWith("+00:00")`,
       );
-      await clickIn(`${row} form[action$="/pause"] button`);
+      await clickNow(page, `${row} form[action$="/pause"] button`);
       await page.waitForSelector(`${row}[data-paused="yes"]`);
       await page.waitForFunction(FLASH("Schedule tick paused"));
-      await clickIn(`${row} form[action$="/run"] button`);
+      await clickNow(page, `${row} form[action$="/run"] button`);
       await page.waitForFunction(
         `document.getElementById("flash")?.textContent.startsWith("Enqueued job tick@")`,
       );
-      await clickIn(`${row} form[action$="/resume"] button`);
+      await clickNow(page, `${row} form[action$="/resume"] button`);
       await page.waitForSelector(`${row}[data-paused="no"]`);
       assert.ok(await notReloaded(page), "the schedules page never reloaded");
     }
