@@ -82,6 +82,13 @@ const SQLITE_CANTOPEN = 14;
 const SQLITE_CONSTRAINT = 19;
 const SQLITE_NOTADB = 26;
 
+/** SQLITE_BUSY or SQLITE_LOCKED, also where the driver gives only the message. */
+function isLocked(error: unknown): boolean {
+  const code = sqliteCode(error);
+  if (code !== null) return code === SQLITE_BUSY || code === SQLITE_LOCKED;
+  return error instanceof Error && /database (table )?is locked/.test(error.message);
+}
+
 function sqliteCode(error: unknown): number | null {
   if (error && typeof error === "object" && "errcode" in error) {
     const code = (error as { errcode: unknown }).errcode;
@@ -152,9 +159,11 @@ function parentFolder(path: string): string {
 export function toStorageError(error: unknown, path: string): QueuectlError {
   if (error instanceof QueuectlError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  // Errors from opening carry no result code, only the message.
+  // Errors from opening (and from changing the journal mode) carry no result code, only the message.
   const code = sqliteCode(error) ??
-    (/unable to open database file/.test(detail)
+    (isLocked(error)
+      ? SQLITE_BUSY
+      : /unable to open database file/.test(detail)
       ? SQLITE_CANTOPEN
       : /file is not a database/.test(detail)
       ? SQLITE_NOTADB
@@ -240,19 +249,35 @@ export class SqliteStorage implements Storage {
         "upgrade queuectl",
       );
     }
-    if (version === SCHEMA_VERSION) {
-      // Reading the mode is cheap; setting it needs a write lock only once.
-      const mode = this.#db.prepare("PRAGMA journal_mode").get()!.journal_mode;
-      if (mode !== "wal") this.#db.exec("PRAGMA journal_mode = WAL");
-      return;
-    }
-    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#useWal();
+    if (version === SCHEMA_VERSION) return;
     this.#write(() => {
       // Re-read inside the lock: another process may have migrated meanwhile.
       const current = this.#db.prepare("PRAGMA user_version").get()!.user_version as number;
       for (let i = current; i < SCHEMA_VERSION; i++) this.#db.exec(MIGRATIONS[i]!);
       this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     });
+  }
+
+  /**
+   * Switches the database to WAL (it stays so: reading the mode is cheap,
+   * setting it takes the database for itself once). SQLite does not wait
+   * for that lock, so when another process has the database open meanwhile,
+   * as when two processes create it at once, this retries until the busy
+   * timeout has passed.
+   */
+  #useWal(): void {
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    for (let pauseMs = 1;; pauseMs = Math.min(pauseMs * 2, 50)) {
+      try {
+        if (this.#db.prepare("PRAGMA journal_mode").get()!.journal_mode === "wal") return;
+        this.#db.exec("PRAGMA journal_mode = WAL");
+        return;
+      } catch (error) {
+        if (!isLocked(error) || Date.now() > deadline) throw error;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+      }
+    }
   }
 
   #stmt(sql: string): StatementSync {

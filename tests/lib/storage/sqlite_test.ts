@@ -72,6 +72,33 @@ Deno.test("SqliteStorage.open() creates the schema at the current version in WAL
   assert.equal(pragma(tmp.db, "journal_mode"), "wal");
 });
 
+Deno.test("SqliteStorage.open() of a new database waits while another process holds it", async () => {
+  // SQLite does not wait to switch a database to WAL while another process
+  // writes it: two processes creating one database at once (the other one
+  // migrating it) failed with "database is locked" until open() retried.
+  await using tmp = await withTempDb();
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { DatabaseSync } from "node:sqlite";
+       const db = new DatabaseSync(${JSON.stringify(tmp.db)});
+       db.exec("BEGIN IMMEDIATE; CREATE TABLE held (x);");
+       console.log("held");
+       setTimeout(() => db.exec("COMMIT"), 300);`,
+    ],
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  assert.equal((await reader.read()).value?.trim(), "held");
+  const store = SqliteStorage.open(tmp.db);
+  await store.close();
+  reader.releaseLock();
+  await holder.stdout.cancel().catch(() => {});
+  assert.equal((await holder.status).code, 0);
+  assert.equal(pragma(tmp.db, "user_version"), SCHEMA_VERSION);
+  assert.equal(pragma(tmp.db, "journal_mode"), "wal");
+});
+
 Deno.test("SqliteStorage.open() on an existing database keeps its jobs and counts", async () => {
   await using tmp = await withTempDb();
   {
