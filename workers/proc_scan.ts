@@ -117,7 +117,9 @@ const PF_KTHREAD = 0x200000;
  * the kernel installs the new program's memory before it writes its
  * arguments and environment there, and `/proc/<pid>/environ` reads empty in
  * between. Zombies, exiting processes and kernel threads read empty for good;
- * so does a process run with `env -i`, but it still has its arguments.
+ * so does a process run with `env -i`, but it still has its arguments. A
+ * child of this process mid-exec is a job shell this worker is starting,
+ * never a job's descendant: it is not waited for.
  */
 export function mayBeInExec(pid: number): boolean {
   const cmdline = readFile(`/proc/${pid}/cmdline`);
@@ -129,7 +131,8 @@ export function mayBeInExec(pid: number): boolean {
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   const flags = Number(fields[6]);
-  return state !== "Z" && state !== "X" && (flags & (PF_EXITING | PF_KTHREAD)) === 0;
+  if (state === "Z" || state === "X" || (flags & (PF_EXITING | PF_KTHREAD)) !== 0) return false;
+  return Number(fields[1]) !== Deno.pid;
 }
 
 /** One pass: the processes carrying a cookie, and whether one may be mid-exec. */
