@@ -7,14 +7,15 @@ import { poolSize, SlotPool, SLOTS_PER_WEB_WORKER } from "../../workers/slot_poo
 import { storeTest } from "../_helpers.ts";
 import { enqueueMany, startWorker, waitForCount } from "./_worker_process.ts";
 
-Deno.test("poolSize() starts one Web Worker per core, more only past the slots one may run", () => {
-  assert.equal(poolSize(1, 2), 1);
-  assert.equal(poolSize(4, 2), 2);
-  assert.equal(poolSize(4, 8), 4, "never more Web Workers than slots");
-  assert.equal(poolSize(16, 2), 2);
-  assert.equal(poolSize(64, 2), 64 / SLOTS_PER_WEB_WORKER);
-  assert.equal(poolSize(256, 2), 256 / SLOTS_PER_WEB_WORKER);
-  assert.equal(poolSize(64, 16), 16);
+Deno.test("poolSize() starts one Web Worker per SLOTS_PER_WEB_WORKER slots, at least one", () => {
+  assert.equal(SLOTS_PER_WEB_WORKER, 8);
+  assert.equal(poolSize(1), 1);
+  assert.equal(poolSize(4), 1);
+  assert.equal(poolSize(8), 1);
+  assert.equal(poolSize(9), 2);
+  assert.equal(poolSize(16), 2);
+  assert.equal(poolSize(64), 8);
+  assert.equal(poolSize(256), 32);
 });
 
 Deno.test("the slot pool spreads a claim over its Web Workers, fewest jobs first", () => {
