@@ -21,6 +21,14 @@ import type { CommandResult } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 
 /** All a completer needs of a store (tests pass a fake). */
+/**
+ * How long a process start waits to be written with what comes next. A job
+ * that ends meanwhile has its start and its finish in one transaction; a
+ * crash meanwhile loses only the process group, and the run's cookie still
+ * finds its processes (`proc_scan.ts`).
+ */
+export const START_DELAY_MS = 50;
+
 export type CompleterStore = Pick<Storage, "now" | "runRecordMany">;
 
 type JobEnd = Extract<SupervisorEvent, { type: "job:end" }>;
@@ -47,6 +55,8 @@ export interface CompleterOptions {
   onFinishesWritten?: (count: number) => void;
   /** Wait before trying a failed flush again (default 500 ms). */
   retryMs?: number;
+  /** How long a process start may wait for company (default {@linkcode START_DELAY_MS}). */
+  startDelayMs?: number;
 }
 
 /** The record of a finish and the event to emit once it is written. */
@@ -116,6 +126,7 @@ export class Completer {
   #writing: Promise<void> = Promise.resolve();
   #flushQueued = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #startTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
 
   constructor(options: CompleterOptions) {
@@ -137,7 +148,11 @@ export class Completer {
       pgid: pid,
       procStart,
     });
-    this.#queueFlush();
+    // A short job's start goes out with its finish, one write instead of two.
+    this.#startTimer ??= setTimeout(() => {
+      this.#startTimer = undefined;
+      this.#queueFlush();
+    }, this.#options.startDelayMs ?? START_DELAY_MS);
   }
 
   /** A running job's output so far (only the newest snapshot of a job is written). */
@@ -164,6 +179,7 @@ export class Completer {
   async close(timeoutMs = 5000): Promise<void> {
     this.#closing = true;
     clearTimeout(this.#retryTimer);
+    this.#queueFlush();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.#writing;
@@ -194,6 +210,8 @@ export class Completer {
 
   async #flush(): Promise<void> {
     this.#flushQueued = false;
+    clearTimeout(this.#startTimer);
+    this.#startTimer = undefined;
     const starts = this.#starts.splice(0);
     const outputs = new Map(this.#outputs);
     this.#outputs.clear();

@@ -9,6 +9,9 @@
 import type { FromJobWorker, ToJobWorker } from "./messages.ts";
 import { runCommand, runCommandSettled } from "./run_command.ts";
 
+/** How long a job's `started` report waits to go out with its `finished`. */
+export const START_POST_DELAY_MS = 50;
+
 /**
  * A handler of `run` and `kill` messages that posts its reports through
  * `post`; `run` is replaceable for tests.
@@ -16,6 +19,7 @@ import { runCommand, runCommandSettled } from "./run_command.ts";
 export function jobRunner(
   post: (message: FromJobWorker) => void,
   run: typeof runCommand = runCommand,
+  startDelayMs = START_POST_DELAY_MS,
 ): (message: Extract<ToJobWorker, { type: "run" | "kill" }>) => void {
   const running = new Map<string, AbortController>();
   return (message) => {
@@ -25,13 +29,30 @@ export function jobRunner(
         const controller = new AbortController();
         running.set(request.id, controller);
         const { id, attempt } = request;
+        // The start is posted a moment later, or just before the finish if the
+        // job ends first: one wake-up of the supervisor for a short job, and
+        // none while its process is starting (on 2 cores they compete).
+        let started: FromJobWorker | null = null;
+        let startTimer: ReturnType<typeof setTimeout> | undefined;
+        const postStarted = () => {
+          clearTimeout(startTimer);
+          if (started) post(started);
+          started = null;
+        };
         void runCommandSettled(request, {
           signal: controller.signal,
-          onStart: (pid, procStart) => post({ type: "started", id, attempt, pid, procStart }),
-          onOutput: (stdout, stderr) => post({ type: "output", id, attempt, stdout, stderr }),
+          onStart: (pid, procStart) => {
+            started = { type: "started", id, attempt, pid, procStart };
+            startTimer = setTimeout(postStarted, startDelayMs);
+          },
+          onOutput: (stdout, stderr) => {
+            postStarted();
+            post({ type: "output", id, attempt, stdout, stderr });
+          },
         }, run).then((result) => {
           // Always reached: runCommandSettled never rejects.
           running.delete(id);
+          postStarted();
           post({ type: "finished", id, attempt, result });
         });
         break;
