@@ -2,7 +2,7 @@
  * The firer of schedules: every worker process (and dashboard with
  * `--workers`) runs one beside its supervisor. It sleeps on a timer until
  * the earliest next due time of all schedules, fires what is due, and
- * sleeps again; a change hint from the store (`watchChanges`: a schedule
+ * sleeps again; a change hint from the store (its supervisor's `watchChanges`: a schedule
  * added, paused, resumed or fired elsewhere) re-reads that time, so there
  * is no polling every second.
  *
@@ -25,6 +25,12 @@ export interface SchedulerOptions {
    * change hint was lost (default one minute).
    */
   maxSleepMs?: number | undefined;
+  /**
+   * Open a change watch of its own (default). False when its owner forwards
+   * the change hints it hears anyway (`hint()`): one watch less per process,
+   * and each watch pays for every commit.
+   */
+  watch?: boolean;
 }
 
 /** Change hints come with every commit: re-read the next due time at most this often. */
@@ -60,7 +66,7 @@ export class Scheduler {
   start(): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    this.#watch = this.#store.watchChanges(() => this.#hint());
+    if (this.#options.watch !== false) this.#watch = this.#store.watchChanges(() => this.hint());
     this.#loop();
   }
 
@@ -130,7 +136,7 @@ export class Scheduler {
   }
 
   /** A change hint: re-read the next due time soon (at most every REREAD_MIN_GAP_MS). */
-  #hint(): void {
+  hint(): void {
     // After a failed pass only the retry timer runs the next one.
     if (!this.#running || this.#failed) return;
     if (this.#busy) {
@@ -180,23 +186,26 @@ export class Scheduler {
       const sleep = Math.max(0, Math.min(delay, this.#options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS));
       this.#timer = setTimeout(() => this.#loop(), sleep);
       // Hints that came during the pass: one more read, after the minimum gap.
-      if (this.#again) this.#hint();
+      if (this.#again) this.hint();
       this.#again = false;
     })();
   }
 }
 
-/** The firer as one of a supervisor's maintenance components. */
+/** The firer as one of a supervisor's maintenance components, on the supervisor's change feed. */
 export function scheduling(): Maintenance {
   let scheduler: Scheduler | undefined;
   return {
     name: "scheduler",
     start(context) {
-      scheduler = new Scheduler({ store: context.store, onEvent: context.emit });
+      scheduler = new Scheduler({ store: context.store, onEvent: context.emit, watch: false });
       scheduler.start();
     },
     async stop() {
       await scheduler?.stop();
+    },
+    wake() {
+      scheduler?.hint();
     },
   };
 }
