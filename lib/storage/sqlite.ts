@@ -210,8 +210,9 @@ export class SqliteStorage implements Storage {
   /** A file beside the database that every commit touches, for {@linkcode watchChanges}. */
   #wakePath: string | null;
   #wakeFile: Deno.FsFile | null = null;
-  /** Open watches, closed with the store. */
-  #watches = new Set<{ close(): void }>();
+  /** The file watch shared by every {@linkcode watchChanges} caller, and their callbacks. */
+  #watcher: Deno.FsWatcher | null = null;
+  #listeners = new Set<() => void>();
   #wakeByte = new Uint8Array(1);
 
   private constructor(location: string, db: DatabaseSync) {
@@ -343,17 +344,32 @@ export class SqliteStorage implements Storage {
    * Watches the wake file, never the database's own files: the file
    * watcher opens and closes the files it reports on, and closing any
    * descriptor of a SQLite file drops this process's POSIX locks on it
-   * (which lets another process delete the WAL under us).
+   * (which lets another process delete the WAL under us). One file watch
+   * serves every caller of this store: it opens, stats and resolves the
+   * file once per event and watch, and a worker hears every commit.
    */
   watchChanges(onChange: () => void): { close(): void } {
-    if (this.#wakePath === null) return { close() {} };
-    let watcher: Deno.FsWatcher;
-    try {
-      Deno.writeFileSync(this.#wakePath, this.#wakeByte, { create: true, append: true });
-      watcher = Deno.watchFs(this.#wakePath, { recursive: false });
-    } catch {
+    if (this.#wakePath === null || (!this.#watcher && !this.#startWatcher())) {
       return { close() {} }; // no watch here: callers poll slowly as well
     }
+    const listener = () => onChange(); // one entry per call, even for the same function
+    this.#listeners.add(listener);
+    return {
+      close: () => {
+        if (this.#listeners.delete(listener) && this.#listeners.size === 0) this.#stopWatcher();
+      },
+    };
+  }
+
+  #startWatcher(): boolean {
+    let watcher: Deno.FsWatcher;
+    try {
+      Deno.writeFileSync(this.#wakePath!, this.#wakeByte, { create: true, append: true });
+      watcher = Deno.watchFs(this.#wakePath!, { recursive: false });
+    } catch {
+      return false;
+    }
+    this.#watcher = watcher;
     let queued = false;
     (async () => {
       try {
@@ -362,24 +378,21 @@ export class SqliteStorage implements Storage {
           queued = true;
           queueMicrotask(() => {
             queued = false;
-            onChange();
+            for (const listener of [...this.#listeners]) listener();
           });
         }
       } catch {
         // closed
       }
     })();
-    const watches = this.#watches;
-    const watch = {
-      close() {
-        watches.delete(watch);
-        try {
-          watcher.close();
-        } catch { /* already closed */ }
-      },
-    };
-    watches.add(watch);
-    return watch;
+    return true;
+  }
+
+  #stopWatcher(): void {
+    try {
+      this.#watcher?.close();
+    } catch { /* already closed */ }
+    this.#watcher = null;
   }
 
   #read<T>(fn: () => T): T {
@@ -412,7 +425,8 @@ export class SqliteStorage implements Storage {
   }
 
   close(): Promise<void> {
-    for (const watch of [...this.#watches]) watch.close();
+    this.#listeners.clear();
+    this.#stopWatcher();
     this.#wakeFile?.close();
     this.#wakeFile = null;
     if (this.#db.isOpen) this.#db.close();
