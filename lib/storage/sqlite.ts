@@ -373,8 +373,9 @@ export class SqliteStorage implements Storage {
     let queued = false;
     (async () => {
       try {
-        for await (const _event of watcher) {
-          if (queued) continue;
+        for await (const event of watcher) {
+          // A writer closing the file (at the end of each CLI command) says nothing new.
+          if (queued || event.kind === "access") continue;
           queued = true;
           queueMicrotask(() => {
             queued = false;

@@ -4,7 +4,7 @@ import { StorageError } from "../../../lib/errors.ts";
 import { JOB_STATES } from "../../../lib/job.ts";
 import { SCHEMA_VERSION } from "../../../lib/storage/schema.ts";
 import { SqliteStorage } from "../../../lib/storage/sqlite.ts";
-import { withTempDb } from "../../_helpers.ts";
+import { waitFor, withTempDb } from "../../_helpers.ts";
 import { makeReadOnly, readOnlySkipReason } from "./_read_only.ts";
 import { SCHEMA_V1 } from "./_schema_v1.ts";
 import { storageConformance } from "./conformance.ts";
@@ -70,6 +70,27 @@ Deno.test("SqliteStorage.open() creates the schema at the current version in WAL
   assert.equal(pragma(tmp.db, "user_version"), SCHEMA_VERSION);
   assert.ok(SCHEMA_VERSION >= 1);
   assert.equal(pragma(tmp.db, "journal_mode"), "wal");
+});
+
+Deno.test("SqliteStorage.watchChanges() hears another store's commit, not its closing", async () => {
+  // Every CLI command closes its store, which closes the wake file it wrote:
+  // that woke every worker a second time for nothing.
+  await using tmp = await withTempDb();
+  await using store = SqliteStorage.open(tmp.db);
+  let calls = 0;
+  const watch = store.watchChanges(() => calls++);
+  try {
+    const other = SqliteStorage.open(tmp.db);
+    await other.jobInsertMany({ jobs: [newJob("a")], now: T0 });
+    await waitFor(() => calls > 0, { message: "the watch to hear the insert" });
+    await other.close();
+    const seen = calls;
+    // Absence cannot be awaited: give a stray event the time a real one takes, several times over.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(calls, seen, "the other store's close woke the watch");
+  } finally {
+    watch.close();
+  }
 });
 
 Deno.test("SqliteStorage.open() of a new database waits while another process holds it", async () => {
