@@ -53,6 +53,18 @@ export function readFile(path: string): Uint8Array | null {
   }
 }
 
+/**
+ * The fields of `/proc/<pid>/stat` after the command name (the first is the
+ * state letter, field 3 of proc(5)), or `null` when the process is gone.
+ */
+export function statFields(pid: number): string[] | null {
+  const bytes = readFile(`/proc/${pid}/stat`);
+  if (bytes === null) return null;
+  const stat = decoder.decode(bytes);
+  // Field 2 (comm) may hold spaces and parentheses: split after the last ")".
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 function readNumber(path: string): number | null {
   const bytes = readFile(path);
   if (bytes === null) return null;
@@ -124,11 +136,8 @@ const PF_KTHREAD = 0x200000;
 export function mayBeInExec(pid: number): boolean {
   const cmdline = readFile(`/proc/${pid}/cmdline`);
   if (cmdline === null || cmdline.length > 0) return false;
-  const stat = readFile(`/proc/${pid}/stat`);
-  if (stat === null) return false;
-  const text = decoder.decode(stat);
-  // Field 2 (comm) may hold spaces and parentheses: split after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(pid);
+  if (fields === null) return false;
   const state = fields[0];
   const flags = Number(fields[6]);
   if (state === "Z" || state === "X" || (flags & (PF_EXITING | PF_KTHREAD)) !== 0) return false;

@@ -3,7 +3,7 @@
  * whole tree can be signalled, and its start time tells a live orphan from
  * a reused pid after a crash.
  */
-import { readFile, signalByCookie } from "./proc_scan.ts";
+import { signalByCookie, statFields } from "./proc_scan.ts";
 
 /** What /proc tells of a process: its state letter, process group and start time. */
 export interface ProcessStat {
@@ -15,11 +15,8 @@ export interface ProcessStat {
 
 /** Reads /proc/<pid>/stat, or `null` when the process is gone (or not Linux). */
 export function processStat(pid: number): ProcessStat | null {
-  const bytes = readFile(`/proc/${pid}/stat`);
-  if (bytes === null) return null;
-  const stat = new TextDecoder().decode(bytes);
-  // Field 2 (comm) may hold spaces and parentheses: split after the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(pid);
+  if (fields === null) return null;
   return { state: fields[0]!, pgrp: Number(fields[2]), startTime: fields[19]! };
 }
 
