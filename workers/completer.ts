@@ -20,7 +20,6 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 
-/** All a completer needs of a store (tests pass a fake). */
 /**
  * How long a process start waits to be written with what comes next. A job
  * that ends meanwhile has its start and its finish in one transaction; a
@@ -29,6 +28,7 @@ import { describeOutcome, toRunOutcome } from "./outcome.ts";
  */
 export const START_DELAY_MS = 50;
 
+/** All a completer needs of a store (tests pass a fake). */
 export type CompleterStore = Pick<Storage, "now" | "runRecordMany">;
 
 type JobEnd = Extract<SupervisorEvent, { type: "job:end" }>;

@@ -12,7 +12,12 @@ import type {
   RunOutputUpdate,
   RunStart,
 } from "../../lib/storage/storage.ts";
-import { type AttemptEnd, Completer, type CompleterStore } from "../../workers/completer.ts";
+import {
+  type AttemptEnd,
+  Completer,
+  type CompleterStore,
+  START_DELAY_MS,
+} from "../../workers/completer.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import type { CommandOutcome } from "../../workers/messages.ts";
 import { waitFor } from "../_helpers.ts";
@@ -114,6 +119,24 @@ Deno.test("the completer writes what arrived together in one runRecordMany", asy
   assert.deepEqual(ends(events).map((e) => [e.id, e.state, e.applied]), [["b", "completed", true]]);
   assert.deepEqual(written, [1]);
   assert.equal(completer.pending, 0);
+});
+
+Deno.test("a start waits for its finish: one write for a short job, the start alone after the delay", async () => {
+  const { completer, calls } = setup();
+  completer.started("short", 1, 101, null);
+  completer.finished(end("short", { kind: "succeeded" }));
+  await waitFor(() => calls.length === 1, { message: "the short job's write" });
+  assert.deepEqual(calls[0]!.starts.map((s) => s.id), ["short"]);
+  assert.deepEqual(calls[0]!.finishes.map((f) => f.id), ["short"]);
+
+  const before = performance.now();
+  completer.started("long", 1, 102, null);
+  await waitFor(() => calls.length === 2, { message: "the long job's start to be written" });
+  assert.ok(performance.now() - before >= START_DELAY_MS - 1, "the start did not wait");
+  assert.deepEqual(calls[1]!.starts.map((s) => s.id), ["long"]);
+  assert.deepEqual(calls[1]!.finishes, []);
+  await completer.close();
+  assert.equal(calls.length, 2);
 });
 
 Deno.test("the completer flushes one at a time: what comes during a write goes in the next", async () => {

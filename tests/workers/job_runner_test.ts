@@ -117,3 +117,24 @@ Deno.test(
     assert.deepEqual(failed, []);
   },
 );
+
+Deno.test("started is posted before finished: with it for a short job, on its own for a long one", async () => {
+  const posted: { message: FromJobWorker; at: number }[] = [];
+  const handle = jobRunner(
+    (message) => posted.push({ message, at: performance.now() }),
+    undefined,
+    30,
+  );
+  handle({ type: "run", request: request("short", "true") });
+  handle({ type: "run", request: request("long", "sleep 1") });
+  await waitFor(() => posted.filter((p) => p.message.type === "finished").length === 2, {
+    timeoutMs: 15_000,
+    message: "both to finish",
+  });
+  const of = (id: string) => posted.filter((p) => p.message.id === id);
+  assert.deepEqual(of("short").map((p) => p.message.type), ["started", "finished"]);
+  assert.deepEqual(of("long").map((p) => p.message.type), ["started", "finished"]);
+  // The long job's start went out while it ran (after 30 ms), not with its end a second later.
+  const [started, finished] = of("long");
+  assert.ok(finished!.at - started!.at > 500, "the long job's start waited for its end");
+});
