@@ -17,15 +17,11 @@ export async function runScheduleNow(store: Storage, name: string): Promise<Job>
   if (!schedule) throw scheduleNotFound(name);
   const now = store.now();
   const jobs = scheduleJobs(schedule, [now]);
-  const result = await store.scheduleFire({
-    name,
-    expectedNextRunAt: null,
-    nextRunAt: null,
-    jobs,
-    missed: 0,
+  const [result] = await store.scheduleFireMany({
+    fires: [{ name, expectedNextRunAt: null, nextRunAt: null, jobs, missed: 0 }],
     now,
   });
-  if (result.inserted.length === 0) {
+  if (result!.inserted.length === 0) {
     throw new ConflictError(
       `Cannot run schedule "${name}" now: a job with its key "${
         scheduleKey(name)

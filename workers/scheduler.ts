@@ -7,7 +7,7 @@
  * is no polling every second.
  *
  * Many firers may wake for one due time, on one host or many: each fire is
- * the store's guarded `scheduleFire` (advance of the next due time and the
+ * the store's guarded `scheduleFireMany` (advance of the next due time and the
  * job insert in one transaction), so exactly one of them enqueues the job.
  * What to enqueue (catch-up of missed times) is the pure `planFire()`.
  */

@@ -1705,11 +1705,13 @@ export class PostgresStorage implements Storage {
   }
 
   jobNextRetryAt(): Promise<number | null> {
+    return this.#earliest("SELECT min(next_run_at) AS at FROM jobs WHERE state = 'failed'");
+  }
+
+  /** The `at` of a `SELECT min(…) AS at` read, or `null` when no row has one. */
+  #earliest(sql: string): Promise<number | null> {
     return this.#call(async () => {
-      const [row] = await this.#q(
-        this.#sql,
-        "SELECT min(next_run_at) AS at FROM jobs WHERE state = 'failed'",
-      );
+      const [row] = await this.#q(this.#sql, sql);
       return (row?.at as number | null | undefined) ?? null;
     });
   }
@@ -1823,11 +1825,6 @@ export class PostgresStorage implements Storage {
     );
   }
 
-  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult> {
-    const { now, ...fire } = params;
-    return this.scheduleFireMany({ fires: [fire], now }).then((results) => results[0]!);
-  }
-
   scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
     const { fires, now } = params;
     if (fires.length === 0) return Promise.resolve([]);
@@ -1925,13 +1922,7 @@ export class PostgresStorage implements Storage {
   }
 
   scheduleNextDueAt(): Promise<number | null> {
-    return this.#call(async () => {
-      const [row] = await this.#q(
-        this.#sql,
-        "SELECT min(next_run_at) AS at FROM schedules WHERE NOT paused",
-      );
-      return (row?.at as number | null | undefined) ?? null;
-    });
+    return this.#earliest("SELECT min(next_run_at) AS at FROM schedules WHERE NOT paused");
   }
 
   scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {

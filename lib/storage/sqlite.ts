@@ -1290,12 +1290,15 @@ export class SqliteStorage implements Storage {
   }
 
   jobNextRetryAt(): Promise<number | null> {
+    return this.#earliest(
+      "SELECT min(next_run_at) AS at FROM jobs INDEXED BY jobs_retry_due WHERE state = 'failed'",
+    );
+  }
+
+  /** The `at` of a `SELECT min(…) AS at` read, or `null` when no row has one. */
+  #earliest(sql: string): Promise<number | null> {
     return this.#promise(() =>
-      this.#read(() =>
-        (this.#get(
-          "SELECT min(next_run_at) AS at FROM jobs INDEXED BY jobs_retry_due WHERE state = 'failed'",
-        )?.at as number | null | undefined) ?? null
-      )
+      this.#read(() => (this.#get(sql)?.at as number | null | undefined) ?? null)
     );
   }
 
@@ -1404,11 +1407,6 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult> {
-    const { now, ...fire } = params;
-    return this.scheduleFireMany({ fires: [fire], now }).then((results) => results[0]!);
-  }
-
   scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
     const { fires, now } = params;
     return this.#promise(() => {
@@ -1481,12 +1479,8 @@ export class SqliteStorage implements Storage {
   }
 
   scheduleNextDueAt(): Promise<number | null> {
-    return this.#promise(() =>
-      this.#read(() =>
-        (this.#get(
-          "SELECT min(next_run_at) AS at FROM schedules INDEXED BY schedules_due WHERE paused = 0",
-        )?.at as number | null | undefined) ?? null
-      )
+    return this.#earliest(
+      "SELECT min(next_run_at) AS at FROM schedules INDEXED BY schedules_due WHERE paused = 0",
     );
   }
 

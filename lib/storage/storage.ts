@@ -97,7 +97,7 @@ export interface FinishedCount {
   failed: number;
 }
 
-/** One schedule's due time(s) to fire: see {@linkcode Storage.scheduleFire}. */
+/** One schedule's due time(s) to fire: see {@linkcode Storage.scheduleFireMany}. */
 export interface ScheduleFire {
   name: string;
   /** The next due time the firer read; `null` for `schedule run` (no guard, no advance). */
@@ -109,7 +109,7 @@ export interface ScheduleFire {
   missed: number;
 }
 
-/** What {@linkcode Storage.scheduleFire} did. */
+/** What {@linkcode Storage.scheduleFireMany} did for one schedule. */
 export interface ScheduleFireResult {
   /**
    * Whether this call fired: false when another process fired that due
@@ -441,26 +441,21 @@ export interface Storage extends AsyncDisposable {
     params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
   ): Promise<Schedule>;
   /**
-   * Fires one schedule, exactly once per due time across processes and
-   * hosts: in ONE transaction, a guarded advance of its next due time
-   * (`next_run_at` from `expectedNextRunAt` to `nextRunAt`, only while it
-   * is still `expectedNextRunAt` and the schedule is not paused) and the
-   * insert of `jobs`. When the guard fails nothing is written (`fired`
-   * false). A job whose key is held by an active job (a schedule without
-   * `overlap` gives its jobs the key `schedule:<name>`), or whose id is
-   * taken, is left out (`skipped`, counted in the schedule's `skipped`).
-   * `missed` adds to the schedule's missed count (catch-up).
-   *
+   * Fires schedules, each exactly once per due time across processes and
+   * hosts: for each, a guarded advance of its next due time (`next_run_at`
+   * from `expectedNextRunAt` to `nextRunAt`, only while it is still
+   * `expectedNextRunAt` and the schedule is not paused) and the insert of
+   * its `jobs`. When a guard fails nothing of that schedule is written
+   * (`fired` false). A job whose key is held by an active job (a schedule
+   * without `overlap` gives its jobs the key `schedule:<name>`), or whose
+   * id is taken, is left out (`skipped`, counted in the schedule's
+   * `skipped`). `missed` adds to the schedule's missed count (catch-up).
    * With `expectedNextRunAt` null (`schedule run`), the next due time is
    * left alone and a skip is not counted.
-   */
-  scheduleFire(params: ScheduleFire & { now: number }): Promise<ScheduleFireResult>;
-  /**
-   * Fires several schedules in ONE transaction, each with the guarantees
-   * of {@linkcode scheduleFire} (its guard decides for it alone): a firer
-   * with many schedules due at once commits and wakes workers once. Rows
-   * are locked in name order, so firers on many hosts never deadlock.
-   * Results in the order of `fires`.
+   *
+   * All in ONE transaction: a firer with many schedules due at once commits
+   * and wakes workers once. Rows are locked in name order, so firers on
+   * many hosts never deadlock. Results in the order of `fires`.
    */
   scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]>;
   /** The earliest next due time of the schedules not paused, or `null`: the firer's timer. */

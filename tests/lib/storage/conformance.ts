@@ -21,8 +21,23 @@ import {
   type NewJob,
 } from "../../../lib/job.ts";
 import type { NewSchedule } from "../../../lib/schedule.ts";
-import type { ClaimedJob, RunFinish, Storage } from "../../../lib/storage/storage.ts";
+import type {
+  ClaimedJob,
+  RunFinish,
+  ScheduleFire,
+  ScheduleFireResult,
+  Storage,
+} from "../../../lib/storage/storage.ts";
 import { JOB_FIELDS, waitFor } from "../../_helpers.ts";
+
+/** Fires one schedule: {@linkcode Storage.scheduleFireMany} of one. */
+async function fireOne(
+  store: Storage,
+  params: ScheduleFire & { now: number },
+): Promise<ScheduleFireResult> {
+  const { now, ...fire } = params;
+  return (await store.scheduleFireMany({ fires: [fire], now }))[0]!;
+}
 
 /** A fresh, empty database for one test; each open() is one more connection to it. */
 export interface TestDatabase extends AsyncDisposable {
@@ -2407,7 +2422,7 @@ export function storageConformance(
       (await store.scheduleListDue({ now: T0 + 10_000, limit: 10 })).map((s) => s.name),
       ["b"],
     );
-    const fired = await store.scheduleFire({
+    const fired = await fireOne(store, {
       name: "a",
       expectedNextRunAt: T0,
       nextRunAt: T0 + 2000,
@@ -2449,14 +2464,14 @@ export function storageConformance(
   });
 
   test(
-    "scheduleFire() advances the next time and inserts the job in one step, once per due time",
+    "scheduleFireMany() of one schedule advances the next time and inserts the job in one step, once per due time",
     async (store, db) => {
       await store.scheduleInsert({ schedule: newSchedule("tick"), now: T0 });
       await using other = await db.open();
       // Every connection read the same due time and fires it at once: one wins.
       const stores = [store, other, store, other];
       const results = await Promise.all(stores.map((s) =>
-        s.scheduleFire({
+        fireOne(s, {
           name: "tick",
           expectedNextRunAt: T0,
           nextRunAt: T0 + 2000,
@@ -2478,7 +2493,7 @@ export function storageConformance(
       assert.equal(job.command, "echo tick");
       assert.equal((await store.jobCountByState()).pending, 1);
       // A stale expectation (a firer that read the old time late) does nothing.
-      const stale = await store.scheduleFire({
+      const stale = await fireOne(store, {
         name: "tick",
         expectedNextRunAt: T0,
         nextRunAt: T0 + 2000,
@@ -2491,10 +2506,10 @@ export function storageConformance(
     },
   );
 
-  test("scheduleFire() skips a job whose key the previous job holds while active, and counts it", async (store) => {
+  test("scheduleFireMany() of one schedule skips a job whose key the previous job holds while active, and counts it", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick"), now: T0 });
     const fire = (due: number, now = due) =>
-      store.scheduleFire({
+      fireOne(store, {
         name: "tick",
         expectedNextRunAt: due,
         nextRunAt: due + 2000,
@@ -2564,10 +2579,10 @@ export function storageConformance(
     },
   );
 
-  test("scheduleFire() skips while any active job holds the key, one enqueued by hand too", async (store) => {
+  test("scheduleFireMany() of one schedule skips while any active job holds the key, one enqueued by hand too", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick"), now: T0 });
     await store.jobInsertMany({ jobs: [newJob("manual", { key: "schedule:tick" })], now: T0 });
-    const result = await store.scheduleFire({
+    const result = await fireOne(store, {
       name: "tick",
       expectedNextRunAt: T0,
       nextRunAt: T0 + 2000,
@@ -2577,7 +2592,7 @@ export function storageConformance(
     });
     assert.deepEqual(result, { fired: true, inserted: [], skipped: [`tick@${isoTime(T0)}`] });
     await store.jobCancel({ ids: ["manual"], now: T0 + 1 });
-    const next = await store.scheduleFire({
+    const next = await fireOne(store, {
       name: "tick",
       expectedNextRunAt: T0 + 2000,
       nextRunAt: T0 + 4000,
@@ -2589,10 +2604,10 @@ export function storageConformance(
     assert.equal((await store.jobGet({ id: next.inserted[0]! }))!.key, "schedule:tick");
   });
 
-  test("scheduleFire() of jobs without a key (overlap) enqueues while the previous job is active", async (store) => {
+  test("scheduleFireMany() of one schedule of jobs without a key (overlap) enqueues while the previous job is active", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick", { overlap: true }), now: T0 });
     for (const due of [T0, T0 + 2000]) {
-      const result = await store.scheduleFire({
+      const result = await fireOne(store, {
         name: "tick",
         expectedNextRunAt: due,
         nextRunAt: due + 2000,
@@ -2606,9 +2621,9 @@ export function storageConformance(
     assert.equal((await store.scheduleGet({ name: "tick" }))!.skipped, 0);
   });
 
-  test("scheduleFire() of catch-up jobs inserts each and adds the missed count", async (store) => {
+  test("scheduleFireMany() of one schedule of catch-up jobs inserts each and adds the missed count", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick", { overlap: true }), now: T0 });
-    const result = await store.scheduleFire({
+    const result = await fireOne(store, {
       name: "tick",
       expectedNextRunAt: T0,
       nextRunAt: T0 + 10_000,
@@ -2623,10 +2638,10 @@ export function storageConformance(
     assert.equal(schedule.last_job_id, `tick@${isoTime(T0 + 8000)}`);
   });
 
-  test("scheduleFire() for a run now leaves the next time alone and counts no skip", async (store) => {
+  test("scheduleFireMany() of one schedule for a run now leaves the next time alone and counts no skip", async (store) => {
     await store.scheduleInsert({ schedule: newSchedule("tick", { paused: true }), now: T0 });
     const now = T0 + 123;
-    const run = await store.scheduleFire({
+    const run = await fireOne(store, {
       name: "tick",
       expectedNextRunAt: null,
       nextRunAt: null,
@@ -2635,7 +2650,7 @@ export function storageConformance(
       now,
     });
     assert.deepEqual(run, { fired: true, inserted: [`tick@${isoTime(now)}`], skipped: [] });
-    const again = await store.scheduleFire({
+    const again = await fireOne(store, {
       name: "tick",
       expectedNextRunAt: null,
       nextRunAt: null,
@@ -2650,7 +2665,7 @@ export function storageConformance(
     assert.equal(schedule.last_job_id, `tick@${isoTime(now)}`);
     await assertRejects(
       () =>
-        store.scheduleFire({
+        fireOne(store, {
           name: "nope",
           expectedNextRunAt: null,
           nextRunAt: null,
