@@ -13,7 +13,7 @@
  * cookie, which also finds those whose shell already exited.
  */
 import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
-import type { RunFinish, Storage } from "../lib/storage/storage.ts";
+import type { RunFinish, Storage, StrandedJob } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
 import { endOrphans, processAlive } from "./process_group.ts";
@@ -53,11 +53,19 @@ export class Rescuer {
     const stranded = await store.jobListStranded({ now: myTurn ? now : 0, workerIds: goneIds });
     const finishes:
       (RunFinish & { reason: string; maxRetries: number; retryInS: number | null })[] = [];
-    // A retry must never run beside its orphans: end them first. A start
-    // not yet recorded (no host) may still have run here: the cookie is
-    // unique to the run, so looking costs a scan and can hit nothing else.
+    // A retry must never run beside its orphans: end them first, on the
+    // host the attempt ran on: its start record's, or while that is not
+    // written yet (a start waits up to 50 ms for its finish) its
+    // supervisor's. Where neither is known it may have run here: the
+    // cookie is unique to the run, so looking costs a scan and can hit
+    // nothing else.
+    const hostOf = new Map(workers.map((w) => [w.id, w.host]));
+    const ranHere = (job: StrandedJob) => {
+      const ranOn = job.host ?? hostOf.get(job.worker_id ?? "") ?? null;
+      return ranOn === host || ranOn === null;
+    };
     await endOrphans(
-      stranded.filter((job) => job.host === host || job.host === null).map((job) => ({
+      stranded.filter(ranHere).map((job) => ({
         pgid: job.pgid,
         procStart: job.proc_start,
         cookie: job.worker_id === null ? null : runCookie(job.worker_id, job.id, job.attempt),
