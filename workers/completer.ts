@@ -5,6 +5,7 @@
  * at a time; every write there is guarded, so a result that comes after a
  * rescue does not apply (its `job:end` event says so). A flush that fails
  * keeps its records and is tried again: the jobs stay leased to us meanwhile.
+ * A flush of finishes also carries the claim that refills their slots.
  */
 import type { Config } from "../lib/config.ts";
 import type { RunOutcome } from "../lib/job.ts";
@@ -19,6 +20,7 @@ import type {
 import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
+import type { RidingClaim } from "./producer.ts";
 
 /**
  * How long a process start waits to be written with what comes next. A job
@@ -51,6 +53,12 @@ export interface CompleterOptions {
   workerId: string;
   host: string;
   onEvent?: (event: SupervisorEvent) => void;
+  /**
+   * A claim for the slots that finishes freed, to commit with their write
+   * (the producer's `rideAlong()`); asked before each flush
+   * that writes finishes.
+   */
+  ride?: () => Promise<RidingClaim | null>;
   /** After each successful flush that wrote finishes (slots may be claimed again). */
   onFinishesWritten?: (count: number) => void;
   /** Wait before trying a failed flush again (default 500 ms). */
@@ -138,6 +146,15 @@ export class Completer {
     return this.#starts.length + this.#outputs.size + this.#finishes.length;
   }
 
+  /**
+   * Finishes not yet taken by a write. Their slots are free, but the write
+   * that takes them claims for those slots itself (`ride`), so a claim
+   * round meanwhile leaves them alone.
+   */
+  get unwrittenFinishes(): number {
+    return this.#finishes.length;
+  }
+
   /** A job's process started: record its process group and start time (for orphan clean-up). */
   started(id: string, attempt: number, pid: number, procStart: string | null): void {
     this.#starts.push({
@@ -217,16 +234,23 @@ export class Completer {
     this.#outputs.clear();
     const finishes = this.#finishes.splice(0);
     if (starts.length + outputs.size + finishes.length === 0) return;
+    // Asked once these finishes are no longer unwritten: their slots count as free.
+    const ride = finishes.length > 0 && !this.#closing
+      ? (await this.#options.ride?.()) ?? null
+      : null;
     let applied: Set<string>;
+    let claimed: ClaimedJob[];
     try {
-      applied = new Set(
-        await this.#options.store.runRecordMany({
-          starts,
-          outputs: [...outputs.values()],
-          finishes: finishes.map((f) => f.finish),
-        }),
-      );
+      const result = await this.#options.store.runRecordMany({
+        starts,
+        outputs: [...outputs.values()],
+        finishes: finishes.map((f) => f.finish),
+        claim: ride?.params,
+      });
+      applied = new Set(result.applied);
+      claimed = result.claimed;
     } catch (error) {
+      ride?.failed();
       // Keep the records, in order, ahead of what came meanwhile.
       this.#emit({ type: "supervisor:error", message: errorMessage(error) });
       this.#starts.unshift(...starts);
@@ -242,6 +266,7 @@ export class Completer {
       return;
     }
     for (const { event } of finishes) this.#emit({ ...event, applied: applied.has(event.id) });
+    ride?.claimed(claimed);
     if (finishes.length > 0) this.#options.onFinishesWritten?.(finishes.length);
   }
 }

@@ -133,6 +133,7 @@ export class Supervisor {
       workerId: this.id,
       host: this.host,
       onEvent: this.#options.onEvent,
+      ride: () => this.#producer.rideAlong(),
       onFinishesWritten: () => this.#stopping ? this.#maybeFinish() : void this.wake(),
     });
     this.#pool = new SlotPool({
@@ -167,7 +168,8 @@ export class Supervisor {
       workerId: this.id,
       queues: this.#options.queues,
       settings: this.#settings,
-      free: () => this.#pool.free().length,
+      // A slot whose finish is not written yet is refilled by the claim that goes with that write.
+      free: () => Math.max(0, this.#pool.free().length - this.#completer.unwrittenFinishes),
       running: () => this.#pool.running,
       mayClaim: () => !this.#stopping && !this.#heartbeat.failing,
       claimed: (jobs, info) => this.#claimed(jobs, info),

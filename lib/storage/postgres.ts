@@ -58,6 +58,7 @@ import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
 import {
   type ClaimedJob,
+  type ClaimParams,
   type FinishedCount,
   type HeartbeatReply,
   type InsertResult,
@@ -67,6 +68,7 @@ import {
   type PruneCounts,
   type PruneParams,
   type QueueInfo,
+  type RecordResult,
   type RunFinish,
   type RunOutputUpdate,
   type RunStart,
@@ -1198,13 +1200,7 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  jobClaim(params: {
-    workerId: string;
-    queues: string[] | null;
-    limit: number;
-    now: number;
-    leaseMs: number;
-  }): Promise<ClaimedJob[]> {
+  jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
     const { workerId, now } = params;
     if (params.limit <= 0) return Promise.resolve([]);
     // One statement, no explicit transaction: pick (skipping rows other
@@ -1469,12 +1465,25 @@ export class PostgresStorage implements Storage {
     return this.#call(() => this.#begin((tx) => this.#recordFinishes(tx, params.finishes)));
   }
 
-  runRecordMany(params: {
+  async runRecordMany(params: {
     starts: RunStart[];
     outputs: RunOutputUpdate[];
     finishes: RunFinish[];
-  }): Promise<string[]> {
-    const { starts, outputs, finishes } = params;
+    claim?: ClaimParams | undefined;
+  }): Promise<RecordResult> {
+    const { starts, outputs, finishes, claim } = params;
+    const applied = await this.#record(starts, outputs, finishes);
+    // The claim is one statement of its own, after the records: they stay
+    // committed whatever it meets, and the worker's next round claims again.
+    const claimed = claim ? await this.jobClaim(claim).catch(() => []) : [];
+    return { applied, claimed };
+  }
+
+  #record(
+    starts: RunStart[],
+    outputs: RunOutputUpdate[],
+    finishes: RunFinish[],
+  ): Promise<string[]> {
     if (starts.length + outputs.length + finishes.length === 0) return Promise.resolve([]);
     if (outputs.length === 0 && finishes.length <= 1) {
       // The common flush of a busy worker: a few starts and at most one

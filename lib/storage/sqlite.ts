@@ -39,6 +39,7 @@ import {
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import {
   type ClaimedJob,
+  type ClaimParams,
   type FinishedCount,
   type HeartbeatReply,
   type InsertResult,
@@ -48,6 +49,7 @@ import {
   type PruneCounts,
   type PruneParams,
   type QueueInfo,
+  type RecordResult,
   type RunFinish,
   type RunOutputUpdate,
   type RunStart,
@@ -55,6 +57,7 @@ import {
   type ScheduleFireResult,
   type Storage,
   type StrandedJob,
+  type WatchOptions,
   type WorkerInfo,
   type WorkerRole,
 } from "./storage.ts";
@@ -72,6 +75,9 @@ import {
 } from "./_rows.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
+
+/** What a commit tells watchers: work may be claimable (everyone hears), or only jobs ended. */
+type WakeKind = "jobs" | "ends";
 
 /** SQLite result codes we explain to the user (primary codes, low byte). */
 const SQLITE_BUSY = 5;
@@ -207,18 +213,19 @@ export class SqliteStorage implements Storage {
   #db: DatabaseSync;
   #engine: string | undefined;
   #statements = new Map<string, StatementSync>();
-  /** A file beside the database that every commit touches, for {@linkcode watchChanges}. */
-  #wakePath: string | null;
-  #wakeFile: Deno.FsFile | null = null;
-  /** The file watch shared by every {@linkcode watchChanges} caller, and their callbacks. */
-  #watcher: Deno.FsWatcher | null = null;
-  #listeners = new Set<() => void>();
+  /** Files beside the database that commits touch, for {@linkcode watchChanges}. */
+  #wakePaths: Record<WakeKind, string> | null;
+  #wakeFiles = new Map<WakeKind, Deno.FsFile>();
+  /** Per file, the one watch shared by every {@linkcode watchChanges} caller, and their callbacks. */
+  #watches = new Map<WakeKind, { watcher: Deno.FsWatcher; listeners: Set<() => void> }>();
   #wakeByte = new Uint8Array(1);
 
   private constructor(location: string, db: DatabaseSync) {
     this.location = location;
     this.#db = db;
-    this.#wakePath = location === ":memory:" ? null : `${location}.wake`;
+    this.#wakePaths = location === ":memory:"
+      ? null
+      : { jobs: `${location}.wake`, ends: `${location}.ends` };
   }
 
   /** Opens (creating when missing) the database at `path` and migrates it forward. */
@@ -306,7 +313,8 @@ export class SqliteStorage implements Storage {
    * Runs `fn` in one write transaction; any throw rolls everything back.
    * After the commit the wake file is touched unless `quiet` (writes no
    * watcher needs to hear of: claims, heartbeats, process details, output
-   * snapshots; watchers re-read at least once a second anyway).
+   * snapshots; watchers re-read at least once a second anyway; finishes
+   * choose their file themselves).
    */
   #write<T>(fn: () => T, quiet = false): T {
     try {
@@ -326,74 +334,93 @@ export class SqliteStorage implements Storage {
     return result;
   }
 
-  #touchWakeFile(): void {
-    if (this.#wakePath === null) return;
+  /**
+   * Tells watchers of `kind` that a commit happened: one byte rewritten in
+   * place through a kept descriptor (no truncation, which makes ext4 flush
+   * on close; just an inotify modify event).
+   */
+  #touchWakeFile(kind: WakeKind = "jobs"): void {
+    if (this.#wakePaths === null) return;
     try {
-      // One byte rewritten in place through a kept descriptor: no truncation
-      // (which makes ext4 flush on close), just an inotify modify event.
-      this.#wakeFile ??= Deno.openSync(this.#wakePath, { write: true, create: true });
+      let file = this.#wakeFiles.get(kind);
+      if (!file) {
+        file = Deno.openSync(this.#wakePaths[kind], { write: true, create: true });
+        this.#wakeFiles.set(kind, file);
+      }
       this.#wakeByte[0] = (this.#wakeByte[0]! + 1) & 0xff;
-      this.#wakeFile.seekSync(0, Deno.SeekMode.Start);
-      this.#wakeFile.writeSync(this.#wakeByte);
+      file.seekSync(0, Deno.SeekMode.Start);
+      file.writeSync(this.#wakeByte);
     } catch {
       // Only a hint for watchers; they poll slowly as well.
     }
   }
 
   /**
-   * Watches the wake file, never the database's own files: the file
+   * Watches the wake files, never the database's own files: the file
    * watcher opens and closes the files it reports on, and closing any
    * descriptor of a SQLite file drops this process's POSIX locks on it
-   * (which lets another process delete the WAL under us). One file watch
-   * serves every caller of this store: it opens, stats and resolves the
-   * file once per event and watch, and a worker hears every commit.
+   * (which lets another process delete the WAL under us). Every write that
+   * may make a job claimable touches `<db>.wake`; a finish that only ends
+   * jobs touches `<db>.ends`, which only `jobEnds` watches hear, so a
+   * drain does not wake idle workers (nor its own worker) once a job. One
+   * file watch per file serves every caller of this store: it opens, stats
+   * and resolves the file once per event and watch.
    */
-  watchChanges(onChange: () => void): { close(): void } {
-    if (this.#wakePath === null || (!this.#watcher && !this.#startWatcher())) {
-      return { close() {} }; // no watch here: callers poll slowly as well
-    }
+  watchChanges(onChange: () => void, options: WatchOptions = {}): { close(): void } {
+    const kinds: WakeKind[] = options.jobEnds ? ["jobs", "ends"] : ["jobs"];
     const listener = () => onChange(); // one entry per call, even for the same function
-    this.#listeners.add(listener);
+    const joined = kinds.filter((kind) => this.#listen(kind, listener));
     return {
       close: () => {
-        if (this.#listeners.delete(listener) && this.#listeners.size === 0) this.#stopWatcher();
+        for (const kind of joined) this.#unlisten(kind, listener);
       },
     };
   }
 
-  #startWatcher(): boolean {
-    let watcher: Deno.FsWatcher;
-    try {
-      Deno.writeFileSync(this.#wakePath!, this.#wakeByte, { create: true, append: true });
-      watcher = Deno.watchFs(this.#wakePath!, { recursive: false });
-    } catch {
-      return false;
-    }
-    this.#watcher = watcher;
-    let queued = false;
-    (async () => {
+  /** Adds `listener` to the watch of `kind`, starting it; false where there can be none. */
+  #listen(kind: WakeKind, listener: () => void): boolean {
+    if (this.#wakePaths === null) return false; // no watch here: callers poll slowly as well
+    let watch = this.#watches.get(kind);
+    if (!watch) {
+      const path = this.#wakePaths[kind];
+      let watcher: Deno.FsWatcher;
       try {
-        for await (const event of watcher) {
-          // A writer closing the file (at the end of each CLI command) says nothing new.
-          if (queued || event.kind === "access") continue;
-          queued = true;
-          queueMicrotask(() => {
-            queued = false;
-            for (const listener of [...this.#listeners]) listener();
-          });
-        }
+        Deno.writeFileSync(path, this.#wakeByte, { create: true, append: true });
+        watcher = Deno.watchFs(path, { recursive: false });
       } catch {
-        // closed
+        return false;
       }
-    })();
+      const started = { watcher, listeners: new Set<() => void>() };
+      watch = started;
+      this.#watches.set(kind, started);
+      let queued = false;
+      (async () => {
+        try {
+          for await (const event of watcher) {
+            // A writer closing the file (at the end of each CLI command) says nothing new.
+            if (queued || event.kind === "access") continue;
+            queued = true;
+            queueMicrotask(() => {
+              queued = false;
+              for (const callback of [...started.listeners]) callback();
+            });
+          }
+        } catch {
+          // closed
+        }
+      })();
+    }
+    watch.listeners.add(listener);
     return true;
   }
 
-  #stopWatcher(): void {
+  #unlisten(kind: WakeKind, listener: () => void): void {
+    const watch = this.#watches.get(kind);
+    if (!watch?.listeners.delete(listener) || watch.listeners.size > 0) return;
+    this.#watches.delete(kind);
     try {
-      this.#watcher?.close();
+      watch.watcher.close();
     } catch { /* already closed */ }
-    this.#watcher = null;
   }
 
   #read<T>(fn: () => T): T {
@@ -426,10 +453,11 @@ export class SqliteStorage implements Storage {
   }
 
   close(): Promise<void> {
-    this.#listeners.clear();
-    this.#stopWatcher();
-    this.#wakeFile?.close();
-    this.#wakeFile = null;
+    for (const [kind, watch] of [...this.#watches]) {
+      for (const listener of [...watch.listeners]) this.#unlisten(kind, listener);
+    }
+    for (const file of this.#wakeFiles.values()) file.close();
+    this.#wakeFiles.clear();
     if (this.#db.isOpen) this.#db.close();
     this.#statements.clear();
     return Promise.resolve();
@@ -563,14 +591,16 @@ export class SqliteStorage implements Storage {
    * unblock the dependents whose last open dependency they were; `dead`
    * and `cancelled` ones cancel their blocked dependents, and theirs in
    * turn. Index probes on `job_deps` only: no scan of the blocked jobs.
+   * Returns how many dependents it unblocked.
    */
   #settleDependents(
     ended: { id: string; state: JobState; error: string | null }[],
     now: number,
-  ): void {
+  ): number {
+    let unblocked = 0;
     const completed = ended.filter((e) => e.state === "completed").map((e) => e.id);
     if (completed.length > 0) {
-      this.#run(
+      unblocked = this.#run(
         `UPDATE jobs SET deps_open = jobs.deps_open - d.n, updated_at = ?,
            state = CASE WHEN jobs.deps_open - d.n <= 0 THEN 'pending' ELSE 'blocked' END,
            next_run_at = CASE WHEN jobs.deps_open - d.n <= 0
@@ -584,6 +614,7 @@ export class SqliteStorage implements Storage {
       );
     }
     this.#cascade(ended.filter((e) => e.state === "dead" || e.state === "cancelled"), now);
+    return unblocked;
   }
 
   #cascade(ended: { id: string; state: JobState; error: string | null }[], now: number): void {
@@ -883,61 +914,56 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  jobClaim(params: {
-    workerId: string;
-    queues: string[] | null;
-    limit: number;
-    now: number;
-    leaseMs: number;
-  }): Promise<ClaimedJob[]> {
+  jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
+    return this.#promise(() => this.#write(() => this.#claim(params), true));
+  }
+
+  /** The claim, inside a write transaction. */
+  #claim(params: ClaimParams): ClaimedJob[] {
     const { workerId, now } = params;
-    return this.#promise(() =>
-      this.#write(() => {
-        // Paused or limited queues, read inside the claim's write lock, so
-        // a limit holds across every process. With none (the usual case)
-        // the claim is the one plain statement.
-        const controls = this.#all(
-          "SELECT name, paused, concurrency FROM queues WHERE paused = 1 OR concurrency > 0",
-        );
-        let rows: Row[];
-        if (controls.length === 0) {
-          rows = this.#claimWhere(params, "", [], params.limit);
-        } else {
-          const held = JSON.stringify(controls.map((c) => c.name));
-          rows = this.#claimWhere(
-            params,
-            "AND queue NOT IN (SELECT value FROM json_each(?))",
-            [held],
-            params.limit,
-          );
-          for (const control of controls) {
-            const name = control.name as string;
-            if (control.paused || (params.queues && !params.queues.includes(name))) continue;
-            const running = this.#get(
-              "SELECT count(*) AS n FROM jobs WHERE state = 'processing' AND queue = ?",
-              name,
-            )!.n as number;
-            const room = Math.min(
-              params.limit - rows.length,
-              (control.concurrency as number) - running,
-            );
-            if (room > 0) rows.push(...this.#claimWhere(params, "AND queue = ?", [name], room));
-          }
-        }
-        const insertRun = this.#stmt(
-          "INSERT INTO runs (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)",
-        );
-        for (const row of rows) {
-          insertRun.run(row.id as string, row.attempts as number, workerId, now);
-        }
-        rows.sort((a, b) =>
-          (b.priority as number) - (a.priority as number) ||
-          (a.next_run_at as number) - (b.next_run_at as number) ||
-          (a.seq as number) - (b.seq as number)
-        );
-        return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
-      }, true)
+    // Paused or limited queues, read inside the claim's write lock, so
+    // a limit holds across every process. With none (the usual case)
+    // the claim is the one plain statement.
+    const controls = this.#all(
+      "SELECT name, paused, concurrency FROM queues WHERE paused = 1 OR concurrency > 0",
     );
+    let rows: Row[];
+    if (controls.length === 0) {
+      rows = this.#claimWhere(params, "", [], params.limit);
+    } else {
+      const held = JSON.stringify(controls.map((c) => c.name));
+      rows = this.#claimWhere(
+        params,
+        "AND queue NOT IN (SELECT value FROM json_each(?))",
+        [held],
+        params.limit,
+      );
+      for (const control of controls) {
+        const name = control.name as string;
+        if (control.paused || (params.queues && !params.queues.includes(name))) continue;
+        const running = this.#get(
+          "SELECT count(*) AS n FROM jobs WHERE state = 'processing' AND queue = ?",
+          name,
+        )!.n as number;
+        const room = Math.min(
+          params.limit - rows.length,
+          (control.concurrency as number) - running,
+        );
+        if (room > 0) rows.push(...this.#claimWhere(params, "AND queue = ?", [name], room));
+      }
+    }
+    const insertRun = this.#stmt(
+      "INSERT INTO runs (job_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)",
+    );
+    for (const row of rows) {
+      insertRun.run(row.id as string, row.attempts as number, workerId, now);
+    }
+    rows.sort((a, b) =>
+      (b.priority as number) - (a.priority as number) ||
+      (a.next_run_at as number) - (b.next_run_at as number) ||
+      (a.seq as number) - (b.seq as number)
+    );
+    return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
   }
 
   /** The claim's one statement: up to `limit` due jobs, also matching `filter`. */
@@ -1036,8 +1062,13 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  #recordFinishes(finishes: RunFinish[]): string[] {
+  /**
+   * Writes finishes; says which wake file to touch: `jobs` when a job can
+   * run again or a dependent was unblocked, `ends` when jobs only ended.
+   */
+  #recordFinishes(finishes: RunFinish[]): { applied: string[]; wake: WakeKind | null } {
     const applied: string[] = [];
+    let wake: WakeKind | null = null;
     const ended: { id: string; state: JobState; error: string | null }[] = [];
     for (const f of finishes) {
       const changed = this.#run(
@@ -1058,6 +1089,9 @@ export class SqliteStorage implements Storage {
       applied.push(f.id);
       if (f.state === "completed" || f.state === "dead" || f.state === "cancelled") {
         ended.push({ id: f.id, state: f.state, error: f.outcome === "succeeded" ? null : f.error });
+        wake ??= "ends";
+      } else {
+        wake = "jobs";
       }
       this.#run(
         `UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, signal = ?, error = ?,
@@ -1074,7 +1108,16 @@ export class SqliteStorage implements Storage {
         f.attempt,
       );
     }
-    if (ended.length > 0) this.#settleDependents(ended, finishes[0]!.finishedAt);
+    if (ended.length > 0 && this.#settleDependents(ended, finishes[0]!.finishedAt) > 0) {
+      wake = "jobs";
+    }
+    return { applied, wake };
+  }
+
+  /** Commits `fn`'s finishes, then touches the wake file they chose. */
+  #writeFinishes(fn: () => { applied: string[]; wake: WakeKind | null }): string[] {
+    const { applied, wake } = this.#write(fn, true);
+    if (wake) this.#touchWakeFile(wake);
     return applied;
   }
 
@@ -1092,23 +1135,31 @@ export class SqliteStorage implements Storage {
 
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
     if (params.finishes.length === 0) return Promise.resolve([]);
-    return this.#promise(() => this.#write(() => this.#recordFinishes(params.finishes)));
+    return this.#promise(() => this.#writeFinishes(() => this.#recordFinishes(params.finishes)));
   }
 
   runRecordMany(params: {
     starts: RunStart[];
     outputs: RunOutputUpdate[];
     finishes: RunFinish[];
-  }): Promise<string[]> {
-    const { starts, outputs, finishes } = params;
-    if (starts.length + outputs.length + finishes.length === 0) return Promise.resolve([]);
-    return this.#promise(() =>
-      this.#write(() => {
+    claim?: ClaimParams | undefined;
+  }): Promise<RecordResult> {
+    const { starts, outputs, finishes, claim } = params;
+    if (starts.length + outputs.length + finishes.length === 0 && !claim) {
+      return Promise.resolve({ applied: [], claimed: [] });
+    }
+    // One transaction: a finish and the claim that refills its slot cost one commit.
+    return this.#promise(() => {
+      let claimed: ClaimedJob[] = [];
+      const applied = this.#writeFinishes(() => {
         this.#recordStarts(starts);
         this.#recordOutputs(outputs);
-        return this.#recordFinishes(finishes);
-      }, finishes.length === 0)
-    );
+        const finished = this.#recordFinishes(finishes);
+        if (claim) claimed = this.#claim(claim);
+        return finished;
+      });
+      return { applied, claimed };
+    });
   }
 
   runOutputGet(

@@ -131,6 +131,24 @@ export interface ClaimedJob extends Job {
   attempt: number;
 }
 
+/** What to claim: see {@linkcode Storage.jobClaim}. */
+export interface ClaimParams {
+  workerId: string;
+  /** Queues served; `null` means all. */
+  queues: string[] | null;
+  limit: number;
+  now: number;
+  leaseMs: number;
+}
+
+/** What {@linkcode Storage.runRecordMany} did. */
+export interface RecordResult {
+  /** The finished ids that applied. */
+  applied: string[];
+  /** The jobs its `claim` took (none without one). */
+  claimed: ClaimedJob[];
+}
+
 /** A running job whose lease expired or whose supervisor is gone. */
 export interface StrandedJob extends Job {
   attempt: number;
@@ -317,13 +335,7 @@ export interface Storage extends AsyncDisposable {
    * jobs processing: the limit is checked and the jobs taken under one
    * serialization (all hosts), not by a read before the claim.
    */
-  jobClaim(params: {
-    workerId: string;
-    queues: string[] | null;
-    limit: number;
-    now: number;
-    leaseMs: number;
-  }): Promise<ClaimedJob[]>;
+  jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
   /** When the next job of these queues becomes due, or `null` if none is waiting. */
   jobNextDueAt(params: { queues: string[] | null }): Promise<number | null>;
   /**
@@ -351,14 +363,19 @@ export interface Storage extends AsyncDisposable {
   /**
    * Starts, output snapshots and finishes, in that order, with the
    * guarantees of the three methods above (each write guarded on its own,
-   * so a store may commit them in one transaction or in several). Returns
-   * the finished ids that applied.
+   * so a store may commit them in one transaction or in several); then,
+   * when `claim` is given, a claim with the guarantees of `jobClaim`, so a
+   * worker refills the slots its finishes freed without a write of its
+   * own. The claim may commit with the records or after them; a claim that
+   * fails after the records committed claims nothing and throws nothing
+   * (the worker's next claim round meets the error).
    */
   runRecordMany(params: {
     starts: RunStart[];
     outputs: RunOutputUpdate[];
     finishes: RunFinish[];
-  }): Promise<string[]>;
+    claim?: ClaimParams | undefined;
+  }): Promise<RecordResult>;
   /** The output of one run (the latest when neither `attempt` nor `run` is given), or `null`. */
   runOutputGet(
     params: {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { defaultConfig } from "../../lib/config.ts";
 import type {
   ClaimedJob,
+  ClaimParams,
   RunFinish,
   RunOutputUpdate,
   RunStart,
@@ -15,6 +16,7 @@ import type {
 import {
   type AttemptEnd,
   Completer,
+  type CompleterOptions,
   type CompleterStore,
   START_DELAY_MS,
 } from "../../workers/completer.ts";
@@ -26,9 +28,13 @@ interface Batch {
   starts: RunStart[];
   outputs: RunOutputUpdate[];
   finishes: RunFinish[];
+  claim?: ClaimParams | undefined;
 }
 
-/** A store that records every `runRecordMany`; `plan` decides each call's answer. */
+/**
+ * A store that records every `runRecordMany`; `plan` decides each call's
+ * applied finishes; a claim takes `limit` jobs named `next-<call>-<i>`.
+ */
 function fakeStore(
   plan: (batch: Batch, call: number) => Promise<string[]> | string[] = (b) =>
     b.finishes.map((f) => f.id),
@@ -43,7 +49,12 @@ function fakeStore(
       inFlight++;
       if (inFlight > 1) overlapped = true;
       try {
-        return await plan(batch, calls.length);
+        const call = calls.length;
+        const applied = await plan(batch, call);
+        const claimed = Array.from({ length: batch.claim?.limit ?? 0 }, (_, i) => {
+          return job(`next-${call}-${i}`);
+        });
+        return { applied, claimed };
       } finally {
         inFlight--;
       }
@@ -74,7 +85,10 @@ function end(id: string, outcome: CommandOutcome, attempt = 1): AttemptEnd {
   };
 }
 
-function setup(plan?: Parameters<typeof fakeStore>[0]) {
+function setup(
+  plan?: Parameters<typeof fakeStore>[0],
+  ride?: CompleterOptions["ride"],
+) {
   const fake = fakeStore(plan);
   const events: SupervisorEvent[] = [];
   const written: number[] = [];
@@ -83,6 +97,7 @@ function setup(plan?: Parameters<typeof fakeStore>[0]) {
     workerId: "w1",
     host: "h1",
     onEvent: (e) => events.push(e),
+    ride,
     onFinishesWritten: (n) => written.push(n),
     retryMs: 20,
   });
@@ -191,7 +206,7 @@ Deno.test("a failed flush is tried again and loses nothing, in order", async () 
   await waitFor(() => calls.length >= 3, { message: "the failed write to be tried again" });
   assert.equal(ends(events).length, 0, "no job:end before it is written");
   down = false;
-  await waitFor(() => completer.pending === 0, {
+  await waitFor(() => completer.pending === 0 && ends(events).length > 0, {
     message: "the records to be written after the store came back",
   });
 
@@ -242,4 +257,54 @@ Deno.test("a forced stop puts the job back as pending without counting the attem
   const finish = calls[0]!.finishes[0]!;
   assert.equal(finish.state, "pending");
   assert.equal(finish.uncountAttempt, true);
+});
+
+Deno.test("a flush of finishes carries the claim that refills their slots", async () => {
+  // What the producer lends: a claim of `limit` jobs and what became of it.
+  const rides: { limit: number; outcome: string[] | "failed" | null }[] = [];
+  const endsBeforeClaimed: string[][] = [];
+  let down = false;
+  const { completer, calls, events, written } = setup(
+    (batch) => {
+      if (down) throw new Error("database is locked");
+      return batch.finishes.map((f) => f.id);
+    },
+    () => {
+      const ride = { limit: 2, outcome: null as string[] | "failed" | null };
+      rides.push(ride);
+      return Promise.resolve({
+        params: { workerId: "w1", queues: null, limit: 2, now: Date.now(), leaseMs: 30_000 },
+        claimed: (jobs) => {
+          ride.outcome = jobs.map((j) => j.id);
+          endsBeforeClaimed.push(ends(events).map((e) => e.id));
+        },
+        failed: () => (ride.outcome = "failed"),
+      });
+    },
+  );
+  completer.started("only-start", 1, 101, null);
+  await waitFor(() => calls.length === 1, { message: "the start to be written" });
+  assert.equal(calls[0]!.claim, undefined, "a flush without finishes frees no slot: no claim");
+  assert.equal(rides.length, 0);
+
+  completer.finished(end("a", { kind: "succeeded" }));
+  await waitFor(() => rides[0]?.outcome !== null && rides.length === 1, {
+    message: "the claim to be handed over",
+  });
+  assert.equal(calls[1]!.claim?.limit, 2, "the claim went with the finish");
+  assert.deepEqual(rides[0]!.outcome, ["next-2-0", "next-2-1"]);
+  assert.deepEqual(endsBeforeClaimed[0], ["a"], "a job's end is told before its slot's next job");
+  assert.deepEqual(written, [1]);
+
+  down = true;
+  completer.finished(end("b", { kind: "succeeded" }));
+  await waitFor(() => rides.length >= 2 && rides[1]!.outcome === "failed", {
+    message: "a failed write to give the claim's slots back",
+  });
+  down = false;
+  await waitFor(() => ends(events).length === 2, { message: "b's write to be tried again" });
+  assert.ok(Array.isArray(rides.at(-1)!.outcome), "the write that succeeded claimed again");
+  assert.ok(rides.slice(1, -1).every((r) => r.outcome === "failed"), JSON.stringify(rides));
+  await completer.close();
+  assert.deepEqual(ends(events).map((e) => [e.id, e.applied]), [["a", true], ["b", true]]);
 });

@@ -27,6 +27,7 @@ import type {
   ScheduleFire,
   ScheduleFireResult,
   Storage,
+  WatchOptions,
 } from "../../../lib/storage/storage.ts";
 import { JOB_FIELDS, waitFor } from "../../_helpers.ts";
 
@@ -316,9 +317,9 @@ interface ChangeCounter extends Disposable {
   close(): void;
 }
 
-function countChanges(store: Storage): ChangeCounter {
+function countChanges(store: Storage, options?: WatchOptions): ChangeCounter {
   let calls = 0;
-  const watch = store.watchChanges(() => calls++);
+  const watch = store.watchChanges(() => calls++, options);
   return {
     get calls() {
       return calls;
@@ -363,8 +364,12 @@ async function awaitWake(counter: ChangeCounter, baseline: number, what: string)
  * Starts a watch on `store` and returns it once it is live and quiet: a
  * write committed by `other` reached it, then nothing more for a moment.
  */
-async function liveWatch(store: Storage, other: Storage): Promise<ChangeCounter> {
-  const counter = countChanges(store);
+async function liveWatch(
+  store: Storage,
+  other: Storage,
+  options?: WatchOptions,
+): Promise<ChangeCounter> {
+  const counter = countChanges(store, options);
   try {
     await other.configSet({ key: "max_retries", value: defaultConfig().max_retries });
     await awaitWake(counter, 0, "a first write (configSet) by another connection");
@@ -1490,7 +1495,7 @@ export function storageConformance(
     });
     const a = claimed.find((j) => j.id === "a")!;
     const b = claimed.find((j) => j.id === "b")!;
-    const applied = await store.runRecordMany({
+    const { applied, claimed: none } = await store.runRecordMany({
       starts: [
         { id: "b", workerId: "w1", attempt: b.attempt, host: "box", pgid: 77, procStart: "9" },
       ],
@@ -1516,13 +1521,68 @@ export function storageConformance(
       ],
     });
     assert.deepEqual(applied, ["a"]);
+    assert.deepEqual(none, [], "no claim asked, none made");
     assert.equal(await stateOf(store, "a"), "completed");
     assert.equal((await store.runOutputGet({ id: "a" }))?.stdout, "a out\n");
     assert.equal(await stateOf(store, "b"), "processing");
     assert.equal((await store.runOutputGet({ id: "b" }))?.stdout, "b so far\n");
     const [stranded] = await store.jobListStranded({ now: T0, workerIds: ["w1"] });
     assert.deepEqual([stranded?.id, stranded?.host, stranded?.pgid], ["b", "box", 77]);
-    assert.deepEqual(await store.runRecordMany({ starts: [], outputs: [], finishes: [] }), []);
+    assert.deepEqual(await store.runRecordMany({ starts: [], outputs: [], finishes: [] }), {
+      applied: [],
+      claimed: [],
+    });
+  });
+
+  test("runRecordMany() with a claim refills the slots its finishes freed", async (store) => {
+    await store.queueSet({ name: "solo", concurrency: 1 });
+    await store.queueSet({ name: "held", paused: true });
+    await store.jobInsertMany({
+      jobs: [
+        newJob("s1", { queue: "solo", priority: 9 }),
+        newJob("s2", { queue: "solo", priority: 8 }),
+        newJob("h1", { queue: "held", priority: 7 }),
+        newJob("low", { priority: 1 }),
+        newJob("later", { run_at: T0 + 60_000, priority: 5 }),
+      ],
+      now: T0,
+    });
+    const [s1] = await store.jobClaim({
+      workerId: "w1",
+      queues: ["solo"],
+      limit: 1,
+      now: T0,
+      leaseMs: LEASE,
+    });
+    assert.equal(s1?.id, "s1");
+    const claim = { workerId: "w1", queues: null, limit: 3, now: T0 + 10, leaseMs: LEASE };
+    const { applied, claimed } = await store.runRecordMany({
+      starts: [],
+      outputs: [],
+      finishes: [finishOf(s1!, "w1", { finishedAt: T0 + 5 })],
+      claim,
+    });
+    assert.deepEqual(applied, ["s1"]);
+    // s1's end made room in its limited queue; the paused queue and the job
+    // not yet due stay; the order is the claim's (priority first).
+    assert.deepEqual(claimed.map((j) => [j.id, j.attempt]), [["s2", 1], ["low", 1]]);
+    assert.deepEqual(await statesOf(store, ["s1", "s2", "h1", "low", "later"]), {
+      s1: "completed",
+      s2: "processing",
+      h1: "pending",
+      low: "processing",
+      later: "pending",
+    });
+    const stranded = await store.jobListStranded({ now: T0 + 10 + LEASE + 1, workerIds: [] });
+    assert.deepEqual(stranded.map((j) => j.id).sort(), ["low", "s2"], "leased as a claim leases");
+    // A claim alone, with nothing to record, is a claim.
+    const alone = await store.runRecordMany({
+      starts: [],
+      outputs: [],
+      finishes: [],
+      claim: { ...claim, now: T0 + 60_000 },
+    });
+    assert.deepEqual(alone.claimed.map((j) => j.id), ["later"]);
   });
 
   test("runOutputGet() gives the latest attempt, or the one asked for", async (store) => {
@@ -2302,6 +2362,34 @@ export function storageConformance(
         finishes: claimed.map((j) => finishOf(j, "w1", failure(T0 + 5000))),
       });
       await awaitWake(watch, seen, "runFinishMany after the quiet writes");
+    },
+  );
+
+  test(
+    "watchChanges() hears job ends only with jobEnds; a completion that unblocks wakes everyone",
+    async (store, db) => {
+      await using other = await db.open();
+      await other.jobInsertMany({
+        jobs: [newJob("done"), newJob("parent"), newJob("child", { after: ["parent"] })],
+        now: T0,
+      });
+      const done = await claimOne(other, "w1", "done");
+      const parent = await claimOne(other, "w1", "parent");
+      using plain = await liveWatch(store, other);
+      using ends = await liveWatch(store, other, { jobEnds: true });
+      const plainSeen = await settle(plain);
+      const endsSeen = await settle(ends);
+
+      // A drain's finish: news to waiters and live views, not to idle workers.
+      await other.runRecordMany({ starts: [], outputs: [], finishes: [finishOf(done, "w1")] });
+      const endsNow = await awaitWake(ends, endsSeen, "a completion (with jobEnds)");
+      assert.equal(plain.calls, plainSeen, "a plain watch heard a completion");
+
+      // A completion that unblocks a dependent made a job claimable.
+      await other.runFinishMany({ finishes: [finishOf(parent, "w1")] });
+      await awaitWake(plain, plainSeen, "a completion that unblocked a dependent");
+      await awaitWake(ends, endsNow, "a completion that unblocked a dependent (with jobEnds)");
+      assert.equal(await stateOf(store, "child"), "pending");
     },
   );
 
