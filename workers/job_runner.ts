@@ -32,17 +32,17 @@ export function jobRunner(
         // The start is posted a moment later, or just before the finish if the
         // job ends first: one wake-up of the supervisor for a short job, and
         // none while its process is starting (on 2 cores they compete).
-        let started: FromJobWorker | null = null;
+        let started: (() => FromJobWorker) | null = null;
         let startTimer: ReturnType<typeof setTimeout> | undefined;
         const postStarted = () => {
           clearTimeout(startTimer);
-          if (started) post(started);
+          if (started) post(started());
           started = null;
         };
         void runCommandSettled(request, {
           signal: controller.signal,
           onStart: (pid, procStart) => {
-            started = { type: "started", id, attempt, pid, procStart };
+            started = () => ({ type: "started", id, attempt, pid, procStart: procStart() });
             startTimer = setTimeout(postStarted, startDelayMs);
           },
           onOutput: (stdout, stderr) => {

@@ -11,7 +11,7 @@
  * escapes the cookie; it is still ended with the job's process group while
  * it stays in it.
  */
-import { pidExistsFfi, readFileFfi } from "./spawn_ffi.ts";
+import { isOwnSession, pidExistsFfi, readFileFfi } from "./spawn_ffi.ts";
 
 /** The environment variable that marks every process of one attempt. */
 export const RUN_COOKIE_VAR = "QUEUECTL_RUN";
@@ -150,7 +150,8 @@ function scan(needles: Uint8Array[], since: ScanSince | undefined) {
   const found: number[] = [];
   let unsettled = false;
   for (const pid of pids) {
-    if (pid === Deno.pid) continue;
+    // This worker's own job shells lead sessions of their own: never a match.
+    if (pid === Deno.pid || isOwnSession(pid)) continue;
     if (pidExistsFfi(pid) === false) continue; // most probed pids are gone: skip the open
     // null: gone, a thread's tid, or not ours to read.
     const environ = readFile(`/proc/${pid}/environ`);

@@ -34,8 +34,14 @@ const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
 
 /** Hooks and controls of {@linkcode runCommand}. */
 export interface RunCommandOptions {
-  /** Called once the process exists, with its pid (= process group id). */
-  onStart?: (pid: number, procStart: string | null) => void;
+  /**
+   * Called once the process exists, with its pid (= process group id) and
+   * a reader of its start time (from /proc), valid until this run ends.
+   * Reading the start time of a shell still inside `execve` waits for the
+   * exec to finish (on a loaded machine, milliseconds of a spinning lock),
+   * so it is read when first asked, or as the shell ends.
+   */
+  onStart?: (pid: number, procStart: () => string | null) => void;
   /** Called at most every `outputEveryMs` with the output so far, while it changes. */
   onOutput?: (stdout: Uint8Array, stderr: Uint8Array) => void;
   outputEveryMs?: number;
@@ -92,6 +98,8 @@ interface JobProcess {
   release(): void;
   /** True while `kill(-pid)` may not find the group yet (setsid(1) still starting). */
   groupPending: boolean;
+  /** The shell's pid stays its own until `release()` (FFI); else it may be reaped any time. */
+  pinned: boolean;
 }
 
 // Load the FFI way as the module loads (a Web Worker's start), not on the first job's pickup.
@@ -132,6 +140,7 @@ function startWithCommand(
     closeOutput: () => readers.forEach((reader) => reader.cancel().catch(() => {})),
     release: () => {},
     groupPending: SETSID !== null,
+    pinned: false,
   };
 }
 
@@ -174,7 +183,7 @@ export async function runCommand(
         onStderr: (chunk) => stderr.push(chunk),
       });
       if (!started.ok) throw new Error(started.error);
-      child = { ...started.process, groupPending: false };
+      child = { ...started.process, groupPending: false, pinned: true };
     } else {
       child = startWithCommand(request, env, stdout, stderr);
     }
@@ -184,8 +193,12 @@ export async function runCommand(
   const pid = child.pid;
   const since = { pid, atMs: startedAt };
   let exited = false;
-  // With setsid(1), the start time survives its exec of the shell, so it is read now.
-  options.onStart?.(pid, processStartTime(pid));
+  // With FFI the shell stays unreaped until release(), so its start time can be
+  // read later; else it is read now, before Deno may reap it (with setsid(1)
+  // it survives setsid's exec of the shell).
+  let procStart = child.pinned ? undefined : processStartTime(pid);
+  const startTime = () => procStart ??= processStartTime(pid);
+  options.onStart?.(pid, startTime);
 
   // The group, and what left it (by the run's cookie). With setsid(1),
   // spawn() returns before the new group exists: until it does, kill(-pid)
@@ -248,6 +261,7 @@ export async function runCommand(
   signalGroup(pid, "SIGKILL");
   await signalByCookie(cookie, "SIGKILL", since);
   exited = true;
+  if (options.onStart) startTime(); // a start not yet reported may still be
   child.release();
   // A descendant that cleared its environment and left the group may still
   // hold the pipes: it gets a short while to let go, never the job's fate.

@@ -315,6 +315,18 @@ class Poller {
 
 let poller: Poller | undefined;
 let readBuffer: Uint8Array<ArrayBuffer> | undefined;
+/** The shells this isolate started and has not reaped yet. */
+const sessions = new Set<number>();
+
+/**
+ * Whether `pid` is a job shell this isolate started (and has not reaped):
+ * the leader of a session of its own, so never another job's descendant.
+ * A scan skips it: reading a shell's environment while it is still inside
+ * `execve` waits for the exec to finish.
+ */
+export function isOwnSession(pid: number): boolean {
+  return sessions.has(pid);
+}
 
 /** How a shell exited, as `Deno.CommandStatus` tells it. */
 export interface ExitStatus {
@@ -399,6 +411,7 @@ export function spawnSession(options: SpawnOptions): SpawnResult {
     return { ok: false, error: ERRNO[errno] ?? `errno ${errno}` };
   }
   const pid = pidOut[0]!;
+  sessions.add(pid);
   const pidfd = Number(libc.syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n));
   libc.fcntl(outRead, F_SETFL, O_NONBLOCK);
   libc.fcntl(errRead, F_SETFL, O_NONBLOCK);
@@ -469,6 +482,7 @@ export function spawnSession(options: SpawnOptions): SpawnResult {
       release: () => {
         if (released || !exited) return;
         released = true;
+        sessions.delete(pid);
         libc.waitid(P_PID, pid, info, WEXITED | WNOHANG);
       },
     },

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import type { RunRequest } from "../../workers/messages.ts";
+import { processStartTime } from "../../workers/process_group.ts";
 import { runCommand, runCommandSettled, spawnMethod } from "../../workers/run_command.ts";
+import { isOwnSession } from "../../workers/spawn_ffi.ts";
 import { tempDir } from "../_helpers.ts";
 import { killMatching, pidsMatching, uniqueSleep } from "./_worker_process.ts";
 
@@ -243,7 +245,7 @@ Deno.test("runCommand() reports its pid and process start time, and output while
     outputEveryMs: 100,
     onStart: (pid, start) => {
       startPid = pid;
-      procStart = start;
+      procStart = start();
     },
     onOutput: (stdout) => seen.push(text(stdout)),
   });
@@ -252,6 +254,41 @@ Deno.test("runCommand() reports its pid and process start time, and output while
   assert.match(procStart ?? "", /^\d+$/);
   assert.ok(seen.includes("one\n"), `output seen while running: ${JSON.stringify(seen)}`);
   assert.equal(text(result.stdout), "one\ntwo\n");
+});
+
+Deno.test("runCommand()'s start time asked for after the run ended is still the shell's own", async () => {
+  // The start time is read lazily (a shell inside execve makes the read
+  // wait), so it must be read before the shell's pid may be reused.
+  let startPid = 0;
+  let procStart: () => string | null = () => null;
+  let whileRunning: string | null = null;
+  const result = await runCommand(request("sleep 0.2"), {
+    onStart: (pid, start) => {
+      startPid = pid;
+      procStart = start;
+      setTimeout(() => (whileRunning = start()), 50);
+    },
+  });
+  assert.deepEqual(result.outcome, { kind: "succeeded" });
+  assert.match(whileRunning ?? "", /^\d+$/, "read while the job ran");
+  assert.equal(procStart(), whileRunning, "the same value after the end");
+  if (spawnMethod() === "ffi") {
+    // The pid was pinned until the value was kept: nothing left to read now.
+    assert.equal(processStartTime(startPid), null, "the shell is reaped");
+  }
+});
+
+Deno.test("isOwnSession() knows the job shells this isolate runs (a scan skips them) until reaped", async () => {
+  if (spawnMethod() !== "ffi") return; // only the FFI way keeps its shells unreaped
+  let shell = 0;
+  await runCommand(request("sleep 0.3"), {
+    onStart: (pid) => {
+      shell = pid;
+      assert.equal(isOwnSession(pid), true, "a running job's shell is this isolate's");
+    },
+  });
+  assert.ok(shell > 0);
+  assert.equal(isOwnSession(shell), false, "forgotten once reaped (its pid may be reused)");
 });
 
 Deno.test("runCommandSettled() turns a rejected run into a failed start, so the job still finishes", async () => {
