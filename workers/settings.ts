@@ -45,13 +45,28 @@ export class Settings {
     return this.#config;
   }
 
+  /** A read asked for by {@linkcode refresh} that has not ended yet. */
+  #refreshing: Promise<void> | null = null;
+
   /** A commit happened: read again now (one read at a time, one more if asked meanwhile). */
   refresh(): void {
-    void this.#refresh();
+    const reading = this.#refresh();
+    this.#refreshing = reading;
+    void reading.finally(() => {
+      if (this.#refreshing === reading) this.#refreshing = null;
+    });
   }
 
-  /** The copy, read again first when older than a second. Throws when the store cannot answer. */
+  /**
+   * The copy, read again first when older than a second (or the one a
+   * refresh is reading: a wake-up refreshes, then claims, and one read
+   * serves both). Throws when the store cannot answer.
+   */
   async fresh(now: number): Promise<Config> {
+    if (this.#refreshing) {
+      await this.#refreshing;
+      return this.#config;
+    }
     if (now - this.#at >= CONFIG_TTL_MS) {
       this.#config = await this.#store.configGetAll();
       this.#at = now;
