@@ -8,7 +8,17 @@
 import type { FromJobWorker, ToJobWorker } from "./messages.ts";
 import { jobRunner } from "./job_runner.ts";
 
-const handle = jobRunner((message: FromJobWorker) => self.postMessage(message));
+// What is posted in one turn goes as one message: a short job's start and
+// finish, or the ends of jobs that exited together, wake the supervisor once.
+let outbox: FromJobWorker[] = [];
+const handle = jobRunner((message: FromJobWorker) => {
+  if (outbox.push(message) > 1) return;
+  queueMicrotask(() => {
+    const batch = outbox;
+    outbox = [];
+    self.postMessage(batch);
+  });
+});
 
 // Registered before any await, so no message from the supervisor is missed.
 self.onmessage = (event: MessageEvent<ToJobWorker>) => {

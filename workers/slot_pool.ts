@@ -86,7 +86,11 @@ export class SlotPool {
     this.slots = slots;
     for (let w = 0; w < this.size; w++) {
       const worker = new Worker(url, { type: "module", name: `pool-${w + 1}` });
-      worker.onmessage = (event: MessageEvent<FromJobWorker>) => this.#onMessage(w, event.data);
+      // A job worker posts its reports batched, in order (one alone from test doubles).
+      worker.onmessage = (event: MessageEvent<FromJobWorker | FromJobWorker[]>) => {
+        const data = event.data;
+        for (const message of Array.isArray(data) ? data : [data]) this.#onMessage(w, message);
+      };
       worker.onerror = (event) => {
         event.preventDefault();
         options.onError(`pool-${w + 1}: ${event.message}`);
