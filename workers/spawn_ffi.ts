@@ -11,8 +11,8 @@
  * an unrelated process while this runner may still signal it.
  *
  * Waiting costs one thread of the isolate's blocking pool in all: a single
- * `poll()` per isolate watches every job's pidfd and pipes (a thread per
- * wait or read would starve the pool with a dozen long jobs in one isolate).
+ * `epoll_wait()` per isolate watches every job's pidfd and pipes (a thread
+ * per wait or read would starve the pool with a dozen long jobs in one isolate).
  */
 
 const O_RDONLY = 0;
@@ -27,7 +27,13 @@ const P_PID = 1;
 const WNOHANG = 1;
 const WEXITED = 4;
 const WNOWAIT = 0x01000000;
-const POLLIN = 0x1;
+const EPOLLIN = 0x1;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+/** `struct epoll_event` is packed on x86_64 (12 bytes), naturally aligned elsewhere (16). */
+const EPOLL_EVENT_BYTES = Deno.build.arch === "x86_64" ? 12 : 16;
+const EPOLL_DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
+const EPOLL_MAX_EVENTS = 64;
 const SYS_PIDFD_OPEN = 434n; // the same on x86_64 and aarch64
 const CLD_EXITED = 1;
 /** glibc's opaque structs are 336 (attr) and 80 (file actions) bytes on x86_64: room to spare. */
@@ -60,8 +66,9 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
   waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "i64"], result: "i64" },
   gnu_get_libc_version: { parameters: [], result: "pointer" },
@@ -242,72 +249,69 @@ export function readFileFfi(path: string): Uint8Array | null | undefined {
 }
 
 /**
- * One `poll()` for every watched fd of this isolate, run as a single
- * nonblocking FFI call at a time; an eventfd wakes it when the set changes.
- * Fds are closed only while no poll is in flight, so a number never comes
- * back reused under a running poll.
+ * One epoll set for every watched fd of this isolate, waited on by a single
+ * nonblocking FFI call at a time. Adding and removing fds are plain calls
+ * that never wake the wait; each registration carries a token of its own,
+ * so an event collected for an fd closed meanwhile (whose number a new
+ * pipe may already reuse) finds no callback and is dropped.
  */
 class Poller {
   #libc: Libc;
-  #wake: number;
-  #watched = new Map<number, () => void>();
-  #toClose: number[] = [];
+  #epoll: number;
+  #callbacks = new Map<number, () => void>();
+  #tokens = new Map<number, number>();
+  #nextToken = 1;
   #polling = false;
-  /** A poll() call is running right now (not just the loop between two calls). */
-  #inFlight = false;
-  #one = new BigUint64Array([1n]);
-  #eight = new Uint8Array(8);
+  #event = new Uint8Array(EPOLL_EVENT_BYTES);
+  #events = new Uint8Array(EPOLL_EVENT_BYTES * EPOLL_MAX_EVENTS);
 
   constructor(libc: Libc) {
     this.#libc = libc;
-    this.#wake = libc.eventfd(0, O_CLOEXEC | O_NONBLOCK);
-    if (this.#wake < 0) throw new Error("eventfd failed");
+    this.#epoll = libc.epoll_create1(O_CLOEXEC);
+    if (this.#epoll < 0) throw new Error("epoll_create1 failed");
   }
 
   watch(fd: number, onReady: () => void): void {
-    this.#watched.set(fd, onReady);
+    const token = this.#nextToken++;
+    const view = new DataView(this.#event.buffer);
+    view.setUint32(0, EPOLLIN, true);
+    view.setBigUint64(EPOLL_DATA_OFFSET, BigInt(token), true);
+    if (this.#libc.epoll_ctl(this.#epoll, EPOLL_CTL_ADD, fd, this.#event) !== 0) {
+      throw new Error("epoll_ctl failed");
+    }
+    this.#callbacks.set(token, onReady);
+    this.#tokens.set(fd, token);
     if (!this.#polling) this.#loop();
-    else if (this.#inFlight) this.#libc.write(this.#wake, this.#one, 8n);
   }
 
-  /** Stops watching `fd` and closes it (once no poll holds it, which it wakes). */
+  /** Stops watching `fd` and closes it. */
   close(fd: number): void {
-    this.#watched.delete(fd);
-    if (!this.#polling) {
-      this.#libc.close(fd);
-      return;
-    }
-    this.#toClose.push(fd);
-    if (this.#inFlight) this.#libc.write(this.#wake, this.#one, 8n);
+    const token = this.#tokens.get(fd);
+    if (token === undefined) return;
+    this.#tokens.delete(fd);
+    this.#callbacks.delete(token);
+    this.#libc.epoll_ctl(this.#epoll, EPOLL_CTL_DEL, fd, this.#event);
+    this.#libc.close(fd);
   }
 
   async #loop(): Promise<void> {
     this.#polling = true;
+    const view = new DataView(this.#events.buffer);
     try {
-      while (this.#watched.size > 0) {
-        for (const fd of this.#toClose.splice(0)) this.#libc.close(fd);
-        const fds = [this.#wake, ...this.#watched.keys()];
-        const set = new Uint8Array(fds.length * 8);
-        const view = new DataView(set.buffer);
-        fds.forEach((fd, i) => {
-          view.setInt32(i * 8, fd, true);
-          view.setInt16(i * 8 + 4, POLLIN, true);
-        });
-        // A timeout bounds how long a terminated worker's poll thread lingers.
-        this.#inFlight = true;
-        const ready = await this.#libc.poll(set, BigInt(fds.length), 1000);
-        this.#inFlight = false;
-        if (ready <= 0) continue;
-        for (let i = 0; i < fds.length; i++) {
-          if (view.getInt16(i * 8 + 6, true) === 0) continue;
-          const fd = fds[i]!;
-          if (fd === this.#wake) this.#libc.read(fd, this.#eight, 8n);
-          else this.#watched.get(fd)?.();
+      while (this.#callbacks.size > 0) {
+        // A timeout bounds how long a terminated worker's wait thread lingers.
+        const ready = await this.#libc.epoll_wait(
+          this.#epoll,
+          this.#events,
+          EPOLL_MAX_EVENTS,
+          1000,
+        );
+        for (let i = 0; i < ready; i++) {
+          const token = Number(view.getBigUint64(i * EPOLL_EVENT_BYTES + EPOLL_DATA_OFFSET, true));
+          this.#callbacks.get(token)?.();
         }
       }
     } finally {
-      for (const fd of this.#toClose.splice(0)) this.#libc.close(fd);
-      this.#inFlight = false;
       this.#polling = false;
     }
   }
