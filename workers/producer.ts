@@ -90,7 +90,7 @@ export class Producer {
       return null; // the next round reports it
     }
     const limit = this.#free();
-    if (this.#stopped || this.#fill.busy || limit === 0) return null;
+    if (this.#stopped || this.#fill.busy || limit <= 0 || !this.#options.mayClaim()) return null;
     this.#lent += limit;
     let settle!: () => void;
     const ride = new Promise<void>((resolve) => settle = resolve);
