@@ -133,6 +133,8 @@ export class Completer {
   #finishes: { finish: RunFinish; event: JobEnd }[] = [];
   #writing: Promise<void> = Promise.resolve();
   #flushQueued = false;
+  /** A `runRecordMany` has been sent and not answered yet. */
+  #writeOut = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #startTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
@@ -147,12 +149,13 @@ export class Completer {
   }
 
   /**
-   * Finishes not yet taken by a write. Their slots are free, but the write
-   * that takes them claims for those slots itself (`ride`), so a claim
-   * round meanwhile leaves them alone.
+   * Finishes the next write takes at once: their slots are free, but that
+   * write claims for them itself (`ride`), so a claim round meanwhile
+   * leaves them alone. None while a write is out (a network round trip
+   * away): those finishes wait for it, and a round refills their slots now.
    */
-  get unwrittenFinishes(): number {
-    return this.#finishes.length;
+  get finishesAboutToBeWritten(): number {
+    return this.#writeOut ? 0 : this.#finishes.length;
   }
 
   /** A job's process started: record its process group and start time (for orphan clean-up). */
@@ -240,6 +243,7 @@ export class Completer {
       : null;
     let applied: Set<string>;
     let claimed: ClaimedJob[];
+    this.#writeOut = true;
     try {
       const result = await this.#options.store.runRecordMany({
         starts,
@@ -250,6 +254,7 @@ export class Completer {
       applied = new Set(result.applied);
       claimed = result.claimed;
     } catch (error) {
+      this.#writeOut = false;
       ride?.failed();
       // Keep the records, in order, ahead of what came meanwhile.
       this.#emit({ type: "supervisor:error", message: errorMessage(error) });
@@ -265,6 +270,7 @@ export class Completer {
       }
       return;
     }
+    this.#writeOut = false;
     for (const { event } of finishes) this.#emit({ ...event, applied: applied.has(event.id) });
     ride?.claimed(claimed);
     if (finishes.length > 0) this.#options.onFinishesWritten?.(finishes.length);

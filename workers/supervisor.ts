@@ -141,7 +141,7 @@ export class Supervisor {
       size: this.#options.poolSize,
       onStarted: (_slot, m) => this.#completer.started(m.id, m.attempt, m.pid, m.procStart),
       onOutput: (_slot, m) => this.#completer.output(m.id, m.attempt, m.stdout, m.stderr),
-      onFinished: (slot, job, result) =>
+      onFinished: (slot, job, result) => {
         this.#completer.finished({
           slot: slot.index,
           job,
@@ -149,7 +149,10 @@ export class Supervisor {
           startedAt: slot.startedAt,
           result,
           config: this.#settings.current,
-        }),
+        });
+        // A write is out (a round trip away on PostgreSQL): refill the slot now, not after it.
+        if (this.#completer.finishesAboutToBeWritten === 0) this.wake();
+      },
       onError: (message) => this.#error(message),
     });
     this.#heartbeat = new Heartbeat({
@@ -168,8 +171,8 @@ export class Supervisor {
       workerId: this.id,
       queues: this.#options.queues,
       settings: this.#settings,
-      // A slot whose finish is not written yet is refilled by the claim that goes with that write.
-      free: () => Math.max(0, this.#pool.free().length - this.#completer.unwrittenFinishes),
+      // A slot whose finish is about to be written is refilled by the claim that goes with it.
+      free: () => Math.max(0, this.#pool.free().length - this.#completer.finishesAboutToBeWritten),
       running: () => this.#pool.running,
       mayClaim: () => !this.#stopping && !this.#heartbeat.failing,
       claimed: (jobs, info) => this.#claimed(jobs, info),

@@ -308,3 +308,22 @@ Deno.test("a flush of finishes carries the claim that refills their slots", asyn
   await completer.close();
   assert.deepEqual(ends(events).map((e) => [e.id, e.applied]), [["a", true], ["b", true]]);
 });
+
+Deno.test("finishes count as about to be written (their slots ride) only while no write is out", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const { completer, calls } = setup(async (batch, call) => {
+    if (call === 1) await gate;
+    return batch.finishes.map((f) => f.id);
+  });
+  completer.finished(end("a", { kind: "succeeded" }));
+  assert.equal(completer.finishesAboutToBeWritten, 1, "the next write takes it at once");
+  await waitFor(() => calls.length === 1, { message: "a's write to go out" });
+  completer.finished(end("b", { kind: "succeeded" }));
+  // A write is out: b waits for it, so a claim round may refill b's slot meanwhile.
+  assert.equal(completer.finishesAboutToBeWritten, 0);
+  release();
+  await waitFor(() => calls.length === 2, { message: "b's write" });
+  await completer.close();
+  assert.equal(completer.finishesAboutToBeWritten, 0);
+});
