@@ -476,8 +476,14 @@ export class PostgresStorage implements Storage {
     }
   }
 
+  /**
+   * Sends a statement at once (a postgres.js query otherwise starts only
+   * when first awaited), so statements go out in the order they are made.
+   */
   #q(db: Sql, query: string, args: unknown[] = []): Promise<Row[]> {
-    return db.unsafe(query, args as never[], { prepare: true }) as unknown as Promise<Row[]>;
+    return db.unsafe(query, args as never[], { prepare: true }).execute() as unknown as Promise<
+      Row[]
+    >;
   }
 
   #begin<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
@@ -1201,7 +1207,6 @@ export class PostgresStorage implements Storage {
   }
 
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
-    const { workerId, now } = params;
     if (params.limit <= 0) return Promise.resolve([]);
     // One statement, no explicit transaction: pick (skipping rows other
     // claimers hold), update, and start the runs, in one round trip. The
@@ -1209,13 +1214,31 @@ export class PostgresStorage implements Storage {
     // Paused and limited queues are left out here (an initplan over the
     // small queues table); the statement also returns the limited queues,
     // which are claimed from under their lock only when some exist.
+    return this.#call(async () => {
+      const { claimed, limited } = await this.#claimOn(this.#sql, params);
+      const room = params.limit - claimed.length;
+      if (limited.length > 0 && room > 0) {
+        claimed.push(
+          ...await this.#begin((tx) => this.#claimLimited(tx, { ...params, limit: room }, limited)),
+        );
+      }
+      return toClaimed(claimed);
+    });
+  }
+
+  /**
+   * The claim's main statement on `db` (a connection or a transaction):
+   * the claimed rows, and the limited queues this worker serves (claimed
+   * from by `#claimLimited` when room is left).
+   */
+  async #claimOn(db: Sql, params: ClaimParams): Promise<{ claimed: Row[]; limited: string[] }> {
+    const { workerId, now } = params;
     const queueFilter = params.queues ? "AND queue = ANY($6::text[])" : "";
     const args: unknown[] = [workerId, now + params.leaseMs, now, params.limit, now];
     if (params.queues) args.push(params.queues);
-    return this.#call(async () => {
-      const rows = await this.#q(
-        this.#sql,
-        `WITH held AS MATERIALIZED (
+    const rows = await this.#q(
+      db,
+      `WITH held AS MATERIALIZED (
            SELECT name, paused FROM queues WHERE paused OR concurrency > 0),
          picked AS MATERIALIZED (
            SELECT seq FROM jobs
@@ -1236,46 +1259,35 @@ export class PostgresStorage implements Storage {
          FROM (SELECT array_agg(name) AS limited_queues FROM held WHERE NOT paused) l
          LEFT JOIN claimed c ON true
          ORDER BY c.priority DESC, c.next_run_at, c.seq`,
-        args,
-      );
-      const limited = ((rows[0]?.limited_queues as string[] | null | undefined) ?? [])
-        .filter((name) => params.queues === null || params.queues.includes(name));
-      const claimed = rows.filter((row) => row.id !== null);
-      const room = params.limit - claimed.length;
-      if (limited.length > 0 && room > 0) {
-        claimed.push(...await this.#claimLimited({ ...params, limit: room }, limited));
-        claimed.sort((a, b) =>
-          (b.priority as number) - (a.priority as number) ||
-          (a.next_run_at as number) - (b.next_run_at as number) ||
-          (a.seq as number) - (b.seq as number)
-        );
-      }
-      return claimed.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
-    });
+      args,
+    );
+    const limited = ((rows[0]?.limited_queues as string[] | null | undefined) ?? [])
+      .filter((name) => params.queues === null || params.queues.includes(name));
+    return { claimed: rows.filter((row) => row.id !== null), limited };
   }
 
   /**
    * Claims from limited queues: under an advisory lock per queue (taken in
    * one order by everyone, so no deadlock), counts each queue's running
-   * jobs and takes at most the room left, in one transaction. Claims of
-   * other queues never take these locks.
+   * jobs and takes at most the room left, in transaction `tx` (the locks
+   * last until it ends). Claims of other queues never take these locks.
    */
-  #claimLimited(
+  async #claimLimited(
+    tx: Sql,
     params: { workerId: string; limit: number; now: number; leaseMs: number },
     queues: string[],
   ): Promise<Row[]> {
     const { workerId, now } = params;
     const keys = [...new Set(queues.map((q) => hash32(`${this.#url.schema}:${LOCK_QUEUE}:${q}`)))]
       .sort((a, b) => a - b);
-    return this.#begin(async (tx) => {
-      await this.#q(
-        tx,
-        "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int[]) AS k ORDER BY k",
-        [LOCK_CLASS, keys],
-      );
-      return await this.#q(
-        tx,
-        `WITH lim AS (
+    await this.#q(
+      tx,
+      "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int[]) AS k ORDER BY k",
+      [LOCK_CLASS, keys],
+    );
+    return await this.#q(
+      tx,
+      `WITH lim AS (
            SELECT q.name, least($4::int, q.concurrency - (
              SELECT count(*) FROM jobs r WHERE r.state = 'processing' AND r.queue = q.name))::int
              AS room
@@ -1299,9 +1311,8 @@ export class PostgresStorage implements Storage {
            INSERT INTO runs (job_id, attempt, worker_id, started_at)
            SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
          SELECT * FROM claimed`,
-        [workerId, now + params.leaseMs, now, params.limit, now, queues],
-      );
-    });
+      [workerId, now + params.leaseMs, now, params.limit, now, queues],
+    );
   }
 
   jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
@@ -1472,11 +1483,45 @@ export class PostgresStorage implements Storage {
     claim?: ClaimParams | undefined;
   }): Promise<RecordResult> {
     const { starts, outputs, finishes, claim } = params;
-    const applied = await this.#record(starts, outputs, finishes);
-    // The claim is one statement of its own, after the records: they stay
-    // committed whatever it meets, and the worker's next round claims again.
-    const claimed = claim ? await this.jobClaim(claim).catch(() => []) : [];
-    return { applied, claimed };
+    if (!claim || claim.limit <= 0) {
+      return { applied: await this.#record(starts, outputs, finishes), claimed: [] };
+    }
+    return await this.#call(async () => {
+      // One round trip: BEGIN, the records, the claim and COMMIT go out
+      // together on one connection (postgres.js pipelines its queries) and
+      // run in that order, all or nothing (after a failed statement the
+      // server turns the COMMIT into a rollback).
+      const db = await this.#sql.reserve();
+      let results;
+      try {
+        const conn = db as unknown as Sql;
+        results = await Promise.allSettled([
+          this.#q(conn, "BEGIN"),
+          this.#recordStarts(conn, starts),
+          this.#recordOutputs(conn, outputs),
+          finishes.length === 0 ? Promise.resolve([]) : this.#recordFinishes(conn, finishes),
+          this.#claimOn(conn, claim),
+          this.#q(conn, "COMMIT"),
+        ]);
+      } finally {
+        db.release();
+      }
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
+      const value = <T>(r: PromiseSettledResult<T>) => (r as PromiseFulfilledResult<T>).value;
+      const applied = value(results[3]!) as string[];
+      const { claimed, limited } = value(results[4]!) as { claimed: Row[]; limited: string[] };
+      // Limited queues (rare) are claimed under their locks in a transaction
+      // of their own; the records stand whatever it meets.
+      const room = claim.limit - claimed.length;
+      if (limited.length > 0 && room > 0) {
+        claimed.push(
+          ...await this.#begin((tx) => this.#claimLimited(tx, { ...claim, limit: room }, limited))
+            .catch(() => []),
+        );
+      }
+      return { applied, claimed: toClaimed(claimed) };
+    });
   }
 
   #record(
@@ -2042,4 +2087,15 @@ export class PostgresStorage implements Storage {
       ),
     );
   }
+}
+
+/** Claimed rows as jobs, in claim order: priority, then due time, then insertion. */
+function toClaimed(rows: Row[]): ClaimedJob[] {
+  return [...rows]
+    .sort((a, b) =>
+      (b.priority as number) - (a.priority as number) ||
+      (a.next_run_at as number) - (b.next_run_at as number) ||
+      (a.seq as number) - (b.seq as number)
+    )
+    .map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
 }

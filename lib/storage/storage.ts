@@ -366,9 +366,10 @@ export interface Storage extends AsyncDisposable {
    * so a store may commit them in one transaction or in several); then,
    * when `claim` is given, a claim with the guarantees of `jobClaim`, so a
    * worker refills the slots its finishes freed without a write of its
-   * own. The claim may commit with the records or after them; a claim that
-   * fails after the records committed claims nothing and throws nothing
-   * (the worker's next claim round meets the error).
+   * own. The claim commits with the records (all or nothing); a store may
+   * claim from concurrency-limited queues after that commit, and a failure
+   * there claims nothing more and throws nothing (the worker's next claim
+   * round meets the error).
    */
   runRecordMany(params: {
     starts: RunStart[];

@@ -1585,6 +1585,23 @@ export function storageConformance(
     assert.deepEqual(alone.claimed.map((j) => j.id), ["later"]);
   });
 
+  test("runRecordMany() with a claim is all or nothing: a write that fails claims nothing", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("a"), newJob("b")], now: T0 });
+    const a = await claimOne(store, "w1", "a");
+    // A finish the database refuses (no time): the whole call fails.
+    const broken = finishOf(a, "w1", { finishedAt: null as unknown as number });
+    await assert.rejects(() =>
+      store.runRecordMany({
+        starts: [],
+        outputs: [],
+        finishes: [broken],
+        claim: { workerId: "w1", queues: null, limit: 1, now: T0, leaseMs: LEASE },
+      })
+    );
+    assert.deepEqual(await statesOf(store, ["a", "b"]), { a: "processing", b: "pending" });
+    assert.equal((await store.jobGetWithRuns({ id: "b" }))?.runs.length, 0, "no run was started");
+  });
+
   test("runOutputGet() gives the latest attempt, or the one asked for", async (store) => {
     await store.jobInsertMany({
       jobs: [newJob("j1"), newJob("never", { run_at: T0 + 10_000_000 })],
