@@ -205,8 +205,11 @@ export async function runCommand(
   // finds none, so retry briefly, then signal the shell alone.
   const signal = (sig: Deno.Signal, triesLeft = 200) => {
     if (exited) return;
+    // The group first, in one kill: the shell must not outlive (and report on)
+    // a child the cookie scan reached before it.
+    const grouped = signalGroup(pid, sig);
     signalByCookie(cookie, sig, since);
-    if (signalGroup(pid, sig) || !child.groupPending) return;
+    if (grouped || !child.groupPending) return;
     if (triesLeft > 0) setTimeout(() => signal(sig, triesLeft - 1), 1);
     else {
       try {

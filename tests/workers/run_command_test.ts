@@ -166,7 +166,15 @@ Deno.test("runCommand() aborted with reason force as it starts kills the job at 
     assert.ok(pid > 0);
     assert.deepEqual(result.outcome, { kind: "killed", reason: "force" });
     assert.ok(took < 2000, `a forced stop let the job run on for ${took} ms`);
-    assert.equal(result.signal, "SIGKILL");
+    assert.equal(
+      result.signal,
+      "SIGKILL",
+      JSON.stringify({
+        code: result.exitCode,
+        out: new TextDecoder().decode(result.stdout),
+        err: new TextDecoder().decode(result.stderr),
+      }),
+    );
     assert.deepEqual(await pidsMatching(sleep), []);
   } finally {
     await killMatching(sleep);
@@ -185,7 +193,15 @@ Deno.test("runCommand() with a signal aborted (force) before it starts does not 
     const took = Date.now() - started;
     assert.deepEqual(result.outcome, { kind: "killed", reason: "force" });
     assert.ok(took < 2000, `a forced stop let the job run on for ${took} ms`);
-    assert.equal(result.signal, "SIGKILL");
+    assert.equal(
+      result.signal,
+      "SIGKILL",
+      JSON.stringify({
+        code: result.exitCode,
+        out: new TextDecoder().decode(result.stdout),
+        err: new TextDecoder().decode(result.stderr),
+      }),
+    );
   } finally {
     await killMatching(sleep);
   }
