@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { RunRequest } from "../../workers/messages.ts";
+import type { CommandResult, RunRequest } from "../../workers/messages.ts";
 import { processStartTime } from "../../workers/process_group.ts";
 import { runCommand, runCommandSettled, spawnMethod } from "../../workers/run_command.ts";
 import { isOwnSession } from "../../workers/spawn_ffi.ts";
@@ -21,6 +21,12 @@ function request(command: string, overrides: Partial<RunRequest> = {}): RunReque
 }
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** The shell itself died of SIGKILL; else says what it reported instead. */
+function assertSigkilled(result: CommandResult): void {
+  const reported = { code: result.exitCode, out: text(result.stdout), err: text(result.stderr) };
+  assert.equal(result.signal, "SIGKILL", JSON.stringify(reported));
+}
 
 Deno.test("runCommand() reports success with the captured stdout and stderr", async () => {
   const result = await runCommand(request("echo out; echo err >&2"));
@@ -166,15 +172,7 @@ Deno.test("runCommand() aborted with reason force as it starts kills the job at 
     assert.ok(pid > 0);
     assert.deepEqual(result.outcome, { kind: "killed", reason: "force" });
     assert.ok(took < 2000, `a forced stop let the job run on for ${took} ms`);
-    assert.equal(
-      result.signal,
-      "SIGKILL",
-      JSON.stringify({
-        code: result.exitCode,
-        out: new TextDecoder().decode(result.stdout),
-        err: new TextDecoder().decode(result.stderr),
-      }),
-    );
+    assertSigkilled(result);
     assert.deepEqual(await pidsMatching(sleep), []);
   } finally {
     await killMatching(sleep);
@@ -193,15 +191,7 @@ Deno.test("runCommand() with a signal aborted (force) before it starts does not 
     const took = Date.now() - started;
     assert.deepEqual(result.outcome, { kind: "killed", reason: "force" });
     assert.ok(took < 2000, `a forced stop let the job run on for ${took} ms`);
-    assert.equal(
-      result.signal,
-      "SIGKILL",
-      JSON.stringify({
-        code: result.exitCode,
-        out: new TextDecoder().decode(result.stdout),
-        err: new TextDecoder().decode(result.stderr),
-      }),
-    );
+    assertSigkilled(result);
   } finally {
     await killMatching(sleep);
   }
