@@ -55,8 +55,7 @@ export interface CompleterOptions {
   onEvent?: (event: SupervisorEvent) => void;
   /**
    * A claim for the slots that finishes freed, to commit with their write
-   * (the producer's `rideAlong()`); asked before each flush
-   * that writes finishes.
+   * (the producer's `rideAlong()`); asked by each flush that writes finishes.
    */
   ride?: () => Promise<RidingClaim | null>;
   /** After each successful flush that wrote finishes (slots may be claimed again). */
@@ -237,7 +236,7 @@ export class Completer {
     this.#outputs.clear();
     const finishes = this.#finishes.splice(0);
     if (starts.length + outputs.size + finishes.length === 0) return;
-    // Asked once these finishes are no longer unwritten: their slots count as free.
+    // Asked once the finishes are taken, so the producer counts their slots as free.
     const ride = finishes.length > 0 && !this.#closing
       ? (await this.#options.ride?.()) ?? null
       : null;
