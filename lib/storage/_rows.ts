@@ -5,7 +5,7 @@
  */
 import { isoTime, type Job, JOB_STATES, type JobState, type Run, type RunOutcome } from "../job.ts";
 import type { CatchUp, Schedule } from "../schedule.ts";
-import type { QueueInfo, WorkerInfo, WorkerRole } from "./storage.ts";
+import type { ClaimedJob, QueueInfo, WorkerInfo, WorkerRole } from "./storage.ts";
 
 /** A result row, column name to value. */
 export type Row = Record<string, unknown>;
@@ -34,6 +34,17 @@ export function toJob(row: Row): Job {
     key: row.unique_key as string | null,
     retry_on: row.retry_on === null ? null : JSON.parse(row.retry_on as string),
   };
+}
+
+/** Claimed `jobs` rows as jobs, in claim order: priority, then due time, then insertion. */
+export function toClaimed(rows: Row[]): ClaimedJob[] {
+  return [...rows]
+    .sort((a, b) =>
+      (b.priority as number) - (a.priority as number) ||
+      (a.next_run_at as number) - (b.next_run_at as number) ||
+      (a.seq as number) - (b.seq as number)
+    )
+    .map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
 }
 
 /** A `schedules` row as a {@linkcode Schedule} (booleans are 0/1 on SQLite). */

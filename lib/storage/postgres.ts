@@ -48,6 +48,7 @@ import {
   encodeCursor,
   type Row,
   text,
+  toClaimed,
   toJob,
   toQueues,
   toRun,
@@ -1214,16 +1215,27 @@ export class PostgresStorage implements Storage {
     // Paused and limited queues are left out here (an initplan over the
     // small queues table); the statement also returns the limited queues,
     // which are claimed from under their lock only when some exist.
-    return this.#call(async () => {
-      const { claimed, limited } = await this.#claimOn(this.#sql, params);
-      const room = params.limit - claimed.length;
-      if (limited.length > 0 && room > 0) {
-        claimed.push(
-          ...await this.#begin((tx) => this.#claimLimited(tx, { ...params, limit: room }, limited)),
-        );
-      }
-      return toClaimed(claimed);
-    });
+    return this.#call(async () =>
+      toClaimed(await this.#claimRest(params, await this.#claimOn(this.#sql, params)))
+    );
+  }
+
+  /**
+   * The rows of the claim's main statement, plus what the limited queues
+   * it named give under their locks (a transaction of their own) while
+   * room is left.
+   */
+  async #claimRest(
+    params: ClaimParams,
+    main: { claimed: Row[]; limited: string[] },
+  ): Promise<Row[]> {
+    const { claimed, limited } = main;
+    const room = params.limit - claimed.length;
+    if (limited.length === 0 || room <= 0) return claimed;
+    const more = await this.#begin((tx) =>
+      this.#claimLimited(tx, { ...params, limit: room }, limited)
+    );
+    return [...claimed, ...more];
   }
 
   /**
@@ -1492,35 +1504,28 @@ export class PostgresStorage implements Storage {
       // run in that order, all or nothing (after a failed statement the
       // server turns the COMMIT into a rollback).
       const db = await this.#sql.reserve();
-      let results;
+      const conn = db as unknown as Sql;
+      // Made in this order, so sent in this order (#q sends at once).
+      const begin = this.#q(conn, "BEGIN");
+      const started = this.#recordStarts(conn, starts);
+      const output = this.#recordOutputs(conn, outputs);
+      const finished = finishes.length === 0
+        ? Promise.resolve([])
+        : this.#recordFinishes(conn, finishes);
+      const main = this.#claimOn(conn, claim);
+      const commit = this.#q(conn, "COMMIT");
       try {
-        const conn = db as unknown as Sql;
-        results = await Promise.allSettled([
-          this.#q(conn, "BEGIN"),
-          this.#recordStarts(conn, starts),
-          this.#recordOutputs(conn, outputs),
-          finishes.length === 0 ? Promise.resolve([]) : this.#recordFinishes(conn, finishes),
-          this.#claimOn(conn, claim),
-          this.#q(conn, "COMMIT"),
-        ]);
+        const settled = await Promise.allSettled([begin, started, output, finished, main, commit]);
+        const failed = settled.find((r) => r.status === "rejected");
+        if (failed) throw failed.reason;
       } finally {
         db.release();
       }
-      const failed = results.find((r) => r.status === "rejected");
-      if (failed) throw failed.reason;
-      const value = <T>(r: PromiseSettledResult<T>) => (r as PromiseFulfilledResult<T>).value;
-      const applied = value(results[3]!) as string[];
-      const { claimed, limited } = value(results[4]!) as { claimed: Row[]; limited: string[] };
-      // Limited queues (rare) are claimed under their locks in a transaction
-      // of their own; the records stand whatever it meets.
-      const room = claim.limit - claimed.length;
-      if (limited.length > 0 && room > 0) {
-        claimed.push(
-          ...await this.#begin((tx) => this.#claimLimited(tx, { ...claim, limit: room }, limited))
-            .catch(() => []),
-        );
-      }
-      return { applied, claimed: toClaimed(claimed) };
+      // Limited queues (rare) come after, in a transaction of their own:
+      // the records stand whatever it meets.
+      const first = await main;
+      const claimed = await this.#claimRest(claim, first).catch(() => first.claimed);
+      return { applied: await finished, claimed: toClaimed(claimed) };
     });
   }
 
@@ -2087,15 +2092,4 @@ export class PostgresStorage implements Storage {
       ),
     );
   }
-}
-
-/** Claimed rows as jobs, in claim order: priority, then due time, then insertion. */
-function toClaimed(rows: Row[]): ClaimedJob[] {
-  return [...rows]
-    .sort((a, b) =>
-      (b.priority as number) - (a.priority as number) ||
-      (a.next_run_at as number) - (b.next_run_at as number) ||
-      (a.seq as number) - (b.seq as number)
-    )
-    .map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
 }

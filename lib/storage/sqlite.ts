@@ -67,6 +67,7 @@ import {
   encodeCursor,
   type Row,
   text,
+  toClaimed,
   toJob,
   toQueues,
   toRun,
@@ -78,6 +79,8 @@ const BUSY_TIMEOUT_MS = 5000;
 
 /** What a commit tells watchers: work may be claimable (everyone hears), or only jobs ended. */
 type WakeKind = "jobs" | "ends";
+/** Which wake file a write touches, or how its result chooses one (`null`: none). */
+type Wake<T> = WakeKind | null | ((result: T) => WakeKind | null);
 
 /** SQLite result codes we explain to the user (primary codes, low byte). */
 const SQLITE_BUSY = 5;
@@ -311,12 +314,13 @@ export class SqliteStorage implements Storage {
 
   /**
    * Runs `fn` in one write transaction; any throw rolls everything back.
-   * After the commit the wake file is touched unless `quiet` (writes no
-   * watcher needs to hear of: claims, heartbeats, process details, output
-   * snapshots; watchers re-read at least once a second anyway; finishes
-   * choose their file themselves).
+   * After the commit it touches the wake file `wake` names, or the one
+   * `wake(result)` chooses: `jobs` (the default) for a write that may make
+   * a job claimable, `ends` for one that only ended jobs, `null` for a
+   * write no watcher needs to hear of (claims, heartbeats, process details,
+   * output snapshots; watchers re-read at least once a second anyway).
    */
-  #write<T>(fn: () => T, quiet = false): T {
+  #write<T>(fn: () => T, wake: Wake<T> = "jobs"): T {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
     } catch (error) {
@@ -330,7 +334,8 @@ export class SqliteStorage implements Storage {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw toStorageError(error, this.location);
     }
-    if (!quiet) this.#touchWakeFile();
+    const kind = typeof wake === "function" ? wake(result) : wake;
+    if (kind) this.#touchWakeFile(kind);
     return result;
   }
 
@@ -339,7 +344,7 @@ export class SqliteStorage implements Storage {
    * place through a kept descriptor (no truncation, which makes ext4 flush
    * on close; just an inotify modify event).
    */
-  #touchWakeFile(kind: WakeKind = "jobs"): void {
+  #touchWakeFile(kind: WakeKind): void {
     if (this.#wakePaths === null) return;
     try {
       let file = this.#wakeFiles.get(kind);
@@ -453,9 +458,12 @@ export class SqliteStorage implements Storage {
   }
 
   close(): Promise<void> {
-    for (const [kind, watch] of [...this.#watches]) {
-      for (const listener of [...watch.listeners]) this.#unlisten(kind, listener);
+    for (const { watcher } of this.#watches.values()) {
+      try {
+        watcher.close();
+      } catch { /* already closed */ }
     }
+    this.#watches.clear();
     for (const file of this.#wakeFiles.values()) file.close();
     this.#wakeFiles.clear();
     if (this.#db.isOpen) this.#db.close();
@@ -910,12 +918,12 @@ export class SqliteStorage implements Storage {
           room -= rows.length;
         }
         return counts;
-      }, true);
+      }, null);
     });
   }
 
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
-    return this.#promise(() => this.#write(() => this.#claim(params), true));
+    return this.#promise(() => this.#write(() => this.#claim(params), null));
   }
 
   /** The claim, inside a write transaction. */
@@ -958,12 +966,7 @@ export class SqliteStorage implements Storage {
     for (const row of rows) {
       insertRun.run(row.id as string, row.attempts as number, workerId, now);
     }
-    rows.sort((a, b) =>
-      (b.priority as number) - (a.priority as number) ||
-      (a.next_run_at as number) - (b.next_run_at as number) ||
-      (a.seq as number) - (b.seq as number)
-    );
-    return rows.map((row) => ({ ...toJob(row), attempt: row.attempts as number }));
+    return toClaimed(rows);
   }
 
   /** The claim's one statement: up to `limit` due jobs, also matching `filter`. */
@@ -1114,28 +1117,23 @@ export class SqliteStorage implements Storage {
     return { applied, wake };
   }
 
-  /** Commits `fn`'s finishes, then touches the wake file they chose. */
-  #writeFinishes(fn: () => { applied: string[]; wake: WakeKind | null }): string[] {
-    const { applied, wake } = this.#write(fn, true);
-    if (wake) this.#touchWakeFile(wake);
-    return applied;
-  }
-
   runStartMany(params: { starts: RunStart[] }): Promise<void> {
     return this.#promise(() => {
-      if (params.starts.length > 0) this.#write(() => this.#recordStarts(params.starts), true);
+      if (params.starts.length > 0) this.#write(() => this.#recordStarts(params.starts), null);
     });
   }
 
   runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void> {
     return this.#promise(() => {
-      if (params.updates.length > 0) this.#write(() => this.#recordOutputs(params.updates), true);
+      if (params.updates.length > 0) this.#write(() => this.#recordOutputs(params.updates), null);
     });
   }
 
   runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
     if (params.finishes.length === 0) return Promise.resolve([]);
-    return this.#promise(() => this.#writeFinishes(() => this.#recordFinishes(params.finishes)));
+    return this.#promise(() =>
+      this.#write(() => this.#recordFinishes(params.finishes), (r) => r.wake).applied
+    );
   }
 
   runRecordMany(params: {
@@ -1150,14 +1148,12 @@ export class SqliteStorage implements Storage {
     }
     // One transaction: a finish and the claim that refills its slot cost one commit.
     return this.#promise(() => {
-      let claimed: ClaimedJob[] = [];
-      const applied = this.#writeFinishes(() => {
+      const { applied, claimed } = this.#write(() => {
         this.#recordStarts(starts);
         this.#recordOutputs(outputs);
         const finished = this.#recordFinishes(finishes);
-        if (claim) claimed = this.#claim(claim);
-        return finished;
-      });
+        return { ...finished, claimed: claim ? this.#claim(claim) : [] };
+      }, (r) => r.wake);
       return { applied, claimed };
     });
   }
@@ -1242,7 +1238,7 @@ export class SqliteStorage implements Storage {
           params.id,
         );
         return this.#requests(params.id);
-      }, true)
+      }, null)
     );
   }
 
@@ -1321,7 +1317,7 @@ export class SqliteStorage implements Storage {
             params.now + params.ttlMs,
             params.now,
           ) > 0,
-        true,
+        null,
       )
     );
   }
@@ -1463,8 +1459,10 @@ export class SqliteStorage implements Storage {
     return this.#promise(() => {
       // Quiet unless jobs were added: a time that only moved on (skipped, or
       // paused meanwhile) wakes no worker; other firers re-read on their own.
-      const results = this.#write(() => fires.map((fire) => this.#fire(fire, now)), true);
-      if (results.some((r) => r.inserted.length > 0)) this.#touchWakeFile();
+      const results = this.#write(
+        () => fires.map((fire) => this.#fire(fire, now)),
+        (fired) => fired.some((r) => r.inserted.length > 0) ? "jobs" : null,
+      );
       return results;
     });
   }
