@@ -22,14 +22,6 @@ import type { CommandResult } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import type { RidingClaim } from "./producer.ts";
 
-/**
- * How long a process start waits to be written with what comes next. A job
- * that ends meanwhile has its start and its finish in one transaction; a
- * crash meanwhile loses only the process group, and the run's cookie still
- * finds its processes (`proc_scan.ts`).
- */
-export const START_DELAY_MS = 50;
-
 /** All a completer needs of a store (tests pass a fake). */
 export type CompleterStore = Pick<Storage, "now" | "runRecordMany">;
 
@@ -62,8 +54,6 @@ export interface CompleterOptions {
   onFinishesWritten?: (count: number) => void;
   /** Wait before trying a failed flush again (default 500 ms). */
   retryMs?: number;
-  /** How long a process start may wait for company (default {@linkcode START_DELAY_MS}). */
-  startDelayMs?: number;
 }
 
 /** The record of a finish and the event to emit once it is written. */
@@ -135,7 +125,6 @@ export class Completer {
   /** A `runRecordMany` has been sent and not answered yet. */
   #writeOut = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #startTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
 
   constructor(options: CompleterOptions) {
@@ -157,7 +146,12 @@ export class Completer {
     return this.#writeOut ? 0 : this.#finishes.length;
   }
 
-  /** A job's process started: record its process group and start time (for orphan clean-up). */
+  /**
+   * A job's process started: record its process group and start time (for
+   * orphan clean-up). The job worker holds a start back until its finish or
+   * for 50 ms (`job_runner.ts`), so a short job's start and finish arrive
+   * together and go in one write.
+   */
   started(id: string, attempt: number, pid: number, procStart: string | null): void {
     this.#starts.push({
       id,
@@ -167,11 +161,7 @@ export class Completer {
       pgid: pid,
       procStart,
     });
-    // A short job's start goes out with its finish, one write instead of two.
-    this.#startTimer ??= setTimeout(() => {
-      this.#startTimer = undefined;
-      this.#queueFlush();
-    }, this.#options.startDelayMs ?? START_DELAY_MS);
+    this.#queueFlush();
   }
 
   /** A running job's output so far (only the newest snapshot of a job is written). */
@@ -229,8 +219,6 @@ export class Completer {
 
   async #flush(): Promise<void> {
     this.#flushQueued = false;
-    clearTimeout(this.#startTimer);
-    this.#startTimer = undefined;
     const starts = this.#starts.splice(0);
     const outputs = new Map(this.#outputs);
     this.#outputs.clear();
