@@ -78,7 +78,7 @@ export class Producer {
    */
   async rideAlong(): Promise<RidingClaim | null> {
     if (this.#stopped || this.#fill.busy || !this.#moreWaiting) return null;
-    if (!this.#options.mayClaim() || this.#free() === 0) return null;
+    if (!this.#options.mayClaim() || this.#free() <= 0) return null;
     const { store, settings } = this.#options;
     const idle = this.#options.running() === 0;
     const claimStart = performance.now();
