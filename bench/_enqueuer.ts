@@ -7,13 +7,19 @@
  *
  * Each job runs `exec date +%s%N`, so its output is the time its process started.
  *
- * Usage: deno run -A bench/_enqueuer.ts <db> <n> <min-gap-ms> <max-gap-ms> <seed>
+ * With `direct`, after each job has completed (and the worker is idle
+ * again) it also spawns the same command itself and records that latency
+ * (`direct`): the pickup's baseline, taken in the same minutes, at the same
+ * gaps, on the same machine load.
+ *
+ * Usage: deno run -A bench/_enqueuer.ts <db> <n> <min-gap-ms> <max-gap-ms> <seed> [direct]
  */
 import { enqueueJson } from "../cli/enqueue.ts";
 import type { CliContext } from "../cli/_context.ts";
-import { PICKUP_COMMAND } from "./pickup.ts";
+import { openStorage } from "../lib/storage/open_storage.ts";
+import { directSpawnLatency, PICKUP_COMMAND } from "./pickup.ts";
 
-const [db, count, minGap, maxGap, seedArg] = Deno.args;
+const [db, count, minGap, maxGap, seedArg, mode] = Deno.args;
 const n = Number(count);
 const low = Number(minGap);
 const high = Number(maxGap);
@@ -39,12 +45,29 @@ const ctx: CliContext = {
   out: () => printedAt = wall(),
   err: (text) => console.error(text),
 };
-const results: { id: string; before: number; commit: number }[] = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+await using store = mode === "direct" ? await openStorage(db!) : null;
+
+/** Waits (reading rarely, so as not to load the machine) until job `id` completed. */
+async function completed(id: string): Promise<void> {
+  await sleep(40);
+  for (let tries = 0; (await store!.jobGet({ id }))?.state !== "completed"; tries++) {
+    if (tries === 250) throw new Error(`job ${id} did not complete within 5 s`);
+    await sleep(20);
+  }
+  await sleep(10); // the worker's own writes after the job's end
+}
+
+const results: { id: string; before: number; commit: number; direct?: number }[] = [];
 for (let i = 0; i < n; i++) {
-  await new Promise((resolve) => setTimeout(resolve, low + next() * (high - low)));
+  await sleep(low + next() * (high - low));
   const id = `p-${String(i).padStart(4, "0")}`;
   const before = wall();
   await enqueueJson(ctx, JSON.stringify({ id, command: PICKUP_COMMAND }), { json: false });
   results.push({ id, before, commit: printedAt });
+  if (store) {
+    await completed(id);
+    results.at(-1)!.direct = await directSpawnLatency();
+  }
 }
 console.log(JSON.stringify(results));

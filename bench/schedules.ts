@@ -58,9 +58,9 @@ export async function benchSchedules(ctx: BenchContext): Promise<Row[]> {
   };
   const quiet = { ...ctx, log: () => {} };
   ctx.log(`${SCENARIO}: drain, plain`);
-  const drainPlain = await benchDrain({ ...quiet, seed: plain });
+  const drainPlain = await benchDrain({ ...quiet, seed: plain }, 1);
   ctx.log(`${SCENARIO}: drain with ${SCHEDULES} schedules`);
-  const drainSeeded = await benchDrain({ ...quiet, seed: seeded });
+  const drainSeeded = await benchDrain({ ...quiet, seed: seeded }, 1);
   ctx.log(`${SCENARIO}: pickup, plain`);
   const pickupPlain = await benchPickup({ ...quiet, seed: plain });
   ctx.log(`${SCENARIO}: pickup with ${SCHEDULES} schedules`);
