@@ -115,8 +115,8 @@ export async function benchPickup(ctx: BenchContext): Promise<Row[]> {
   const p = (values: number[], q: number) => percentile(values, q);
   const common = { scenario: SCENARIO, unit: "ms", baselineLabel: "direct spawn" };
   const notes = [
-    `${n} jobs at 20-120 ms gaps; from the enqueue's commit to the job's ${PICKUP_COMMAND}; ` +
-    `a direct spawn after each job's end is the baseline`,
+    `${n} jobs at 20-120 ms gaps; from the enqueue's commit to the job's ${PICKUP_COMMAND}` +
+    (pg ? "" : "; a direct spawn after each job's end is the baseline"),
     `max ${Math.max(...latencies).toFixed(1)} ms`,
   ];
   if (stopNote) notes.push(stopNote);
