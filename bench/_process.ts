@@ -231,6 +231,29 @@ export function median(values: number[]): number {
   return percentile(values, 50);
 }
 
+/** The mean of `values`. */
+export function mean(values: number[]): number {
+  if (values.length === 0) throw new Error("no values");
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/**
+ * Measures `a` (the reference) and `b` in the order A B B A, or A B with
+ * `once`: a drift of the machine's speed over the runs then weighs on both
+ * alike, where A then B would charge all of it to B.
+ */
+export async function abba<T>(
+  a: () => Promise<T>,
+  b: () => Promise<T>,
+  once: boolean,
+): Promise<{ a: T[]; b: T[] }> {
+  const first = await a();
+  const bs = [await b()];
+  if (once) return { a: [first], b: bs };
+  bs.push(await b());
+  return { a: [first, await a()], b: bs };
+}
+
 function cpuJiffies(): { idle: number; total: number } {
   const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
   const values = line.trim().split(/\s+/).slice(1).map(Number);

@@ -37,15 +37,26 @@ export async function spawnBaselineRate(
   return parsed.rate;
 }
 
+/** Jobs a drain runs: 5,000, or 500 with `--quick`. */
+export function drainJobs(ctx: BenchContext): number {
+  return ctx.quick ? 500 : 5000;
+}
+
+/** The drain row's metric, shared by the scenarios that compare drains. */
+export function drainMetric(n: number): string {
+  return `${n.toLocaleString("en-US")} true jobs, --count ${CONCURRENCY}`;
+}
+
 /** One drain of `n` jobs on a fresh database. */
-interface Drained {
+export interface Drained {
   /** Jobs/s from the first claim to the last completion. */
   rate: number;
   note: string;
   stopNote: string;
 }
 
-async function drainOnce(ctx: BenchContext, n: number, name: string): Promise<Drained> {
+/** Drains `n` `true` jobs with `worker start --count 4` on a fresh database named `name`. */
+export async function drainOnce(ctx: BenchContext, n: number, name: string): Promise<Drained> {
   await using dir = await tempDir();
   await using db = await ctx.store.fresh(name);
   const file = `${dir.path}/jobs.ndjson`;
@@ -95,11 +106,12 @@ async function drainOnce(ctx: BenchContext, n: number, name: string): Promise<Dr
  * the baselines on either side of it, so a drift of the machine's speed
  * moves both alike, and the round with the median ratio is the row.
  */
-export async function benchDrain(ctx: BenchContext, rounds = ctx.quick ? 1 : 3): Promise<Row[]> {
-  const n = ctx.quick ? 500 : 5000;
+export async function benchDrain(ctx: BenchContext): Promise<Row[]> {
+  const rounds = ctx.quick ? 1 : 3;
+  const n = drainJobs(ctx);
   const pg = ctx.store.kind === "postgres";
   const on = pg ? ` (${ctx.store.label})` : "";
-  const metric = `${n.toLocaleString("en-US")} true jobs, --count ${CONCURRENCY}`;
+  const metric = drainMetric(n);
   const baseline = () => {
     ctx.log(`${SCENARIO}: baseline, sh -c true x ${n} at concurrency ${CONCURRENCY}`);
     return spawnBaselineRate(n, CONCURRENCY);

@@ -7,10 +7,11 @@
  * 10%, i.e. at least 0.9x). Then the pickup of scenario 3 (jobs enqueued one
  * at a time by another process into idle workers, right after they start,
  * while the pruner's first pass deletes the backlog) against the same on a
- * database with nothing to prune.
+ * database with nothing to prune. Each comparison runs plain, pruning,
+ * pruning, plain.
  */
 import type { BenchContext } from "./_context.ts";
-import { percentile, ROOT, runOk, tempDir, waitFor } from "./_process.ts";
+import { abba, mean, percentile, ROOT, runOk, tempDir, waitFor } from "./_process.ts";
 import { type Row, row } from "./_result.ts";
 import { startWorkers, stopWorkers } from "./_workers.ts";
 
@@ -133,49 +134,75 @@ async function drainBeside(
   return { rate: n / (ms / 1000), left: left!.n as number, note: stopNote };
 }
 
-/** Measures scenario 7. */
+/**
+ * Measures scenario 7: drains, then pickups, without and with the backlog to
+ * prune, in the order plain, pruning, pruning, plain (once each with
+ * `--quick`); a drain figure is the mean of its runs, a pickup's
+ * percentiles are of all its runs' samples.
+ */
 export async function benchRetention(ctx: BenchContext): Promise<Row[]> {
   const n = ctx.quick ? 500 : 5000;
   const prunable = ctx.quick ? 10_000 : 100_000;
-  ctx.log(`${SCENARIO}: plain drain of ${n} jobs`);
-  const plain = await drainBeside(ctx, n, 0);
-  ctx.log(`${SCENARIO}: drain of ${n} jobs beside ${prunable} jobs to prune`);
-  const pruning = await drainBeside(ctx, n, prunable);
+  const drains = await abba(
+    () => {
+      ctx.log(`${SCENARIO}: plain drain of ${n} jobs`);
+      return drainBeside(ctx, n, 0);
+    },
+    () => {
+      ctx.log(`${SCENARIO}: drain of ${n} jobs beside ${prunable} jobs to prune`);
+      return drainBeside(ctx, n, prunable);
+    },
+    ctx.quick,
+  );
   const metric = `${n.toLocaleString("en-US")} true jobs, --count ${CONCURRENCY}, ` +
     `${prunable.toLocaleString("en-US")} finished jobs to prune`;
   const samples = ctx.quick ? 30 : 60;
-  ctx.log(`${SCENARIO}: pickup of ${samples} jobs, plain`);
-  const plainPickup = await pickupBeside(ctx, samples, 0);
-  ctx.log(`${SCENARIO}: pickup of ${samples} jobs while the pruner deletes ${prunable}`);
-  const prunePickup = await pickupBeside(ctx, samples, prunable);
+  const pickups = await abba(
+    () => {
+      ctx.log(`${SCENARIO}: pickup of ${samples} jobs, plain`);
+      return pickupBeside(ctx, samples, 0);
+    },
+    () => {
+      ctx.log(`${SCENARIO}: pickup of ${samples} jobs while the pruner deletes ${prunable}`);
+      return pickupBeside(ctx, samples, prunable);
+    },
+    ctx.quick,
+  );
+  const plainLatencies = pickups.a.flatMap((p) => p.latencies);
+  const pruneLatencies = pickups.b.flatMap((p) => p.latencies);
+  const stopNotes = (runs: { note: string }[]) => runs.map((r) => r.note).filter(Boolean);
   const pickupRow = (q: number) =>
     row({
       scenario: SCENARIO,
       metric: `pickup p${q}, ${prunable.toLocaleString("en-US")} finished jobs to prune`,
-      figure: percentile(prunePickup.latencies, q),
+      figure: percentile(pruneLatencies, q),
       unit: "ms",
-      baseline: percentile(plainPickup.latencies, q),
+      baseline: percentile(plainLatencies, q),
       baselineLabel: "plain pickup, same run",
       target: { kind: "ratio_max", value: 1.1 },
       note: q === 50
-        ? `${samples} jobs at 20-120 ms gaps right after 4 idle workers start; the pruner ` +
-          `deleted ${prunePickup.pruned} of ${prunable} meanwhile; commit to the job's process`
-        : [plainPickup.note, prunePickup.note].filter(Boolean).join("; "),
+        ? `${samples} jobs per run at 20-120 ms gaps right after 4 idle workers start; the ` +
+          `pruner deleted ${pickups.b.map((p) => p.pruned).join(" and ")} of ${prunable} ` +
+          `meanwhile; commit to the job's process`
+        : [...stopNotes(pickups.a), ...stopNotes(pickups.b)].join("; "),
     });
   return [
     row({
       scenario: SCENARIO,
       metric,
-      figure: pruning.rate,
+      figure: mean(drains.b.map((d) => d.rate)),
       unit: "jobs/s",
-      baseline: plain.rate,
+      baseline: mean(drains.a.map((d) => d.rate)),
       baselineLabel: "plain drain, same run",
       target: { kind: "ratio_min", value: 0.9 },
       note: [
-        `${prunable - pruning.left} of ${prunable} old jobs pruned by the time the drain ended`,
-        plain.note,
-        pruning.note,
-      ].filter(Boolean).join("; "),
+        `${drains.b.map((d) => prunable - d.left).join(" and ")} of ${prunable} old jobs ` +
+        `pruned by the time the drain ended`,
+        `runs: ${drains.b.map((d) => d.rate.toFixed(0)).join(", ")} jobs/s pruning, ` +
+        `${drains.a.map((d) => d.rate.toFixed(0)).join(", ")} plain`,
+        ...stopNotes(drains.a),
+        ...stopNotes(drains.b),
+      ].join("; "),
     }),
     pickupRow(50),
     pickupRow(99),
