@@ -3,7 +3,7 @@
  * baseline measured in the same run, prints one table, and writes it as JSON
  * to `bench/results.json` (and to `--out FILE`).
  *
- * Flags: `--quick` (smaller sizes, under a minute: a smoke check),
+ * Flags: `--quick` (smaller sizes, about a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
  * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
  *
