@@ -101,8 +101,8 @@ export async function drainOnce(ctx: BenchContext, n: number, name: string): Pro
 }
 
 /**
- * Measures scenario 2. On SQLite the drain runs `rounds` times between
- * spawn baselines (B D B D B ...): each drain is set against the mean of
+ * Measures scenario 2. On SQLite the drain runs three times (once with
+ * `--quick`) between spawn baselines (B D B D B D B): each drain is set against the mean of
  * the baselines on either side of it, so a drift of the machine's speed
  * moves both alike, and the round with the median ratio is the row.
  */

@@ -52,8 +52,6 @@ export interface SlotPoolOptions {
   count: number;
   /** Web Workers to start (default {@linkcode poolSize}). */
   size?: number;
-  /** The entry module of the Web Workers (default `job_worker.ts`; tests swap it). */
-  workerUrl?: string;
   onStarted(slot: Slot, message: Extract<FromJobWorker, { type: "started" }>): void;
   onOutput(slot: Slot, message: Extract<FromJobWorker, { type: "output" }>): void;
   /** The slot is free again; `job` is what ran (the slot's other fields still describe it). */
@@ -71,7 +69,7 @@ export class SlotPool {
   constructor(options: SlotPoolOptions) {
     this.#options = options;
     this.size = options.size ?? poolSize(options.count);
-    const url = options.workerUrl ?? new URL("./job_worker.ts", import.meta.url).href;
+    const url = new URL("./job_worker.ts", import.meta.url).href;
     const slots: Slot[] = [];
     for (let i = 0; i < options.count; i++) {
       slots.push({
@@ -86,10 +84,9 @@ export class SlotPool {
     this.slots = slots;
     for (let w = 0; w < this.size; w++) {
       const worker = new Worker(url, { type: "module", name: `pool-${w + 1}` });
-      // A job worker posts its reports batched, in order (one alone from test doubles).
-      worker.onmessage = (event: MessageEvent<FromJobWorker | FromJobWorker[]>) => {
-        const data = event.data;
-        for (const message of Array.isArray(data) ? data : [data]) this.#onMessage(w, message);
+      // A job worker posts what it has in one turn as one batch, in order.
+      worker.onmessage = (event: MessageEvent<FromJobWorker[]>) => {
+        for (const message of event.data) this.#onMessage(w, message);
       };
       worker.onerror = (event) => {
         event.preventDefault();
