@@ -21,8 +21,8 @@ import {
   version,
 } from "@stricli/core";
 import denoJson from "./deno.json" with { type: "json" };
-import type { CliContext } from "./cli/_context.ts";
-import { errorLine, QueuectlError, UsageError } from "./lib/errors.ts";
+import { type CliContext, writeAll } from "./cli/_context.ts";
+import { errorLine, errorMessage, QueuectlError, UsageError } from "./lib/errors.ts";
 
 /** What every command function receives as `this`. */
 interface Context extends CommandContext {
@@ -798,7 +798,7 @@ let debug = false;
 function describeError(error: unknown): string {
   const stack = debug && error instanceof Error ? `\n${error.stack}` : "";
   if (error instanceof QueuectlError) return `error: ${errorLine(error)}${stack}`;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return `error: ${message}; this is a bug, run with --debug for details${stack}`;
 }
 
@@ -853,15 +853,9 @@ const app = buildApplication<Context>(root, {
   }),
 });
 
-const encoder = new TextEncoder();
-
 /** A stream for the command library that writes through at once, as console output does. */
 const writer = (file: { writeSync(p: Uint8Array): number }) => ({
-  write(text: string) {
-    const bytes = encoder.encode(text);
-    let written = 0;
-    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-  },
+  write: (text: string) => writeAll(file, text),
 });
 
 /** Runs the CLI and returns the exit code: 0 done, 1 failed, 2 bad usage. */

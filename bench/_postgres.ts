@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { openStorage } from "../lib/storage/open_storage.ts";
 import { type Cluster, clusterUnavailableReason, startCluster } from "../scripts/with_postgres.ts";
 import type { BenchDb, StoreProvider } from "./_store.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** A server to benchmark on, with a way to give it back. */
 export interface BenchServer extends AsyncDisposable {
@@ -85,9 +86,7 @@ export async function openServer(log: (message: string) => void): Promise<BenchS
       cluster = await startCluster();
     } catch (error) {
       throw new Error(
-        `no PostgreSQL: the throwaway cluster did not start: ${
-          String(error instanceof Error ? error.message : error).split("\n")[0]
-        }`,
+        `no PostgreSQL: the throwaway cluster did not start: ${errorMessage(error).split("\n")[0]}`,
       );
     }
     url = cluster.url;
@@ -111,9 +110,7 @@ export async function openServer(log: (message: string) => void): Promise<BenchS
       cluster.stopSync();
     }
     throw new Error(
-      `no PostgreSQL: ${redact(url)} does not answer: ${
-        String(error instanceof Error ? error.message : error).split("\n")[0]
-      }`,
+      `no PostgreSQL: ${redact(url)} does not answer: ${errorMessage(error).split("\n")[0]}`,
     );
   }
   const dataDir = cluster?.dataDir;

@@ -1,5 +1,7 @@
 /** One row of the benchmark table, its target, and how a row is judged. */
 
+import { errorMessage } from "../lib/errors.ts";
+
 /** A target: the figure must be at least, or at most, `value` (of the figure or of the ratio). */
 export interface Target {
   /**
@@ -74,7 +76,7 @@ export const SQLITE_BASELINE = "SQLite, same run";
 
 /** An error row: the scenario could not measure this figure. */
 export function errorRow(scenario: string, metric: string, error: unknown): Row {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return {
     ...row({ scenario, metric, figure: null, unit: "" }),
     note: `error: ${message.split("\n")[0]}`,

@@ -2,7 +2,7 @@
  * `queuectl selftest`: the core scenarios end to end on a temporary
  * database with real workers, each printed with pass or fail.
  */
-import { QueuectlError } from "../lib/errors.ts";
+import { errorMessage, QueuectlError } from "../lib/errors.ts";
 import type { Job } from "../lib/job.ts";
 import { parseJobInput } from "../lib/job_input.ts";
 import { openStorage } from "../lib/storage/open_storage.ts";
@@ -138,7 +138,7 @@ export async function selftest(ctx: CliContext): Promise<void> {
         ctx.out(`${paint(ctx.color, 32, "PASS")}  ${scenario.name} (${ms} ms)`);
       } catch (error) {
         failed++;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         ctx.out(`${paint(ctx.color, 31, "FAIL")}  ${scenario.name}: ${message}`);
       }
     }

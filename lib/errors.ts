@@ -94,3 +94,8 @@ export function scheduleNameTaken(name: string): ConflictError {
 export function errorLine(error: QueuectlError): string {
   return error.hint ? `${error.message}; ${error.hint}` : error.message;
 }
+
+/** The message of anything thrown, for one-line reports. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

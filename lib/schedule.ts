@@ -6,7 +6,7 @@
  * a clock or a store.
  */
 import { Cron } from "croner";
-import { UsageError } from "./errors.ts";
+import { errorMessage, UsageError } from "./errors.ts";
 import { isoTime, type NewJob, type RetryOn } from "./job.ts";
 
 /** Every `--catch-up` word: what to do with due times missed while no worker ran. */
@@ -123,7 +123,7 @@ function croner(expression: string, tz: string): Cron {
 
 /** Why croner refuses an expression, without its class prefix. */
 function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return message.replace(/^CronPattern:\s*/, "");
 }
 

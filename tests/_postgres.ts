@@ -14,6 +14,7 @@ import {
   pgCtl,
   startCluster,
 } from "../scripts/with_postgres.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** The server the PostgreSQL tests use. */
 export interface TestPostgres {
@@ -55,9 +56,7 @@ async function setUp(): Promise<TestPostgres | null> {
     try {
       cluster = await startCluster();
     } catch (error) {
-      pgNotRun = `the throwaway cluster did not start: ${
-        String(error instanceof Error ? error.message : error).split("\n")[0]
-      }`;
+      pgNotRun = `the throwaway cluster did not start: ${errorMessage(error).split("\n")[0]}`;
       return null;
     }
     globalThis.addEventListener("unload", () => cluster?.stopSync());

@@ -11,6 +11,8 @@
  * second; one read serves every subscriber; nothing runs while nobody listens.
  */
 
+import { errorMessage } from "../lib/errors.ts";
+
 /** A snapshot and the fingerprint that tells whether it changed. */
 export interface Snapshot<T> {
   value: T;
@@ -189,7 +191,7 @@ export class ChangeFeed<T> {
     } catch (error) {
       // A locked or busy database: try again at the next tick rather than end the streams.
       console.error(
-        `dashboard: cannot read changes: ${error instanceof Error ? error.message : error}`,
+        `dashboard: cannot read changes: ${errorMessage(error)}`,
       );
       return;
     }

@@ -24,6 +24,7 @@ import {
 import { readStats, readThroughput } from "../lib/stats.ts";
 import {
   errorLine,
+  errorMessage,
   jobNotFound,
   outputNotFound,
   QueuectlError,
@@ -177,7 +178,7 @@ async function parseJobsBody(text: string, now: number): Promise<NewJob[]> {
     items = JSON.parse(text);
   } catch (error) {
     throw new UsageError(
-      `Invalid job: not valid JSON (${error instanceof Error ? error.message : error})`,
+      `Invalid job: not valid JSON (${errorMessage(error)})`,
     );
   }
   if (!Array.isArray(items) || items.length === 0) {
@@ -300,7 +301,7 @@ export function createApp(deps: HandlerDeps): Hono {
       message = errorLine(error);
     } else {
       console.error(error);
-      message = `Internal error: ${error instanceof Error ? error.message : String(error)}`;
+      message = `Internal error: ${errorMessage(error)}`;
     }
     const code = status as 400 | 404 | 409 | 500;
     if (!wantsHtml(c)) return c.json({ error: message }, code);

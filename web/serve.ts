@@ -1,5 +1,5 @@
 /** `Deno.serve` wiring of the dashboard, and nothing else: bind, map bind errors, shut down. */
-import { UsageError } from "../lib/errors.ts";
+import { errorMessage, UsageError } from "../lib/errors.ts";
 import { urlHost } from "./auth.ts";
 
 /** A listening dashboard server. */
@@ -33,7 +33,7 @@ export function serveDashboard(
       port: options.port,
       onListen: () => {},
       onError: (error) => {
-        console.error(`dashboard: ${error instanceof Error ? error.message : error}`);
+        console.error(`dashboard: ${errorMessage(error)}`);
         return new Response("Internal error", { status: 500 });
       },
     }, (request) => handler(request));
@@ -53,9 +53,7 @@ export function serveDashboard(
       );
     }
     throw new UsageError(
-      `Cannot serve the dashboard on ${where}: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
+      `Cannot serve the dashboard on ${where}: ${errorMessage(error)}`,
       "check --host and --port",
     );
   }

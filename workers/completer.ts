@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import type { RidingClaim } from "./producer.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** All a completer needs of a store (tests pass a fake). */
 export type CompleterStore = Pick<Storage, "now" | "runRecordMany">;
@@ -262,8 +263,4 @@ export class Completer {
     ride?.claimed(claimed);
     if (finishes.length > 0) this.#options.onFinishesWritten?.(finishes.length);
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -12,6 +12,7 @@ import type { HeartbeatReply, Storage } from "../lib/storage/storage.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
 import { KILL_GRACE_MS } from "./run_command.ts";
 import type { Settings } from "./settings.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /**
  * When a supervisor that cannot renew its leases ends its jobs (fencing):
@@ -164,8 +165,4 @@ export class Heartbeat {
     if (this.#stopped) return;
     if (this.#options.fence() > 0) this.#failing = true;
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -9,6 +9,7 @@
 import type { Config } from "../lib/config.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import type { SupervisorEvent } from "./events.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** What a component gets from the supervisor that runs it. */
 export interface MaintenanceContext {
@@ -50,7 +51,7 @@ export function periodic(
     current = run(context).catch((error) =>
       context.emit({
         type: "supervisor:error",
-        message: `${name}: ${error instanceof Error ? error.message : String(error)}`,
+        message: `${name}: ${errorMessage(error)}`,
       })
     ).finally(() => (current = null));
   };

@@ -15,6 +15,7 @@ import type { Config } from "../lib/config.ts";
 import type { ClaimedJob, ClaimParams, Storage } from "../lib/storage/storage.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
 import type { Settings } from "./settings.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** Slowest wait between looks at the queue when the change feed stays silent. */
 export const IDLE_POLL_MS = 1000;
@@ -187,8 +188,4 @@ export class Producer {
       this.#scheduleWake(null, Date.now());
     }
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -10,6 +10,7 @@ import type { Config } from "../lib/config.ts";
 import { pruneInBatches, retentionCutoffs } from "../lib/retention.ts";
 import { PRUNABLE_STATES, type PruneCounts, type Storage } from "../lib/storage/storage.ts";
 import type { Maintenance } from "./maintenance.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** Gap between passes. */
 export const PRUNE_EVERY_MS = 60_000;
@@ -44,7 +45,7 @@ export class Pruner {
   }
 
   #takeTurn(now: number): Promise<boolean> {
-    return this.#options.store.rescuerTurnTake({
+    return this.#options.store.turnTake({
       name: "pruner",
       holder: this.#options.selfId,
       now,
@@ -87,7 +88,7 @@ export class Pruner {
         this.#options.onPruned?.(counts);
       }
     } catch (error) {
-      this.#options.onError?.(error instanceof Error ? error.message : String(error));
+      this.#options.onError?.(errorMessage(error));
     }
   }
 

@@ -43,7 +43,7 @@ export class Rescuer {
     const gone = workers.filter((w) => w.id !== selfId && w.host === host && !processAlive(w.pid));
     const goneIds = gone.map((w) => w.id);
     // The turn lasts a few heartbeats: its holder keeps it while alive.
-    const myTurn = await store.rescuerTurnTake({
+    const myTurn = await store.turnTake({
       holder: selfId,
       now,
       ttlMs: 3 * heartbeatIntervalMs(config),

@@ -19,6 +19,7 @@ import { processStartTime, signalGroup } from "./process_group.ts";
 import { RUN_COOKIE_VAR, runCookie, signalByCookie } from "./proc_scan.ts";
 import { ffiUnavailableReason, spawnSession } from "./spawn_ffi.ts";
 import { TailBuffer } from "./tail_buffer.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** Seconds between SIGTERM and SIGKILL when a job is stopped. */
 export const KILL_GRACE_MS = 3000;
@@ -81,7 +82,7 @@ function describeSpawnError(error: unknown, request: RunRequest): string {
       return `cannot start: working directory "${request.cwd}" does not exist`;
     }
   }
-  return `cannot start: ${error instanceof Error ? error.message : String(error)}`;
+  return `cannot start: ${errorMessage(error)}`;
 }
 
 /**
@@ -316,7 +317,7 @@ export async function runCommandSettled(
     return {
       outcome: {
         kind: "spawnFailed",
-        error: `cannot run: ${error instanceof Error ? error.message : String(error)}`,
+        error: `cannot run: ${errorMessage(error)}`,
       },
       exitCode: null,
       signal: null,

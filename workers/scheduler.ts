@@ -15,6 +15,7 @@ import { planFire, scheduleJobs } from "../lib/schedule.ts";
 import type { ScheduleFire, Storage } from "../lib/storage/storage.ts";
 import type { SupervisorEvent } from "./events.ts";
 import type { Maintenance } from "./maintenance.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** Options of a {@linkcode Scheduler}. */
 export interface SchedulerOptions {
@@ -111,9 +112,7 @@ export class Scheduler {
         this.#failed = true;
         this.#options.onEvent?.({
           type: "supervisor:error",
-          message: `schedule ${schedule.name}: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          message: `schedule ${schedule.name}: ${errorMessage(error)}`,
         });
       }
     }
@@ -175,7 +174,7 @@ export class Scheduler {
         this.#failed = true;
         this.#options.onEvent?.({
           type: "supervisor:error",
-          message: `scheduler: ${error instanceof Error ? error.message : String(error)}`,
+          message: `scheduler: ${errorMessage(error)}`,
         });
         delay = 0;
       }

@@ -16,6 +16,7 @@
  */
 
 const O_RDONLY = 0;
+import { errorMessage } from "../lib/errors.ts";
 const O_NONBLOCK = 0x800;
 const O_CLOEXEC = 0x80000;
 const F_SETFL = 4;
@@ -167,7 +168,7 @@ function load(): Loaded | string {
   try {
     libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   } catch (error) {
-    return `no glibc 2.29+ (${error instanceof Error ? error.message : error})`;
+    return `no glibc 2.29+ (${errorMessage(error)})`;
   }
   const version = new Deno.UnsafePointerView(libc.gnu_get_libc_version()!).getCString();
   const pidfd = Number(libc.syscall(SYS_PIDFD_OPEN, BigInt(Deno.pid), 0n));

@@ -26,6 +26,7 @@ import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 export { fencePlan };
 
@@ -312,14 +313,14 @@ export class Supervisor {
       try {
         await part.stop();
       } catch (error) {
-        this.#error(`${part.name}: ${error instanceof Error ? error.message : String(error)}`);
+        this.#error(`${part.name}: ${errorMessage(error)}`);
       }
     }
     await this.#completer.close();
     try {
       await this.#store.workerRemove({ id: this.id });
     } catch (error) {
-      this.#error(error instanceof Error ? error.message : String(error));
+      this.#error(errorMessage(error));
     }
     this.#emit({ type: "supervisor:stop", id: this.id });
     this.#resolveDone();

@@ -1,5 +1,5 @@
 /** Picks the storage implementation from the `--db` value and opens it. */
-import { StorageError, UsageError } from "../errors.ts";
+import { errorMessage, StorageError, UsageError } from "../errors.ts";
 import { isPostgresUrl } from "./postgres_url.ts";
 import { SqliteStorage } from "./sqlite.ts";
 import type { Storage } from "./storage.ts";
@@ -62,9 +62,7 @@ export async function openStorage(
       Deno.mkdirSync(dirname(location), { recursive: true });
     } catch (error) {
       throw new StorageError(
-        `Cannot create the folder of database "${location}": ${
-          error instanceof Error ? error.message : String(error)
-        }`,
+        `Cannot create the folder of database "${location}": ${errorMessage(error)}`,
         "pass --db with a path you can write",
       );
     }

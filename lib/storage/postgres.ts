@@ -16,6 +16,7 @@ import { localNow } from "../clock.ts";
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
 import {
   ConflictError,
+  errorMessage,
   jobNotFound,
   QueuectlError,
   scheduleNameTaken,
@@ -312,7 +313,7 @@ export function toStorageError(error: unknown, server: PostgresUrl): QueuectlErr
   const code = error && typeof error === "object" && "code" in error
     ? String((error as { code: unknown }).code)
     : "";
-  const detail = oneLine(error instanceof Error ? error.message : String(error));
+  const detail = oneLine(errorMessage(error));
   switch (code) {
     case "ECONNREFUSED":
     case "ENOTFOUND":
@@ -1729,7 +1730,7 @@ export class PostgresStorage implements Storage {
     return this.#call(() => this.#workers("", [], -Infinity));
   }
 
-  rescuerTurnTake(
+  turnTake(
     params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
   ): Promise<boolean> {
     return this.#call(async () => {

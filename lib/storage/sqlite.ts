@@ -8,6 +8,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../config.ts";
 import {
   ConflictError,
+  errorMessage,
   jobNotFound,
   QueuectlError,
   scheduleNameTaken,
@@ -167,7 +168,7 @@ function parentFolder(path: string): string {
 /** Turns a driver error into a one-line StorageError that says what to do. */
 export function toStorageError(error: unknown, path: string): QueuectlError {
   if (error instanceof QueuectlError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   // Errors from opening (and from changing the journal mode) carry no result code, only the message.
   const code = sqliteCode(error) ??
     (isLocked(error)
@@ -1302,7 +1303,7 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  rescuerTurnTake(
+  turnTake(
     params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
   ): Promise<boolean> {
     return this.#promise(() =>

@@ -426,7 +426,7 @@ export interface Storage extends AsyncDisposable {
    * service runs at a time across all hosts, judged by the store's clock; a
    * holder that dies loses the turn when its time runs out. Quiet.
    */
-  rescuerTurnTake(
+  turnTake(
     params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
   ): Promise<boolean>;
   /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { runCli, tempDir } from "../_helpers.ts";
 import { freePort, startDashboard } from "./_process.ts";
+import { errorMessage } from "../../lib/errors.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -83,7 +84,7 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
   } catch (error) {
     // What the dashboard and its worker said explains most failures here.
     throw new Error(
-      `${error instanceof Error ? error.message : error}\n--- dashboard output ---\n` +
+      `${errorMessage(error)}\n--- dashboard output ---\n` +
         dash.output() + dash.errors(),
       { cause: error },
     );

@@ -59,7 +59,7 @@ Deno.test("a rescuer without the turn still rescues a dead supervisor of its own
   await claimed(store, "j1", "w-dead");
   const events: SupervisorEvent[] = [];
   assert.equal(
-    await store.rescuerTurnTake({ holder: "w-elsewhere", now: T0, ttlMs: 60_000 }),
+    await store.turnTake({ holder: "w-elsewhere", now: T0, ttlMs: 60_000 }),
     true,
   );
   const here = rescuer(store, "here", "w-here", events);

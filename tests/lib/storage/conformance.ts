@@ -1896,40 +1896,40 @@ export function storageConformance(
   });
 
   test(
-    "rescuerTurnTake() gives the turn to one holder until its time runs out",
+    "turnTake() gives the turn to one holder until its time runs out",
     async (store, db) => {
       await using other = await db.open();
-      assert.equal(await store.rescuerTurnTake({ holder: "a", now: T0, ttlMs: 6000 }), true);
+      assert.equal(await store.turnTake({ holder: "a", now: T0, ttlMs: 6000 }), true);
       assert.equal(
-        await other.rescuerTurnTake({ holder: "b", now: T0 + 1000, ttlMs: 6000 }),
+        await other.turnTake({ holder: "b", now: T0 + 1000, ttlMs: 6000 }),
         false,
       );
       // The holder keeps it by taking it again.
-      assert.equal(await store.rescuerTurnTake({ holder: "a", now: T0 + 5000, ttlMs: 6000 }), true);
+      assert.equal(await store.turnTake({ holder: "a", now: T0 + 5000, ttlMs: 6000 }), true);
       assert.equal(
-        await other.rescuerTurnTake({ holder: "b", now: T0 + 9000, ttlMs: 6000 }),
+        await other.turnTake({ holder: "b", now: T0 + 9000, ttlMs: 6000 }),
         false,
       );
       // A holder that stops taking it loses it once its time is up.
       assert.equal(
-        await other.rescuerTurnTake({ holder: "b", now: T0 + 11_001, ttlMs: 6000 }),
+        await other.turnTake({ holder: "b", now: T0 + 11_001, ttlMs: 6000 }),
         true,
       );
       assert.equal(
-        await store.rescuerTurnTake({ holder: "a", now: T0 + 12_000, ttlMs: 6000 }),
+        await store.turnTake({ holder: "a", now: T0 + 12_000, ttlMs: 6000 }),
         false,
       );
     },
   );
 
   test(
-    "rescuerTurnTake() at the same moment from many connections gives one turn",
+    "turnTake() at the same moment from many connections gives one turn",
     async (store, db) => {
       const others = [store, await db.open(), await db.open()];
       try {
         const taken = await Promise.all(
           others.flatMap((s, i) =>
-            [0, 1, 2].map((k) => s.rescuerTurnTake({ holder: `h${i}-${k}`, now: T0, ttlMs: 6000 }))
+            [0, 1, 2].map((k) => s.turnTake({ holder: `h${i}-${k}`, now: T0, ttlMs: 6000 }))
           ),
         );
         assert.equal(taken.filter(Boolean).length, 1);
@@ -3845,20 +3845,20 @@ export function storageConformance(
     await assertCounts(store, {});
   });
 
-  test("rescuerTurnTake() keeps named turns apart", async (store, db) => {
+  test("turnTake() keeps named turns apart", async (store, db) => {
     await using other = await db.open();
-    assert.equal(await store.rescuerTurnTake({ holder: "a", now: T0, ttlMs: 6000 }), true);
+    assert.equal(await store.turnTake({ holder: "a", now: T0, ttlMs: 6000 }), true);
     assert.equal(
-      await other.rescuerTurnTake({ name: "pruner", holder: "b", now: T0, ttlMs: 6000 }),
+      await other.turnTake({ name: "pruner", holder: "b", now: T0, ttlMs: 6000 }),
       true,
       "the pruner's turn is not the rescuer's",
     );
     assert.equal(
-      await store.rescuerTurnTake({ name: "pruner", holder: "a", now: T0 + 1000, ttlMs: 6000 }),
+      await store.turnTake({ name: "pruner", holder: "a", now: T0 + 1000, ttlMs: 6000 }),
       false,
     );
     assert.equal(
-      await other.rescuerTurnTake({ name: "rescuer", holder: "b", now: T0 + 1000, ttlMs: 6000 }),
+      await other.turnTake({ name: "rescuer", holder: "b", now: T0 + 1000, ttlMs: 6000 }),
       false,
       "the default name is the rescuer's",
     );
