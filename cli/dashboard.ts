@@ -1,5 +1,5 @@
 /**
- * `queuectl dashboard`: the web dashboard and JSON API (SPEC section 7),
+ * `queuectl dashboard`: the web dashboard and JSON API (README "Dashboard"),
  * optionally with workers in the same process. Serves until SIGINT or
  * SIGTERM, then stops: the server first, then the workers (gracefully; a
  * second signal stops their jobs now), then the store.

@@ -1,6 +1,6 @@
 /**
  * `queuectl wait <id>... [--timeout D]`: waits until every job is final
- * (completed, dead, cancelled); exit 0 only when all completed (SPEC 12).
+ * (completed, dead, cancelled); exit 0 only when all completed (README "Job flow").
  * Also the second half of `enqueue --wait`.
  *
  * It sleeps on the store's change wake-ups (`watchChanges`), re-reading

@@ -1,4 +1,4 @@
-/** Settings: keys, defaults, parsing and ranges (SPEC section 6). */
+/** Settings: keys, defaults, parsing and ranges (README "Settings"). */
 import { UsageError } from "./errors.ts";
 import { parseDuration } from "./job_input.ts";
 
@@ -24,7 +24,7 @@ export const CONFIG_KEYS = {
   job_timeout: { default: 60, integer: false, min: 0, max: Infinity, unit: "s" },
   output_limit: { default: 65536, integer: true, min: 0, max: 100 * MIB, unit: "bytes" },
   lease_timeout: { default: 30, integer: false, min: 2, max: Infinity, unit: "s" },
-  // Retention (SPEC section 13): how long final jobs are kept; 0 = forever.
+  // Retention (README "Keeping the database small"): how long final jobs are kept; 0 = forever.
   keep_completed: {
     default: 7 * DAY_S,
     integer: false,

@@ -31,7 +31,7 @@ export function isFinalState(state: JobState): boolean {
 /** An entry of `retry_on`: an exit code 1–255, or `"timeout"`. */
 export type RetryOn = number | "timeout";
 
-/** What enqueueing a job whose key is active does (SPEC 12). */
+/** What enqueueing a job whose key is active does (README "Job flow"). */
 export type OnConflict = "keep" | "replace" | "fail";
 
 /** Every `--on-conflict` word. */

@@ -25,7 +25,7 @@ export const JOB_INPUT_FIELDS = [
   "retry_on",
 ] as const;
 
-/** The longest unique key (SPEC 12). */
+/** The longest unique key (README "Job flow"). */
 export const MAX_KEY_LENGTH = 256;
 
 /** The highest exit code `retry_on` may list (exit codes are 0-255; 0 is success). */

@@ -1,5 +1,5 @@
 /**
- * The rules of job flow (SPEC 12) as pure functions both stores apply
+ * The rules of job flow (README "Job flow") as pure functions both stores apply
  * inside their transactions: which dependencies a job may name, what an
  * active key means for a new job, and the messages a cascade leaves.
  */

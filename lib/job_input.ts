@@ -1,5 +1,5 @@
 /**
- * Validation of job input (SPEC section 4): the JSON given to `enqueue`,
+ * Validation of job input (README "Jobs"): the JSON given to `enqueue`,
  * the API's POST body, and the options of `enqueue -- <cmd>` all pass
  * through {@linkcode parseJobInput}.
  *

@@ -1,5 +1,5 @@
 /**
- * Retention rules (SPEC section 13), shared by `prune` and the workers'
+ * Retention rules (README "Keeping the database small"), shared by `prune` and the workers'
  * pruner: which final jobs are old enough to go, and deleting them in
  * small batches (one short transaction each) so claims never wait long.
  */

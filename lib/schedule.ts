@@ -1,5 +1,5 @@
 /**
- * Schedules (SPEC section 13), pure: cron expressions and time zones
+ * Schedules (README "Recurring jobs"), pure: cron expressions and time zones
  * checked with `npm:croner` (no hand-written cron parser), the next due
  * times in a schedule's zone, and the catch-up plan for due times missed
  * while no worker ran. Time is a parameter everywhere; nothing here reads
@@ -35,7 +35,7 @@ const FIELD_NAMES_6 = ["second", "minute", "hour", "day of month", "month", "day
 
 /** The job a schedule enqueues at each due time: a job's fields without id or times. */
 export type ScheduleJob = Omit<NewJob, "id" | "run_at" | "after" | "key" | "retry_on"> & {
-  /** Failures that are retried (SPEC 12); absent retries every failure. */
+  /** Failures that are retried (README "Job flow"); absent retries every failure. */
   retry_on?: RetryOn[] | undefined;
 };
 
@@ -269,7 +269,7 @@ export function scheduleKey(name: string): string {
 /**
  * The jobs for a schedule's due times, due at those times; without
  * `overlap` each carries the key `schedule:<name>`, so a due time that comes
- * while the previous job is active adds nothing (SPEC 12's unique keys).
+ * while the previous job is active adds nothing (the unique keys of README "Job flow").
  */
 export function scheduleJobs(
   schedule: Pick<Schedule, "name" | "job" | "overlap">,

@@ -7,7 +7,7 @@ import type { TestPostgres } from "./_postgres.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** Every field a job has in `--json` output (SPEC section 3), sorted. */
+/** Every field a job has in `--json` output (README "Commands"), sorted. */
 export const JOB_FIELDS = [
   "id",
   "command",
@@ -29,7 +29,7 @@ export const JOB_FIELDS = [
   "retry_on",
 ].sort();
 
-/** Every field of one attempt in `show --json`'s `runs` (SPEC section 3), sorted. */
+/** Every field of one attempt in `show --json`'s `runs` (README "Commands"), sorted. */
 export const RUN_FIELDS = [
   "attempt",
   "started_at",
@@ -115,7 +115,7 @@ export async function withTempDb(kind: StoreKind = "sqlite"): Promise<TempDb> {
 }
 
 /**
- * How a PostgreSQL URL should be shown (SPEC section 11), written out here
+ * How a PostgreSQL URL should be shown (README "Many machines: PostgreSQL"), written out here
  * rather than borrowed from the code under test: no password, the port and
  * the schema always given.
  */

@@ -1,6 +1,6 @@
 /**
- * Hosts as network namespaces, for the multi-host fault tests (SPEC
- * section 11): each "host" is `ip netns add qctl<owner pid>x<random>-hN`
+ * Hosts as network namespaces, for the multi-host fault tests (DESIGN.md
+ * "PostgreSQL"): each "host" is `ip netns add qctl<owner pid>x<random>-hN`
  * with a veth pair of its own (a /30 inside a private /24 chosen for the
  * test file), and a dedicated throwaway PostgreSQL cluster listens on
  * 127.0.0.1 and on the root side of every pair. Workers run in a namespace

@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL server of the tests (SPEC section 10). `QUEUECTL_TEST_PG_URL`
+ * The PostgreSQL server of the tests (README "Development"). `QUEUECTL_TEST_PG_URL`
  * names one to use (`scripts/with_postgres.ts` sets it to share one cluster
  * across test files); otherwise, as root with Debian's server installed, a
  * throwaway cluster starts for this test file and is removed at exit;

@@ -2,7 +2,7 @@
  * Fixtures of the CLI suites: a database seeded with jobs in every state
  * (written with the store itself, so no worker is needed), a snapshot of
  * everything in it to prove that a refused command changed nothing, and the
- * check that an error is the one line SPEC section 3 promises.
+ * check that an error is the one line README "Commands" promises.
  */
 import assert from "node:assert/strict";
 import type { JobState, NewJob } from "../../lib/job.ts";
@@ -20,7 +20,7 @@ import {
 
 export { JOB_FIELDS, RUN_FIELDS };
 
-/** ISO-8601 UTC with milliseconds, as SPEC section 4 fixes. */
+/** ISO-8601 UTC with milliseconds, as README "Jobs" fixes. */
 export const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Opens the database at `db` (a path or a PostgreSQL URL) in this process for `fn`, closing it after. */

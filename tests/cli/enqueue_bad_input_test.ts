@@ -1,5 +1,5 @@
 /**
- * Every bad input of SPEC section 9 given to `enqueue`, each its own test:
+ * Every bad input the README lists given to `enqueue`, each its own test:
  * the exit code, one `error: ` line on stderr without a stack trace, and a
  * database left exactly as it was.
  */

@@ -1,5 +1,5 @@
 /**
- * Every bad input of job flow (SPEC 12), each its own test: the exit code,
+ * Every bad input of job flow (README "Job flow"), each its own test: the exit code,
  * one `error: ` line on stderr, and a database left exactly as it was.
  * Refusals the store decides (dependencies, keys) run on every store.
  */

@@ -1,5 +1,5 @@
 /**
- * Job flow at scale (SPEC 12): a fan-in of 1,000 dependencies on one job
+ * Job flow at scale (README "Job flow"): a fan-in of 1,000 dependencies on one job
  * and a chain of 1,000 jobs both complete, with `worker start --count 4`,
  * and `wait` on them returns 0. Deadlines are generous: the point is that
  * nothing scans every blocked job per completion (which would take minutes).

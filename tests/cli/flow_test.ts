@@ -1,5 +1,5 @@
 /**
- * Job flow through the real CLI (SPEC 12): dependencies and the blocked
+ * Job flow through the real CLI (README "Job flow"): dependencies and the blocked
  * state, unique keys with --on-conflict, retry_on, and how show, list,
  * status, retry and cancel present them. Bad input is in flow_bad_input_test.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * `queuectl wait` and `enqueue --wait` (SPEC 12): exit 0 only when every job
+ * `queuectl wait` and `enqueue --wait` (README "Job flow"): exit 0 only when every job
  * completed; exit 1 naming each job that ended dead or cancelled, the jobs
  * still open at `--timeout`, or an unknown id. How soon it returns is the
  * bench's job, not a timed test.

@@ -20,7 +20,7 @@ function assertUsageError(fn: () => unknown, ...patterns: RegExp[]): void {
   });
 }
 
-Deno.test("defaultConfig() holds the defaults of SPEC section 6", () => {
+Deno.test("defaultConfig() holds the defaults README "Settings" lists", () => {
   assert.deepEqual(defaultConfig(), {
     max_retries: 3,
     backoff_base: 2,

@@ -1,5 +1,5 @@
 /**
- * SPEC section 11: leases, due times and rescue go by the database
+ * Many hosts (DESIGN.md "PostgreSQL"): leases, due times and rescue go by the database
  * server's clock, so a host whose clock runs 60 s ahead
  * (`QUEUECTL_TEST_CLOCK_SKEW_MS`, a test-only shift of the clock the store
  * reads) never rescues a live job nor runs a job before it is due.

@@ -1,4 +1,4 @@
-/** SPEC section 11: workers on three hosts share one queue and run each job exactly once. */
+/** Many hosts (DESIGN.md "PostgreSQL"): workers on three hosts share one queue and run each job exactly once. */
 import assert from "node:assert/strict";
 import { multihostTest } from "../_netns.ts";
 import { waitFor } from "../_helpers.ts";

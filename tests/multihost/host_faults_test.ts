@@ -1,5 +1,5 @@
 /**
- * SPEC sections 5 and 11 when a host fails: a worker killed with SIGKILL,
+ * Workers on many hosts (DESIGN.md "PostgreSQL") when a host fails: a worker killed with SIGKILL,
  * and a host cut off the network for longer than the lease. Jobs log their
  * starts and ends to one file; the watcher notes when killed attempts'
  * processes were gone; every host shares one pid space (namespaces split

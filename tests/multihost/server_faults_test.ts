@@ -1,5 +1,5 @@
 /**
- * SPEC section 11 when the server side fails under running workers on
+ * Workers on many hosts (DESIGN.md "PostgreSQL") when the server side fails under running workers on
  * three hosts: a PostgreSQL restart, a terminated LISTEN backend, and a
  * LISTEN connection lost without a word. Workers reconnect on their own,
  * lose no job, and idle pickup returns to milliseconds within seconds
