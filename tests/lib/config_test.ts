@@ -20,7 +20,7 @@ function assertUsageError(fn: () => unknown, ...patterns: RegExp[]): void {
   });
 }
 
-Deno.test("defaultConfig() holds the defaults README "Settings" lists", () => {
+Deno.test("defaultConfig() holds the defaults of README 'Settings'", () => {
   assert.deepEqual(defaultConfig(), {
     max_retries: 3,
     backoff_base: 2,
