@@ -20,7 +20,7 @@ import type { BenchDb } from "./_store.ts";
 const SCENARIO = "7 retention";
 
 /**
- * Adds `prunable` finished jobs with their runs, all final since
+ * Adds `prunable` finished jobs (ids `old-…`) with their runs, all final since
  * epoch 0 (old enough for any setting).
  */
 async function addPrunable(ctx: BenchContext, db: BenchDb, prunable: number): Promise<void> {
@@ -29,7 +29,7 @@ async function addPrunable(ctx: BenchContext, db: BenchDb, prunable: number): Pr
   const old = `${dir.path}/old.ndjson`;
   await Deno.writeTextFile(
     old,
-    Array.from({ length: prunable }, (_, i) => JSON.stringify({ id: `p-${i}`, command: "true" }))
+    Array.from({ length: prunable }, (_, i) => JSON.stringify({ id: `old-${i}`, command: "true" }))
       .join("\n") + "\n",
   );
   await runOk(ctx.cli.argv(["enqueue", "--file", old]), { db: db.location });
@@ -42,7 +42,7 @@ async function addPrunable(ctx: BenchContext, db: BenchDb, prunable: number): Pr
 
 /** How many of the old jobs {@linkcode addPrunable} added are left. */
 async function leftToPrune(db: BenchDb): Promise<number> {
-  const [left] = await db.all("SELECT count(*) AS n FROM jobs WHERE id LIKE 'p-%'");
+  const [left] = await db.all("SELECT count(*) AS n FROM jobs WHERE id LIKE 'old-%'");
   return left!.n as number;
 }
 
