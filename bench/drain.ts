@@ -6,7 +6,7 @@
  * {@linkcode benchDrain}).
  *
  * On PostgreSQL (`--store postgres`): the same drain against the SQLite
- * figure of the same run (SPEC 8: at least 0.9x).
+ * figure of the same run (target: at least 0.9x).
  */
 import type { BenchContext } from "./_context.ts";
 import { ROOT, runOk, tempDir, waitFor } from "./_process.ts";

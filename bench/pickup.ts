@@ -11,7 +11,7 @@
  * queue's own share: the wake-up and the claim, before any process starts.
  *
  * On PostgreSQL (`--store postgres`): the same figures against the SQLite
- * ones of the same run (SPEC 8: p99 at most 1.5x).
+ * ones of the same run (target: p99 at most 1.5x).
  */
 import type { BenchContext } from "./_context.ts";
 import { completedCount, type Counted, ownRuns } from "./_completed.ts";
@@ -236,7 +236,7 @@ export async function benchPickup(ctx: BenchContext): Promise<Row[]> {
       metric: "latency p50",
       figure: p(latencies, 50),
       baseline: p(direct, 50),
-      // SPEC 8: p50 at most 1.3x, p99 at most 2x a direct spawn of the same command.
+      // Targets: p50 at most 1.3x, p99 at most 2x a direct spawn of the same command.
       target: { kind: "ratio_max", value: 1.3 },
       note: notes.join("; "),
     }),

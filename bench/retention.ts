@@ -3,7 +3,7 @@
  * `worker start --count 4`) on a database where 100,000 finished jobs (with
  * their runs) are old enough to be pruned, so the workers' pruner deletes
  * them in batches while the drain runs; against the same drain on a
- * database with nothing to prune, measured in the same run (issue 12: within
+ * database with nothing to prune, measured in the same run (target: within
  * 10%, i.e. at least 0.9x). Then the pickup of scenario 3 (jobs enqueued one
  * at a time by another process into idle workers, right after they start,
  * while the pruner's first pass deletes the backlog) against the same on a
