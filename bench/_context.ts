@@ -4,7 +4,7 @@ import type { Row } from "./_result.ts";
 import type { BenchDb, StoreProvider } from "./_store.ts";
 
 /**
- * Extra content a scenario's database holds before it runs (scenario 8:
+ * Extra content a scenario's database holds before it runs (scenario 9:
  * schedules due while it runs), and what its workers are told.
  */
 export interface BenchSeed {
@@ -29,7 +29,7 @@ export interface BenchContext {
    * the baselines of the PostgreSQL targets; `null` on SQLite.
    */
   sqlite: Row[] | null;
-  /** Extra content of the database (scenario 8); none when absent. */
+  /** Extra content of the database (scenario 9); none when absent. */
   seed?: BenchSeed | undefined;
 }
 

@@ -3,7 +3,7 @@
  * concurrency C, capturing stdout and stderr as a worker does. Prints
  * `{ "jobs", "ms", "rate", "failed" }` as JSON.
  *
- * Modes: `plain` (the physical limit of SPEC section 8), `setsid` (each job
+ * Modes: `plain` (the physical limit the drain is set against), `setsid` (each job
  * in its own process group through `setsid(1)`, one more exec, as
  * `workers/run_command.ts` does where FFI is not allowed), `detached` (`detached: true` with
  * `spawn()`, which forks the process; note that `output()` without

@@ -1,4 +1,4 @@
-/** The benchmark table as aligned text (and as Markdown for DESIGN.md). */
+/** The benchmark table as aligned text (and as Markdown for bench/RESULTS.md). */
 import { formatNumber, type Row, targetText } from "./_result.ts";
 
 const HEADER = ["scenario", "metric", "figure", "baseline", "ratio", "target", "met"];
@@ -33,7 +33,7 @@ export function formatTable(rows: Row[]): string {
   return out.join("\n");
 }
 
-/** The rows as a Markdown table (for DESIGN.md). */
+/** The rows as a Markdown table (for bench/RESULTS.md). */
 export function formatMarkdown(rows: Row[]): string {
   const escape = (c: string) => c.replaceAll("|", "\\|");
   const out = [

@@ -4,7 +4,7 @@
  * schema with one prepared statement in one transaction.
  *
  * On PostgreSQL (`--store postgres`): the same CLI run against the SQLite
- * figure of the same run (SPEC 8: at least 0.5x), and beside PostgreSQL's
+ * figure of the same run (target: at least 0.5x), and beside PostgreSQL's
  * own raw insert (one `INSERT … SELECT FROM unnest(arrays)`).
  */
 import type { BenchContext } from "./_context.ts";
@@ -60,7 +60,7 @@ export async function benchBatchEnqueue(ctx: BenchContext): Promise<Row[]> {
     unit: "jobs/s",
     baseline: Math.max(raw1, raw2),
     baselineLabel: "raw insert",
-    // SPEC 8: at least 0.7x the raw insert rate of the same rows.
+    // Target: at least 0.7x the raw insert rate of the same rows.
     target: { kind: "ratio_min", value: 0.7 },
     note: `CLI wall ${result.ms.toFixed(0)} ms for ${n} jobs; raw insert runs ${
       Math.round(raw1)

@@ -5,7 +5,7 @@
  *
  * On PostgreSQL (`--store postgres`): the same database built there (see
  * `pgBuildLargeDb`), `status` and `list` against the SQLite figures of the
- * same run (no target: the ratio is shown) and against `--version` (SPEC 8:
+ * same run (no target: the ratio is shown) and against `--version` (target:
  * at most 1.15x).
  */
 import type { BenchContext } from "./_context.ts";
@@ -133,7 +133,7 @@ export async function benchLargeDb(ctx: BenchContext): Promise<Row[]> {
     unit: "ms",
     baseline: version,
     baselineLabel: "--version",
-    // SPEC 8: at most 1.15x the same CLI's --version.
+    // Target: at most 1.15x the same CLI's --version.
     target: { kind: "ratio_max", value: 1.15 } as const,
   };
   return [

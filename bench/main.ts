@@ -1,18 +1,19 @@
 /**
- * `deno task bench`: measures every target of SPEC section 8 beside a
- * baseline measured in the same run, prints one table, and writes it as JSON
- * to `bench/results.json` (and to `--out FILE`).
+ * `deno task bench`: measures every performance target beside a baseline
+ * measured in the same run (DESIGN.md, "Performance"), prints one table, and
+ * writes it as JSON to `bench/results.json` (and to `--out FILE`).
  *
  * Flags: `--quick` (smaller sizes, about a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
  * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
  *
- * `--store postgres` runs the batch enqueue, drain, pickup, large
- * database and wait scenarios on SQLite and, right after each, on PostgreSQL
- * (SPEC section 11), in rows whose baseline is the SQLite figure of the same
- * run. The server is `QUEUECTL_BENCH_PG_URL` (or `QUEUECTL_TEST_PG_URL`), or
- * a throwaway cluster started and removed by the run (`bench/_postgres.ts`);
- * without one the run says why in one line and exits 2.
+ * `--store postgres` runs the batch enqueue, drain, pickup, large database,
+ * retention and wait scenarios on SQLite and, right after each, on
+ * PostgreSQL (DESIGN.md, "PostgreSQL"), in rows whose baseline is the SQLite
+ * figure of the same run. The server is `QUEUECTL_BENCH_PG_URL` (or
+ * `QUEUECTL_TEST_PG_URL`), or a throwaway cluster started and removed by the
+ * run (`bench/_postgres.ts`); without one the run says why in one line and
+ * exits 2.
  *
  * Exit code: 0 when every scenario ran, whether or not its targets are met
  * (a benchmark is never a test); 1 when a scenario could not run (the CLI
@@ -47,7 +48,7 @@ import { benchWait } from "./wait.ts";
 import { benchWorkerRss } from "./worker_rss.ts";
 import { benchRetention } from "./retention.ts";
 
-/** Every scenario, in the order of SPEC section 8's list in the issue. */
+/** Every scenario, in the order of its number, which each row's scenario name starts with. */
 export const SCENARIOS: readonly Scenario[] = [
   { key: "enqueue", name: "1 batch enqueue", run: benchBatchEnqueue, postgres: true },
   { key: "drain", name: "2 drain", run: benchDrain, postgres: true },

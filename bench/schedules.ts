@@ -1,11 +1,11 @@
 /**
- * Scenario 8: drain and pickup while 1,000 schedules fall due. Each
+ * Scenario 9: drain and pickup while 1,000 schedules fall due. Each
  * schedule fires once a minute at its own second (`S * * * * *`, S = i mod
  * 60, so about 17 fire every second), and the workers of the run fire them
  * (a guarded transaction each) while they drain and pick up jobs. The
  * schedules' jobs go to a queue the workers do not serve (`--queue
  * default`), so the work measured is the same as in the plain runs, which
- * use the same `--queue default`. Target (issue 12): drain at least 0.9x and
+ * use the same `--queue default`. Target: drain at least 0.9x and
  * pickup p50/p99 at most 1.1x the plain figures.
  */
 import { nextDueAfter } from "../lib/schedule.ts";
@@ -51,7 +51,7 @@ export async function addBenchSchedules(location: string, n: number): Promise<vo
 }
 
 /**
- * Measures scenario 8 on SQLite: drains and pickups without and with the
+ * Measures scenario 9 on SQLite: drains and pickups without and with the
  * schedules, in the order plain, seeded, seeded, plain (once each with
  * `--quick`), each figure the mean of its runs.
  */

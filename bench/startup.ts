@@ -35,7 +35,7 @@ export async function benchStartup(ctx: BenchContext): Promise<Row[]> {
       ...common,
       metric: "enqueue one job",
       figure: enqueue,
-      // SPEC 8: at most 1.3x an empty deno run.
+      // Target: at most 1.3x an empty deno run.
       target: { kind: "ratio_max", value: 1.3 },
       note:
         `median of ${runs} runs on an existing database; baseline: deno run -A of an empty file`,

@@ -1,5 +1,6 @@
 /**
- * Scenario 7: how soon `queuectl wait` returns after its job ends (SPEC 12).
+ * Scenario 8: how soon `queuectl wait` returns after its job ends (README.md,
+ * "Job flow").
  * One worker (`worker start --count 1`); for each sample a `wait <id>`
  * process is started first and left to settle, then the job is let go (it
  * spins on a gate file) and ends with `exec date +%s%N`, its own end stamp.
@@ -66,7 +67,7 @@ async function denoExitLatencies(samples: number): Promise<number[]> {
   return latencies;
 }
 
-/** Measures scenario 7. */
+/** Measures scenario 8. */
 export async function benchWait(ctx: BenchContext): Promise<Row[]> {
   const n = ctx.quick ? 5 : 25;
   const pg = ctx.store.kind === "postgres";

@@ -1,7 +1,7 @@
 /**
  * Scenario 6: resident memory (VmRSS) of an idle `worker start --count 4`,
  * `--count 16` and `--count 64`, against an idle Deno process that loaded
- * nothing. SPEC 8's memory targets are absolute: under 100 MB at 4, under
+ * nothing. The memory targets are absolute: under 100 MB at 4, under
  * 200 MB at 64.
  */
 import type { BenchContext } from "./_context.ts";
