@@ -9,24 +9,8 @@ import {
   redactLocation,
 } from "../../../lib/storage/postgres_url.ts";
 import { pg, pgTest, type TestPostgres } from "../../_postgres.ts";
+import { death, failure, finishOf, LEASE, newJob, T0 } from "./_fixtures.ts";
 import { storageConformance } from "./conformance.ts";
-
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
-
-const newJob = (id: string) => ({
-  id,
-  command: `echo ${id}`,
-  queue: "default",
-  priority: 0,
-  max_retries: null,
-  timeout: null,
-  env: null,
-  cwd: null,
-  run_at: T0,
-  after: null,
-  key: null,
-  retry_on: null,
-});
 
 function schemaOf(url: string): string {
   return new URL(url).searchParams.get("schema")!;
@@ -262,29 +246,22 @@ pgTest("PostgresStorage keeps counts exact across the fold of the deltas", async
     queues: null,
     limit: 12,
     now: T0,
-    leaseMs: 30_000,
+    leaseMs: LEASE,
   });
   await store.runFinishMany({
-    finishes: claimed.slice(0, 6).map((job, i) => ({
-      id: job.id,
-      workerId: "w1",
-      attempt: job.attempt,
-      outcome: i % 2 ? "succeeded" : "failed",
-      exitCode: i % 2 ? 0 : 1,
-      signal: null,
-      error: i % 2 ? null : "exit 1",
-      finishedAt: T0 + 10,
-      stdout: null,
-      stderr: null,
-      state: i % 2 ? "completed" : i % 3 ? "failed" : "dead",
-      nextRunAt: i % 2 || !(i % 3) ? null : T0 + 2000,
-      uncountAttempt: false,
-    })),
+    // Odd ones complete; of the even ones, a multiple of 3 dies, the others fail for a retry.
+    finishes: claimed.slice(0, 6).map((job, i) =>
+      finishOf(
+        job,
+        "w1",
+        i % 2 ? { finishedAt: T0 + 10 } : i % 3 ? failure(T0 + 2000, T0 + 10) : death(T0 + 10),
+      )
+    ),
   });
   assert.ok(await deltas() > 0);
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
 
-  await store.workerHeartbeat({ id: "w1", now: T0 + 20, leaseMs: 30_000 });
+  await store.workerHeartbeat({ id: "w1", now: T0 + 20, leaseMs: LEASE });
   assert.equal(await deltas(), 0, "the heartbeat folded the deltas");
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
 
@@ -292,7 +269,7 @@ pgTest("PostgresStorage keeps counts exact across the fold of the deltas", async
   await store.jobDeleteDead({});
   await store.jobRetry({ ids: [claimed[2]!.id], now: T0 + 30 });
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
-  await store.workerHeartbeat({ id: "w1", now: T0 + 40, leaseMs: 30_000 });
+  await store.workerHeartbeat({ id: "w1", now: T0 + 40, leaseMs: LEASE });
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
   const total = Object.values(await store.jobCountByState()).reduce((a, b) => a + b, 0);
   assert.equal(total, 30 - 1, "one dead job deleted");
@@ -361,7 +338,7 @@ pgTest(
         queues: null,
         limit: 1,
         now: T0,
-        leaseMs: 30_000,
+        leaseMs: LEASE,
       });
       await store.runStartMany({
         starts: [{
@@ -381,7 +358,7 @@ pgTest(
           stderr: new Uint8Array(),
         }],
       });
-      await store.workerHeartbeat({ id: "w1", now: T0 + 1, leaseMs: 30_000 });
+      await store.workerHeartbeat({ id: "w1", now: T0 + 1, leaseMs: LEASE });
       assert.equal((await store.runOutputGet({ id: "a" }))?.stdout, "hi");
       // Notifications arrive in commit order: once the insert's has, any
       // from the quiet writes before it would have too.
