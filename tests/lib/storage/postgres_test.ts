@@ -9,6 +9,7 @@ import {
   redactLocation,
 } from "../../../lib/storage/postgres_url.ts";
 import { pg, pgTest, type TestPostgres } from "../../_postgres.ts";
+import { waitFor } from "../../_helpers.ts";
 import { death, failure, finishOf, LEASE, newJob, T0 } from "./_fixtures.ts";
 import { storageConformance } from "./conformance.ts";
 
@@ -308,14 +309,6 @@ pgTest("PostgresStorage claims are disjoint across two connections", async (serv
   assert.equal(runs!.n, 200, "one run per claim");
 });
 
-async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 pgTest(
   "PostgresStorage notifies for an insert but not for a claim, heartbeat or output",
   async (server) => {
@@ -325,12 +318,15 @@ pgTest(
     let wakes = 0;
     const watch = watcher.watchChanges(() => wakes++);
     try {
-      await waitFor(() => wakes >= 1, "the LISTEN to start (onlisten wakes once)");
+      await waitFor(() => wakes >= 1, {
+        intervalMs: 10,
+        message: "the LISTEN to start (onlisten wakes once)",
+      });
       assert.equal(wakes, 1);
       await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
       // Setting up a claimable job notifies, once.
       await store.jobInsertMany({ jobs: [newJob("a")], now: T0 });
-      await waitFor(() => wakes === 2, "the insert's notification");
+      await waitFor(() => wakes === 2, { intervalMs: 10, message: "the insert's notification" });
       const base = wakes;
 
       const [job] = await store.jobClaim({
@@ -363,7 +359,10 @@ pgTest(
       // Notifications arrive in commit order: once the insert's has, any
       // from the quiet writes before it would have too.
       await store.jobInsertMany({ jobs: [newJob("b")], now: T0 });
-      await waitFor(() => wakes > base, "the second insert's notification");
+      await waitFor(() => wakes > base, {
+        intervalMs: 10,
+        message: "the second insert's notification",
+      });
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(wakes, base + 1, "claim, start, output and heartbeat were quiet");
     } finally {
@@ -396,7 +395,7 @@ pgTest(
       )).map((r) => r.pid as number);
     let stalled: number | undefined;
     try {
-      await waitFor(() => wakes >= 1, "the LISTEN to start");
+      await waitFor(() => wakes >= 1, { intervalMs: 10, message: "the LISTEN to start" });
       [stalled] = await listenerPids();
       assert.ok(stalled, "the listening backend is found");
       // A stopped backend is a silent loss: the socket stays open, no error
@@ -404,12 +403,20 @@ pgTest(
       Deno.kill(stalled, "SIGSTOP");
       const base = wakes;
       await writer.jobInsertMany({ jobs: [newJob("after-stall")], now: T0 });
-      await waitFor(() => wakes > base, "a wake-up through a rebuilt connection", 15_000);
+      await waitFor(() => wakes > base, {
+        intervalMs: 10,
+        timeoutMs: 15_000,
+        message: "a wake-up through a rebuilt connection",
+      });
       const pids = await listenerPids();
       assert.ok(pids.some((pid) => pid !== stalled), "a new listening backend");
       const again = wakes;
       await writer.jobInsertMany({ jobs: [newJob("later")], now: T0 });
-      await waitFor(() => wakes > again, "notifications flow again", 5000);
+      await waitFor(() => wakes > again, {
+        intervalMs: 10,
+        timeoutMs: 5000,
+        message: "notifications flow again",
+      });
     } finally {
       watch.close();
       if (stalled) {
