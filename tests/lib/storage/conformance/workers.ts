@@ -183,6 +183,8 @@ export function workersConformance(test: ConformanceTest): void {
     assert.deepEqual(unmarked.map((w) => w.late), [false, false], "never late without lateBefore");
   });
 
+  // --- turnTake: the rescuer's turn, and other named turns ---
+
   test(
     "turnTake() gives the turn to one holder until its time runs out",
     async (store, db) => {
@@ -246,6 +248,8 @@ export function workersConformance(test: ConformanceTest): void {
       "the default name is the rescuer's",
     );
   });
+
+  // --- workerRemove, workerRegister again ---
 
   test("workerRemove() takes a worker out of the registry", async (store) => {
     await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
