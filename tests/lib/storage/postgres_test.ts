@@ -9,24 +9,9 @@ import {
   redactLocation,
 } from "../../../lib/storage/postgres_url.ts";
 import { pg, pgTest, type TestPostgres } from "../../_postgres.ts";
+import { waitFor } from "../../_helpers.ts";
+import { death, failure, finishOf, LEASE, newJob, T0 } from "./_fixtures.ts";
 import { storageConformance } from "./conformance.ts";
-
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
-
-const newJob = (id: string) => ({
-  id,
-  command: `echo ${id}`,
-  queue: "default",
-  priority: 0,
-  max_retries: null,
-  timeout: null,
-  env: null,
-  cwd: null,
-  run_at: T0,
-  after: null,
-  key: null,
-  retry_on: null,
-});
 
 function schemaOf(url: string): string {
   return new URL(url).searchParams.get("schema")!;
@@ -262,29 +247,22 @@ pgTest("PostgresStorage keeps counts exact across the fold of the deltas", async
     queues: null,
     limit: 12,
     now: T0,
-    leaseMs: 30_000,
+    leaseMs: LEASE,
   });
   await store.runFinishMany({
-    finishes: claimed.slice(0, 6).map((job, i) => ({
-      id: job.id,
-      workerId: "w1",
-      attempt: job.attempt,
-      outcome: i % 2 ? "succeeded" : "failed",
-      exitCode: i % 2 ? 0 : 1,
-      signal: null,
-      error: i % 2 ? null : "exit 1",
-      finishedAt: T0 + 10,
-      stdout: null,
-      stderr: null,
-      state: i % 2 ? "completed" : i % 3 ? "failed" : "dead",
-      nextRunAt: i % 2 || !(i % 3) ? null : T0 + 2000,
-      uncountAttempt: false,
-    })),
+    // Odd ones complete; of the even ones, a multiple of 3 dies, the others fail for a retry.
+    finishes: claimed.slice(0, 6).map((job, i) =>
+      finishOf(
+        job,
+        "w1",
+        i % 2 ? { finishedAt: T0 + 10 } : i % 3 ? failure(T0 + 2000, T0 + 10) : death(T0 + 10),
+      )
+    ),
   });
   assert.ok(await deltas() > 0);
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
 
-  await store.workerHeartbeat({ id: "w1", now: T0 + 20, leaseMs: 30_000 });
+  await store.workerHeartbeat({ id: "w1", now: T0 + 20, leaseMs: LEASE });
   assert.equal(await deltas(), 0, "the heartbeat folded the deltas");
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
 
@@ -292,7 +270,7 @@ pgTest("PostgresStorage keeps counts exact across the fold of the deltas", async
   await store.jobDeleteDead({});
   await store.jobRetry({ ids: [claimed[2]!.id], now: T0 + 30 });
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
-  await store.workerHeartbeat({ id: "w1", now: T0 + 40, leaseMs: 30_000 });
+  await store.workerHeartbeat({ id: "w1", now: T0 + 40, leaseMs: LEASE });
   assert.deepEqual(await store.jobCountByState(), await actualCounts(server, schema.url));
   const total = Object.values(await store.jobCountByState()).reduce((a, b) => a + b, 0);
   assert.equal(total, 30 - 1, "one dead job deleted");
@@ -331,14 +309,6 @@ pgTest("PostgresStorage claims are disjoint across two connections", async (serv
   assert.equal(runs!.n, 200, "one run per claim");
 });
 
-async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 pgTest(
   "PostgresStorage notifies for an insert but not for a claim, heartbeat or output",
   async (server) => {
@@ -348,12 +318,15 @@ pgTest(
     let wakes = 0;
     const watch = watcher.watchChanges(() => wakes++);
     try {
-      await waitFor(() => wakes >= 1, "the LISTEN to start (onlisten wakes once)");
+      await waitFor(() => wakes >= 1, {
+        intervalMs: 10,
+        message: "the LISTEN to start (onlisten wakes once)",
+      });
       assert.equal(wakes, 1);
       await store.workerRegister({ id: "w1", pid: 1, host: "h", count: 1, queues: null, now: T0 });
       // Setting up a claimable job notifies, once.
       await store.jobInsertMany({ jobs: [newJob("a")], now: T0 });
-      await waitFor(() => wakes === 2, "the insert's notification");
+      await waitFor(() => wakes === 2, { intervalMs: 10, message: "the insert's notification" });
       const base = wakes;
 
       const [job] = await store.jobClaim({
@@ -361,7 +334,7 @@ pgTest(
         queues: null,
         limit: 1,
         now: T0,
-        leaseMs: 30_000,
+        leaseMs: LEASE,
       });
       await store.runStartMany({
         starts: [{
@@ -381,12 +354,15 @@ pgTest(
           stderr: new Uint8Array(),
         }],
       });
-      await store.workerHeartbeat({ id: "w1", now: T0 + 1, leaseMs: 30_000 });
+      await store.workerHeartbeat({ id: "w1", now: T0 + 1, leaseMs: LEASE });
       assert.equal((await store.runOutputGet({ id: "a" }))?.stdout, "hi");
       // Notifications arrive in commit order: once the insert's has, any
       // from the quiet writes before it would have too.
       await store.jobInsertMany({ jobs: [newJob("b")], now: T0 });
-      await waitFor(() => wakes > base, "the second insert's notification");
+      await waitFor(() => wakes > base, {
+        intervalMs: 10,
+        message: "the second insert's notification",
+      });
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(wakes, base + 1, "claim, start, output and heartbeat were quiet");
     } finally {
@@ -419,7 +395,7 @@ pgTest(
       )).map((r) => r.pid as number);
     let stalled: number | undefined;
     try {
-      await waitFor(() => wakes >= 1, "the LISTEN to start");
+      await waitFor(() => wakes >= 1, { intervalMs: 10, message: "the LISTEN to start" });
       [stalled] = await listenerPids();
       assert.ok(stalled, "the listening backend is found");
       // A stopped backend is a silent loss: the socket stays open, no error
@@ -427,12 +403,20 @@ pgTest(
       Deno.kill(stalled, "SIGSTOP");
       const base = wakes;
       await writer.jobInsertMany({ jobs: [newJob("after-stall")], now: T0 });
-      await waitFor(() => wakes > base, "a wake-up through a rebuilt connection", 15_000);
+      await waitFor(() => wakes > base, {
+        intervalMs: 10,
+        timeoutMs: 15_000,
+        message: "a wake-up through a rebuilt connection",
+      });
       const pids = await listenerPids();
       assert.ok(pids.some((pid) => pid !== stalled), "a new listening backend");
       const again = wakes;
       await writer.jobInsertMany({ jobs: [newJob("later")], now: T0 });
-      await waitFor(() => wakes > again, "notifications flow again", 5000);
+      await waitFor(() => wakes > again, {
+        intervalMs: 10,
+        timeoutMs: 5000,
+        message: "notifications flow again",
+      });
     } finally {
       watch.close();
       if (stalled) {

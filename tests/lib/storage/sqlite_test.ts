@@ -5,6 +5,7 @@ import { JOB_STATES } from "../../../lib/job.ts";
 import { SCHEMA_VERSION } from "../../../lib/storage/schema.ts";
 import { SqliteStorage } from "../../../lib/storage/sqlite.ts";
 import { waitFor, withTempDb } from "../../_helpers.ts";
+import { death, failure, finishOf, LEASE, newJob, T0 } from "./_fixtures.ts";
 import { makeReadOnly, readOnlySkipReason } from "./_read_only.ts";
 import { SCHEMA_V1 } from "./_schema_v1.ts";
 import { storageConformance } from "./conformance.ts";
@@ -23,23 +24,6 @@ storageConformance("SqliteStorage", () => {
       }
     },
   });
-});
-
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
-
-const newJob = (id: string) => ({
-  id,
-  command: `echo ${id}`,
-  queue: "default",
-  priority: 0,
-  max_retries: null,
-  timeout: null,
-  env: null,
-  cwd: null,
-  run_at: T0,
-  after: null,
-  key: null,
-  retry_on: null,
 });
 
 /** Reads one PRAGMA straight from the file, bypassing the store. */
@@ -153,7 +137,7 @@ Deno.test("SqliteStorage opens a database made by schema version 1 and every que
     queues: null,
     limit: 1,
     now: T0,
-    leaseMs: 30_000,
+    leaseMs: LEASE,
   });
   assert.equal(claimed.length, 1);
   assert.equal((await store.jobList({ state: "pending", limit: 5 })).jobs.length, 1);
@@ -243,24 +227,17 @@ Deno.test("SqliteStorage keeps its count table equal to the jobs per state", asy
     queues: null,
     limit: 8,
     now: T0,
-    leaseMs: 30_000,
+    leaseMs: LEASE,
   });
   await store.runFinishMany({
-    finishes: claimed.slice(0, 6).map((job, i) => ({
-      id: job.id,
-      workerId: "w1",
-      attempt: job.attempt,
-      outcome: i % 2 ? "succeeded" : "failed",
-      exitCode: i % 2 ? 0 : 1,
-      signal: null,
-      error: i % 2 ? null : "exit 1",
-      finishedAt: T0 + 10,
-      stdout: null,
-      stderr: null,
-      state: i % 2 ? "completed" : i % 3 ? "failed" : "dead",
-      nextRunAt: i % 2 || !(i % 3) ? null : T0 + 2000,
-      uncountAttempt: false,
-    })),
+    // Odd ones complete; of the even ones, a multiple of 3 dies, the others fail for a retry.
+    finishes: claimed.slice(0, 6).map((job, i) =>
+      finishOf(
+        job,
+        "w1",
+        i % 2 ? { finishedAt: T0 + 10 } : i % 3 ? failure(T0 + 2000, T0 + 10) : death(T0 + 10),
+      )
+    ),
   });
   await store.jobCancel({
     ids: [(await store.jobList({ state: "pending", limit: 1 })).jobs[0]!.id],
