@@ -37,7 +37,7 @@ import {
   planKeyConflict,
   replacedError,
 } from "../job_flow.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite/schema.ts";
 import {
   type ClaimedJob,
   type ClaimParams,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../../../lib/errors.ts";
 import { JOB_STATES } from "../../../lib/job.ts";
-import { SCHEMA_VERSION } from "../../../lib/storage/schema.ts";
+import { SCHEMA_VERSION } from "../../../lib/storage/sqlite/schema.ts";
 import { SqliteStorage } from "../../../lib/storage/sqlite.ts";
 import { waitFor, withTempDb } from "../../_helpers.ts";
 import { makeReadOnly, readOnlySkipReason } from "./_read_only.ts";
