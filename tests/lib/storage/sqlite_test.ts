@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../../../lib/errors.ts";
 import { JOB_STATES } from "../../../lib/job.ts";
 import { SCHEMA_VERSION } from "../../../lib/storage/sqlite/schema.ts";
-import { SqliteStorage } from "../../../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../../../lib/storage/sqlite/store.ts";
 import { waitFor, withTempDb } from "../../_helpers.ts";
 import { makeReadOnly, readOnlySkipReason } from "./_read_only.ts";
 import { SCHEMA_V1 } from "./_schema_v1.ts";
