@@ -4,7 +4,7 @@
  * `SqliteStorage`, so the benchmarks measure the schema that ships.
  */
 import { DatabaseSync } from "node:sqlite";
-import { SqliteStorage } from "../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../lib/storage/sqlite/store.ts";
 
 /** Creates the product's schema in a new database file. */
 export async function createSchema(path: string): Promise<void> {

@@ -11,7 +11,7 @@ import process from "node:process";
 import { insertedJobs, type NewJob } from "../lib/job.ts";
 import { parseJsonObject, tryParseJobInput } from "../lib/job_input.ts";
 import { JobInputSchema } from "../lib/job_input_schema.ts";
-import { SqliteStorage } from "../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../lib/storage/sqlite/store.ts";
 import { benchJob, benchNdjson, createSchema, INSERT_JOB, openDb } from "./_db.ts";
 import { tempDir } from "./_process.ts";
 

@@ -1,7 +1,7 @@
 /** Picks the storage implementation from the `--db` value and opens it. */
 import { errorMessage, StorageError, UsageError } from "../errors.ts";
 import { isPostgresUrl } from "./postgres_url.ts";
-import { SqliteStorage } from "./sqlite.ts";
+import { SqliteStorage } from "./sqlite/store.ts";
 import type { Storage } from "./storage.ts";
 
 // Plain string helpers instead of node:path and node:fs, whose first import

@@ -1,7 +1,7 @@
 /** A database that cannot be used gives one clear line and exit 1, never a stack trace. */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { SCHEMA_VERSION } from "../../lib/storage/schema.ts";
+import { SCHEMA_VERSION } from "../../lib/storage/sqlite/schema.ts";
 import { runCli, withTempDb } from "../_helpers.ts";
 import { makeReadOnly, readOnlySkipReason } from "../lib/storage/_read_only.ts";
 import { addJobs, assertOk, assertOneLineError, seededDb, snapshot } from "./_cli.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { tryParseJobInput } from "../../lib/job_input.ts";
-import { SqliteStorage } from "../../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../../lib/storage/sqlite/store.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import { type Maintenance, type MaintenanceContext, periodic } from "../../workers/maintenance.ts";
 import { Supervisor } from "../../workers/supervisor.ts";

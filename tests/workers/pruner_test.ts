@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { defaultConfig } from "../../lib/config.ts";
 import { tryParseJobInput } from "../../lib/job_input.ts";
 import { pruneInBatches, retentionCutoffs } from "../../lib/retention.ts";
-import { SqliteStorage } from "../../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../../lib/storage/sqlite/store.ts";
 import { Pruner } from "../../workers/pruner.ts";
 import { waitFor, withTempDb } from "../_helpers.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../lib/config.ts";
 import { tryParseJobInput } from "../../lib/job_input.ts";
-import { SqliteStorage } from "../../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../../lib/storage/sqlite/store.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import { Rescuer } from "../../workers/rescuer.ts";
 import { withTempDb } from "../_helpers.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { StorageError } from "../../lib/errors.ts";
 import { tryParseJobInput } from "../../lib/job_input.ts";
-import { SqliteStorage } from "../../lib/storage/sqlite.ts";
+import { SqliteStorage } from "../../lib/storage/sqlite/store.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import { processAlive } from "../../workers/process_group.ts";
 import { fencePlan, Supervisor } from "../../workers/supervisor.ts";

@@ -119,7 +119,7 @@ export const MIGRATIONS: readonly string[] = [
     WITHOUT ROWID;
   `,
   `
-  -- job flow (SPEC 12): dependencies, unique keys, retry by exit code
+  -- job flow (README.md "Job flow"): dependencies, unique keys, retry by exit code
   ALTER TABLE jobs ADD COLUMN after_ids TEXT;   -- JSON array, as given
   ALTER TABLE jobs ADD COLUMN unique_key TEXT;
   ALTER TABLE jobs ADD COLUMN retry_on TEXT;    -- JSON array
@@ -141,7 +141,7 @@ export const MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO job_counts (state, n) VALUES ('blocked', 0);
   `,
   `
-  -- queue controls (issue 12): a paused queue starts nothing; concurrency > 0
+  -- queue controls (README.md "Queues"): a paused queue starts nothing; concurrency > 0
   -- caps its running jobs. The claim reads the rows that are paused or
   -- limited first, so with none it runs the plain statement.
   CREATE TABLE queues (
@@ -151,7 +151,7 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   `,
   `
-  -- schedules (SPEC 13): \`job\` is the template as JSON (a job's fields
+  -- schedules (README.md "Recurring jobs"): \`job\` is the template as JSON (a job's fields
   -- without id or times), so a job field added later needs no migration here
   CREATE TABLE schedules (
     name TEXT PRIMARY KEY,
