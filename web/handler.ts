@@ -3,52 +3,37 @@
  * server-sent events and `/metrics`. No socket here (`serve.ts` wires it to
  * `Deno.serve`), so tests call `app.request(new Request(...))`.
  *
- * Every request passes one guard: the `Host` must be ours (DNS rebinding),
- * a write must not come from a foreign `Origin` (CSRF), and the token must
- * come as `Authorization: Bearer`, as the cookie set from `?token=`, or as
- * that `?token=` itself (which sets the cookie and redirects without it).
- * Typed errors become HTTP statuses in one error handler.
+ * Every request passes the access check of `access.ts` (Host, Origin,
+ * token). Typed errors become HTTP statuses in one error handler, as a page
+ * or as JSON by what the request asked for (`respond.ts`).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
-import {
-  parseConcurrency,
-  parseLimit,
-  parsePositiveInt,
-  parseQueueName,
-  parseState,
-} from "../lib/options.ts";
+import { parseConcurrency, parsePositiveInt, parseQueueName } from "../lib/options.ts";
 import { readStats, readThroughput } from "../lib/stats.ts";
 import {
-  errorLine,
   errorMessage,
   jobNotFound,
   outputNotFound,
-  QueuectlError,
   scheduleNotFound,
   UsageError,
 } from "../lib/errors.ts";
-import { insertedJobs, type Job, type NewJob, type RunOutput } from "../lib/job.ts";
+import { insertedJobs, type NewJob, type RunOutput } from "../lib/job.ts";
 import { parseJobInput, parseJobJson, parseOnConflict } from "../lib/job_input.ts";
 import { scheduleView } from "../lib/schedule.ts";
 import { resumeSchedule, runScheduleNow } from "../lib/schedule_actions.ts";
-import type { JobListParams, Storage } from "../lib/storage/storage.ts";
+import type { Storage } from "../lib/storage/storage.ts";
 import type { Stats } from "../lib/stats.ts";
 import { assetGet } from "./assets.ts";
-import {
-  allowedHosts,
-  bearerToken,
-  isAllowedOrigin,
-  tokenCookieName,
-  tokenMatches,
-} from "./auth.ts";
+import { accessCheck } from "./access.ts";
 import { ChangeFeed, type Snapshot } from "./change_feed.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import * as pages from "./pages/mod.tsx";
 import { outputRuns } from "./pages/job.tsx";
+import { isFormPost, isPlainForm, listParams, safeReturn } from "./request.ts";
+import { formAction, handleError, handleNotFound } from "./respond.ts";
 
 /** What the app needs; everything else it derives. */
 export interface HandlerDeps {
@@ -73,9 +58,6 @@ export const CHANGE_POLL_MS = 1000;
 
 /** How many jobs the overview lists, and the change feed watches. */
 export const RECENT_JOBS = 10;
-
-/** The largest page of jobs the API returns. */
-export const MAX_PAGE = 1000;
 
 const LIVE_HEADER = "x-queuectl-live";
 const COUNTS_HEADER = "X-Queuectl-Counts";
@@ -130,30 +112,6 @@ export async function overviewData(store: Storage, now: number): Promise<pages.O
   return { stats, series, bucketMs: CHART_BUCKET_MS, recent: recent.jobs, now };
 }
 
-function isApiPath(path: string): boolean {
-  return path === "/api" || path.startsWith("/api/") || path === "/metrics";
-}
-
-function isFormPost(c: Context): boolean {
-  const type = c.req.header("content-type") ?? "";
-  return type.startsWith("application/x-www-form-urlencoded") ||
-    type.startsWith("multipart/form-data");
-}
-
-/** A plain HTML form post (no script): answer with a redirect or an HTML page, not JSON. */
-function isPlainForm(c: Context): boolean {
-  return isFormPost(c) && !(c.req.header("accept") ?? "").includes("application/json");
-}
-
-function wantsHtml(c: Context): boolean {
-  return !isApiPath(c.req.path) || isPlainForm(c);
-}
-
-/** A local path to go back to after a form post; anything else becomes `/`. */
-function safeReturn(value: unknown): string {
-  return typeof value === "string" && /^\/(?![/\\])/.test(value) ? value : "/";
-}
-
 const NUMERIC_FIELDS = new Set(["priority", "max_retries", "timeout"]);
 
 /** The job object of the add-job form: empty fields left out, numbers as numbers. */
@@ -191,41 +149,17 @@ async function parseJobsBody(text: string, now: number): Promise<NewJob[]> {
   return jobs;
 }
 
-/** Reads `state`, `queue`, `q`, `limit` and `cursor` from a query string. */
-export function listParams(query: URLSearchParams, fallbackLimit = 50): JobListParams {
-  const limit = parseLimit(query.get("limit") || undefined, fallbackLimit);
-  if (limit > MAX_PAGE) {
-    throw new UsageError(`Invalid limit "${limit}"`, `use at most ${MAX_PAGE}`);
-  }
-  return {
-    state: parseState(query.get("state") || undefined),
-    queue: query.get("queue")?.trim() || undefined,
-    search: query.get("q")?.trim() || undefined,
-    cursor: query.get("cursor") || undefined,
-    limit,
-  };
-}
-
 /** Builds the dashboard app. */
 export function createApp(deps: HandlerDeps): Hono {
-  const { store, token } = deps;
+  const { store } = deps;
   const now = deps.now ?? (() => deps.store.now());
   const changes = deps.changes ?? storeChangeFeed(store, { now });
-  const hosts = allowedHosts(deps.hostname, deps.port);
-  const cookieName = tokenCookieName(deps.port);
   const changed = (jobsAdded: boolean) => {
     if (jobsAdded) deps.onJobsChanged?.();
     changes.poke();
   };
 
   const app = new Hono();
-
-  const refuse = (c: Context, status: 401 | 403, message: string, hint: string) => {
-    if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="queuectl"');
-    if (!wantsHtml(c)) return c.json({ error: `${message}; ${hint}` }, status);
-    const text = `${hint[0]!.toUpperCase()}${hint.slice(1).replaceAll("`", "")}.`;
-    return c.html(pages.message({ title: message, text }), status);
-  };
 
   // Headers for every response, errors included.
   app.use("*", async (c, next) => {
@@ -238,81 +172,9 @@ export function createApp(deps: HandlerDeps): Hono {
   });
 
   // The guard: Host, then Origin on writes, then the token.
-  app.use("*", async (c, next) => {
-    const url = new URL(c.req.url);
-    const host = (c.req.header("host") ?? url.host).toLowerCase();
-    if (!hosts.has(host)) {
-      return refuse(
-        c,
-        403,
-        `Host "${host}" is not this dashboard's address`,
-        `open http://127.0.0.1:${deps.port}/ instead`,
-      );
-    }
-    const method = c.req.method;
-    const read = method === "GET" || method === "HEAD";
-    if (!read) {
-      const origin = c.req.header("origin");
-      const site = c.req.header("sec-fetch-site");
-      if (
-        (origin !== undefined && !isAllowedOrigin(origin, hosts)) ||
-        site === "cross-site" || site === "same-site"
-      ) {
-        return refuse(
-          c,
-          403,
-          "Cross-origin request refused",
-          "changes are only accepted from the dashboard's own pages or from API clients",
-        );
-      }
-    }
-    const queryToken = url.searchParams.get("token");
-    if (read && queryToken !== null) {
-      if (!tokenMatches(queryToken, token)) {
-        return refuse(
-          c,
-          401,
-          "Wrong token",
-          "open the URL that `queuectl dashboard` printed when it started",
-        );
-      }
-      setCookie(c, cookieName, token, { httpOnly: true, sameSite: "Strict", path: "/" });
-      url.searchParams.delete("token");
-      return c.redirect(`${url.pathname}${url.search}`, 303);
-    }
-    const presented = bearerToken(c.req.header("authorization")) ?? getCookie(c, cookieName);
-    if (!tokenMatches(presented, token)) {
-      return refuse(
-        c,
-        401,
-        presented === undefined ? "This dashboard needs its token" : "Wrong token",
-        "open the URL that `queuectl dashboard` printed when it started " +
-          "(it ends in ?token=…); API clients send Authorization: Bearer <token>",
-      );
-    }
-    await next();
-  });
-
-  app.onError((error, c) => {
-    let status = 500;
-    let message: string;
-    if (error instanceof QueuectlError) {
-      status = error.httpStatus;
-      message = errorLine(error);
-    } else {
-      console.error(error);
-      message = `Internal error: ${errorMessage(error)}`;
-    }
-    const code = status as 400 | 404 | 409 | 500;
-    if (!wantsHtml(c)) return c.json({ error: message }, code);
-    return c.html(pages.message({ title: message, text: "", back: true }), code);
-  });
-
-  app.notFound((c) => {
-    const message = `Nothing at ${c.req.method} ${c.req.path}`;
-    if (!wantsHtml(c)) return c.json({ error: message }, 404);
-    return c.html(pages.message({ title: message, text: "", back: true }), 404);
-  });
+  app.use(accessCheck(deps));
+  app.onError(handleError);
+  app.notFound(handleNotFound);
 
   // ----- static files
 
@@ -467,61 +329,49 @@ export function createApp(deps: HandlerDeps): Hono {
     },
   );
 
-  const action = (run: (id: string) => Promise<Job>, jobsAdded: boolean) => async (c: Context) => {
-    const back = isFormPost(c) ? safeReturn((await c.req.parseBody()).return) : "/";
-    const job = await run(c.req.param("id")!);
-    changed(jobsAdded);
-    return isPlainForm(c) ? c.redirect(back, 303) : c.json(job);
-  };
-
   app.post(
     "/api/jobs/:id/retry",
-    action(async (id) => (await store.jobRetry({ ids: [id], now: now() }))[0]!, true),
+    formAction(async (c) => {
+      const [job] = await store.jobRetry({ ids: [c.req.param("id")!], now: now() });
+      changed(true);
+      return job;
+    }),
   );
 
   app.post(
     "/api/jobs/:id/cancel",
-    action(async (id) => (await store.jobCancel({ ids: [id], now: now() }))[0]!, false),
+    formAction(async (c) => {
+      const [job] = await store.jobCancel({ ids: [c.req.param("id")!], now: now() });
+      changed(false);
+      return job;
+    }),
   );
 
-  app.post("/api/dlq/retry", async (c) => {
-    const back = isFormPost(c) ? safeReturn((await c.req.parseBody()).return) : "/dlq";
-    const retried = await store.jobRetryAllDead({ now: now() });
-    changed(retried > 0);
-    return isPlainForm(c) ? c.redirect(back, 303) : c.json({ retried });
-  });
+  app.post(
+    "/api/dlq/retry",
+    formAction(async () => {
+      const retried = await store.jobRetryAllDead({ now: now() });
+      changed(retried > 0);
+      return { retried };
+    }),
+  );
 
   app.get("/api/queues", async (c) => c.json(await store.queueList()));
 
+  // A bad queue name is refused before the body is read.
+  app.use("/api/queues/:name/*", async (c, next) => {
+    parseQueueName(c.req.param("name"));
+    await next();
+  });
+
   /** A queue change: applies it, then answers with the queue (or goes back, for a plain form). */
-  const queueAction =
-    (change: (name: string, form: Record<string, unknown>) => Promise<void>) =>
-    async (c: Context) => {
+  const queueAction = (change: (name: string, input: Record<string, unknown>) => Promise<void>) =>
+    formAction(async (c, input) => {
       const name = parseQueueName(c.req.param("name")!);
-      let form: Record<string, unknown> = {};
-      if (isFormPost(c)) form = await c.req.parseBody();
-      else {
-        const text = await c.req.text();
-        if (text.trim() !== "") {
-          try {
-            form = JSON.parse(text);
-          } catch {
-            throw new UsageError("Request body is not JSON", 'send e.g. {"concurrency": 2}');
-          }
-          if (typeof form !== "object" || form === null || Array.isArray(form)) {
-            throw new UsageError(
-              "Request body is not a JSON object",
-              'send e.g. {"concurrency": 2}',
-            );
-          }
-        }
-      }
-      await change(name, form);
+      await change(name, input);
       changed(true);
-      if (isPlainForm(c)) return c.redirect(safeReturn(form.return ?? "/queues"), 303);
-      const queue = (await store.queueList()).find((q) => q.name === name);
-      return c.json(queue);
-    };
+      return (await store.queueList()).find((q) => q.name === name);
+    }, { back: "/queues", json: true });
 
   app.post(
     "/api/queues/:name/pause",
@@ -533,10 +383,10 @@ export function createApp(deps: HandlerDeps): Hono {
   );
   app.post(
     "/api/queues/:name/concurrency",
-    queueAction((name, form) =>
+    queueAction((name, input) =>
       store.queueSet({
         name,
-        concurrency: parseConcurrency(form.concurrency as string | number | undefined),
+        concurrency: parseConcurrency(input.concurrency as string | number | undefined),
       })
     ),
   );
@@ -555,30 +405,32 @@ export function createApp(deps: HandlerDeps): Hono {
     return c.json({ ...scheduleView(schedule), last_job: lastJob });
   });
 
-  const scheduleAction =
-    (run: (name: string) => Promise<unknown>, jobsAdded: boolean) => async (c: Context) => {
-      const back = isFormPost(c) ? safeReturn((await c.req.parseBody()).return) : "/schedules";
-      const result = await run(c.req.param("name")!);
-      changed(jobsAdded);
-      return isPlainForm(c) ? c.redirect(back, 303) : c.json(result);
-    };
-
   app.post(
     "/api/schedules/:name/pause",
-    scheduleAction(
-      async (name) => scheduleView(await store.scheduleSetPaused({ name, paused: true })),
-      false,
-    ),
+    formAction(async (c) => {
+      const name = c.req.param("name")!;
+      const schedule = scheduleView(await store.scheduleSetPaused({ name, paused: true }));
+      changed(false);
+      return schedule;
+    }),
   );
 
   app.post(
     "/api/schedules/:name/resume",
-    scheduleAction(async (name) => scheduleView(await resumeSchedule(store, name)), false),
+    formAction(async (c) => {
+      const schedule = scheduleView(await resumeSchedule(store, c.req.param("name")!));
+      changed(false);
+      return schedule;
+    }),
   );
 
   app.post(
     "/api/schedules/:name/run",
-    scheduleAction((name) => runScheduleNow(store, name), true),
+    formAction(async (c) => {
+      const job = await runScheduleNow(store, c.req.param("name")!);
+      changed(true);
+      return job;
+    }),
   );
 
   app.get("/api/events", (c) =>
