@@ -8,7 +8,7 @@ import { readStats, type Stats } from "../../lib/stats.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import { ChangeFeed, type Snapshot } from "../change_feed.ts";
 import type { RouteContext } from "./_context.ts";
-import { RECENT_JOBS } from "../handler.ts";
+import { RECENT_JOBS } from "./pages.ts";
 
 /** Longest time between change-feed reads while a browser listens (commits wake it sooner). */
 export const CHANGE_POLL_MS = 1000;
