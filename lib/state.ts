@@ -27,6 +27,24 @@ export function canTransition(from: JobState, to: JobState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/**
+ * Whether `retry` applies to a job in this state: one that a run or a stop
+ * left behind (failed, dead, cancelled) and that may become pending again.
+ * Read from the transitions, so the dashboard's buttons and the CLI agree.
+ */
+export function canRetry(state: JobState): boolean {
+  return canTransition("processing", state) && canTransition(state, "pending");
+}
+
+/**
+ * Whether `cancel` applies to a job in this state (pending, blocked, failed,
+ * processing): any state that may become cancelled. A processing job is
+ * stopped by its worker first (see {@linkcode planCancel}).
+ */
+export function canCancel(state: JobState): boolean {
+  return canTransition(state, "cancelled");
+}
+
 /** What a finished attempt leads to. `next_run_at` is set only for `failed`. */
 export interface RunDecision {
   state: "completed" | "failed" | "dead" | "cancelled";
@@ -166,12 +184,13 @@ export function planRetry(
       state === "failed" ? "use `queuectl retry` for failed jobs" : "only dead jobs are in the DLQ",
     );
   }
-  if (state === "failed") return { state: "pending", resetAttempts: false };
-  if (state === "dead" || state === "cancelled") return { state: "pending", resetAttempts: true };
-  throw new ConflictError(
-    `Cannot retry job "${id}": job is ${state}`,
-    "only failed, dead and cancelled jobs can be retried",
-  );
+  if (!canRetry(state)) {
+    throw new ConflictError(
+      `Cannot retry job "${id}": job is ${state}`,
+      "only failed, dead and cancelled jobs can be retried",
+    );
+  }
+  return { state: "pending", resetAttempts: state !== "failed" };
 }
 
 /**
@@ -179,10 +198,11 @@ export function planRetry(
  * is cancelled by its worker (returns "stop-first"). Finished jobs conflict.
  */
 export function planCancel(id: string, state: JobState): "cancel" | "stop-first" {
-  if (state === "pending" || state === "blocked" || state === "failed") return "cancel";
-  if (state === "processing") return "stop-first";
-  throw new ConflictError(
-    `Cannot cancel job "${id}": job is ${state}`,
-    "only pending, blocked, failed and processing jobs can be cancelled",
-  );
+  if (!canCancel(state)) {
+    throw new ConflictError(
+      `Cannot cancel job "${id}": job is ${state}`,
+      "only pending, blocked, failed and processing jobs can be cancelled",
+    );
+  }
+  return state === "processing" ? "stop-first" : "cancel";
 }

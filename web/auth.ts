@@ -1,7 +1,7 @@
 /**
  * The dashboard's access rules as pure helpers: which `Host` and `Origin`
  * headers are ours, how tokens are compared, and the cookie that carries the
- * token in a browser. `handler.ts` applies them to every request.
+ * token in a browser. `access.ts` applies them to every request.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { ConflictError } from "../../lib/errors.ts";
 import { JOB_STATES, type JobState, RUN_OUTCOMES, type RunOutcome } from "../../lib/job.ts";
 import {
+  canCancel,
+  canRetry,
   canTransition,
   decideAfterForcedStop,
   decideAfterRun,
@@ -170,6 +172,37 @@ Deno.test("decideAfterRun() decides every outcome into a legal transition from p
     }
   }
 });
+
+Deno.test("canRetry() holds for exactly the failed, dead and cancelled states", () => {
+  const retryable: JobState[] = ["failed", "dead", "cancelled"];
+  for (const state of JOB_STATES) {
+    assert.equal(canRetry(state), retryable.includes(state), state);
+  }
+});
+
+Deno.test("canCancel() holds for exactly the pending, blocked, processing and failed states", () => {
+  const cancellable: JobState[] = ["pending", "blocked", "processing", "failed"];
+  for (const state of JOB_STATES) {
+    assert.equal(canCancel(state), cancellable.includes(state), state);
+  }
+});
+
+Deno.test("canRetry() and canCancel() say what planRetry() and planCancel() accept", () => {
+  for (const state of JOB_STATES) {
+    assert.equal(canRetry(state), !throws(() => planRetry("x", state)), `retry ${state}`);
+    assert.equal(canCancel(state), !throws(() => planCancel("x", state)), `cancel ${state}`);
+  }
+});
+
+function throws(fn: () => unknown): boolean {
+  try {
+    fn();
+    return false;
+  } catch (error) {
+    assert.ok(error instanceof ConflictError);
+    return true;
+  }
+}
 
 Deno.test("planRetry() runs a failed job again now and keeps its attempts", () => {
   assert.deepEqual(planRetry("j1", "failed"), { state: "pending", resetAttempts: false });

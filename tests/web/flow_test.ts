@@ -1,7 +1,8 @@
 /**
- * Job flow on the dashboard (SPEC 12): a job's dependencies, dependents,
- * key and retry_on on its page; `on_conflict` in `POST /api/jobs`; the
- * blocked state in the overview, the jobs filter and `/metrics`.
+ * Job flow on the dashboard (README.md, "Job flow"): a job's dependencies,
+ * dependents, key and retry_on on its page; `on_conflict` in
+ * `POST /api/jobs`; the blocked state in the overview, the jobs filter and
+ * `/metrics`.
  */
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";

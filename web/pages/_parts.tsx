@@ -2,6 +2,7 @@
 import type { Child } from "hono/jsx";
 import { relativeTime } from "../../lib/relative_time.ts";
 import type { Job, JobState } from "../../lib/job.ts";
+import { canCancel, canRetry } from "../../lib/state.ts";
 
 /** The path of a job's page. */
 export function jobPath(id: string): string {
@@ -32,20 +33,17 @@ export function ActionButton(
   );
 }
 
-/** The retry and cancel buttons a job's state allows. */
+/** The retry and cancel buttons a job's state allows (the rules of `lib/state.ts`). */
 export function JobActions(props: { job: Job; back: string }) {
   const { job, back } = props;
   const base = `/api${jobPath(job.id)}`;
   const buttons: Child[] = [];
-  if (job.state === "failed" || job.state === "dead" || job.state === "cancelled") {
+  if (canRetry(job.state)) {
     buttons.push(
       <ActionButton action={`${base}/retry`} label="Retry" back={back} kind="primary" />,
     );
   }
-  if (
-    job.state === "pending" || job.state === "blocked" || job.state === "failed" ||
-    job.state === "processing"
-  ) {
+  if (canCancel(job.state)) {
     buttons.push(
       <ActionButton action={`${base}/cancel`} label="Cancel" back={back} kind="danger" />,
     );

@@ -1,11 +1,21 @@
 /** `/dlq`: the dead letter queue, with "retry" per job and "retry all". */
 import type { Job } from "../../lib/job.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { ActionButton, JobTable, Pager } from "./_parts.tsx";
+import type { PageView } from "./layout.tsx";
+
+/** What the DLQ page shows. */
+export interface DlqData {
+  jobs: Job[];
+  dead: number;
+  next: string | null;
+  params: URLSearchParams;
+  now: number;
+  stats: Stats;
+}
 
 /** The live part of the DLQ page. */
-export function DlqLive(
-  props: { jobs: Job[]; dead: number; next: string | null; params: URLSearchParams; now: number },
-) {
+export function DlqLive(props: DlqData) {
   return (
     <>
       <div class="job-head">
@@ -32,3 +42,6 @@ export function DlqLive(
     </>
   );
 }
+
+/** The DLQ page. */
+export const dlqPage: PageView<DlqData> = { title: "DLQ", section: "dlq", Live: DlqLive };

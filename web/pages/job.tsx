@@ -2,9 +2,11 @@
 // deno-lint-ignore-file jsx-key -- rendered once to a string on the server, where
 // hono would print `key` as an attribute; there is no client-side diffing to help.
 import type { JobLink, JobWithRuns, Run, RunOutput } from "../../lib/job.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { JobActions, jobPath, StateBadge, Time } from "./_parts.tsx";
+import type { PageView } from "./layout.tsx";
 
-/** How many of the latest attempts show their output inline (the handler reads only those). */
+/** How many of the latest attempts show their output inline (the page route reads only those). */
 export const OUTPUT_ATTEMPTS = 10;
 
 /** What the job page shows. */
@@ -13,6 +15,7 @@ export interface JobPageData {
   /** Output per index in `job.runs`, for the runs {@linkcode outputRuns} shows. */
   outputs: Map<number, RunOutput>;
   now: number;
+  stats: Stats;
 }
 
 function Field(props: { name: string; value: unknown }) {
@@ -187,3 +190,10 @@ export function JobLive(props: JobPageData) {
     </>
   );
 }
+
+/** The job page. */
+export const jobPage: PageView<JobPageData> = {
+  title: (data) => `Job ${data.job.id}`,
+  section: "jobs",
+  Live: JobLive,
+};

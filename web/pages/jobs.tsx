@@ -2,7 +2,9 @@
 // deno-lint-ignore-file jsx-key -- rendered once to a string on the server, where
 // hono would print `key` as an attribute; there is no client-side diffing to help.
 import { type Job, JOB_STATES, type JobState } from "../../lib/job.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { JobTable, Pager } from "./_parts.tsx";
+import type { PageView } from "./layout.tsx";
 
 /** The filters in force, as read from the query string. */
 export interface JobFilters {
@@ -45,17 +47,20 @@ export function JobFilterForm(props: { filters: JobFilters }) {
   );
 }
 
+/** What the jobs page shows. */
+export interface JobsData {
+  jobs: Job[];
+  next: string | null;
+  params: URLSearchParams;
+  back: string;
+  now: number;
+  filtered: boolean;
+  filters: JobFilters;
+  stats: Stats;
+}
+
 /** The live part: one page of jobs and the pager. */
-export function JobsLive(
-  props: {
-    jobs: Job[];
-    next: string | null;
-    params: URLSearchParams;
-    back: string;
-    now: number;
-    filtered: boolean;
-  },
-) {
+export function JobsLive(props: JobsData) {
   return (
     <>
       <JobTable
@@ -68,3 +73,16 @@ export function JobsLive(
     </>
   );
 }
+
+/** The jobs page: the filter form stays put above the live list. */
+export const jobsPage: PageView<JobsData> = {
+  title: "Jobs",
+  section: "jobs",
+  Before: ({ filters }) => (
+    <>
+      <h1>Jobs</h1>
+      <JobFilterForm filters={filters} />
+    </>
+  ),
+  Live: JobsLive,
+};

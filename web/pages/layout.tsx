@@ -1,12 +1,19 @@
-/** The frame of every page: head, navigation with live counts, the flash area, the live region. */
-import type { Child } from "hono/jsx";
+/**
+ * The frame of every page: head, navigation with live counts, the flash
+ * area, the live region; and {@linkcode renderPage}, which puts a page in it.
+ */
+import type { Child, FC } from "hono/jsx";
 import type { JobState } from "../../lib/job.ts";
+import type { Stats } from "../../lib/stats.ts";
+
+/** The nav entries; each page marks one as current. */
+export type Section = "overview" | "jobs" | "queues" | "schedules" | "dlq";
 
 /** What the frame needs besides the page's own content. */
 export interface LayoutProps {
   title: string;
   /** The nav entry to mark as current. */
-  section: "overview" | "jobs" | "queues" | "schedules" | "dlq";
+  section: Section;
   counts: Record<JobState, number>;
   db: string;
   /** The database engine and version. */
@@ -70,4 +77,63 @@ export function Layout(props: LayoutProps) {
 /** The part of a page that is re-rendered when the data changes (see `assets/app.js`). */
 export function Live(props: { children?: Child }) {
   return <div id="live">{props.children}</div>;
+}
+
+/** What every page's data carries: the stats the navigation's counts and the footer show. */
+export interface FramedData {
+  stats: Stats;
+}
+
+/**
+ * A page of the dashboard, drawn from one data object: its frame and its
+ * live region. With the live header only the live region is sent (see
+ * `assets/app.js`); what stays put around it (a form being typed into) is
+ * sent with the full page only.
+ */
+export interface PageView<D extends FramedData> {
+  /** The document title, before ` · queuectl`. */
+  title: string | ((data: D) => string);
+  /** The nav entry marked as current. */
+  section: Section;
+  /** The live region: re-rendered when the data changes. */
+  Live: FC<D>;
+  /** What stays put above the live region. */
+  Before?: FC<D>;
+  /** What stays put below the live region. */
+  After?: FC<D>;
+}
+
+/** A whole HTML document, doctype first. */
+export async function htmlDocument(element: string | Promise<string>): Promise<string> {
+  return "<!DOCTYPE html>" + await element;
+}
+
+/** The full page: the frame around the page's content and its live region. */
+export function renderPage<D extends FramedData>(view: PageView<D>, data: D): Promise<string> {
+  const { Live: Region, Before, After } = view;
+  const title = typeof view.title === "string" ? view.title : view.title(data);
+  return htmlDocument(
+    <Layout
+      title={title}
+      section={view.section}
+      counts={data.stats.counts}
+      db={data.stats.db}
+      engine={data.stats.engine}
+    >
+      {Before ? <Before {...data} /> : ""}
+      <Live>
+        <Region {...data} />
+      </Live>
+      {After ? <After {...data} /> : ""}
+    </Layout>,
+  );
+}
+
+/** The live region of a page alone. */
+export function renderLive<D extends FramedData>(
+  view: PageView<D>,
+  data: D,
+): string | Promise<string> {
+  const { Live: Region } = view;
+  return <Region {...data} />;
 }

@@ -6,6 +6,7 @@ import { type Job, JOB_STATES } from "../../lib/job.ts";
 import type { WorkerInfo } from "../../lib/storage/storage.ts";
 import { formatOffset, type Stats, workersByHost } from "../../lib/stats.ts";
 import { jobPath, JobTable, Time } from "./_parts.tsx";
+import type { PageView } from "./layout.tsx";
 
 /** One bar of the throughput chart. */
 export interface ThroughputPoint {
@@ -21,6 +22,8 @@ export interface OverviewData {
   bucketMs: number;
   recent: Job[];
   now: number;
+  /** The settings in force: the add-job form's placeholders. */
+  config: Config;
 }
 
 /** Counts per state, each a link to the jobs in that state. */
@@ -232,3 +235,11 @@ export function AddJobForm(props: { config: Config }) {
     </section>
   );
 }
+
+/** The overview: the add-job form stays put below the live region. */
+export const overviewPage: PageView<OverviewData> = {
+  title: "Overview",
+  section: "overview",
+  Live: OverviewLive,
+  After: ({ config }) => <AddJobForm config={config} />,
+};

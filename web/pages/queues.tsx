@@ -1,6 +1,14 @@
 /** `/queues`: every queue with its counts, pause or resume, and its concurrency limit. */
+import type { Stats } from "../../lib/stats.ts";
 import type { QueueInfo } from "../../lib/storage/storage.ts";
 import { ActionButton } from "./_parts.tsx";
+import type { PageView } from "./layout.tsx";
+
+/** What the queues page shows. */
+export interface QueuesData {
+  queues: QueueInfo[];
+  stats: Stats;
+}
 
 /** The path of a queue's API actions. */
 export function queueApiPath(name: string): string {
@@ -8,7 +16,7 @@ export function queueApiPath(name: string): string {
 }
 
 /** The live part of the queues page; `data-poll` refreshes it every second (settings changed elsewhere). */
-export function QueuesLive(props: { queues: QueueInfo[] }) {
+export function QueuesLive(props: QueuesData) {
   return (
     <div data-poll>
       <h1>
@@ -100,3 +108,10 @@ export function QueuesLive(props: { queues: QueueInfo[] }) {
     </div>
   );
 }
+
+/** The queues page. */
+export const queuesPage: PageView<QueuesData> = {
+  title: "Queues",
+  section: "queues",
+  Live: QueuesLive,
+};

@@ -1,6 +1,14 @@
 /** `/schedules`: every schedule with its next and last run in its zone; pause, resume, run now. */
 import type { ScheduleView } from "../../lib/schedule.ts";
+import type { Stats } from "../../lib/stats.ts";
 import { ActionButton, jobPath } from "./_parts.tsx";
+import type { PageView } from "./layout.tsx";
+
+/** What the schedules page shows. */
+export interface SchedulesData {
+  schedules: ScheduleView[];
+  stats: Stats;
+}
 
 /** The path of a schedule's API actions. */
 export function schedulePath(name: string): string {
@@ -14,7 +22,7 @@ function ZoneTime(props: { local: string | null; iso: string | null; empty: stri
 }
 
 /** The live part of the schedules page. */
-export function SchedulesLive(props: { schedules: ScheduleView[] }) {
+export function SchedulesLive(props: SchedulesData) {
   const back = "/schedules";
   return (
     <>
@@ -110,3 +118,10 @@ export function SchedulesLive(props: { schedules: ScheduleView[] }) {
     </>
   );
 }
+
+/** The schedules page. */
+export const schedulesPage: PageView<SchedulesData> = {
+  title: "Schedules",
+  section: "schedules",
+  Live: SchedulesLive,
+};

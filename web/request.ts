@@ -1,0 +1,54 @@
+/**
+ * What a request asks for, read the same way by every route: a page or a
+ * JSON document, a plain HTML form or a script, which jobs to list, and
+ * where to go back to after a form post.
+ */
+import type { Context } from "hono";
+import { UsageError } from "../lib/errors.ts";
+import { parseLimit, parseState } from "../lib/options.ts";
+import type { JobListParams } from "../lib/storage/storage.ts";
+
+/** The largest page of jobs the API returns. */
+export const MAX_PAGE = 1000;
+
+/** Whether `path` belongs to the JSON side of the app (`/api/…` and `/metrics`). */
+export function isApiPath(path: string): boolean {
+  return path === "/api" || path.startsWith("/api/") || path === "/metrics";
+}
+
+/** Whether the body is a form (urlencoded or multipart), from a browser or a script. */
+export function isFormPost(c: Context): boolean {
+  const type = c.req.header("content-type") ?? "";
+  return type.startsWith("application/x-www-form-urlencoded") ||
+    type.startsWith("multipart/form-data");
+}
+
+/** A plain HTML form post (no script): answer with a redirect or an HTML page, not JSON. */
+export function isPlainForm(c: Context): boolean {
+  return isFormPost(c) && !(c.req.header("accept") ?? "").includes("application/json");
+}
+
+/** Whether an answer (an error included) should be an HTML page rather than JSON. */
+export function wantsHtml(c: Context): boolean {
+  return !isApiPath(c.req.path) || isPlainForm(c);
+}
+
+/** A local path to go back to after a form post; anything else becomes `/`. */
+export function safeReturn(value: unknown): string {
+  return typeof value === "string" && /^\/(?![/\\])/.test(value) ? value : "/";
+}
+
+/** Reads `state`, `queue`, `q`, `limit` and `cursor` from a query string. */
+export function listParams(query: URLSearchParams, fallbackLimit = 50): JobListParams {
+  const limit = parseLimit(query.get("limit") || undefined, fallbackLimit);
+  if (limit > MAX_PAGE) {
+    throw new UsageError(`Invalid limit "${limit}"`, `use at most ${MAX_PAGE}`);
+  }
+  return {
+    state: parseState(query.get("state") || undefined),
+    queue: query.get("queue")?.trim() || undefined,
+    search: query.get("q")?.trim() || undefined,
+    cursor: query.get("cursor") || undefined,
+    limit,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The pages: `/`, `/jobs`, `/jobs/:id`, `/dlq`, `/queues`, `/schedules`.
+ * Each route reads its page's data and draws it whole, or, with the live
+ * header, only its live region (see `assets/app.js`).
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { jobNotFound } from "../../lib/errors.ts";
+import type { RunOutput } from "../../lib/job.ts";
+import { scheduleView } from "../../lib/schedule.ts";
+import { readStats, readThroughput } from "../../lib/stats.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
+import type { FramedData } from "../pages/layout.tsx";
+import * as pages from "../pages/mod.tsx";
+import type { OverviewData } from "../pages/overview.tsx";
+import { listParams } from "../request.ts";
+import type { RouteContext } from "./_context.ts";
+
+/** How many jobs the overview lists, and the change feed watches. */
+export const RECENT_JOBS = 10;
+
+/** The throughput chart: buckets of 30 s over the last 10 minutes. */
+const CHART_BUCKET_MS = 30_000;
+const CHART_BUCKETS = 20;
+
+const LIVE_HEADER = "x-queuectl-live";
+const COUNTS_HEADER = "X-Queuectl-Counts";
+
+/** Everything the overview shows, read at `now`. */
+export async function overviewData(store: Storage, now: number): Promise<OverviewData> {
+  // Buckets aligned to the clock, so bars keep their place between refreshes.
+  const since = Math.floor(now / CHART_BUCKET_MS) * CHART_BUCKET_MS -
+    (CHART_BUCKETS - 1) * CHART_BUCKET_MS;
+  const [stats, series, recent] = await Promise.all([
+    readStats(store, now),
+    readThroughput(store, { since, bucketMs: CHART_BUCKET_MS, now }),
+    store.jobList({ limit: RECENT_JOBS }),
+  ]);
+  const config = await store.configGetAll();
+  return { stats, series, bucketMs: CHART_BUCKET_MS, recent: recent.jobs, now, config };
+}
+
+/** Answers with the whole page, or with its live region when the live header asks for it. */
+function render<D extends FramedData>(c: Context, view: pages.PageView<D>, data: D) {
+  c.header("Vary", "X-Queuectl-Live");
+  if (!c.req.header(LIVE_HEADER)) return c.html(pages.renderPage(view, data));
+  // The counts the region was rendered from, so the navigation's counts agree with it.
+  c.header(COUNTS_HEADER, JSON.stringify(data.stats.counts));
+  return c.html(pages.renderLive(view, data));
+}
+
+/** The page routes. */
+export function pageRoutes({ store, now }: RouteContext): Hono {
+  const app = new Hono();
+
+  app.get("/", async (c) => render(c, pages.overviewPage, await overviewData(store, now())));
+
+  app.get("/jobs", async (c) => {
+    const url = new URL(c.req.url);
+    const params = listParams(url.searchParams);
+    const [result, stats] = await Promise.all([store.jobList(params), readStats(store, now())]);
+    return render(c, pages.jobsPage, {
+      jobs: result.jobs,
+      next: result.nextCursor,
+      params: url.searchParams,
+      back: `${url.pathname}${url.search}`,
+      now: now(),
+      filtered: !!(params.state || params.queue || params.search),
+      filters: { state: params.state, queue: params.queue, q: params.search },
+      stats,
+    });
+  });
+
+  app.get("/jobs/:id", async (c) => {
+    const id = c.req.param("id");
+    const job = await store.jobGetWithRuns({ id });
+    if (!job) throw jobNotFound(id);
+    const outputs = new Map<number, RunOutput>();
+    for (const [index, hidden] of pages.outputRuns(job.runs)) {
+      if (hidden) continue;
+      const output = await store.runOutputGet({ id, run: index + 1 });
+      if (output) outputs.set(index, output);
+    }
+    const stats = await readStats(store, now());
+    return render(c, pages.jobPage, { job, outputs, now: now(), stats });
+  });
+
+  app.get("/dlq", async (c) => {
+    const url = new URL(c.req.url);
+    const params = { ...listParams(url.searchParams), state: "dead" as const };
+    const [result, stats] = await Promise.all([store.jobList(params), readStats(store, now())]);
+    return render(c, pages.dlqPage, {
+      jobs: result.jobs,
+      dead: stats.counts.dead,
+      next: result.nextCursor,
+      params: url.searchParams,
+      now: now(),
+      stats,
+    });
+  });
+
+  app.get("/queues", async (c) => {
+    const [queues, stats] = await Promise.all([store.queueList(), readStats(store, now())]);
+    return render(c, pages.queuesPage, { queues, stats });
+  });
+
+  app.get("/schedules", async (c) => {
+    const [list, stats] = await Promise.all([store.scheduleList(), readStats(store, now())]);
+    return render(c, pages.schedulesPage, { schedules: list.map(scheduleView), stats });
+  });
+
+  return app;
+}
