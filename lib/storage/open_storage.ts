@@ -1,6 +1,6 @@
 /** Picks the storage implementation from the `--db` value and opens it. */
 import { errorMessage, StorageError, UsageError } from "../errors.ts";
-import { isPostgresUrl } from "./postgres_url.ts";
+import { isPostgresUrl } from "./postgres/url.ts";
 import { SqliteStorage } from "./sqlite.ts";
 import type { Storage } from "./storage.ts";
 

@@ -56,8 +56,8 @@ import {
   toSchedule,
   toWorker,
 } from "./_rows.ts";
-import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres_schema.ts";
-import { parsePostgresUrl, type PostgresUrl } from "./postgres_url.ts";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./postgres/schema.ts";
+import { parsePostgresUrl, type PostgresUrl } from "./postgres/url.ts";
 import {
   type ClaimedJob,
   type ClaimParams,
