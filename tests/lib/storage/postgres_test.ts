@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { StorageError, UsageError } from "../../../lib/errors.ts";
 import { JOB_STATES } from "../../../lib/job.ts";
-import { PostgresStorage } from "../../../lib/storage/postgres.ts";
+import { PostgresStorage } from "../../../lib/storage/postgres/store.ts";
 import { PG_SCHEMA_VERSION } from "../../../lib/storage/postgres/schema.ts";
 import {
   isPostgresUrl,
