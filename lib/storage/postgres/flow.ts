@@ -26,8 +26,8 @@ export const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
  * runs when a job some other job depends on (`has_dependents`) ends.
  * - `completed`: each blocked dependent has one open dependency less
  *   (`deps_open`); those left with none become `pending`, due no earlier
- *   than now, and idle workers are woken (a NOTIFY on `queuectl_<schema>`,
- *   the channel `connection.ts` names).
+ *   than the dependency's end, and idle workers are woken (a NOTIFY on
+ *   `queuectl_<schema>`, the channel `connection.ts` names).
  * - `dead` or `cancelled`: every blocked descendant is cancelled in one
  *   recursive statement (so a long chain never nests triggers deep), its
  *   `last_error` naming its direct dependency and the root cause.
