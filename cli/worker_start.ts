@@ -4,7 +4,7 @@ import { MAX_COUNT } from "../lib/options.ts";
 import { ID_PATTERN } from "../lib/job_fields.ts";
 import { hostId } from "../lib/host_id.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
-import { isPostgresUrl } from "../lib/storage/postgres_url.ts";
+import { isPostgresUrl } from "../lib/storage/postgres/url.ts";
 import { formatEvent } from "../workers/events.ts";
 import { Supervisor } from "../workers/supervisor.ts";
 import type { CliContext } from "./_context.ts";

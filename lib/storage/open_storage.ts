@@ -1,6 +1,6 @@
 /** Picks the storage implementation from the `--db` value and opens it. */
 import { errorMessage, StorageError, UsageError } from "../errors.ts";
-import { isPostgresUrl } from "./postgres_url.ts";
+import { isPostgresUrl } from "./postgres/url.ts";
 import { SqliteStorage } from "./sqlite/store.ts";
 import type { Storage } from "./storage.ts";
 
@@ -52,8 +52,8 @@ export async function openStorage(
   options: OpenStorageOptions = {},
 ): Promise<Storage> {
   if (isPostgresUrl(location)) {
-    const module: typeof import("./postgres.ts") = await import(
-      new URL("./postgres.ts", import.meta.url).href
+    const module: typeof import("./postgres/store.ts") = await import(
+      new URL("./postgres/store.ts", import.meta.url).href
     );
     return await module.PostgresStorage.open(location, options);
   }

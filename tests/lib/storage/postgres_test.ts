@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { StorageError, UsageError } from "../../../lib/errors.ts";
 import { JOB_STATES } from "../../../lib/job.ts";
-import { PostgresStorage } from "../../../lib/storage/postgres.ts";
-import { PG_SCHEMA_VERSION } from "../../../lib/storage/postgres_schema.ts";
+import { PostgresStorage } from "../../../lib/storage/postgres/store.ts";
+import { PG_SCHEMA_VERSION } from "../../../lib/storage/postgres/schema.ts";
 import {
   isPostgresUrl,
   parsePostgresUrl,
   redactLocation,
-} from "../../../lib/storage/postgres_url.ts";
+} from "../../../lib/storage/postgres/url.ts";
 import { pg, pgTest, type TestPostgres } from "../../_postgres.ts";
 import { waitFor } from "../../_helpers.ts";
 import { death, failure, finishOf, LEASE, newJob, T0 } from "./_fixtures.ts";

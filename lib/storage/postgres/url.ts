@@ -3,7 +3,7 @@
  * without the password. No driver import here: every command loads this
  * file, and the driver costs tens of milliseconds to import.
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../errors.ts";
 
 /** The schema used when the URL names none. */
 export const DEFAULT_SCHEMA = "queuectl";

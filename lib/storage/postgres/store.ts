@@ -1,0 +1,419 @@
+/**
+ * The PostgreSQL store on postgres.js (`npm:postgres`). All PostgreSQL SQL
+ * lives in this folder, one module per noun (`jobs.ts`, `claim.ts`,
+ * `runs.ts`, …, the same names as the SQLite store's); this class opens
+ * and migrates the database and hands each call to its noun's module.
+ * Rows come back shaped like SQLite's (the same columns, epoch-ms numbers,
+ * `env` JSON text, output bytes), so `_rows.ts` maps both.
+ *
+ * Many hosts share one database, so: claims are one statement with
+ * `FOR UPDATE SKIP LOCKED`; multi-row updates lock rows in id order (no
+ * deadlocks between hosts); times come from the server's clock
+ * ({@linkcode PostgresStorage.now}); idle workers wake by LISTEN/NOTIFY,
+ * sent inside the writing transaction only when something becomes
+ * claimable or a request arrives (never for claims, heartbeats or output).
+ */
+import postgres from "postgres";
+import { localNow } from "../../clock.ts";
+import type { Config, ConfigKey } from "../../config.ts";
+import { StorageError } from "../../errors.ts";
+import type {
+  Job,
+  JobState,
+  JobWithRuns,
+  NewJob,
+  OnConflict,
+  RunOutcome,
+  RunOutput,
+} from "../../job.ts";
+import type { NewSchedule, Schedule } from "../../schedule.ts";
+import type {
+  ClaimedJob,
+  ClaimParams,
+  FinishedCount,
+  HeartbeatReply,
+  InsertResult,
+  JobListParams,
+  JobPage,
+  PruneCounts,
+  PruneParams,
+  QueueInfo,
+  RecordResult,
+  RunFinish,
+  RunOutputUpdate,
+  RunStart,
+  ScheduleFire,
+  ScheduleFireResult,
+  Storage,
+  StrandedJob,
+  WatchOptions,
+  WorkerInfo,
+  WorkerRole,
+} from "../storage.ts";
+import * as claim from "./claim.ts";
+import * as config from "./config.ts";
+import {
+  begin,
+  call,
+  CALL_TIMEOUT_MS,
+  driverOptions,
+  hash32,
+  LOCK_CLASS,
+  LOCK_MIGRATE,
+  type PgDb,
+  pgDb,
+  q,
+  SERVER_MS,
+  setOffset,
+  type Sql,
+} from "./connection.ts";
+import * as database from "./database.ts";
+import { sqlState } from "./errors.ts";
+import * as jobs from "./jobs.ts";
+import { type Listeners, watchChanges } from "./listener.ts";
+import * as queues from "./queues.ts";
+import * as runs from "./runs.ts";
+import * as schedules from "./schedules.ts";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.ts";
+import { parsePostgresUrl, type PostgresUrl } from "./url.ts";
+import * as workers from "./workers.ts";
+
+/** The PostgreSQL implementation of {@linkcode Storage}. */
+export class PostgresStorage implements Storage {
+  readonly location: string;
+  /** Set by open(), from the server. */
+  engine = "PostgreSQL";
+  /** The pool, URL, channels and clock offset every noun module takes. */
+  #pg: PgDb;
+  /** The LISTEN connections: one for workers' wake-ups, one that also hears job ends. */
+  #listeners: Listeners = new Map();
+  #closing: Promise<void> | null = null;
+
+  private constructor(url: PostgresUrl, sql: Sql) {
+    this.#pg = pgDb(url, sql);
+    this.location = url.display;
+  }
+
+  /**
+   * Connects to the server at `url` (a `postgres://` URL, optionally with
+   * `?schema=NAME`), creating and migrating the schema when needed.
+   * `connections` is the pool size: 1 for a CLI command, a few for a worker.
+   */
+  static async open(url: string, options?: { connections?: number }): Promise<PostgresStorage> {
+    const parsed = parsePostgresUrl(url);
+    const sql = postgres(parsed.connectionUrl, {
+      ...driverOptions(parsed),
+      max: options?.connections ?? 1,
+    }) as unknown as Sql;
+    const store = new PostgresStorage(parsed, sql);
+    try {
+      await call(store.#pg, async () => {
+        await store.#migrate();
+        // After the connection is up, so its set-up is not in the round trip.
+        await store.#measureClock();
+      });
+      return store;
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #measureClock(): Promise<void> {
+    const before = localNow();
+    const [row] = await q(
+      this.#pg.sql,
+      `SELECT ${SERVER_MS} AS ms, current_setting('server_version') AS version`,
+    );
+    setOffset(this.#pg, row!.ms as number, before, localNow());
+    this.engine = `PostgreSQL ${String(row!.version).split(" ")[0]}`;
+  }
+
+  async #schemaVersion(db: Sql): Promise<number> {
+    try {
+      const [row] = await q(db, "SELECT version FROM schema_version");
+      return (row?.version as number | undefined) ?? 0;
+    } catch (error) {
+      if (sqlState(error) === "42P01") return 0; // no schema or no table yet
+      throw error;
+    }
+  }
+
+  #tooNew(version: number): StorageError {
+    return new StorageError(
+      `Database "${this.location}" was written by a newer queuectl (schema ${version}, this one knows ${PG_SCHEMA_VERSION})`,
+      "upgrade queuectl",
+    );
+  }
+
+  async #migrate(): Promise<void> {
+    const schema = this.#pg.url.schema;
+    // The common case, read-only: already current.
+    const version = await this.#schemaVersion(this.#pg.sql);
+    if (version > PG_SCHEMA_VERSION) throw this.#tooNew(version);
+    if (version === PG_SCHEMA_VERSION) return;
+    await begin(this.#pg, async (tx) => {
+      // The lock comes before CREATE SCHEMA IF NOT EXISTS, which can fail
+      // with a unique violation when two sessions run it at once.
+      await q(tx, "SELECT pg_advisory_xact_lock($1, $2)", [
+        LOCK_CLASS,
+        hash32(`${schema}:${LOCK_MIGRATE}`),
+      ]);
+      await tx.unsafe("SET LOCAL statement_timeout = 0");
+      await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await tx.unsafe("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+      // Re-read under the lock: another process may have migrated meanwhile.
+      const [row] = await q(tx, "SELECT version FROM schema_version");
+      const current = (row?.version as number | undefined) ?? 0;
+      if (current > PG_SCHEMA_VERSION) throw this.#tooNew(current);
+      for (let i = current; i < PG_SCHEMA_VERSION; i++) await tx.unsafe(PG_MIGRATIONS[i]!);
+      if (row) {
+        await q(tx, "UPDATE schema_version SET version = $1", [PG_SCHEMA_VERSION]);
+      } else {
+        await q(tx, "INSERT INTO schema_version (version) VALUES ($1)", [PG_SCHEMA_VERSION]);
+      }
+    });
+  }
+
+  now(): number {
+    return localNow() + this.#pg.offset;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // A listening connection keeps the process alive: end it first.
+      await Promise.all([...this.#listeners.values()].map((listener) => listener.close()));
+      this.#listeners.clear();
+      // Ending the pool while a call waits for a reconnect would leave the
+      // reconnect pending, and the connection it opens keeps the process
+      // alive: let calls under way settle first (they fail fast when down).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#pg.inflight]),
+        new Promise((resolve) => timer = setTimeout(resolve, CALL_TIMEOUT_MS)),
+      ]);
+      clearTimeout(timer);
+      // Every call has settled: nothing is left to wait for.
+      await this.#pg.sql.end({ timeout: 0 }).catch(() => {});
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** See {@linkcode watchChanges} in `listener.ts`: one LISTEN connection per kind, shared. */
+  watchChanges(onChange: () => void, options: WatchOptions = {}): { close(): void } {
+    if (this.#closing) return { close() {} };
+    return watchChanges(this.#pg, this.#listeners, onChange, options);
+  }
+
+  jobInsertMany(
+    params: { jobs: NewJob[]; now: number; onConflict?: OnConflict | undefined },
+  ): Promise<InsertResult> {
+    return jobs.jobInsertMany(this.#pg, params);
+  }
+
+  jobGet(params: { id: string }): Promise<Job | null> {
+    return jobs.jobGet(this.#pg, params);
+  }
+
+  jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null> {
+    return jobs.jobGetWithRuns(this.#pg, params);
+  }
+
+  jobGetMany(params: { ids: string[] }): Promise<Job[]> {
+    return jobs.jobGetMany(this.#pg, params);
+  }
+
+  jobList(params: JobListParams): Promise<JobPage> {
+    return jobs.jobList(this.#pg, params);
+  }
+
+  jobCountByState(): Promise<Record<JobState, number>> {
+    return jobs.jobCountByState(this.#pg);
+  }
+
+  jobRetry(
+    params: { ids: string[]; now: number; dlqOnly?: boolean | undefined },
+  ): Promise<Job[]> {
+    return jobs.jobRetry(this.#pg, params);
+  }
+
+  jobRetryAllDead(params: { now: number }): Promise<number> {
+    return jobs.jobRetryAllDead(this.#pg, params);
+  }
+
+  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
+    return jobs.jobCancel(this.#pg, params);
+  }
+
+  jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {
+    return jobs.jobDeleteDead(this.#pg, params);
+  }
+
+  jobPrune(params: PruneParams): Promise<PruneCounts> {
+    return jobs.jobPrune(this.#pg, params);
+  }
+
+  jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
+    return claim.jobClaim(this.#pg, params);
+  }
+
+  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
+    return claim.jobNextDueAt(this.#pg, params);
+  }
+
+  jobNextRetryAt(): Promise<number | null> {
+    return claim.jobNextRetryAt(this.#pg);
+  }
+
+  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
+    return claim.jobListStranded(this.#pg, params);
+  }
+
+  runStartMany(params: { starts: RunStart[] }): Promise<void> {
+    return runs.runStartMany(this.#pg, params);
+  }
+
+  runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void> {
+    return runs.runOutputUpdateMany(this.#pg, params);
+  }
+
+  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
+    return runs.runFinishMany(this.#pg, params);
+  }
+
+  runRecordMany(params: {
+    starts: RunStart[];
+    outputs: RunOutputUpdate[];
+    finishes: RunFinish[];
+    claim?: ClaimParams | undefined;
+  }): Promise<RecordResult> {
+    return runs.runRecordMany(this.#pg, params);
+  }
+
+  runOutputGet(
+    params: { id: string; attempt?: number | undefined; run?: number | undefined },
+  ): Promise<RunOutput | null> {
+    return runs.runOutputGet(this.#pg, params);
+  }
+
+  runFinishedCounts(params: { since: number; bucketMs: number }): Promise<FinishedCount[]> {
+    return runs.runFinishedCounts(this.#pg, params);
+  }
+
+  runTotals(): Promise<{ outcome: RunOutcome; count: number; duration_ms_sum: number }[]> {
+    return runs.runTotals(this.#pg);
+  }
+
+  workerRegister(params: {
+    id: string;
+    pid: number;
+    host: string;
+    count: number;
+    queues: string[] | null;
+    now: number;
+    role?: WorkerRole;
+    clockOffsetMs?: number;
+  }): Promise<void> {
+    return workers.workerRegister(this.#pg, params);
+  }
+
+  workerHeartbeat(
+    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+  ): Promise<HeartbeatReply> {
+    return workers.workerHeartbeat(this.#pg, params);
+  }
+
+  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply> {
+    return workers.workerRequestsGet(this.#pg, params);
+  }
+
+  workerRemove(params: { id: string }): Promise<void> {
+    return workers.workerRemove(this.#pg, params);
+  }
+
+  workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]> {
+    return workers.workerList(this.#pg, params);
+  }
+
+  workerListAll(): Promise<WorkerInfo[]> {
+    return workers.workerListAll(this.#pg);
+  }
+
+  turnTake(
+    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+  ): Promise<boolean> {
+    return workers.turnTake(this.#pg, params);
+  }
+
+  workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number> {
+    return workers.workerRequestStop(this.#pg, params);
+  }
+
+  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule> {
+    return schedules.scheduleInsert(this.#pg, params);
+  }
+
+  scheduleGet(params: { name: string }): Promise<Schedule | null> {
+    return schedules.scheduleGet(this.#pg, params);
+  }
+
+  scheduleList(): Promise<Schedule[]> {
+    return schedules.scheduleList(this.#pg);
+  }
+
+  scheduleDelete(params: { name: string }): Promise<void> {
+    return schedules.scheduleDelete(this.#pg, params);
+  }
+
+  scheduleSetPaused(
+    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
+  ): Promise<Schedule> {
+    return schedules.scheduleSetPaused(this.#pg, params);
+  }
+
+  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
+    return schedules.scheduleFireMany(this.#pg, params);
+  }
+
+  scheduleNextDueAt(): Promise<number | null> {
+    return schedules.scheduleNextDueAt(this.#pg);
+  }
+
+  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {
+    return schedules.scheduleListDue(this.#pg, params);
+  }
+
+  configGetAll(): Promise<Config> {
+    return config.configGetAll(this.#pg);
+  }
+
+  configSet(params: { key: ConfigKey; value: number }): Promise<void> {
+    return config.configSet(this.#pg, params);
+  }
+
+  queueList(): Promise<QueueInfo[]> {
+    return queues.queueList(this.#pg);
+  }
+
+  queueSet(
+    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
+  ): Promise<void> {
+    return queues.queueSet(this.#pg, params);
+  }
+
+  storeSize(): Promise<number> {
+    return database.storeSize(this.#pg);
+  }
+
+  storeVacuum(): Promise<{ before: number; after: number }> {
+    return database.storeVacuum(this.#pg);
+  }
+
+  storeBackup(params: { path: string }): Promise<{ bytes: number }> {
+    return database.storeBackup(this.#pg, params);
+  }
+}
