@@ -1,5 +1,5 @@
 /**
- * Schedules fired by real worker processes (SPEC section 13): one job per
+ * Schedules fired by real worker processes (README.md, "Recurring jobs"): one job per
  * due time however many processes fire, paused schedules fire nothing,
  * catch-up after the workers were stopped, and the overlap rule.
  */
