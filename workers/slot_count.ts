@@ -33,8 +33,9 @@ export class SlotCount {
 
   /** Slots a claim round (or a riding claim) may take now. */
   get claimable(): number {
-    const riding = this.#writeOut ? 0 : this.#finishes;
-    return Math.max(0, this.#free - riding - this.#lent);
+    // Slots of waiting finishes go to the next write's claim, unless a write is out.
+    const forNextWrite = this.#writeOut ? 0 : this.#finishes;
+    return Math.max(0, this.#free - forNextWrite - this.#lent);
   }
 
   /** Jobs running now. */
