@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import type { CommandResult } from "./messages.ts";
 import { describeOutcome, toRunOutcome } from "./outcome.ts";
 import type { RidingClaim } from "./producer.ts";
+import type { SlotCount } from "./slot_count.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 /** All a completer needs of a store (tests pass a fake). */
@@ -46,6 +47,12 @@ export interface CompleterOptions {
   workerId: string;
   host: string;
   onEvent?: (event: SupervisorEvent) => void;
+  /**
+   * The slot count, told how many finishes wait for the next write and
+   * whether a write is out: a round leaves the slots of waiting finishes
+   * to the next write's riding claim.
+   */
+  slotCount: Pick<SlotCount, "finishesWaiting" | "writing">;
   /**
    * A claim for the slots that finishes freed, to commit with their write
    * (the producer's `rideAlong()`); asked by each flush that writes finishes.
@@ -123,8 +130,6 @@ export class Completer {
   #finishes: { finish: RunFinish; event: JobEnd }[] = [];
   #writing: Promise<void> = Promise.resolve();
   #flushQueued = false;
-  /** A `runRecordMany` has been sent and not answered yet. */
-  #writeOut = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
 
@@ -135,16 +140,6 @@ export class Completer {
   /** Records waiting to be written. */
   get pending(): number {
     return this.#starts.length + this.#outputs.size + this.#finishes.length;
-  }
-
-  /**
-   * Finishes the next write takes at once: their slots are free, but that
-   * write claims for them itself (`ride`), so a claim round meanwhile
-   * leaves them alone. None while a write is out (a network round trip
-   * away): those finishes wait for it, and a round refills their slots now.
-   */
-  get finishesAboutToBeWritten(): number {
-    return this.#writeOut ? 0 : this.#finishes.length;
   }
 
   /**
@@ -178,6 +173,7 @@ export class Completer {
     const finishedAt = end.result.finishedAt + (store.now() - Date.now());
     this.#outputs.delete(end.job.id); // the finish carries the final output
     this.#finishes.push(finishRecord(end, workerId, finishedAt));
+    this.#options.slotCount.finishesWaiting(this.#finishes.length);
     this.#queueFlush();
   }
 
@@ -224,6 +220,7 @@ export class Completer {
     const outputs = new Map(this.#outputs);
     this.#outputs.clear();
     const finishes = this.#finishes.splice(0);
+    this.#options.slotCount.finishesWaiting(0);
     if (starts.length + outputs.size + finishes.length === 0) return;
     // Asked once the finishes are taken, so the producer counts their slots as free.
     const ride = finishes.length > 0 && !this.#closing
@@ -231,7 +228,8 @@ export class Completer {
       : null;
     let applied: Set<string>;
     let claimed: ClaimedJob[];
-    this.#writeOut = true;
+    // Finishes that come while the write is out wait for it: a round refills their slots.
+    this.#options.slotCount.writing(true);
     try {
       const result = await this.#options.store.runRecordMany({
         starts,
@@ -242,12 +240,13 @@ export class Completer {
       applied = new Set(result.applied);
       claimed = result.claimed;
     } catch (error) {
-      this.#writeOut = false;
+      this.#options.slotCount.writing(false);
       ride?.failed();
       // Keep the records, in order, ahead of what came meanwhile.
       this.#emit({ type: "supervisor:error", message: errorMessage(error) });
       this.#starts.unshift(...starts);
       this.#finishes.unshift(...finishes);
+      this.#options.slotCount.finishesWaiting(this.#finishes.length);
       const finished = new Set(this.#finishes.map((f) => f.finish.id));
       for (const [id, update] of outputs) {
         if (!this.#outputs.has(id) && !finished.has(id)) this.#outputs.set(id, update);
@@ -258,7 +257,7 @@ export class Completer {
       }
       return;
     }
-    this.#writeOut = false;
+    this.#options.slotCount.writing(false);
     for (const { event } of finishes) this.#emit({ ...event, applied: applied.has(event.id) });
     ride?.claimed(claimed);
     if (finishes.length > 0) this.#options.onFinishesWritten?.(finishes.length);

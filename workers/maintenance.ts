@@ -5,11 +5,12 @@
  * (after its first rescue) and stops it before it unregisters; a component
  * must never write a job's run (that is the completer's) nor claim.
  * The heartbeat (leases, requests, fencing, rescuer) is built in.
+ * A component keeps its own timer and runs its passes through
+ * `oneAtATime()` (`one_at_a_time.ts`), as the pruner and the scheduler do.
  */
 import type { Config } from "../lib/config.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import type { SupervisorEvent } from "./events.ts";
-import { errorMessage } from "../lib/errors.ts";
 
 /** What a component gets from the supervisor that runs it. */
 export interface MaintenanceContext {
@@ -31,41 +32,4 @@ export interface Maintenance {
   stop(): Promise<void>;
   /** A commit happened somewhere (the store's change feed); optional. */
   wake?(): void;
-}
-
-/**
- * A component that runs `run` every `everyMs` (first right at start), one
- * run at a time; a run that throws is reported and the next goes on.
- */
-export function periodic(
-  name: string,
-  everyMs: number,
-  run: (context: MaintenanceContext) => Promise<void>,
-): Maintenance {
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let current: Promise<void> | null = null;
-  let ctx: MaintenanceContext | undefined;
-  const tick = () => {
-    if (current || !ctx) return;
-    const context = ctx;
-    current = run(context).catch((error) =>
-      context.emit({
-        type: "supervisor:error",
-        message: `${name}: ${errorMessage(error)}`,
-      })
-    ).finally(() => (current = null));
-  };
-  return {
-    name,
-    start(context) {
-      ctx = context;
-      timer = setInterval(tick, everyMs);
-      tick();
-    },
-    async stop() {
-      clearInterval(timer);
-      ctx = undefined;
-      await current;
-    },
-  };
 }

@@ -8,13 +8,16 @@
  * While jobs keep coming (the last claim was full), the slots that
  * finishes free are claimed along with the completer's write of those
  * finishes ({@linkcode Producer.rideAlong}): a drained job then costs one
- * transaction, not two. Slots lent to such a claim are not claimed by a
- * round meanwhile.
+ * transaction, not two. How many slots a claim may take, a round's or a
+ * riding one's, is the {@linkcode SlotCount}'s answer: slots lent to a
+ * riding claim, and slots the completer's next write claims for, are not
+ * claimed by a round meanwhile.
  */
 import type { Config } from "../lib/config.ts";
 import type { ClaimedJob, ClaimParams, Storage } from "../lib/storage/storage.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
 import type { Settings } from "./settings.ts";
+import type { SlotCount } from "./slot_count.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 /** Slowest wait between looks at the queue when the change feed stays silent. */
@@ -26,14 +29,12 @@ export interface ProducerOptions {
   workerId: string;
   queues: string[] | null;
   settings: Settings;
-  /** Slots free now. */
-  free(): number;
-  /** Jobs running now. */
-  running(): number;
+  /** How many slots a claim may take and how many run; rides borrow slots from it. */
+  slotCount: SlotCount;
   /** False while stopping or while leases cannot be renewed. */
   mayClaim(): boolean;
   /**
-   * Jobs were claimed (at most `free()` of them): run them. `idle` says
+   * Jobs were claimed (at most `slotCount.claimable` of them): run them. `idle` says
    * nothing ran before, so the claim renewed every lease, as a heartbeat
    * begun at `claimStart` (monotonic) would have.
    */
@@ -58,8 +59,7 @@ export class Producer {
   /** The last claim filled every free slot, so more jobs may be due. */
   #moreWaiting = false;
   #fill = oneAtATime(() => this.#round());
-  /** Slots lent to riding claims not yet settled, and those claims' ends. */
-  #lent = 0;
+  /** The ends of riding claims not settled yet. */
   #rides = new Set<Promise<void>>();
 
   constructor(options: ProducerOptions) {
@@ -79,9 +79,9 @@ export class Producer {
    */
   async rideAlong(): Promise<RidingClaim | null> {
     if (this.#stopped || this.#fill.busy || !this.#moreWaiting) return null;
-    if (!this.#options.mayClaim() || this.#free() <= 0) return null;
-    const { store, settings } = this.#options;
-    const idle = this.#options.running() === 0;
+    const { store, settings, slotCount } = this.#options;
+    if (!this.#options.mayClaim() || slotCount.claimable <= 0) return null;
+    const idle = slotCount.running === 0;
     const claimStart = performance.now();
     const now = store.now();
     let config: Config;
@@ -90,14 +90,14 @@ export class Producer {
     } catch {
       return null; // the next round reports it
     }
-    const limit = this.#free();
+    const limit = slotCount.claimable;
     if (this.#stopped || this.#fill.busy || limit <= 0 || !this.#options.mayClaim()) return null;
-    this.#lent += limit;
+    slotCount.lend(limit);
     let settle!: () => void;
     const ride = new Promise<void>((resolve) => settle = resolve);
     this.#rides.add(ride);
     const end = () => {
-      this.#lent -= limit;
+      slotCount.giveBack(limit);
       this.#rides.delete(ride);
       settle();
     };
@@ -114,18 +114,13 @@ export class Producer {
         if (jobs.length > 0) this.#options.claimed(jobs, { config, idle, claimStart });
         this.#moreWaiting = jobs.length === limit;
         // Slots still free, or a short claim (the next due time is to be read): a round.
-        if (!this.#moreWaiting || this.#free() > 0) void this.wake();
+        if (!this.#moreWaiting || slotCount.claimable > 0) void this.wake();
       },
       failed: () => {
         end();
         void this.wake();
       },
     };
-  }
-
-  /** Free slots not lent to a riding claim. */
-  #free(): number {
-    return this.#options.free() - this.#lent;
   }
 
   /** A job may be due: look at the queue now. Resolves when that look (and any it asked for) ended. */
@@ -149,13 +144,13 @@ export class Producer {
   }
 
   async #round(): Promise<void> {
-    const { store, settings } = this.#options;
+    const { store, settings, slotCount } = this.#options;
     try {
       for (;;) {
         if (this.#stopped || !this.#options.mayClaim()) return;
-        const free = this.#free();
+        const free = slotCount.claimable;
         if (free <= 0) return;
-        const idle = this.#options.running() === 0;
+        const idle = slotCount.running === 0;
         const claimStart = performance.now();
         const now = store.now();
         const config = await settings.fresh(now);

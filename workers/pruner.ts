@@ -1,15 +1,20 @@
 /**
- * The pruner: retention (SPEC section 13). Deletes final jobs, with their
- * attempts and output, once they are older than `keep_completed`,
- * `keep_cancelled` and `keep_dead` (0 keeps them forever). One pass at a
- * time across all hosts (the store's "pruner" turn, judged by its clock),
- * about once a minute, in small batches (one short transaction each) so a
- * claim never waits long behind it.
+ * The pruner: retention (README.md, "Keeping the database small"; DESIGN.md,
+ * "Retention"). Deletes final jobs, with their attempts and output, once
+ * they are older than `keep_completed`, `keep_cancelled` and `keep_dead`
+ * (0 keeps them forever). One pass at a time across all hosts, about once
+ * a minute, in small batches (one short transaction each) so a claim never
+ * waits long behind it.
+ *
+ * Whose pass it is: the store's maintenance turns (`turnTake`, judged by
+ * the store's clock) are named; the pruner takes its own turn, "pruner",
+ * beside the rescuer's "rescuer", so the two never wait for each other.
  */
 import type { Config } from "../lib/config.ts";
 import { pruneInBatches, retentionCutoffs } from "../lib/retention.ts";
 import { PRUNABLE_STATES, type PruneCounts, type Storage } from "../lib/storage/storage.ts";
 import type { Maintenance } from "./maintenance.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 /** Gap between passes. */
@@ -17,10 +22,13 @@ export const PRUNE_EVERY_MS = 60_000;
 /** First pass after start: soon, but not in the way of the first claims. */
 const FIRST_PASS_MS = 1000;
 
+/** The name of the pruner's maintenance turn (the rescuer's is "rescuer"). */
+const PRUNER_TURN = "pruner";
+
 /** What the pruner needs. */
 export interface PrunerOptions {
   store: Storage;
-  /** The supervisor running it: the holder of the turn. */
+  /** The supervisor running it: the holder of the pruner's turn. */
   selfId: string;
   /** Gap between passes (default {@linkcode PRUNE_EVERY_MS}). */
   everyMs?: number;
@@ -33,8 +41,13 @@ export interface PrunerOptions {
 export class Pruner {
   #options: PrunerOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<unknown> = Promise.resolve();
   #stopped = false;
+  /** A pass, then the timer for the next one. */
+  #pass = oneAtATime(async () => {
+    if (this.#stopped) return;
+    await this.#passOnce();
+    this.#schedule(this.#everyMs());
+  });
 
   constructor(options: PrunerOptions) {
     this.#options = options;
@@ -46,7 +59,7 @@ export class Pruner {
 
   #takeTurn(now: number): Promise<boolean> {
     return this.#options.store.turnTake({
-      name: "pruner",
+      name: PRUNER_TURN,
       holder: this.#options.selfId,
       now,
       // Kept by its holder while it lives; another host takes over after two missed passes.
@@ -56,7 +69,7 @@ export class Pruner {
 
   /**
    * One pass at `now` with these settings: `null` when another holder has
-   * the turn, else how many jobs per state went.
+   * the pruner's turn, else how many jobs per state went.
    */
   async runOnce(now: number, config: Config): Promise<PruneCounts | null> {
     const { store } = this.#options;
@@ -74,12 +87,10 @@ export class Pruner {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#running = this.#pass().finally(() => this.#schedule(this.#everyMs()));
-    }, ms);
+    this.#timer = setTimeout(() => void this.#pass(), ms);
   }
 
-  async #pass(): Promise<void> {
+  async #passOnce(): Promise<void> {
     const { store } = this.#options;
     try {
       const config = await store.configGetAll();
@@ -96,7 +107,7 @@ export class Pruner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#running;
+    if (this.#pass.busy) await this.#pass();
   }
 }
 

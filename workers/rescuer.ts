@@ -6,11 +6,12 @@
  * (backoff, or the DLQ), so a job that kills its worker cannot loop forever.
  *
  * Expired leases are looked for by one rescuer at a time across all hosts
- * (the store's rescuer turn, judged by its clock); dead supervisors of this
- * host are rescued by every rescuer on it, at once. Only a rescuer on the
- * host a job ran on ends its orphaned processes: its process group (if the
- * leader is still the same process) and every process carrying the run's
- * cookie, which also finds those whose shell already exited.
+ * (the store's maintenance turn named "rescuer", judged by its clock; the
+ * pruner takes a turn of its own); dead supervisors of this host are
+ * rescued by every rescuer on it, at once. Only a rescuer on the host a job
+ * ran on ends its orphaned processes: its process group (if the leader is
+ * still the same process) and every process carrying the run's cookie,
+ * which also finds those whose shell already exited.
  */
 import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
 import type { RunFinish, Storage, StrandedJob } from "../lib/storage/storage.ts";
@@ -19,11 +20,14 @@ import type { SupervisorEvent } from "./events.ts";
 import { endOrphans, processAlive } from "./process_group.ts";
 import { runCookie } from "./proc_scan.ts";
 
+/** The name of the rescuer's maintenance turn (the pruner's is "pruner"). */
+const RESCUER_TURN = "rescuer";
+
 /** What the rescuer needs to know about where it runs. */
 export interface RescuerOptions {
   store: Storage;
   host: string;
-  /** The supervisor running this rescuer: never treated as gone; the holder of the turn. */
+  /** The supervisor running this rescuer: never treated as gone; the holder of the rescuer's turn. */
   selfId: string;
   onEvent?: (event: SupervisorEvent) => void;
 }
@@ -44,6 +48,7 @@ export class Rescuer {
     const goneIds = gone.map((w) => w.id);
     // The turn lasts a few heartbeats: its holder keeps it while alive.
     const myTurn = await store.turnTake({
+      name: RESCUER_TURN,
       holder: selfId,
       now,
       ttlMs: 3 * heartbeatIntervalMs(config),

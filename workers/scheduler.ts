@@ -15,6 +15,7 @@ import { planFire, scheduleJobs } from "../lib/schedule.ts";
 import type { ScheduleFire, Storage } from "../lib/storage/storage.ts";
 import type { SupervisorEvent } from "./events.ts";
 import type { Maintenance } from "./maintenance.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 /** Options of a {@linkcode Scheduler}. */
@@ -50,13 +51,18 @@ export class Scheduler {
   #watch: { close(): void } | undefined;
   #running = false;
   #stopped = false;
-  /** The loop (a pass and the next timer) is under way; another was asked for meanwhile. */
-  #busy: Promise<void> | null = null;
-  #again = false;
   /** A schedule (or the store) failed in the current pass. */
   #failed = false;
   #lastReadAt = -Infinity;
   #deferred: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The next pass was asked for by a timer (the due time, the deferred
+   * hint, the start), so it runs at once; a pass asked for by a hint, or
+   * asked for again while one ran, keeps the gap and the failure rule.
+   */
+  #timed = false;
+  /** A pass and the timer for the next one; a call while one runs asks for one more after it. */
+  #pass = oneAtATime(() => this.#passOrWait());
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -68,7 +74,7 @@ export class Scheduler {
     if (this.#running || this.#stopped) return;
     this.#running = true;
     if (this.#options.watch !== false) this.#watch = this.#store.watchChanges(() => this.hint());
-    this.#loop();
+    this.#runNow();
   }
 
   /** Stops the timer and the watch; resolves when a pass under way has ended. */
@@ -79,7 +85,7 @@ export class Scheduler {
     clearTimeout(this.#deferred);
     this.#watch?.close();
     this.#watch = undefined;
-    await this.#busy;
+    if (this.#pass.busy) await this.#pass();
   }
 
   /**
@@ -138,56 +144,58 @@ export class Scheduler {
   hint(): void {
     // After a failed pass only the retry timer runs the next one.
     if (!this.#running || this.#failed) return;
-    if (this.#busy) {
-      this.#again = true;
-      return;
-    }
-    const wait = this.#lastReadAt + REREAD_MIN_GAP_MS - performance.now();
-    if (wait <= 0) return this.#loop();
-    if (this.#deferred === undefined) {
-      this.#deferred = setTimeout(() => {
-        this.#deferred = undefined;
-        this.#loop();
-      }, wait);
-    }
+    void this.#pass();
   }
 
-  /** One pass: fire what is due, then set the timer for the next due time. */
-  #loop(): void {
+  /** A timer is due: a pass now (or, if one is under way, a hinted one after it). */
+  #runNow(): void {
+    if (!this.#pass.busy) this.#timed = true;
+    void this.#pass();
+  }
+
+  /**
+   * One pass: fire what is due, then set the timer for the next due time.
+   * A pass asked for by a hint within REREAD_MIN_GAP_MS of the last read
+   * waits for the rest of the gap instead; after a failed pass, hints wait
+   * for the retry timer.
+   */
+  async #passOrWait(): Promise<void> {
+    const timed = this.#timed;
+    this.#timed = false;
     if (!this.#running) return;
-    if (this.#busy) {
-      this.#again = true;
-      return;
+    if (!timed) {
+      if (this.#failed) return;
+      const wait = this.#lastReadAt + REREAD_MIN_GAP_MS - performance.now();
+      if (wait > 0) {
+        this.#deferred ??= setTimeout(() => {
+          this.#deferred = undefined;
+          this.#runNow();
+        }, wait);
+        return;
+      }
     }
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#again = false;
     this.#failed = false;
-    this.#busy = (async () => {
-      let delay: number;
-      this.#lastReadAt = performance.now();
-      try {
-        await this.runOnce(this.#store.now());
-        const next = await this.#store.scheduleNextDueAt();
-        delay = next === null ? Infinity : next - this.#store.now();
-      } catch (error) {
-        this.#failed = true;
-        this.#options.onEvent?.({
-          type: "supervisor:error",
-          message: `scheduler: ${errorMessage(error)}`,
-        });
-        delay = 0;
-      }
-      // A failing schedule or store is retried, but never in a tight loop.
-      if (this.#failed) delay = Math.max(delay, RETRY_AFTER_ERROR_MS);
-      this.#busy = null;
-      if (!this.#running) return;
-      const sleep = Math.max(0, Math.min(delay, this.#options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS));
-      this.#timer = setTimeout(() => this.#loop(), sleep);
-      // Hints that came during the pass: one more read, after the minimum gap.
-      if (this.#again) this.hint();
-      this.#again = false;
-    })();
+    let delay: number;
+    this.#lastReadAt = performance.now();
+    try {
+      await this.runOnce(this.#store.now());
+      const next = await this.#store.scheduleNextDueAt();
+      delay = next === null ? Infinity : next - this.#store.now();
+    } catch (error) {
+      this.#failed = true;
+      this.#options.onEvent?.({
+        type: "supervisor:error",
+        message: `scheduler: ${errorMessage(error)}`,
+      });
+      delay = 0;
+    }
+    // A failing schedule or store is retried, but never in a tight loop.
+    if (this.#failed) delay = Math.max(delay, RETRY_AFTER_ERROR_MS);
+    if (!this.#running) return;
+    const sleep = Math.max(0, Math.min(delay, this.#options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS));
+    this.#timer = setTimeout(() => this.#runNow(), sleep);
   }
 }
 

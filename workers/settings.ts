@@ -1,8 +1,9 @@
 /**
  * The supervisor's copy of the settings (`config set`). Every wake-up (a
  * commit by any process) re-reads them, so an attempt that ends after a
- * change committed uses the new values (SPEC 6); a timer-driven caller
- * re-reads a copy older than a second.
+ * change committed uses the new values (README.md, "Settings": running
+ * workers see changes within a second); a timer-driven caller re-reads a
+ * copy older than a second.
  */
 import type { Config } from "../lib/config.ts";
 import type { Storage } from "../lib/storage/storage.ts";

@@ -13,6 +13,7 @@ import type {
   RunRequest,
   ToJobWorker,
 } from "./messages.ts";
+import { SlotCount } from "./slot_count.ts";
 
 /**
  * The most slots one Web Worker runs. Each running job may hold threads of
@@ -63,12 +64,15 @@ export interface SlotPoolOptions {
 export class SlotPool {
   readonly slots: readonly Slot[];
   readonly size: number;
+  /** How many slots a claim may take: kept up to date as slots take and end jobs. */
+  readonly slotCount: SlotCount;
   #workers: Worker[] = [];
   #options: SlotPoolOptions;
 
   constructor(options: SlotPoolOptions) {
     this.#options = options;
     this.size = options.size ?? poolSize(options.count);
+    this.slotCount = new SlotCount(options.count);
     const url = new URL("./job_worker.ts", import.meta.url).href;
     const slots: Slot[] = [];
     for (let i = 0; i < options.count; i++) {
@@ -139,6 +143,7 @@ export class SlotPool {
   /** Hands `job` to a free `slot`'s Web Worker. */
   run(slot: Slot, job: ClaimedJob, request: RunRequest, maxRetries: number): void {
     slot.job = job;
+    this.slotCount.taken();
     slot.killSent = false;
     slot.startedAt = Date.now();
     slot.maxRetries = maxRetries;
@@ -181,6 +186,7 @@ export class SlotPool {
       case "finished": {
         const job = slot.job!;
         slot.job = null;
+        this.slotCount.freed();
         this.#options.onFinished(slot, job, message.result);
         break;
       }

@@ -129,14 +129,6 @@ export class Supervisor {
     });
     await this.#rescuer.runOnce(now, this.#settings.current);
 
-    this.#completer = new Completer({
-      store,
-      workerId: this.id,
-      host: this.host,
-      onEvent: this.#options.onEvent,
-      ride: () => this.#producer.rideAlong(),
-      onFinishesWritten: () => this.#stopping ? this.#maybeFinish() : void this.wake(),
-    });
     this.#pool = new SlotPool({
       count: this.#options.count,
       size: this.#options.poolSize,
@@ -152,9 +144,20 @@ export class Supervisor {
           config: this.#settings.current,
         });
         // A write is out (a round trip away on PostgreSQL): refill the slot now, not after it.
-        if (this.#completer.finishesAboutToBeWritten === 0) this.wake();
+        if (!this.#pool.slotCount.freedSlotsRide) this.wake();
       },
       onError: (message) => this.#error(message),
+    });
+    // One count of free slots: the pool, the completer and the producer tell it their part.
+    const slotCount = this.#pool.slotCount;
+    this.#completer = new Completer({
+      store,
+      workerId: this.id,
+      host: this.host,
+      onEvent: this.#options.onEvent,
+      slotCount,
+      ride: () => this.#producer.rideAlong(),
+      onFinishesWritten: () => this.#stopping ? this.#maybeFinish() : void this.wake(),
     });
     this.#heartbeat = new Heartbeat({
       store,
@@ -172,9 +175,7 @@ export class Supervisor {
       workerId: this.id,
       queues: this.#options.queues,
       settings: this.#settings,
-      // A slot whose finish is about to be written is refilled by the claim that goes with it.
-      free: () => Math.max(0, this.#pool.free().length - this.#completer.finishesAboutToBeWritten),
-      running: () => this.#pool.running,
+      slotCount,
       mayClaim: () => !this.#stopping && !this.#heartbeat.failing,
       claimed: (jobs, info) => this.#claimed(jobs, info),
       onError: (message) => this.#error(message),

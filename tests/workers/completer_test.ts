@@ -21,6 +21,7 @@ import {
 } from "../../workers/completer.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import type { CommandOutcome } from "../../workers/messages.ts";
+import { SlotCount } from "../../workers/slot_count.ts";
 import { waitFor } from "../_helpers.ts";
 
 interface Batch {
@@ -91,16 +92,18 @@ function setup(
   const fake = fakeStore(plan);
   const events: SupervisorEvent[] = [];
   const written: number[] = [];
+  const slotCount = new SlotCount(2);
   const completer = new Completer({
     store: fake.store,
     workerId: "w1",
     host: "h1",
     onEvent: (e) => events.push(e),
+    slotCount,
     ride,
     onFinishesWritten: (n) => written.push(n),
     retryMs: 20,
   });
-  return { ...fake, events, written, completer };
+  return { ...fake, events, written, completer, slotCount };
 }
 
 const ends = (events: SupervisorEvent[]) =>
@@ -306,21 +309,31 @@ Deno.test("a flush of finishes carries the claim that refills their slots", asyn
   assert.deepEqual(ends(events).map((e) => [e.id, e.applied]), [["a", true], ["b", true]]);
 });
 
-Deno.test("finishes count as about to be written (their slots ride) only while no write is out", async () => {
+Deno.test("a freed slot is left to the next write's claim only while no write is out", async () => {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const { completer, calls } = setup(async (batch, call) => {
+  const { completer, calls, slotCount } = setup(async (batch, call) => {
     if (call === 1) await gate;
     return batch.finishes.map((f) => f.id);
   });
+  // Two slots run a and b (the slot pool tells the count), then a ends.
+  slotCount.taken();
+  slotCount.taken();
+  slotCount.freed();
   completer.finished(end("a", { kind: "succeeded" }));
-  assert.equal(completer.finishesAboutToBeWritten, 1, "the next write takes it at once");
+  assert.equal(slotCount.freedSlotsRide, true);
+  assert.equal(slotCount.claimable, 0, "the next write takes a at once and claims for its slot");
   await waitFor(() => calls.length === 1, { message: "a's write to go out" });
+  assert.equal(slotCount.claimable, 1, "a's write went without a claim: its slot is free");
+  slotCount.taken(); // a round refilled it
+  slotCount.freed();
   completer.finished(end("b", { kind: "succeeded" }));
   // A write is out: b waits for it, so a claim round may refill b's slot meanwhile.
-  assert.equal(completer.finishesAboutToBeWritten, 0);
+  assert.equal(slotCount.freedSlotsRide, false);
+  assert.equal(slotCount.claimable, 1);
   release();
   await waitFor(() => calls.length === 2, { message: "b's write" });
   await completer.close();
-  assert.equal(completer.finishesAboutToBeWritten, 0);
+  assert.equal(slotCount.freedSlotsRide, true);
+  assert.equal(slotCount.claimable, 1);
 });

@@ -20,7 +20,7 @@ function jobEnd(overrides: Partial<JobEnd>): JobEnd {
   };
 }
 
-Deno.test("formatEvent() prints a start as SPEC section 5 shows it", () => {
+Deno.test("formatEvent() prints a start with its slot, job and attempt", () => {
   assert.equal(
     formatEvent({ type: "job:start", slot: 1, id: "ok1", attempt: 1, maxAttempts: 4 }),
     "worker-1  job ok1  started (attempt 1/4)",

@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { tryParseJobInput } from "../../lib/job_input.ts";
 import { SqliteStorage } from "../../lib/storage/sqlite/store.ts";
-import type { SupervisorEvent } from "../../workers/events.ts";
-import { type Maintenance, type MaintenanceContext, periodic } from "../../workers/maintenance.ts";
+import type { Maintenance, MaintenanceContext } from "../../workers/maintenance.ts";
 import { Supervisor } from "../../workers/supervisor.ts";
 import { waitFor, withTempDb } from "../_helpers.ts";
 
@@ -49,37 +48,4 @@ Deno.test("a supervisor starts, wakes and stops its maintenance components aroun
   await supervisor.stop("graceful");
   assert.deepEqual(log, ["start: registered true", "wake", "stop: registered true"]);
   assert.deepEqual(await store.workerListAll(), [], "unregistered after the component stopped");
-});
-
-Deno.test("periodic() runs at start and on every interval, one at a time; stop() awaits the run", async () => {
-  const events: SupervisorEvent[] = [];
-  let runs = 0;
-  let inFlight = 0;
-  let overlapped = false;
-  let finished = 0;
-  const part = periodic("pruner", 20, async () => {
-    runs++;
-    inFlight++;
-    if (inFlight > 1) overlapped = true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    inFlight--;
-    finished++;
-    if (runs === 2) throw new Error("disk full");
-  });
-  part.start({
-    store: undefined as never,
-    workerId: "w",
-    host: "h",
-    config: () => undefined as never,
-    emit: (e) => events.push(e),
-  });
-  assert.equal(runs, 1, "a run at start");
-  await waitFor(() => runs >= 3, { message: "more runs" });
-  await part.stop();
-  assert.equal(finished, runs, "stop() waited for the run in progress");
-  const after = runs;
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(runs, after, "no run after stop()");
-  assert.equal(overlapped, false);
-  assert.deepEqual(events, [{ type: "supervisor:error", message: "pruner: disk full" }]);
 });

@@ -1,7 +1,7 @@
 /**
  * The producer against a fake store: after a full claim it lends the free
  * slots to the completer's next write (`rideAlong`); a round meanwhile
- * leaves them alone; a failed write gives them back and a round claims
+ * leaves them alone (both ask one {@linkcode SlotCount}); a failed write gives them back and a round claims
  * them; a short ride (the queue ran dry) makes a round read the next due time.
  */
 import assert from "node:assert/strict";
@@ -9,6 +9,7 @@ import { defaultConfig } from "../../lib/config.ts";
 import type { ClaimedJob, ClaimParams } from "../../lib/storage/storage.ts";
 import { Producer, type ProducerOptions } from "../../workers/producer.ts";
 import { Settings } from "../../workers/settings.ts";
+import { SlotCount } from "../../workers/slot_count.ts";
 import { waitFor } from "../_helpers.ts";
 
 const job = (id: string) => ({ id, attempt: 1 }) as unknown as ClaimedJob;
@@ -32,18 +33,17 @@ async function setup(waiting: number) {
       return Promise.resolve(Array.from({ length: n }, () => job(`j${++next}`)));
     },
   };
-  const slots = { free: 4 };
+  const slots = new SlotCount(4);
   const handed: string[] = [];
   const options: ProducerOptions = {
     store,
     workerId: "w1",
     queues: null,
     settings: await Settings.load(store),
-    free: () => slots.free,
-    running: () => 4 - slots.free,
+    slotCount: slots,
     mayClaim: () => true,
     claimed: (jobs) => {
-      slots.free -= jobs.length;
+      for (const _ of jobs) slots.taken();
       handed.push(...jobs.map((j) => j.id));
     },
     onError: (message) => assert.fail(message),
@@ -51,9 +51,13 @@ async function setup(waiting: number) {
   const producer = new Producer(options);
   /** What the completer's write does with a ride: claims from the same fake queue. */
   const writeWith = (params: ClaimParams) => store.jobClaim(params);
+  /** `n` running jobs ended: their slots are free. */
+  const ended = (n: number) => {
+    for (let i = 0; i < n; i++) slots.freed();
+  };
   return {
     producer,
-    slots,
+    ended,
     handed,
     claims,
     writeWith,
@@ -75,7 +79,7 @@ Deno.test("after a full claim, freed slots ride with the write; a round meanwhil
   const t = await setup(10);
   await t.producer.wake();
   assert.deepEqual(t.handed, ["j1", "j2", "j3", "j4"], "a full claim");
-  t.slots.free = 2; // two jobs ended
+  t.ended(2);
   const ride = await t.producer.rideAlong();
   assert.ok(ride, "a ride after a full claim");
   assert.equal(ride.params.limit, 2);
@@ -92,7 +96,7 @@ Deno.test("after a full claim, freed slots ride with the write; a round meanwhil
 Deno.test("a failed write gives the slots back and a round claims them", async () => {
   const t = await setup(10);
   await t.producer.wake();
-  t.slots.free = 3;
+  t.ended(3);
   const ride = await t.producer.rideAlong();
   assert.equal(ride?.params.limit, 3);
   ride!.failed();
@@ -104,7 +108,7 @@ Deno.test("a failed write gives the slots back and a round claims them", async (
 Deno.test("a short ride makes a round read the next due time; stop waits for a ride", async () => {
   const t = await setup(4);
   await t.producer.wake();
-  t.slots.free = 2;
+  t.ended(2);
   t.setQueue(1);
   const ride = await t.producer.rideAlong();
   assert.ok(ride);
@@ -119,7 +123,7 @@ Deno.test("a short ride makes a round read the next due time; stop waits for a r
 
   const u = await setup(4);
   await u.producer.wake();
-  u.slots.free = 2;
+  u.ended(2);
   u.setQueue(1);
   const short = await u.producer.rideAlong();
   const reads = u.nextDueReads();

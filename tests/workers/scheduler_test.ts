@@ -1,11 +1,12 @@
 /**
- * Schedules fired by real worker processes (SPEC section 13): one job per
+ * Schedules fired by real worker processes (README.md, "Recurring jobs"): one job per
  * due time however many processes fire, paused schedules fire nothing,
  * catch-up after the workers were stopped, and the overlap rule.
  */
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
 import type { Schedule } from "../../lib/schedule.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import { Scheduler } from "../../workers/scheduler.ts";
@@ -253,4 +254,47 @@ storeTest("runOnce() fires each due schedule once and leaves the others", async 
   assert.deepEqual((await scheduleJobs(tmp.db, "due")).map((j) => j.due), [at]);
   assert.deepEqual(await scheduleJobs(tmp.db, "later"), []);
   assert.equal((await store.scheduleGet({ name: "due" }))!.next_run_at, at + 2000);
+});
+
+Deno.test("change hints re-read the next due time at most every 200 ms, also hints during a pass", async () => {
+  let reads = 0;
+  let hold: Promise<void> | null = null;
+  const store = {
+    now: () => Date.now(),
+    scheduleListDue: async () => {
+      reads++;
+      if (hold) await hold;
+      return [];
+    },
+    scheduleNextDueAt: () => Promise.resolve(null),
+  } as unknown as Storage;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const scheduler = new Scheduler({ store, watch: false, maxSleepMs: 600_000 });
+  scheduler.start();
+  try {
+    assert.equal(reads, 1, "a pass at start");
+    // A burst of hints right after it: one read, once the gap has passed.
+    for (let i = 0; i < 50; i++) scheduler.hint();
+    await waitFor(() => reads === 2, { message: "the hinted read" });
+    const second = performance.now();
+    await sleep(300);
+    assert.equal(reads, 2, "the burst made one read");
+
+    // Hints while a pass runs: one more read after it, still after the gap.
+    let release!: () => void;
+    hold = new Promise((resolve) => (release = resolve));
+    await sleep(Math.max(0, second + 250 - performance.now()));
+    scheduler.hint();
+    assert.equal(reads, 3, "a hint after the gap reads at once");
+    const third = performance.now();
+    for (let i = 0; i < 20; i++) scheduler.hint();
+    hold = null;
+    release();
+    await waitFor(() => reads === 4, { message: "one read for the hints during the pass" });
+    assert.ok(performance.now() - third >= 190, "not before the gap");
+    await sleep(300);
+    assert.equal(reads, 4);
+  } finally {
+    await scheduler.stop();
+  }
 });

@@ -1,5 +1,5 @@
 /**
- * SPEC section 5 through the CLI: a job's whole tree ends with it, also the
+ * Through the CLI (DESIGN.md, "Spawning"): a job's whole tree ends with it, also the
  * descendants that made their own session (`setsid cmd &`, double forks),
  * on a timeout, a cancel, when its shell exits, and after a crash of its
  * worker before the retry runs. `spawn_fallback_test.ts` runs this file again

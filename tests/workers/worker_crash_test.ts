@@ -1,4 +1,4 @@
-/** SPEC section 5, crash recovery: a worker killed with SIGKILL loses no job and leaves no orphan. */
+/** Crash recovery (DESIGN.md, "Workers"): a worker killed with SIGKILL loses no job and leaves no orphan. */
 import assert from "node:assert/strict";
 import type { JobWithRuns } from "../../lib/job.ts";
 import { storeTest, waitFor } from "../_helpers.ts";

@@ -1,4 +1,4 @@
-/** SPEC section 9: under concurrency every job runs exactly once. */
+/** Under concurrency every job runs exactly once (DESIGN.md, "Workers": no job is claimed twice). */
 import assert from "node:assert/strict";
 import type { Job } from "../../lib/job.ts";
 import { cliJson, storeTest, waitFor } from "../_helpers.ts";

@@ -40,7 +40,7 @@ Deno.test("the slot pool spreads a claim over its Web Workers, fewest jobs first
   }
 });
 
-// Each job sleeps longer than the 1 s the issue names: on this shared 2-core
+// Each job sleeps much longer than 1 s, so all 64 must run at once: on this shared 2-core
 // VM under load, 64 process starts took 1.8-3.3 s even from a bare Deno loop
 // (no queue at all), so with `sleep 1` the last would start after the first
 // ended however the pool behaved.
