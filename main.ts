@@ -246,6 +246,28 @@ const workerStart = buildCommand({
   },
 });
 
+const workerService = buildCommand({
+  docs: docs(
+    "print a systemd unit that runs worker start for this database, restarted on failure",
+    "queuectl worker service --count 4 > /etc/systemd/system/queuectl-worker.service",
+    "queuectl worker service --queue mail --name queuectl-mail",
+  ),
+  parameters: {
+    flags: {
+      count: defaultFlag("jobs run at once (Web Workers)", "n", "1"),
+      queue: { ...valueFlag("serve only this queue (repeatable)", "name"), variadic: true },
+      name: defaultFlag("the unit's name (and its environment file's)", "name", "queuectl-worker"),
+    },
+    aliases: { c: "count", q: "queue" },
+  },
+  async func(this: Context, flags: { count: string; queue?: readonly string[]; name: string }) {
+    const { workerService } = await load<typeof import("./cli/worker_service.ts")>(
+      "worker_service",
+    );
+    workerService(this.cli, flags);
+  },
+});
+
 const workerStop = buildCommand({
   docs: docs(
     "stop every worker using this database: running jobs finish first",
@@ -746,8 +768,8 @@ const root = buildRouteMap({
   routes: {
     enqueue,
     worker: buildRouteMap({
-      docs: { brief: "run, stop and list worker processes" },
-      routes: { start: workerStart, stop: workerStop, list: workerList },
+      docs: { brief: "run, stop and list worker processes, or print a systemd unit for them" },
+      routes: { start: workerStart, stop: workerStop, list: workerList, service: workerService },
     }),
     status,
     list,

@@ -56,6 +56,20 @@ Deno.test("install puts a queuectl into <root>/bin that runs enqueue and status 
   const status = await run(queuectl, ["--db", db, "status", "--json"], elsewhere);
   assert.equal(status.code, 0, status.stderr);
   assert.equal(JSON.parse(status.stdout).counts.pending, 1);
+
+  // With the folder on PATH, a service unit runs the installed command.
+  const service = await new Deno.Command(queuectl, {
+    args: ["--db", db, "worker", "service"],
+    cwd: elsewhere,
+    env: { PATH: `${root}/bin:${Deno.env.get("PATH")}` },
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(service.code, 0);
+  assert.match(
+    decoder.decode(service.stdout),
+    new RegExp(`^ExecStart=${queuectl} worker start`, "m"),
+  );
 });
 
 Deno.test("binDir() is <root>/bin, else $DENO_INSTALL_ROOT/bin or ~/.deno/bin", () => {
