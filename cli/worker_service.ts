@@ -31,6 +31,12 @@ export const STOP_TIMEOUT_S = CONFIG_KEYS.job_timeout.default + 30;
 /** The folders systemd gives a service when it names no PATH. */
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** The service's PATH: the folder of `deno` first, then systemd's own, each once. */
+export function servicePath(deno: string): string {
+  const dirs = [deno.slice(0, deno.lastIndexOf("/")) || "/", ...SYSTEM_PATH.split(":")];
+  return [...new Set(dirs)].join(":");
+}
+
 /** Everything a unit is made of. */
 export interface ServiceUnit {
   name: string;
@@ -205,7 +211,7 @@ export function workerService(ctx: CliContext, options: WorkerServiceOptions): v
     user: serviceUser(),
     workingDirectory: Deno.cwd(),
     environmentFile,
-    path: `${Deno.execPath().slice(0, Deno.execPath().lastIndexOf("/"))}:${SYSTEM_PATH}`,
+    path: servicePath(Deno.execPath()),
     environment: denoDir ? { DENO_DIR: denoDir } : {},
   };
   ctx.out(serviceUnitText(unit).trimEnd());

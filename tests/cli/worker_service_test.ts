@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   environmentFileLines,
+  servicePath,
   serviceUnitText,
   STOP_TIMEOUT_S,
   systemdWord,
@@ -131,4 +132,12 @@ Deno.test("serviceUnitText() runs the given program with worker start and the qu
     "NO_COLOR=1",
     "DENO_DIR=/var/cache/deno",
   ]);
+});
+
+Deno.test("servicePath() puts deno's folder first, once", () => {
+  assert.equal(
+    servicePath("/usr/local/bin/deno"),
+    "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+  );
+  assert.ok(servicePath("/opt/deno/deno").startsWith("/opt/deno:/usr/local/sbin:"));
 });
