@@ -54,7 +54,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "drain", name: "2 drain", run: benchDrain, postgres: true },
   { key: "pickup", name: "3 pickup", run: benchPickup, postgres: true },
   { key: "large-db", name: "4 large database", run: benchLargeDb, postgres: true },
-  { key: "startup", name: "5 start-up", run: benchStartup },
+  { key: "startup", name: "5 start-up", run: benchStartup, postgres: true },
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
   { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
   { key: "wait", name: "8 wait", run: benchWait, postgres: true },
