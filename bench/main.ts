@@ -7,7 +7,7 @@
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
  * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
  *
- * `--store postgres` runs the batch enqueue, drain, pickup, large database,
+ * `--store postgres` runs the batch enqueue, drain, pickup, large database, start-up,
  * retention and wait scenarios on SQLite and, right after each, on
  * PostgreSQL (DESIGN.md, "PostgreSQL"), in rows whose baseline is the SQLite
  * figure of the same run. The server is `QUEUECTL_BENCH_PG_URL` (or
