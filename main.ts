@@ -23,6 +23,7 @@ import {
 import denoJson from "./deno.json" with { type: "json" };
 import { type CliContext, writeAll } from "./cli/_context.ts";
 import { errorLine, errorMessage, QueuectlError, UsageError } from "./lib/errors.ts";
+import { prefetchStorage, resolveDbLocation } from "./lib/storage/open_storage.ts";
 
 /** What every command function receives as `this`. */
 interface Context extends CommandContext {
@@ -243,6 +244,28 @@ const workerStart = buildCommand({
   async func(this: Context, flags: { count: string; queue?: readonly string[]; detach?: boolean }) {
     const { workerStart } = await load<typeof import("./cli/worker_start.ts")>("worker_start");
     await workerStart(this.cli, flags);
+  },
+});
+
+const workerService = buildCommand({
+  docs: docs(
+    "print a systemd unit that runs worker start for this database, restarted on failure",
+    "queuectl worker service --count 4 > /etc/systemd/system/queuectl-worker.service",
+    "queuectl worker service --queue mail --name queuectl-mail",
+  ),
+  parameters: {
+    flags: {
+      count: defaultFlag("jobs run at once (Web Workers)", "n", "1"),
+      queue: { ...valueFlag("serve only this queue (repeatable)", "name"), variadic: true },
+      name: defaultFlag("the unit's name (and its environment file's)", "name", "queuectl-worker"),
+    },
+    aliases: { c: "count", q: "queue" },
+  },
+  async func(this: Context, flags: { count: string; queue?: readonly string[]; name: string }) {
+    const { workerService } = await load<typeof import("./cli/worker_service.ts")>(
+      "worker_service",
+    );
+    workerService(this.cli, flags);
   },
 });
 
@@ -746,8 +769,8 @@ const root = buildRouteMap({
   routes: {
     enqueue,
     worker: buildRouteMap({
-      docs: { brief: "run, stop and list worker processes" },
-      routes: { start: workerStart, stop: workerStop, list: workerList },
+      docs: { brief: "run, stop and list worker processes, or print a systemd unit for them" },
+      routes: { start: workerStart, stop: workerStop, list: workerList, service: workerService },
     }),
     status,
     list,
@@ -858,6 +881,39 @@ const writer = (file: { writeSync(p: Uint8Array): number }) => ({
   write: (text: string) => writeAll(file, text),
 });
 
+/** Commands that open the store once, with one connection, soon after they start. */
+const OPENS_STORE_ONCE = new Set([
+  "enqueue",
+  "status",
+  "list",
+  "show",
+  "wait",
+  "logs",
+  "retry",
+  "cancel",
+  "dlq",
+  "config",
+  "queue",
+  "schedule",
+  "prune",
+  "vacuum",
+]);
+
+/**
+ * Whether the command line runs such a command (not its help): then a
+ * PostgreSQL store starts connecting before the command is even loaded
+ * (DESIGN.md, "Performance").
+ */
+function opensStoreOnce(rest: string[]): boolean {
+  const end = rest.indexOf("--");
+  const args = end < 0 ? rest : rest.slice(0, end);
+  if (args.some((a) => a === "-h" || a === "--help" || a === "-V" || a === "--version")) {
+    return false;
+  }
+  const word = args.find((a) => !a.startsWith("-"));
+  return word !== undefined && OPENS_STORE_ONCE.has(word);
+}
+
 /** Runs the CLI and returns the exit code: 0 done, 1 failed, 2 bad usage. */
 export async function run(argv: string[]): Promise<number> {
   let globals: GlobalOptions;
@@ -869,6 +925,11 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   debug = globals.debug;
+  if (opensStoreOnce(rest)) {
+    try {
+      prefetchStorage(resolveDbLocation(globals.db));
+    } catch { /* the command reports it */ }
+  }
   const cli: CliContext = {
     db: globals.db,
     color: !globals.noColor && !Deno.env.get("NO_COLOR") && Deno.stdout.isTerminal(),

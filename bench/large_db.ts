@@ -1,7 +1,8 @@
 /**
  * Scenario 4: `status` and `list --state pending --limit 50` on a database of
  * a million jobs across all states, each the whole CLI process, against
- * `queuectl --version` (the CLI's own start-up).
+ * `queuectl --version` (the CLI's own start-up), and against
+ * `bench/floor_query.ts` on the same database (one query: the floor).
  *
  * On PostgreSQL (`--store postgres`): the same database built there (see
  * `pgBuildLargeDb`), `status` and `list` against the SQLite figures of the
@@ -10,7 +11,7 @@
  */
 import type { BenchContext } from "./_context.ts";
 import { createSchema, jobCounts, openDb } from "./_db.ts";
-import { median, runOk, tempDir, wallTimes } from "./_process.ts";
+import { median, ROOT, runOk, tempDir, wallTimes } from "./_process.ts";
 import { figureOf, type Row, row, SQLITE_BASELINE } from "./_result.ts";
 
 const SCENARIO = "4 large database";
@@ -127,6 +128,7 @@ export async function benchLargeDb(ctx: BenchContext): Promise<Row[]> {
   const listMs = median(
     await wallTimes(ctx.cli.argv(["list", "--state", "pending", "--limit", "50"]), runs, { db }),
   );
+  const floor = median(await wallTimes(floorQuery(db), runs, { db }));
   const size = `${n.toLocaleString("en-US")} jobs`;
   const common = {
     scenario: SCENARIO,
@@ -144,6 +146,31 @@ export async function benchLargeDb(ctx: BenchContext): Promise<Row[]> {
       note: `median of ${runs}; database built in ${(buildMs / 1000).toFixed(1)} s`,
     }),
     row({ ...common, metric: `list --state pending --limit 50, ${size}`, figure: listMs }),
+    ...floorRows(size, statusMs, listMs, floor),
+  ];
+}
+
+/** `bench/floor_query.ts` on `db`: opens the same store and runs one query. */
+function floorQuery(db: string): string[] {
+  return [Deno.execPath(), "run", "-A", `${ROOT}/bench/floor_query.ts`, db];
+}
+
+/** `status` and `list` against the query floor of the same database (target: at most 1.15x). */
+function floorRows(size: string, statusMs: number, listMs: number, floor: number): Row[] {
+  const common = {
+    scenario: SCENARIO,
+    unit: "ms",
+    baseline: floor,
+    baselineLabel: "floor_query.ts",
+    target: { kind: "ratio_max", value: 1.15 } as const,
+  };
+  return [
+    row({ ...common, metric: `status, ${size}, vs floor`, figure: statusMs }),
+    row({
+      ...common,
+      metric: `list --state pending --limit 50, ${size}, vs floor`,
+      figure: listMs,
+    }),
   ];
 }
 
@@ -171,6 +198,7 @@ async function benchLargeDbPostgres(ctx: BenchContext): Promise<Row[]> {
   const listMs = median(
     await wallTimes(ctx.cli.argv(["list", "--state", "pending", "--limit", "50"]), runs, { db }),
   );
+  const floor = median(await wallTimes(floorQuery(db), runs, { db }));
   const size = `${n.toLocaleString("en-US")} jobs`;
   const pair = (metric: string, figure: number, note?: string) => [
     row({
@@ -199,5 +227,6 @@ async function benchLargeDbPostgres(ctx: BenchContext): Promise<Row[]> {
       `median of ${runs}; built in ${(buildMs / 1000).toFixed(1)} s by SQL, then VACUUM ANALYZE`,
     ),
     ...pair(`list --state pending --limit 50, ${size}`, listMs),
+    ...floorRows(size, statusMs, listMs, floor),
   ];
 }

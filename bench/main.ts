@@ -7,7 +7,7 @@
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
  * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
  *
- * `--store postgres` runs the batch enqueue, drain, pickup, large database,
+ * `--store postgres` runs the batch enqueue, drain, pickup, large database, start-up,
  * retention and wait scenarios on SQLite and, right after each, on
  * PostgreSQL (DESIGN.md, "PostgreSQL"), in rows whose baseline is the SQLite
  * figure of the same run. The server is `QUEUECTL_BENCH_PG_URL` (or
@@ -54,7 +54,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "drain", name: "2 drain", run: benchDrain, postgres: true },
   { key: "pickup", name: "3 pickup", run: benchPickup, postgres: true },
   { key: "large-db", name: "4 large database", run: benchLargeDb, postgres: true },
-  { key: "startup", name: "5 start-up", run: benchStartup },
+  { key: "startup", name: "5 start-up", run: benchStartup, postgres: true },
   { key: "rss", name: "6 worker RSS", run: benchWorkerRss },
   { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
   { key: "wait", name: "8 wait", run: benchWait, postgres: true },

@@ -1,7 +1,6 @@
 /** `queuectl worker start`: run N Web Workers in this process until stopped. */
 import { UsageError } from "../lib/errors.ts";
-import { MAX_COUNT } from "../lib/options.ts";
-import { ID_PATTERN } from "../lib/job_fields.ts";
+import { parseCount, parseQueues } from "../lib/options.ts";
 import { hostId } from "../lib/host_id.ts";
 import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { isPostgresUrl } from "../lib/storage/postgres/url.ts";
@@ -15,32 +14,6 @@ export interface WorkerStartOptions {
   count: string;
   queue?: readonly string[] | undefined;
   detach?: boolean | undefined;
-}
-
-/** Checks `--count`: an integer from 1 to {@linkcode MAX_COUNT}. */
-export function parseCount(value: string): number {
-  const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_COUNT) {
-    throw new UsageError(
-      `Invalid worker count "${value}"`,
-      `use an integer from 1 to ${MAX_COUNT}`,
-    );
-  }
-  return n;
-}
-
-/** Checks `--queue` names. */
-export function parseQueues(values: readonly string[] | undefined): string[] | null {
-  if (!values || values.length === 0) return null;
-  for (const q of values) {
-    if (!ID_PATTERN.test(q)) {
-      throw new UsageError(
-        `Invalid queue name "${q}"`,
-        "use 1-128 characters of A-Z a-z 0-9 . _ : -",
-      );
-    }
-  }
-  return [...new Set(values)];
 }
 
 /** The command line that runs this same program again (for `--detach`). */

@@ -69,3 +69,29 @@ export function parseDurationOption(flag: string, value: string): number {
   }
   return ms;
 }
+
+/** Checks `--count`: an integer from 1 to {@linkcode MAX_COUNT}. */
+export function parseCount(value: string): number {
+  const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_COUNT) {
+    throw new UsageError(
+      `Invalid worker count "${value}"`,
+      `use an integer from 1 to ${MAX_COUNT}`,
+    );
+  }
+  return n;
+}
+
+/** Checks `--queue` names. */
+export function parseQueues(values: readonly string[] | undefined): string[] | null {
+  if (!values || values.length === 0) return null;
+  for (const q of values) {
+    if (!ID_PATTERN.test(q)) {
+      throw new UsageError(
+        `Invalid queue name "${q}"`,
+        "use 1-128 characters of A-Z a-z 0-9 . _ : -",
+      );
+    }
+  }
+  return [...new Set(values)];
+}

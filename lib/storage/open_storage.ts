@@ -1,7 +1,6 @@
 /** Picks the storage implementation from the `--db` value and opens it. */
 import { errorMessage, StorageError, UsageError } from "../errors.ts";
 import { isPostgresUrl } from "./postgres/url.ts";
-import { SqliteStorage } from "./sqlite/store.ts";
 import type { Storage } from "./storage.ts";
 
 // Plain string helpers instead of node:path and node:fs, whose first import
@@ -42,19 +41,49 @@ export interface OpenStorageOptions {
 }
 
 /**
+ * Imports a store module by a run-time specifier: Deno reads the whole graph
+ * of a literal `import()` (and of a static import) at start-up, so each
+ * store's modules, and PostgreSQL's driver, load only when that store is
+ * opened: `--version` loads neither, a URL never loads SQLite's (DESIGN.md,
+ * "Performance"). `deno task compile` includes `lib/storage` for this.
+ */
+function importStore<M>(path: string): Promise<M> {
+  return import(new URL(path, import.meta.url).href);
+}
+
+/** A store being opened ahead of its command, see {@linkcode prefetchStorage}. */
+let prefetched: { location: string; store: Promise<Storage> } | null = null;
+
+/**
+ * Starts opening the PostgreSQL store at `location` now, so that importing
+ * the driver and connecting overlap the rest of start-up; the command's own
+ * {@linkcode openStorage} with the same location (and default options)
+ * then takes it. Does nothing for a SQLite file, which opens in well under a
+ * millisecond and must not be created by a command that fails first. A
+ * failure is reported to the command that takes the store, or to none.
+ */
+export function prefetchStorage(location: string): void {
+  if (!isPostgresUrl(location) || prefetched) return;
+  const store = openStorage(location);
+  store.catch(() => {});
+  prefetched = { location, store };
+}
+
+/**
  * Opens the store at `location`: a PostgreSQL URL, or a SQLite file whose
- * folder is created when missing. The PostgreSQL module (and its driver)
- * is imported only for a URL, by a run-time specifier: Deno reads the whole
- * graph of a literal `import()` at start-up, which would tax every command.
+ * folder is created when missing.
  */
 export async function openStorage(
   location: string,
   options: OpenStorageOptions = {},
 ): Promise<Storage> {
+  if (prefetched?.location === location && (options.connections ?? 1) === 1) {
+    const { store } = prefetched;
+    prefetched = null;
+    return await store;
+  }
   if (isPostgresUrl(location)) {
-    const module: typeof import("./postgres/store.ts") = await import(
-      new URL("./postgres/store.ts", import.meta.url).href
-    );
+    const module = await importStore<typeof import("./postgres/store.ts")>("./postgres/store.ts");
     return await module.PostgresStorage.open(location, options);
   }
   if (location !== ":memory:") {
@@ -67,5 +96,6 @@ export async function openStorage(
       );
     }
   }
-  return SqliteStorage.open(location);
+  const module = await importStore<typeof import("./sqlite/store.ts")>("./sqlite/store.ts");
+  return module.SqliteStorage.open(location);
 }

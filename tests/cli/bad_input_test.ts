@@ -230,4 +230,23 @@ registerRefusals([
     code: 2,
     says: [/id/],
   },
+  // worker service
+  {
+    name: "worker service refuses --count 0",
+    args: ["worker", "service", "--count", "0"],
+    code: 2,
+    says: [/Invalid worker count "0"/],
+  },
+  {
+    name: "worker service refuses a bad queue name",
+    args: ["worker", "service", "--queue", "a b"],
+    code: 2,
+    says: [/Invalid queue name "a b"/],
+  },
+  {
+    name: "worker service refuses a name that is no unit name",
+    args: ["worker", "service", "--name", "my/worker"],
+    code: 2,
+    says: [/Invalid service name "my\/worker"/],
+  },
 ]);

@@ -27,6 +27,7 @@ const COMMANDS = [
   ["worker", "start"],
   ["worker", "stop"],
   ["worker", "list"],
+  ["worker", "service"],
   ["status"],
   ["list"],
   ["show"],
