@@ -23,7 +23,13 @@ export const JOB_INPUT_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "tags",
 ] as const;
+
+/** The most tags a job may have, and the longest tag (README "Operating a queue"). */
+export const MAX_TAGS = 20;
+/** The longest tag, in UTF-16 code units. */
+export const MAX_TAG_LENGTH = 64;
 
 /** The longest unique key (README "Job flow"). */
 export const MAX_KEY_LENGTH = 256;
@@ -49,4 +55,6 @@ export interface JobInput {
   key?: string | undefined;
   /** The failures that are retried: exit codes 1-255 and/or `"timeout"`. */
   retry_on?: (number | "timeout")[] | undefined;
+  /** Labels: up to 20 strings of 1-64 characters. */
+  tags?: string[] | undefined;
 }

@@ -15,6 +15,8 @@ import {
   type JobInput,
   MAX_EXIT_CODE,
   MAX_KEY_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
 } from "./job_fields.ts";
 import { type NewJob, ON_CONFLICT, type OnConflict, type RetryOn } from "./job.ts";
 
@@ -87,6 +89,12 @@ function isRetryOn(value: unknown): boolean {
     value.every((v) => v === "timeout" || intIn(v, 1, MAX_EXIT_CODE));
 }
 
+/** `tags`: up to 20 strings of 1-64 characters. */
+export function isTags(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_TAGS &&
+    value.every((t) => typeof t === "string" && t.length > 0 && t.length <= MAX_TAG_LENGTH);
+}
+
 /**
  * The fast path: the input when every field passes the same rules as the
  * zod schema, else `null` (then the schema words the error). It must never
@@ -112,7 +120,8 @@ export function checkJobFields(value: unknown): JobInput | null {
     (v.after === undefined || isAfter(v.after)) &&
     (v.key === undefined ||
       (typeof v.key === "string" && v.key.length > 0 && v.key.length <= MAX_KEY_LENGTH)) &&
-    (v.retry_on === undefined || isRetryOn(v.retry_on));
+    (v.retry_on === undefined || isRetryOn(v.retry_on)) &&
+    (v.tags === undefined || isTags(v.tags));
   return ok ? (value as unknown as JobInput) : null;
 }
 
@@ -209,6 +218,7 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
     after: normaliseAfter(input.after),
     key: input.key ?? null,
     retry_on: input.retry_on ? [...new Set<RetryOn>(input.retry_on)] : null,
+    tags: input.tags?.length ? [...new Set(input.tags)] : null,
   };
 }
 

@@ -10,6 +10,8 @@ import {
   type JobInput,
   MAX_EXIT_CODE,
   MAX_KEY_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
 } from "./job_fields.ts";
 
 const field = (name: string, rule: string) => ({ error: `field "${name}" must be ${rule}` });
@@ -24,6 +26,7 @@ const RULES: Record<string, string> = {
   after: "a job id or an array of job ids (1-128 characters of A-Z a-z 0-9 . _ : -)",
   key: `a string of 1-${MAX_KEY_LENGTH} characters`,
   retry_on: `a non-empty array of exit codes 1-${MAX_EXIT_CODE} and/or "timeout"`,
+  tags: `an array of at most ${MAX_TAGS} strings of 1-${MAX_TAG_LENGTH} characters`,
 };
 
 const rule = (name: string) => field(name, RULES[name]!);
@@ -71,6 +74,10 @@ export const JobInputSchema = z.strictObject({
     ),
     rule("retry_on"),
   ).min(1, rule("retry_on")).optional(),
+  tags: z.array(
+    z.string(rule("tags")).min(1, rule("tags")).max(MAX_TAG_LENGTH, rule("tags")),
+    rule("tags"),
+  ).max(MAX_TAGS, rule("tags")).optional(),
 }, {
   error: (issue) => {
     if (issue.code === "unrecognized_keys") {

@@ -27,6 +27,7 @@ export const JOB_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "tags",
 ].sort();
 
 /** Every field of one attempt in `show --json`'s `runs` (README "Commands"), sorted. */

@@ -33,6 +33,7 @@ export function toJob(row: Row): Job {
     after: row.after_ids === null ? null : JSON.parse(row.after_ids as string),
     key: row.unique_key as string | null,
     retry_on: row.retry_on === null ? null : JSON.parse(row.retry_on as string),
+    tags: row.tags == null ? null : JSON.parse(row.tags as string),
   };
 }
 

@@ -17,6 +17,7 @@ import type {
   RunOutput,
 } from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
+import type { BulkAction } from "../state.ts";
 
 /** Filters and paging of {@linkcode Storage.jobList}; newest first, ties newest enqueued first. */
 export interface JobListParams {
@@ -24,9 +25,49 @@ export interface JobListParams {
   queue?: string | undefined;
   /** Matches a substring of the id or the command. */
   search?: string | undefined;
+  /** Only jobs carrying every one of these tags. */
+  tags?: string[] | undefined;
   limit: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string | undefined;
+}
+
+/**
+ * Which jobs an action by filter takes (README "Operating a queue"); every
+ * part given must match. An empty filter matches every job.
+ */
+export interface JobFilter {
+  state?: JobState | undefined;
+  queue?: string | undefined;
+  /** The job carries every one of these tags. */
+  tags?: string[] | undefined;
+  /** Created before this time (epoch ms): `--older-than`. */
+  createdBefore?: number | undefined;
+  /** A substring of the command, ignoring case as `list`'s search does. */
+  commandLike?: string | undefined;
+}
+
+/** One batch of an action by filter: see {@linkcode Storage.jobBulkStep}. */
+export interface BulkStepParams {
+  action: BulkAction;
+  filter: JobFilter;
+  now: number;
+  /** At most this many jobs looked at in this call (one transaction). */
+  limit: number;
+  /** The `cursor` of the previous step; absent on the first. */
+  cursor?: string | null | undefined;
+}
+
+/** What one step of an action by filter did. */
+export interface BulkStep {
+  /** Jobs changed (cancelled, retried, deleted, held, released). */
+  changed: number;
+  /** Running jobs asked to stop (`cancel`): their workers cancel them. */
+  requested: number;
+  /** Matching jobs left alone: a retry whose key or dependency refuses it. */
+  skipped: number;
+  /** Pass to the next step; `null` when the filter has been walked to its end. */
+  cursor: string | null;
 }
 
 /** One page of jobs. */
@@ -61,6 +102,21 @@ export interface InsertResult {
   blocked: string[];
   /** Ids of the jobs cancelled to make room for a new one (`onConflict` "replace"). */
   replaced: string[];
+}
+
+/** What `edit` changes; a field left out keeps its value (README "Operating a queue"). */
+export interface JobChanges {
+  command?: string | undefined;
+  priority?: number | undefined;
+  queue?: string | undefined;
+  /** The due time (epoch ms). */
+  runAt?: number | undefined;
+  max_retries?: number | null | undefined;
+  timeout?: number | null | undefined;
+  /** Replaces every tag (`null` or empty: none). */
+  tags?: string[] | null | undefined;
+  /** Replaces the whole environment (`null`: none). */
+  env?: Record<string, string> | null | undefined;
 }
 
 /** A running worker process, as `worker list --json` prints it. */
@@ -316,6 +372,48 @@ export interface Storage extends AsyncDisposable {
    * jobs after the change.
    */
   jobCancel(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Holds waiting jobs (pending, blocked, failed): state `held`, never
+   * claimed, keys and dependencies kept; all or none (a job in another
+   * state is a ConflictError naming it, see `planHold()`). Returns the jobs.
+   */
+  jobHold(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Puts held jobs back where they were (see `planReleaseTo()`): blocked
+   * while a dependency is open (a dependency that ended dead or cancelled
+   * meanwhile cancels the job, as it would have), a due time that passed
+   * means now; all or none. Returns the jobs.
+   */
+  jobRelease(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Changes the fields of a job that is not running and not final, in one
+   * transaction under the job's lock (a running or final job is a
+   * ConflictError naming its state). Returns the job as changed.
+   */
+  jobEdit(params: { id: string; changes: JobChanges; now: number }): Promise<Job>;
+  /**
+   * Deletes final jobs by id with their attempts and output, all or none
+   * (a job that is not final is a ConflictError). Returns how many.
+   */
+  jobDelete(params: { ids: string[] }): Promise<number>;
+  /**
+   * How many jobs an action by filter would change now, and the first
+   * `sample` ids (oldest first): `--dry-run` and the dashboard's count.
+   */
+  jobBulkCount(
+    params: { action: BulkAction; filter: JobFilter; sample: number },
+  ): Promise<{ count: number; ids: string[] }>;
+  /**
+   * One batch of an action by filter, in one short transaction so claims
+   * go on between batches: the next `limit` jobs (in a fixed order, among
+   * those that existed at the first step) that match the filter and the
+   * states the action applies to (`bulkStates()`) are checked again under
+   * the write and changed as the same action by id would change them. A
+   * job a worker claimed meanwhile is left alone, or (cancel) asked to
+   * stop through the running-job path; never half changed. Call again with
+   * the returned cursor until it is `null`.
+   */
+  jobBulkStep(params: BulkStepParams): Promise<BulkStep>;
   /** Deletes dead jobs (updated before `olderThan` when given); returns how many. */
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number>;
 

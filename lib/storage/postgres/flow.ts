@@ -19,7 +19,7 @@ import { notify, type PgDb, q, type Sql } from "./connection.ts";
 import { duplicateId, duplicateIdError } from "./errors.ts";
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
-export const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
+export const ACTIVE = "('pending', 'blocked', 'processing', 'failed', 'held')";
 
 /**
  * The dependents cascade, kept in the database: a trigger on `jobs` that

@@ -25,13 +25,14 @@ import {
 } from "../storage.ts";
 import { begin, call, notify, type PgDb, q, type Sql } from "./connection.ts";
 import { duplicateId, duplicateIdError } from "./errors.ts";
+import { insertExtras, tagsFilter } from "./_operator_fields.ts";
 import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 
 /** The columns of a job as every job read returns them. */
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on`;
+  retry_on, tags`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
 const INSERT_CHUNK_ROWS = 5_000;
@@ -64,7 +65,12 @@ export function jobInsertMany(
   const onConflict = params.onConflict ?? "keep";
   const keyed = jobs.some((job) => job.key !== null);
   if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
-    return call(pg, () => begin(pg, (tx) => insertFlow(pg, tx, jobs, now, onConflict)));
+    return call(pg, () =>
+      begin(pg, async (tx) => {
+        const result = await insertFlow(pg, tx, jobs, now, onConflict);
+        await insertExtras(tx, jobs, result);
+        return result;
+      }));
   }
   // Keys without dependencies ("keep" or "fail") stay on the bulk path:
   // the unique index leaves out each job whose key is active, also one
@@ -115,6 +121,7 @@ export function jobInsertMany(
         }
         await q(tx, COUNT_PENDING, [added.size]);
       }
+      await insertExtras(tx, jobs, result);
       if (result.inserted > 0) await notify(pg, tx);
       return result;
     }));
@@ -194,6 +201,7 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
       const like = arg(`%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
       where.push(`(id ILIKE ${like} ESCAPE '\\' OR command ILIKE ${like} ESCAPE '\\')`);
     }
+    if (params.tags?.length) where.push(tagsFilter(params.tags, arg));
     if (params.cursor) {
       const cursor = decodeCursor(params.cursor);
       if (cursor) {

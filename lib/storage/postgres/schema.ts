@@ -193,6 +193,17 @@ ${SETTLE_DEPENDENTS_TRIGGER}  `,
   CREATE INDEX jobs_created ON jobs (created_at, seq);
   CREATE INDEX jobs_state_created ON jobs (state, created_at, seq);
   `,
+  `
+  -- operator controls (README "Operating a queue"): tags, and the held state
+  ALTER TABLE jobs ADD COLUMN tags text;        -- JSON array
+  ALTER TABLE jobs ADD COLUMN held_from text;   -- the state a held job goes back to
+  INSERT INTO job_counts (state, n) VALUES ('held', 0) ON CONFLICT DO NOTHING;
+  -- a held job keeps its key taken: held is an active state
+  DROP INDEX IF EXISTS jobs_key_active;
+  CREATE UNIQUE INDEX jobs_key_active ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL
+      AND state IN ('pending', 'blocked', 'processing', 'failed', 'held');
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -46,7 +46,7 @@ const INSERT_FLOW_JOB = `INSERT INTO jobs (id, command, state, queue, priority, 
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
-export const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
+export const ACTIVE = "('pending', 'blocked', 'processing', 'failed', 'held')";
 
 /** A job that ended, as the cascade passes it on: its state and why. */
 export type Ended = { id: string; state: JobState; error: string | null };
@@ -125,7 +125,7 @@ export function cancel(db: SqliteDb, id: string, now: number, error: string | nu
   const row = db.get(
     `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ?,
        last_error = coalesce(?, last_error)
-     WHERE id = ? AND state IN ('pending', 'blocked', 'failed') RETURNING last_error`,
+     WHERE id = ? AND state IN ('pending', 'blocked', 'failed', 'held') RETURNING last_error`,
     now,
     error,
     id,

@@ -15,6 +15,7 @@ import * as config from "./config.ts";
 import { SqliteDb } from "./connection.ts";
 import * as database from "./database.ts";
 import { BUSY_TIMEOUT_MS, isLocked, toStorageError } from "./errors.ts";
+import * as controls from "./controls.ts";
 import * as jobs from "./jobs.ts";
 import * as queues from "./queues.ts";
 import * as runs from "./runs.ts";
@@ -169,6 +170,30 @@ export class SqliteStorage implements Storage {
 
   jobCancel(params: Params<"jobCancel">) {
     return jobs.jobCancel(this.#db, params);
+  }
+
+  jobHold(params: Params<"jobHold">) {
+    return controls.jobHold(this.#db, params);
+  }
+
+  jobRelease(params: Params<"jobRelease">) {
+    return controls.jobRelease(this.#db, params);
+  }
+
+  jobEdit(params: Params<"jobEdit">) {
+    return controls.jobEdit(this.#db, params);
+  }
+
+  jobDelete(params: Params<"jobDelete">) {
+    return controls.jobDelete(this.#db, params);
+  }
+
+  jobBulkCount(params: Params<"jobBulkCount">) {
+    return controls.jobBulkCount(this.#db, params);
+  }
+
+  jobBulkStep(params: Params<"jobBulkStep">) {
+    return controls.jobBulkStep(this.#db, params);
   }
 
   jobDeleteDead(params: Params<"jobDeleteDead">) {

@@ -57,6 +57,7 @@ export function jobsConformance(test: ConformanceTest): void {
       after: ["dep"],
       key: "backup:My Documents",
       retry_on: [75, "timeout", 1],
+      tags: null,
     };
     assert.equal(inserted.length, 2);
     assert.deepEqual(inserted[0], expected);
