@@ -43,7 +43,8 @@ export type Arg = (value: unknown) => string;
 
 /** "Carries every one of `tags`": JSON array containment. */
 export function tagsFilter(tags: string[], arg: Arg): string {
-  return `tags::jsonb @> ${arg(JSON.stringify([...new Set(tags)]))}::jsonb`;
+  // The argument is text (then cast): a jsonb parameter would be serialized again as JSON.
+  return `tags::jsonb @> ${arg(JSON.stringify([...new Set(tags)]))}::text::jsonb`;
 }
 
 /** Every part of `filter` as WHERE terms. */

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import type { ConformanceTest, TestDatabase } from "./conformance/_harness.ts";
 import { claimConformance } from "./conformance/claim.ts";
 import { configConformance } from "./conformance/config.ts";
+import { controlsConformance } from "./conformance/controls.ts";
 import { databaseConformance } from "./conformance/database.ts";
 import { errorsConformance } from "./conformance/errors.ts";
 import { flowConformance } from "./conformance/flow.ts";
@@ -72,6 +73,7 @@ export function storageConformance(
   keysConformance(test);
   queuesConformance(test);
   databaseConformance(test);
+  controlsConformance(test);
 
   const unknown = Object.keys(skip).filter((title) => !titles.has(title));
   if (unknown.length > 0) {
