@@ -63,7 +63,7 @@ export function parseEdit(words: EditWords, now: number): JobChanges {
     const at = parseIsoTime(words.runAt);
     if (at === null) {
       throw new UsageError(
-        `Invalid --run-at "${words.runAt}": not an ISO-8601 date-time`,
+        `Invalid time "${words.runAt}" for --run-at: not an ISO-8601 date-time`,
         'use a form like "2026-11-28T10:30:00Z"',
       );
     }
