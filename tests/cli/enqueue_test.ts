@@ -61,6 +61,7 @@ storeTest(
         after: null,
         key: null,
         retry_on: null,
+        tags: null,
       },
     );
     for (const time of [job.created_at, job.updated_at, job.next_run_at!]) {

@@ -147,6 +147,7 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
     after: null,
     key: null,
     retry_on: null,
+    tags: null,
   });
 });
 
@@ -178,6 +179,7 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     after: ["fetch", "build"],
     key: "nightly backup",
     retry_on: [75, "timeout"],
+    tags: null,
   });
 });
 
