@@ -27,6 +27,8 @@ export interface JobListParams {
   search?: string | undefined;
   /** Only jobs carrying every one of these tags. */
   tags?: string[] | undefined;
+  /** Only jobs created before this time (epoch ms). */
+  createdBefore?: number | undefined;
   limit: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string | undefined;

@@ -4,6 +4,7 @@
 import type { JobLink, JobWithRuns, Run, RunOutput } from "../../lib/job.ts";
 import type { Stats } from "../../lib/stats.ts";
 import { JobActions, jobPath, StateBadge, Time } from "./_parts.tsx";
+import { EditForm, HoldActions } from "./job_edit.tsx";
 import type { PageView } from "./layout.tsx";
 
 /** How many of the latest attempts show their output inline (the page route reads only those). */
@@ -160,6 +161,7 @@ export function JobLive(props: JobPageData) {
           Job <span class="id">{job.id}</span> <StateBadge state={job.state} />
         </h1>
         <JobActions job={job} back={jobPath(job.id)} />
+        <HoldActions job={job} />
       </div>
       <pre class="command">{job.command}</pre>
       {job.last_error ? <p class="error-text">Last error: {job.last_error}</p> : ""}
@@ -196,4 +198,5 @@ export const jobPage: PageView<JobPageData> = {
   title: (data) => `Job ${data.job.id}`,
   section: "jobs",
   Live: JobLive,
+  After: ({ job }) => <EditForm job={job} />,
 };

@@ -9,11 +9,13 @@ import { jobNotFound } from "../../lib/errors.ts";
 import type { RunOutput } from "../../lib/job.ts";
 import { scheduleView } from "../../lib/schedule.ts";
 import { readStats, readThroughput } from "../../lib/stats.ts";
+import type { BulkAction } from "../../lib/state.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import type { FramedData } from "../pages/layout.tsx";
 import * as pages from "../pages/mod.tsx";
 import type { OverviewData } from "../pages/overview.tsx";
-import { listParams } from "../request.ts";
+import type { BulkData } from "../pages/bulk.tsx";
+import { filterParams, listParams } from "../request.ts";
 import type { RouteContext } from "./_context.ts";
 
 /** How many jobs the overview lists, and the change feed watches. */
@@ -40,6 +42,42 @@ export async function overviewData(store: Storage, now: number): Promise<Overvie
   return { stats, series, bucketMs: CHART_BUCKET_MS, recent: recent.jobs, now, config };
 }
 
+/**
+ * The filter bar's counts: per action, how many jobs it would change now,
+ * and how many match in any state (cancel and delete cover every state
+ * between them). `null` without a filter: actions need one.
+ */
+async function bulkData(
+  store: Storage,
+  query: URLSearchParams,
+  now: number,
+  back: string,
+  actions: BulkAction[],
+): Promise<BulkData | null> {
+  const filter = filterParams(query, now);
+  if (filter === null) return null;
+  const wanted = [...new Set<BulkAction>([...actions, "cancel", "delete"])];
+  const counts = Object.fromEntries(
+    await Promise.all(
+      wanted.map(async (action) =>
+        [action, (await store.jobBulkCount({ action, filter, sample: 0 })).count] as const
+      ),
+    ),
+  ) as Record<BulkAction, number>;
+  const fields: [string, string][] = [];
+  for (const name of ["state", "queue", "older_than", "q"]) {
+    const value = query.get(name)?.trim();
+    if (value) fields.push([name, value]);
+  }
+  for (const tag of query.getAll("tag")) if (tag.trim()) fields.push(["tag", tag.trim()]);
+  return {
+    matching: counts.cancel + counts.delete,
+    counts: Object.fromEntries(actions.map((a) => [a, counts[a]])),
+    fields,
+    back,
+  };
+}
+
 /** Answers with the whole page, or with its live region when the live header asks for it. */
 function render<D extends FramedData>(c: Context, view: pages.PageView<D>, data: D) {
   c.header("Vary", "X-Queuectl-Live");
@@ -58,16 +96,34 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
   app.get("/jobs", async (c) => {
     const url = new URL(c.req.url);
     const params = listParams(url.searchParams);
-    const [result, stats] = await Promise.all([store.jobList(params), readStats(store, now())]);
+    const back = `${url.pathname}${url.search}`;
+    const [result, stats, bulk] = await Promise.all([
+      store.jobList(params),
+      readStats(store, now()),
+      bulkData(store, url.searchParams, now(), back, [
+        "retry",
+        "cancel",
+        "delete",
+        "hold",
+        "release",
+      ]),
+    ]);
     return render(c, pages.jobsPage, {
       jobs: result.jobs,
       next: result.nextCursor,
       params: url.searchParams,
-      back: `${url.pathname}${url.search}`,
+      back,
       now: now(),
-      filtered: !!(params.state || params.queue || params.search),
-      filters: { state: params.state, queue: params.queue, q: params.search },
+      filtered: bulk !== null,
+      filters: {
+        state: params.state,
+        queue: params.queue,
+        q: params.search,
+        tag: url.searchParams.getAll("tag").join(","),
+        olderThan: url.searchParams.get("older_than") ?? undefined,
+      },
       stats,
+      bulk,
     });
   });
 
@@ -88,7 +144,16 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
   app.get("/dlq", async (c) => {
     const url = new URL(c.req.url);
     const params = { ...listParams(url.searchParams), state: "dead" as const };
-    const [result, stats] = await Promise.all([store.jobList(params), readStats(store, now())]);
+    const query = new URLSearchParams(url.searchParams);
+    query.delete("state");
+    const filtered = filterParams(query, now()) !== null;
+    if (filtered) query.set("state", "dead");
+    const back = `${url.pathname}${url.search}`;
+    const [result, stats, bulk] = await Promise.all([
+      store.jobList(params),
+      readStats(store, now()),
+      filtered ? bulkData(store, query, now(), back, ["retry", "delete"]) : null,
+    ]);
     return render(c, pages.dlqPage, {
       jobs: result.jobs,
       dead: stats.counts.dead,
@@ -96,6 +161,14 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
       params: url.searchParams,
       now: now(),
       stats,
+      filters: {
+        state: undefined,
+        queue: params.queue,
+        q: params.search,
+        tag: url.searchParams.getAll("tag").join(","),
+        olderThan: url.searchParams.get("older_than") ?? undefined,
+      },
+      bulk,
     });
   });
 

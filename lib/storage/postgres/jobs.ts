@@ -202,6 +202,9 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
       where.push(`(id ILIKE ${like} ESCAPE '\\' OR command ILIKE ${like} ESCAPE '\\')`);
     }
     if (params.tags?.length) where.push(tagsFilter(params.tags, arg));
+    if (params.createdBefore !== undefined) {
+      where.push(`created_at < ${arg(params.createdBefore)}::bigint`);
+    }
     if (params.cursor) {
       const cursor = decodeCursor(params.cursor);
       if (cursor) {

@@ -160,6 +160,10 @@ export function jobList(db: SqliteDb, params: JobListParams): Promise<JobPage> {
         args.push(like, like);
       }
       if (params.tags?.length) addTagsFilter(where, args, params.tags);
+      if (params.createdBefore !== undefined) {
+        where.push("created_at < ?");
+        args.push(params.createdBefore);
+      }
       if (params.cursor) {
         const cursor = decodeCursor(params.cursor);
         if (cursor) {
