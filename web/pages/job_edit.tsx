@@ -18,13 +18,13 @@ export function HoldActions(props: { job: Job }) {
   if (canRelease(props.job.state)) {
     return <ActionButton action={`${base}/release`} label="Release" back={back} kind="primary" />;
   }
-  return <></>;
+  return "";
 }
 
 /** The edit form of a waiting job; nothing for a running or final one. */
 export function EditForm(props: { job: Job }) {
   const { job } = props;
-  if (!canEdit(job.state)) return <></>;
+  if (!canEdit(job.state)) return "";
   const env = job.env === null
     ? ""
     : Object.entries(job.env).map(([k, v]) => `${k}=${v}`).join("\n");
