@@ -5,7 +5,7 @@
  *
  * Flags: `--quick` (smaller sizes, about a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention, wait, schedules, bulk), `--store sqlite|postgres`, `--help`.
  *
  * `--store postgres` runs the batch enqueue, drain, pickup, large database, start-up,
  * retention and wait scenarios on SQLite and, right after each, on
@@ -41,6 +41,7 @@ import {
 } from "./_process.ts";
 import { errorRow, type Row } from "./_result.ts";
 import { benchSchedules } from "./schedules.ts";
+import { benchBulk } from "./bulk.ts";
 import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
@@ -59,6 +60,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
   { key: "wait", name: "8 wait", run: benchWait, postgres: true },
   { key: "schedules", name: "9 schedules", run: benchSchedules },
+  { key: "bulk", name: "10 bulk cancel", run: benchBulk, postgres: true },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */
