@@ -10,6 +10,18 @@ import type { JobFilter, Storage } from "./storage/storage.ts";
 /** Jobs per transaction: short enough that a claim waits at most a few milliseconds. */
 export const BULK_BATCH = 500;
 
+/** The shortest pause between batches, so a claim waiting on the lock gets its turn. */
+const BATCH_GAP_MS = 5;
+
+/**
+ * The pause after a batch, as a multiple of the time the batch took: 3 keeps
+ * a bulk action to a quarter of the time (on SQLite every batch holds the
+ * write lock, and a claim that met it sleeps in SQLite's busy handler, so
+ * it needs a gap longer than that sleep to get in). The same idea as the
+ * pruner's rest (lib/retention.ts), less patient: an operator is waiting.
+ */
+export const BULK_REST_RATIO = 3;
+
 /** How many ids a dry run shows. */
 export const DRY_RUN_SAMPLE = 10;
 
@@ -29,11 +41,17 @@ export async function runBulk(
   store: Storage,
   action: BulkAction,
   filter: JobFilter,
-  options: { batch?: number; onProgress?: (result: BulkResult) => void } = {},
+  options: {
+    batch?: number;
+    restRatio?: number;
+    onProgress?: (result: BulkResult) => void;
+  } = {},
 ): Promise<BulkResult> {
   const result: BulkResult = { action, changed: 0, requested: 0, skipped: 0 };
+  const restRatio = options.restRatio ?? BULK_REST_RATIO;
   let cursor: string | null = null;
   do {
+    const started = performance.now();
     const step = await store.jobBulkStep({
       action,
       filter,
@@ -46,6 +64,10 @@ export async function runBulk(
     result.skipped += step.skipped;
     cursor = step.cursor;
     options.onProgress?.(result);
+    if (cursor !== null) {
+      const restMs = Math.max(BATCH_GAP_MS, (performance.now() - started) * restRatio);
+      await new Promise((resolve) => setTimeout(resolve, restMs));
+    }
   } while (cursor !== null);
   return result;
 }
