@@ -243,7 +243,11 @@ export function jobBulkStep(db: SqliteDb, params: BulkStepParams): Promise<BulkS
         : "ends";
     db.write(() => {
       const rows = db.all(
-        `SELECT * FROM jobs WHERE seq > ? AND seq <= ? AND ${where.join(" AND ")} ORDER BY seq`,
+        // NOT INDEXED: the rowid range of the window, never the state index
+        // (which would read every pending job for each batch).
+        `SELECT * FROM jobs NOT INDEXED WHERE seq > ? AND seq <= ? AND ${
+          where.join(" AND ")
+        } ORDER BY seq`,
         after,
         last,
         ...args,
