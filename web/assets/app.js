@@ -89,6 +89,17 @@
     }
   }
 
+  // ----- boxes wider than the screen say so (a shade at the edge, content.css)
+
+  function markScrolls() {
+    for (const el of document.querySelectorAll("[data-scroll-hint]")) {
+      el.classList.toggle("scrolls", el.scrollWidth > el.clientWidth + 1);
+    }
+  }
+  markScrolls();
+  addEventListener("resize", markScrolls);
+  document.addEventListener("queuectl:refreshed", markScrolls);
+
   // ----- the live region
 
   let inFlight = false;

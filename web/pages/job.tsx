@@ -46,7 +46,12 @@ function Default(props: { value: string; own: boolean }) {
   return (
     <>
       {props.value}
-      {props.own ? "" : <span class="muted">(default)</span>}
+      {props.own ? "" : (
+        <>
+          {" "}
+          <span class="muted">(default)</span>
+        </>
+      )}
     </>
   );
 }

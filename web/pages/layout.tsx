@@ -44,12 +44,12 @@ export function Layout(props: LayoutProps) {
       <body data-now={String(props.now)}>
         <header class="top">
           <a class="brand" href="/">queuectl</a>
-          <nav>
+          <nav data-scroll-hint>
             <a href="/" aria-current={current("overview")}>Overview</a>
             <a href="/jobs" aria-current={current("jobs")}>
               Jobs{" "}
               <span class="count" title="jobs running now">
-                <span data-count="processing">{props.counts.processing}</span>
+                <span data-count="processing">{props.counts.processing}</span>{" "}
                 <span class="wide-only">running</span>
               </span>
             </a>

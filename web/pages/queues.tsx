@@ -28,10 +28,16 @@ export function queueApiPath(name: string): string {
 const NO_HEALTH = { scheduled: 0, oldest_due_at: null, completed: 0, failed: 0 };
 
 /** A count that links to the queue's jobs in that state (or view). */
-function Count(props: { queue: string; state: string; label: string; n: number }) {
+function Count(
+  props: { queue: string; state: string; label: string; n: number; always?: boolean },
+) {
   const href = `/jobs?state=${props.state}&queue=${encodeURIComponent(props.queue)}`;
   return (
-    <td data-col={props.label} data-label={props.label} class="num">
+    <td
+      data-col={props.label}
+      data-label={props.label}
+      class={props.n === 0 && !props.always ? "num zero" : "num"}
+    >
       {props.n === 0 ? <span class="muted">0</span> : <a href={href}>{props.n}</a>}
     </td>
   );
@@ -55,14 +61,18 @@ function QueueRow(
             : <span class="badge state-completed">active</span>}
         </span>
       </td>
-      <Count queue={q.name} state="pending" label="waiting" n={waiting} />
+      <Count queue={q.name} state="pending" label="waiting" n={waiting} always />
       <Count queue={q.name} state="scheduled" label="scheduled" n={h.scheduled} />
       <Count queue={q.name} state="blocked" label="blocked" n={q.counts.blocked} />
       <Count queue={q.name} state="processing" label="running" n={q.running} />
       <Count queue={q.name} state="failed" label="failed" n={q.counts.failed} />
       <Count queue={q.name} state="dead" label="dead" n={q.counts.dead} />
       <Count queue={q.name} state="completed" label="completed" n={q.counts.completed} />
-      <td data-col="latency" data-label="oldest waiting" class="num">
+      <td
+        data-col="latency"
+        data-label="oldest waiting"
+        class={h.oldest_due_at === null ? "num zero" : "num"}
+      >
         {h.oldest_due_at === null
           ? <span class="muted">-</span>
           : <Time iso={isoTime(h.oldest_due_at)} now={now} fmt="elapsed" />}
@@ -70,7 +80,7 @@ function QueueRow(
       <td
         data-col="throughput"
         data-label="per min"
-        class="num"
+        class={finished === 0 ? "num zero" : "num"}
         title={`${h.completed} completed, ${h.failed} failed in the last ${props.minutes} min`}
       >
         {finished === 0
