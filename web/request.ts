@@ -38,14 +38,27 @@ export function safeReturn(value: unknown): string {
   return typeof value === "string" && /^\/(?![/\\])/.test(value) ? value : "/";
 }
 
-/** Reads `state`, `queue`, `q`, `limit` and `cursor` from a query string. */
-export function listParams(query: URLSearchParams, fallbackLimit = 50): JobListParams {
+/** The `state` filter value that lists delayed jobs (pending, not due yet), soonest first. */
+export const SCHEDULED = "scheduled" as const;
+
+/**
+ * Reads `state`, `queue`, `q`, `limit` and `cursor` from a query string;
+ * `state=scheduled` lists the jobs not due until after `now`.
+ */
+export function listParams(
+  query: URLSearchParams,
+  now: number,
+  fallbackLimit = 50,
+): JobListParams {
   const limit = parseLimit(query.get("limit") || undefined, fallbackLimit);
   if (limit > MAX_PAGE) {
     throw new UsageError(`Invalid limit "${limit}"`, `use at most ${MAX_PAGE}`);
   }
+  const state = query.get("state") || undefined;
+  const scheduled = state === SCHEDULED;
   return {
-    state: parseState(query.get("state") || undefined),
+    state: scheduled ? undefined : parseState(state),
+    dueAfter: scheduled ? now : undefined,
     queue: query.get("queue")?.trim() || undefined,
     search: query.get("q")?.trim() || undefined,
     cursor: query.get("cursor") || undefined,

@@ -5,7 +5,7 @@
  */
 import { isoTime, type Job, JOB_STATES, type JobState, type Run, type RunOutcome } from "../job.ts";
 import type { CatchUp, Schedule } from "../schedule.ts";
-import type { ClaimedJob, QueueInfo, WorkerInfo, WorkerRole } from "./storage.ts";
+import type { ClaimedJob, QueueHealth, QueueInfo, WorkerInfo, WorkerRole } from "./storage.ts";
 
 /** A result row, column name to value. */
 export type Row = Record<string, unknown>;
@@ -153,5 +153,32 @@ export function toQueues(settings: Row[], counts: Row[]): QueueInfo[] {
     queue(row.queue as string).counts[row.state as JobState] = row.n as number;
   }
   for (const info of queues.values()) info.running = info.counts.processing;
+  return [...queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Per-queue health from two reads: waiting jobs (`queue`, `scheduled`,
+ * `oldest_due`) and finished attempts (`queue`, `completed`, `failed`).
+ */
+export function toQueueHealth(waiting: Row[], finished: Row[]): QueueHealth[] {
+  const queues = new Map<string, QueueHealth>();
+  const queue = (name: string): QueueHealth => {
+    let health = queues.get(name);
+    if (!health) {
+      health = { name, scheduled: 0, oldest_due_at: null, completed: 0, failed: 0 };
+      queues.set(name, health);
+    }
+    return health;
+  };
+  for (const row of waiting) {
+    const health = queue(row.queue as string);
+    health.scheduled = Number(row.scheduled);
+    health.oldest_due_at = row.oldest_due === null ? null : Number(row.oldest_due);
+  }
+  for (const row of finished) {
+    const health = queue(row.queue as string);
+    health.completed = Number(row.completed);
+    health.failed = Number(row.failed);
+  }
   return [...queues.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -27,6 +27,11 @@ export interface JobListParams {
   limit: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string | undefined;
+  /**
+   * Only pending jobs not due until after this time (delayed jobs), soonest
+   * due first; `state` is then ignored. The dashboard's "scheduled" view.
+   */
+  dueAfter?: number | undefined;
 }
 
 /** One page of jobs. */
@@ -216,6 +221,18 @@ export interface QueueInfo {
   concurrency: number;
 }
 
+/** How a queue is keeping up, read at a time `now` (the dashboard's queues page, `/metrics`). */
+export interface QueueHealth {
+  name: string;
+  /** Pending jobs not due yet (delayed). */
+  scheduled: number;
+  /** The earliest due time of its jobs that are due and waiting (pending or failed); `null` if none. */
+  oldest_due_at: number | null;
+  /** Attempts of its jobs that finished since `since`: succeeded, and anything else. */
+  completed: number;
+  failed: number;
+}
+
 /** The final states retention may delete, in the order a batch takes them. */
 export const PRUNABLE_STATES = ["completed", "cancelled", "dead"] as const;
 
@@ -316,6 +333,13 @@ export interface Storage extends AsyncDisposable {
    * jobs after the change.
    */
   jobCancel(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Makes a pending job due now: its `next_run_at` moves to `now` when it
+   * was later (a due job keeps its place). Guarded on the state in the same
+   * statement: a job that is not pending is a ConflictError naming its
+   * state, a missing one a NotFoundError. Wakes the workers. Returns the job.
+   */
+  jobRunNow(params: { id: string; now: number }): Promise<Job>;
   /** Deletes dead jobs (updated before `olderThan` when given); returns how many. */
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number>;
 
@@ -492,6 +516,12 @@ export interface Storage extends AsyncDisposable {
    * dashboard, not for hot paths).
    */
   queueList(): Promise<QueueInfo[]>;
+  /**
+   * Per queue with waiting or recently finished jobs: delayed jobs, the
+   * oldest due time still waiting at `now`, and attempts finished since
+   * `since` (scans, like {@linkcode queueList}).
+   */
+  queueHealthList(params: { now: number; since: number }): Promise<QueueHealth[]>;
   /**
    * Changes a queue's settings (a field left out keeps its value; a queue
    * with no settings yet is unpaused and unlimited). Wakes every watcher,

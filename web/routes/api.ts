@@ -69,7 +69,7 @@ export function apiRoutes({ store, now, changed }: RouteContext): Hono {
   // ----- jobs
 
   app.get("/jobs", async (c) => {
-    const result = await store.jobList(listParams(new URL(c.req.url).searchParams));
+    const result = await store.jobList(listParams(new URL(c.req.url).searchParams, now()));
     return c.json({ jobs: result.jobs, next_cursor: result.nextCursor });
   });
 
@@ -146,6 +146,26 @@ export function apiRoutes({ store, now, changed }: RouteContext): Hono {
       changed(false);
       return job;
     }),
+  );
+
+  // A delayed job due now ("Run now"); the store refuses one that is not pending.
+  app.post(
+    "/jobs/:id/run",
+    formAction(async (c) => {
+      const job = await store.jobRunNow({ id: c.req.param("id")!, now: now() });
+      changed(true);
+      return job;
+    }),
+  );
+
+  // Deletes every dead job with its attempts and output.
+  app.post(
+    "/dlq/purge",
+    formAction(async () => {
+      const deleted = await store.jobDeleteDead({});
+      changed(false);
+      return { deleted };
+    }, { back: "/dlq" }),
   );
 
   app.post(

@@ -5,7 +5,6 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { jobNotFound } from "../../lib/errors.ts";
 import type { RunOutput } from "../../lib/job.ts";
 import { scheduleView } from "../../lib/schedule.ts";
 import { readStats, readThroughput } from "../../lib/stats.ts";
@@ -13,11 +12,14 @@ import type { Storage } from "../../lib/storage/storage.ts";
 import type { FramedData } from "../pages/layout.tsx";
 import * as pages from "../pages/mod.tsx";
 import type { OverviewData } from "../pages/overview.tsx";
-import { listParams } from "../request.ts";
+import { listParams, SCHEDULED, wantsHtml } from "../request.ts";
 import type { RouteContext } from "./_context.ts";
 
 /** How many jobs the overview lists, and the change feed watches. */
 export const RECENT_JOBS = 10;
+
+/** The queues page's throughput: attempts finished over the last 10 minutes. */
+export const QUEUE_WINDOW_MS = 600_000;
 
 /** The throughput chart: buckets of 30 s over the last 10 minutes. */
 const CHART_BUCKET_MS = 30_000;
@@ -49,6 +51,18 @@ function render<D extends FramedData>(c: Context, view: pages.PageView<D>, data:
   return c.html(pages.renderLive(view, data));
 }
 
+/** A "not found" page in the dashboard's frame, with its navigation. */
+export async function missing(
+  c: Context,
+  store: Storage,
+  now: number,
+  answer: Omit<pages.MissingData, "stats" | "now">,
+): Promise<Response> {
+  const stats = await readStats(store, now);
+  c.status(404);
+  return render(c, pages.missingPage, { ...answer, stats, now });
+}
+
 /** The page routes. */
 export function pageRoutes({ store, now }: RouteContext): Hono {
   const app = new Hono();
@@ -57,57 +71,109 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
 
   app.get("/jobs", async (c) => {
     const url = new URL(c.req.url);
-    const params = listParams(url.searchParams);
-    const [result, stats] = await Promise.all([store.jobList(params), readStats(store, now())]);
+    const t = now();
+    const params = listParams(url.searchParams, t);
+    const scheduled = url.searchParams.get("state") === SCHEDULED;
+    const [result, stats, config] = await Promise.all([
+      store.jobList(params),
+      readStats(store, t),
+      store.configGetAll(),
+    ]);
     return render(c, pages.jobsPage, {
       jobs: result.jobs,
       next: result.nextCursor,
       params: url.searchParams,
       back: `${url.pathname}${url.search}`,
-      now: now(),
-      filtered: !!(params.state || params.queue || params.search),
-      filters: { state: params.state, queue: params.queue, q: params.search },
+      now: t,
+      filtered: !!(params.state || params.queue || params.search || scheduled),
+      filters: {
+        state: scheduled ? SCHEDULED : params.state,
+        queue: params.queue,
+        q: params.search,
+      },
       stats,
+      timeout: config.job_timeout,
     });
   });
 
   app.get("/jobs/:id", async (c) => {
     const id = c.req.param("id");
+    const t = now();
     const job = await store.jobGetWithRuns({ id });
-    if (!job) throw jobNotFound(id);
+    if (!job) {
+      return missing(c, store, t, {
+        title: `Job "${id}" not found`,
+        text: "The id may be mistyped, or the job was deleted: finished jobs are removed after " +
+          "the keep_completed, keep_cancelled and keep_dead settings (7 days by default), " +
+          "and purging the DLQ deletes dead ones.",
+        search: id,
+      });
+    }
     const outputs = new Map<number, RunOutput>();
     for (const [index, hidden] of pages.outputRuns(job.runs)) {
       if (hidden) continue;
       const output = await store.runOutputGet({ id, run: index + 1 });
       if (output) outputs.set(index, output);
     }
-    const stats = await readStats(store, now());
-    return render(c, pages.jobPage, { job, outputs, now: now(), stats });
+    const [stats, config] = await Promise.all([readStats(store, t), store.configGetAll()]);
+    return render(c, pages.jobPage, { job, outputs, now: t, stats, config });
   });
 
   app.get("/dlq", async (c) => {
     const url = new URL(c.req.url);
-    const params = { ...listParams(url.searchParams), state: "dead" as const };
-    const [result, stats] = await Promise.all([store.jobList(params), readStats(store, now())]);
+    const t = now();
+    const params = { ...listParams(url.searchParams, t), state: "dead" as const };
+    const [result, stats, config] = await Promise.all([
+      store.jobList(params),
+      readStats(store, t),
+      store.configGetAll(),
+    ]);
     return render(c, pages.dlqPage, {
       jobs: result.jobs,
       dead: stats.counts.dead,
       next: result.nextCursor,
       params: url.searchParams,
-      now: now(),
+      now: t,
       stats,
+      timeout: config.job_timeout,
     });
   });
 
   app.get("/queues", async (c) => {
-    const [queues, stats] = await Promise.all([store.queueList(), readStats(store, now())]);
-    return render(c, pages.queuesPage, { queues, stats });
+    const t = now();
+    const [queues, health, stats] = await Promise.all([
+      store.queueList(),
+      store.queueHealthList({ now: t, since: t - QUEUE_WINDOW_MS }),
+      readStats(store, t),
+    ]);
+    return render(c, pages.queuesPage, {
+      queues,
+      health: new Map(health.map((h) => [h.name, h])),
+      windowMs: QUEUE_WINDOW_MS,
+      now: t,
+      stats,
+    });
   });
 
   app.get("/schedules", async (c) => {
-    const [list, stats] = await Promise.all([store.scheduleList(), readStats(store, now())]);
-    return render(c, pages.schedulesPage, { schedules: list.map(scheduleView), stats });
+    const t = now();
+    const [list, stats] = await Promise.all([store.scheduleList(), readStats(store, t)]);
+    return render(c, pages.schedulesPage, { schedules: list.map(scheduleView), now: t, stats });
   });
 
   return app;
+}
+
+/**
+ * Any other `GET` that wants a page: "not found" in the frame, with the
+ * navigation; the API's and anything else's go on to the plain answer.
+ */
+export function pageNotFound({ store, now }: RouteContext) {
+  return async (c: Context, next: () => Promise<void>) => {
+    if (c.req.method !== "GET" || !wantsHtml(c)) return await next();
+    return await missing(c, store, now(), {
+      title: `Nothing at ${c.req.path}`,
+      text: "There is no page at this address.",
+    });
+  };
 }

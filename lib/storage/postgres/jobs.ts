@@ -13,7 +13,7 @@ import {
   type OnConflict,
 } from "../../job.ts";
 import { distinctIds, keyHeld } from "../../job_flow.ts";
-import { planCancel, planRetry } from "../../state.ts";
+import { planCancel, planRetry, runNowRefused } from "../../state.ts";
 import { decodeCursor, encodeCursor, type Row, toJob, toRun } from "../_rows.ts";
 import {
   type InsertResult,
@@ -187,25 +187,33 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
       args.push(value);
       return `$${args.length}`;
     };
-    if (params.state) where.push(`state = ${arg(params.state)}`);
+    const delayed = params.dueAfter !== undefined;
+    if (delayed) where.push(`state = 'pending' AND next_run_at > ${arg(params.dueAfter)}`);
+    else if (params.state) where.push(`state = ${arg(params.state)}`);
     if (params.queue) where.push(`queue = ${arg(params.queue)}`);
     if (params.search) {
       // ILIKE: SQLite's LIKE ignores case too.
       const like = arg(`%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
       where.push(`(id ILIKE ${like} ESCAPE '\\' OR command ILIKE ${like} ESCAPE '\\')`);
     }
+    // Delayed jobs page by due time, soonest first; the rest newest first.
+    const [at, order] = delayed
+      ? ["next_run_at", "ORDER BY next_run_at, seq"]
+      : ["created_at", "ORDER BY created_at DESC, seq DESC"];
     if (params.cursor) {
       const cursor = decodeCursor(params.cursor);
       if (cursor) {
         where.push(
-          `(created_at, seq) < (${arg(cursor.createdAt)}::bigint, ${arg(cursor.seq)}::bigint)`,
+          `(${at}, seq) ${delayed ? ">" : "<"} (${arg(cursor.createdAt)}::bigint, ${
+            arg(cursor.seq)
+          }::bigint)`,
         );
       }
     }
     const rows = await q(
       pg.sql,
       `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY created_at DESC, seq DESC LIMIT ${arg(params.limit + 1)}`,
+       ${order} LIMIT ${arg(params.limit + 1)}`,
       args,
     );
     const page = rows.slice(0, params.limit);
@@ -213,7 +221,7 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
     return {
       jobs: page.map(toJob),
       nextCursor: rows.length > params.limit && last
-        ? encodeCursor(last.created_at as number, last.seq as number)
+        ? encodeCursor(last[at] as number, last.seq as number)
         : null,
     };
   });
@@ -348,6 +356,25 @@ export function jobCancel(pg: PgDb, params: { ids: string[]; now: number }): Pro
       if (flag.length > 0) await q(tx, REQUEST_CANCEL, [flag, params.now]);
       if (params.ids.length > 0) await notify(pg, tx);
       return await jobsById(tx, params.ids);
+    }));
+}
+
+const RUN_NOW = `UPDATE jobs SET updated_at = $2,
+    next_run_at = CASE WHEN next_run_at > $2 THEN $2 ELSE next_run_at END
+  WHERE id = $1 AND state = 'pending' RETURNING ${JOB_COLUMNS}`;
+
+/** Makes a pending job due now, guarded on its state in the same statement; wakes the workers. */
+export function jobRunNow(pg: PgDb, params: { id: string; now: number }): Promise<Job> {
+  return call(pg, () =>
+    begin(pg, async (tx) => {
+      const [row] = await q(tx, RUN_NOW, [params.id, params.now]);
+      if (row) {
+        await notify(pg, tx);
+        return toJob(row);
+      }
+      const [job] = await q(tx, "SELECT state FROM jobs WHERE id = $1", [params.id]);
+      if (!job) throw jobNotFound(params.id);
+      throw runNowRefused(params.id, job.state as JobState);
     }));
 }
 

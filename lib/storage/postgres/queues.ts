@@ -1,6 +1,6 @@
-/** Queues on PostgreSQL: their settings (pause, concurrency) and jobs per state. */
-import { toQueues } from "../_rows.ts";
-import type { QueueInfo } from "../storage.ts";
+/** Queues on PostgreSQL: their settings (pause, concurrency), jobs per state, how each keeps up. */
+import { toQueueHealth, toQueues } from "../_rows.ts";
+import type { QueueHealth, QueueInfo } from "../storage.ts";
 import { begin, call, notify, type PgDb, q } from "./connection.ts";
 
 const SETTINGS = "SELECT name, paused, concurrency FROM queues";
@@ -12,6 +12,30 @@ export function queueList(pg: PgDb): Promise<QueueInfo[]> {
   return call(pg, async () => {
     const [settings, counts] = await Promise.all([q(pg.sql, SETTINGS), q(pg.sql, COUNTS)]);
     return toQueues(settings, counts);
+  });
+}
+
+const WAITING = `SELECT queue,
+    count(*) FILTER (WHERE state = 'pending' AND next_run_at > $1) AS scheduled,
+    min(next_run_at) FILTER (WHERE next_run_at <= $1) AS oldest_due
+  FROM jobs WHERE state IN ('pending', 'failed') GROUP BY queue`;
+
+const FINISHED = `SELECT j.queue, count(*) FILTER (WHERE r.outcome = 'succeeded') AS completed,
+    count(*) FILTER (WHERE r.outcome <> 'succeeded') AS failed
+  FROM runs r JOIN jobs j ON j.id = r.job_id
+  WHERE r.finished_at IS NOT NULL AND r.finished_at >= $1 GROUP BY j.queue`;
+
+/** Per queue: delayed jobs, the oldest due time still waiting, attempts finished lately. */
+export function queueHealthList(
+  pg: PgDb,
+  params: { now: number; since: number },
+): Promise<QueueHealth[]> {
+  return call(pg, async () => {
+    const [waiting, finished] = await Promise.all([
+      q(pg.sql, WAITING, [params.now]),
+      q(pg.sql, FINISHED, [params.since]),
+    ]);
+    return toQueueHealth(waiting, finished);
   });
 }
 

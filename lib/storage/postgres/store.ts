@@ -37,6 +37,7 @@ import type {
   JobPage,
   PruneCounts,
   PruneParams,
+  QueueHealth,
   QueueInfo,
   RecordResult,
   RunFinish,
@@ -249,6 +250,10 @@ export class PostgresStorage implements Storage {
     return jobs.jobCancel(this.#pg, params);
   }
 
+  jobRunNow(params: { id: string; now: number }): Promise<Job> {
+    return jobs.jobRunNow(this.#pg, params);
+  }
+
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {
     return jobs.jobDeleteDead(this.#pg, params);
   }
@@ -393,6 +398,10 @@ export class PostgresStorage implements Storage {
 
   configSet(params: { key: ConfigKey; value: number }): Promise<void> {
     return config.configSet(this.#pg, params);
+  }
+
+  queueHealthList(params: { now: number; since: number }): Promise<QueueHealth[]> {
+    return queues.queueHealthList(this.#pg, params);
   }
 
   queueList(): Promise<QueueInfo[]> {

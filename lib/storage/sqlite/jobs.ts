@@ -15,7 +15,7 @@ import {
   type OnConflict,
 } from "../../job.ts";
 import { checkRetryDependency, distinctIds } from "../../job_flow.ts";
-import { planCancel, planRetry } from "../../state.ts";
+import { planCancel, planRetry, runNowRefused } from "../../state.ts";
 import { decodeCursor, encodeCursor, type Row, toJob, toRun } from "../_rows.ts";
 import {
   type InsertResult,
@@ -141,7 +141,11 @@ export function jobList(db: SqliteDb, params: JobListParams): Promise<JobPage> {
     db.read(() => {
       const where: string[] = [];
       const args: SQLInputValue[] = [];
-      if (params.state) {
+      const delayed = params.dueAfter !== undefined;
+      if (delayed) {
+        where.push("state = 'pending' AND next_run_at > ?");
+        args.push(params.dueAfter!);
+      } else if (params.state) {
         where.push("state = ?");
         args.push(params.state);
       }
@@ -154,22 +158,27 @@ export function jobList(db: SqliteDb, params: JobListParams): Promise<JobPage> {
         where.push("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')");
         args.push(like, like);
       }
+      // Delayed jobs page by due time, soonest first; the rest newest first.
+      const [at, order] = delayed
+        ? ["next_run_at", "ORDER BY next_run_at, seq"]
+        : ["created_at", "ORDER BY created_at DESC, seq DESC"];
       if (params.cursor) {
         const cursor = decodeCursor(params.cursor);
         if (cursor) {
-          where.push("(created_at < ? OR (created_at = ? AND seq < ?))");
+          const before = delayed ? ">" : "<";
+          where.push(`(${at} ${before} ? OR (${at} = ? AND seq ${before} ?))`);
           args.push(cursor.createdAt, cursor.createdAt, cursor.seq);
         }
       }
       const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY created_at DESC, seq DESC LIMIT ?`;
+      ${order} LIMIT ?`;
       const rows = db.all(sql, ...args, params.limit + 1);
       const page = rows.slice(0, params.limit);
       const last = page[page.length - 1];
       return {
         jobs: page.map(toJob),
         nextCursor: rows.length > params.limit && last
-          ? encodeCursor(last.created_at as number, last.seq as number)
+          ? encodeCursor(last[at] as number, last.seq as number)
           : null,
       };
     })
@@ -277,6 +286,25 @@ export function jobCancel(db: SqliteDb, params: { ids: string[]; now: number }):
         }
       }
       return params.ids.map((id) => toJob(requireJob(db, id)));
+    })
+  );
+}
+
+export function jobRunNow(db: SqliteDb, params: { id: string; now: number }): Promise<Job> {
+  return promise(() =>
+    db.write(() => {
+      const row = db.get(
+        `UPDATE jobs SET updated_at = ?,
+           next_run_at = CASE WHEN next_run_at > ? THEN ? ELSE next_run_at END
+         WHERE id = ? AND state = 'pending' RETURNING *`,
+        params.now,
+        params.now,
+        params.now,
+        params.id,
+      );
+      if (row) return toJob(row);
+      // Not pending (the guard of the UPDATE): name its state, or that it is missing.
+      throw runNowRefused(params.id, requireJob(db, params.id).state as JobState);
     })
   );
 }

@@ -171,6 +171,10 @@ export class SqliteStorage implements Storage {
     return jobs.jobCancel(this.#db, params);
   }
 
+  jobRunNow(params: Params<"jobRunNow">) {
+    return jobs.jobRunNow(this.#db, params);
+  }
+
   jobDeleteDead(params: Params<"jobDeleteDead">) {
     return jobs.jobDeleteDead(this.#db, params);
   }
@@ -307,6 +311,10 @@ export class SqliteStorage implements Storage {
 
   queueList() {
     return queues.queueList(this.#db);
+  }
+
+  queueHealthList(params: Params<"queueHealthList">) {
+    return queues.queueHealthList(this.#db, params);
   }
 
   queueSet(params: Params<"queueSet">) {
