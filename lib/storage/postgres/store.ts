@@ -38,6 +38,7 @@ import type {
   PruneCounts,
   PruneParams,
   QueueInfo,
+  QueueSetParams,
   RecordResult,
   RunFinish,
   RunOutputUpdate,
@@ -68,6 +69,7 @@ import {
   type Sql,
 } from "./connection.ts";
 import * as database from "./database.ts";
+import * as flow from "./flow.ts";
 import { sqlState } from "./errors.ts";
 import * as jobs from "./jobs.ts";
 import { type Listeners, watchChanges } from "./listener.ts";
@@ -261,8 +263,18 @@ export class PostgresStorage implements Storage {
     return claim.jobClaim(this.#pg, params);
   }
 
-  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
-    return claim.jobNextDueAt(this.#pg, params);
+  jobNextDueAt(
+    params: { queues: string[] | null; now?: number | undefined },
+  ): Promise<number | null> {
+    return claim.jobNextDueAt(this.#pg, { queues: params.queues, now: params.now ?? this.now() });
+  }
+
+  jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]> {
+    return flow.jobExpire(this.#pg, params);
+  }
+
+  jobNextExpiryAt(): Promise<number | null> {
+    return flow.jobNextExpiryAt(this.#pg);
   }
 
   jobNextRetryAt(): Promise<number | null> {
@@ -396,12 +408,10 @@ export class PostgresStorage implements Storage {
   }
 
   queueList(): Promise<QueueInfo[]> {
-    return queues.queueList(this.#pg);
+    return queues.queueList(this.#pg, this.now());
   }
 
-  queueSet(
-    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
-  ): Promise<void> {
+  queueSet(params: QueueSetParams): Promise<void> {
     return queues.queueSet(this.#pg, params);
   }
 
