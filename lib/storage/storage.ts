@@ -223,6 +223,15 @@ export interface QueueInfo {
   group_concurrency: number;
 }
 
+/** A rate-limited queue and how full its window is: see {@linkcode Storage.queueRateList}. */
+export interface QueueRate {
+  name: string;
+  limit: number;
+  period_ms: number;
+  /** Starts in the window ending now. */
+  used: number;
+}
+
 /** What {@linkcode Storage.queueSet} changes; a field left out keeps its value. */
 export interface QueueSetParams {
   name: string;
@@ -534,6 +543,12 @@ export interface Storage extends AsyncDisposable {
    * so a resume or a raised limit reaches idle workers at once.
    */
   queueSet(params: QueueSetParams): Promise<void>;
+  /**
+   * The rate-limited queues with how many starts their window ending at
+   * `now` holds, by name: small reads only (no scan of the jobs), for
+   * `status`.
+   */
+  queueRateList(params: { now: number }): Promise<QueueRate[]>;
 
   /** The space the database takes, in bytes (SQLite: file plus WAL; PostgreSQL: queuectl's tables). */
   storeSize(): Promise<number>;

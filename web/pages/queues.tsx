@@ -1,4 +1,5 @@
 /** `/queues`: every queue with its counts, pause or resume, and its concurrency limit. */
+import { formatRate } from "../../lib/options.ts";
 import type { Stats } from "../../lib/stats.ts";
 import type { QueueInfo } from "../../lib/storage/storage.ts";
 import { ActionButton } from "./_parts.tsx";
@@ -42,6 +43,9 @@ export function QueuesLive(props: QueuesData) {
                   <th>Cancelled</th>
                   <th>State</th>
                   <th>Limit</th>
+                  <th title="starts in the window / rate limit; per group: running jobs per group">
+                    Flow
+                  </th>
                   <th></th>
                 </tr>
               </thead>
@@ -63,6 +67,7 @@ export function QueuesLive(props: QueuesData) {
                         : <span class="badge state-completed">active</span>}
                     </td>
                     <td data-col="limit">{q.concurrency === 0 ? "none" : q.concurrency}</td>
+                    <td data-col="flow">{flowText(q)}</td>
                     <td class="actions">
                       {q.paused
                         ? (
@@ -115,3 +120,15 @@ export const queuesPage: PageView<QueuesData> = {
   section: "queues",
   Live: QueuesLive,
 };
+
+/** The Flow column (README "Flow control"): `3/5 per 1s, 1 per group`, or `none`. */
+function flowText(q: QueueInfo): string {
+  const parts: string[] = [];
+  if (q.rate) {
+    const [limit, period] = formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms })
+      .split("/");
+    parts.push(`${q.rate.used}/${limit} per ${period}`);
+  }
+  if (q.group_concurrency > 0) parts.push(`${q.group_concurrency} per group`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}

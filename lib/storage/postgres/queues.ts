@@ -3,7 +3,7 @@
  * group concurrency) and jobs per state.
  */
 import { toQueues } from "../_rows.ts";
-import type { QueueInfo, QueueSetParams } from "../storage.ts";
+import type { QueueInfo, QueueRate, QueueSetParams } from "../storage.ts";
 import { begin, call, notify, type PgDb, q } from "./connection.ts";
 
 const SETTINGS = `SELECT name, paused, concurrency, rate_limit, rate_period_ms, group_concurrency,
@@ -49,4 +49,20 @@ export function queueSet(pg: PgDb, params: QueueSetParams): Promise<void> {
       await notify(pg, tx);
     });
   });
+}
+
+const RATES = `SELECT name, rate_limit AS "limit", rate_period_ms AS period_ms,
+    (SELECT count(*) FROM queue_starts s
+     WHERE s.queue = q.name AND s.at > $1::bigint - q.rate_period_ms) AS used
+  FROM queues q WHERE rate_limit > 0 ORDER BY name`;
+
+/** The rate-limited queues and the starts in their window ending at `now`. */
+export function queueRateList(pg: PgDb, params: { now: number }): Promise<QueueRate[]> {
+  return call(pg, async () =>
+    (await q(pg.sql, RATES, [params.now])).map((row) => ({
+      name: row.name as string,
+      limit: Number(row.limit),
+      period_ms: Number(row.period_ms),
+      used: Number(row.used),
+    })));
 }

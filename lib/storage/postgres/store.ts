@@ -38,6 +38,7 @@ import type {
   PruneCounts,
   PruneParams,
   QueueInfo,
+  QueueRate,
   QueueSetParams,
   RecordResult,
   RunFinish,
@@ -413,6 +414,10 @@ export class PostgresStorage implements Storage {
 
   queueSet(params: QueueSetParams): Promise<void> {
     return queues.queueSet(this.#pg, params);
+  }
+
+  queueRateList(params: { now: number }): Promise<QueueRate[]> {
+    return queues.queueRateList(this.#pg, params);
   }
 
   storeSize(): Promise<number> {

@@ -5,7 +5,7 @@
  * method of its name (documented there).
  */
 import { toQueues } from "../_rows.ts";
-import type { QueueInfo, QueueSetParams } from "../storage.ts";
+import type { QueueInfo, QueueRate, QueueSetParams } from "../storage.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 
 export function queueList(db: SqliteDb, now: number): Promise<QueueInfo[]> {
@@ -51,4 +51,23 @@ export function queueSet(db: SqliteDb, params: QueueSetParams): Promise<void> {
       )
     );
   });
+}
+
+export function queueRateList(db: SqliteDb, params: { now: number }): Promise<QueueRate[]> {
+  return promise(() =>
+    db.read(() =>
+      db.all(
+        `SELECT name, rate_limit AS "limit", rate_period_ms AS period_ms,
+           (SELECT count(*) FROM queue_starts s
+            WHERE s.queue = q.name AND s.at > ? - q.rate_period_ms) AS used
+         FROM queues q WHERE rate_limit > 0 ORDER BY name`,
+        params.now,
+      ).map((row) => ({
+        name: row.name as string,
+        limit: Number(row.limit),
+        period_ms: Number(row.period_ms),
+        used: Number(row.used),
+      }))
+    )
+  );
 }

@@ -322,6 +322,10 @@ export class SqliteStorage implements Storage {
     return queues.queueSet(this.#db, params);
   }
 
+  queueRateList(params: Params<"queueRateList">) {
+    return queues.queueRateList(this.#db, params);
+  }
+
   // The database file (database.ts)
 
   storeSize() {
