@@ -51,6 +51,9 @@ const INSERT_CHUNK_KEYED = `${INSERT_CHUNK}
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ${ACTIVE}
   DO NOTHING RETURNING id`;
 
+const WINDOW_HELD = `SELECT 1 FROM jobs WHERE unique_key = ANY($1::text[])
+  AND unique_for IS NOT NULL AND created_at + (unique_for * 1000)::bigint > $2::bigint LIMIT 1`;
+
 const COUNT_PENDING = "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)";
 
 /** Inserts a batch in one transaction: all or nothing (keys and dependencies by their rules). */
@@ -76,6 +79,14 @@ export function jobInsertMany(
   const insert = keyed ? INSERT_CHUNK_KEYED : INSERT_CHUNK;
   return call(pg, () =>
     begin(pg, async (tx) => {
+      // A key a final job still holds by its unique_for window (README "Flow
+      // control") needs the rules of the one-by-one path.
+      if (keyed) {
+        const keys = [...new Set(jobs.map((j) => j.key).filter((k) => k !== null))];
+        if ((await q(tx, WINDOW_HELD, [keys, now])).length > 0) {
+          return await insertFlow(pg, tx, jobs, now, onConflict);
+        }
+      }
       // Chunks are sent without waiting for each other (postgres.js
       // pipelines them on the transaction's connection), so the server
       // inserts one while this process builds the next.
