@@ -21,8 +21,6 @@ export const CONFIG_KEYS = {
   max_retries: { default: 3, integer: true, min: 0, max: 100, unit: "" },
   backoff_base: { default: 2, integer: false, min: 1, max: Infinity, unit: "" },
   backoff_max: { default: 3600, integer: false, min: 0, max: Infinity, unit: "s" },
-  // README "Flow control": every retry delay spread within ±this fraction; 0 = none.
-  backoff_jitter: { default: 0.1, integer: false, min: 0, max: 1, unit: "" },
   job_timeout: { default: 60, integer: false, min: 0, max: Infinity, unit: "s" },
   output_limit: { default: 65536, integer: true, min: 0, max: 100 * MIB, unit: "bytes" },
   lease_timeout: { default: 30, integer: false, min: 2, max: Infinity, unit: "s" },
@@ -44,6 +42,8 @@ export const CONFIG_KEYS = {
     duration: true,
   },
   keep_dead: { default: 0, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
+  // README "Flow control": every retry delay spread within ±this fraction; 0 = none.
+  backoff_jitter: { default: 0.1, integer: false, min: 0, max: 1, unit: "" },
 } as const satisfies Record<string, KeySpec>;
 
 /** A setting's name. */
