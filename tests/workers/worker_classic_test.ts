@@ -56,7 +56,7 @@ storeTest(
     // The worker has read the settings as it started: a cached copy is what it holds.
     await configSet(tmp.db, "backoff_base", 1);
     await configSet(tmp.db, "backoff_jitter", 0);
-  await configSet(tmp.db, "backoff_jitter", 0); // exact delays in the log lines
+    await configSet(tmp.db, "backoff_jitter", 0); // exact delays in the log lines
     await enqueue(tmp.db, { id: "base1", command: "exit 3", max_retries: 1 });
     await waitForState(tmp.db, "base1", "dead", { timeoutMs: 15_000, workers: [worker] });
     assert.equal((await worker.stop()).code, 0, worker.log());
