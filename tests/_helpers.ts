@@ -27,6 +27,12 @@ export const JOB_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "group",
+  "backoff_base",
+  "backoff_max",
+  "expires_at",
+  "after_any",
+  "unique_for",
 ].sort();
 
 /** Every field of one attempt in `show --json`'s `runs` (README "Commands"), sorted. */

@@ -158,7 +158,8 @@ export class Producer {
         // a cheap read first, so an idle wake-up never takes a write lock
         // (and, on PostgreSQL, a drain does not scan the due index twice a job).
         if (!this.#moreWaiting) {
-          const dueAt = await store.jobNextDueAt({ queues: this.#options.queues });
+          // A rate-limited queue whose window is full counts as due when it opens.
+          const dueAt = await store.jobNextDueAt({ queues: this.#options.queues, now });
           if (dueAt === null || dueAt > now) {
             this.#scheduleWake(dueAt, now);
             return;

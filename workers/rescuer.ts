@@ -13,6 +13,7 @@
  * still the same process) and every process carrying the run's cookie,
  * which also finds those whose shell already exited.
  */
+import { jobBackoff } from "../lib/backoff.ts";
 import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
 import type { RunFinish, Storage, StrandedJob } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
@@ -86,7 +87,7 @@ export class Rescuer {
         attempt: job.attempt,
         maxRetries,
         now,
-        backoff: { base: config.backoff_base, max: config.backoff_max },
+        backoff: jobBackoff(job, config),
       });
       finishes.push({
         id: job.id,

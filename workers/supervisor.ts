@@ -21,6 +21,7 @@ import type { SupervisorEvent } from "./events.ts";
 import { fencePlan, Heartbeat } from "./heartbeat.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { Producer } from "./producer.ts";
+import { expiring } from "./expirer.ts";
 import { pruning } from "./pruner.ts";
 import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
@@ -86,7 +87,7 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#maintenance = options.maintenance ?? [scheduling(), pruning()];
+    this.#maintenance = options.maintenance ?? [scheduling(), pruning(), expiring()];
     this.host = hostId();
     this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));

@@ -219,6 +219,32 @@ export interface QueueInfo {
   paused: boolean;
   /** At most this many of its jobs run at once across all workers; 0 = no limit. */
   concurrency: number;
+  /**
+   * At most `limit` attempts start in any window of `period_ms`, and how
+   * many started in the window ending now (`used`); `null`: no rate limit.
+   */
+  rate: { limit: number; period_ms: number; used: number } | null;
+  /** At most this many jobs of one group of this queue run at once; 0 = no limit. */
+  group_concurrency: number;
+}
+
+/** A rate-limited queue and how full its window is: see {@linkcode Storage.queueRateList}. */
+export interface QueueRate {
+  name: string;
+  limit: number;
+  period_ms: number;
+  /** Starts in the window ending now. */
+  used: number;
+}
+
+/** What {@linkcode Storage.queueSet} changes; a field left out keeps its value. */
+export interface QueueSetParams {
+  name: string;
+  paused?: boolean | undefined;
+  concurrency?: number | undefined;
+  /** `null` turns the rate limit off. */
+  rate?: { limit: number; periodMs: number } | null | undefined;
+  groupConcurrency?: number | undefined;
 }
 
 /** How a queue is keeping up, read at a time `now` (the dashboard's queues page, `/metrics`). */
@@ -357,11 +383,30 @@ export interface Storage extends AsyncDisposable {
    * A job is never claimed twice. Nothing is claimed from a paused queue,
    * and a queue with a concurrency limit never has more than that many
    * jobs processing: the limit is checked and the jobs taken under one
-   * serialization (all hosts), not by a read before the claim.
+   * serialization (all hosts), not by a read before the claim. The same
+   * holds for a queue's rate limit (at most N starts in any window, each
+   * recorded in the claim that makes it) and its group concurrency (a
+   * group at its limit is skipped, never holding up other groups). A job
+   * past its `expires_at` that never started is cancelled ("expired")
+   * by the claim instead of started.
    */
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
-  /** When the next job of these queues becomes due, or `null` if none is waiting. */
-  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null>;
+  /**
+   * When the next job of these queues becomes due, or `null` if none is
+   * waiting; a rate-limited queue whose window is full at `now` (default:
+   * the store's clock) counts as due when its window next allows a start.
+   */
+  jobNextDueAt(
+    params: { queues: string[] | null; now?: number | undefined },
+  ): Promise<number | null>;
+  /**
+   * Cancels up to `limit` (default 500) jobs not started by their
+   * `expires_at` (pending or blocked, no attempt yet), with `last_error`
+   * "expired" and their dependents as any cancel has; returns their ids.
+   */
+  jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]>;
+  /** The earliest `expires_at` of a job that may still expire, or `null`. */
+  jobNextExpiryAt(): Promise<number | null>;
   /**
    * Processing jobs whose lease expired before `now`, or whose worker is one
    * of `workerIds` (supervisors seen to be gone).
@@ -527,9 +572,13 @@ export interface Storage extends AsyncDisposable {
    * with no settings yet is unpaused and unlimited). Wakes every watcher,
    * so a resume or a raised limit reaches idle workers at once.
    */
-  queueSet(
-    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
-  ): Promise<void>;
+  queueSet(params: QueueSetParams): Promise<void>;
+  /**
+   * The rate-limited queues with how many starts their window ending at
+   * `now` holds, by name: small reads only (no scan of the jobs), for
+   * `status`.
+   */
+  queueRateList(params: { now: number }): Promise<QueueRate[]>;
 
   /** The space the database takes, in bytes (SQLite: file plus WAL; PostgreSQL: queuectl's tables). */
   storeSize(): Promise<number>;

@@ -1,9 +1,10 @@
 /**
  * `/queues`: every queue with its jobs by state, how it keeps up (the age of
- * its oldest waiting job, attempts finished lately), pause or resume, and
- * its concurrency limit. A card per queue on a phone.
+ * its oldest waiting job, attempts finished lately), pause or resume, its
+ * concurrency limit and flow control (rate, per group). A card per queue on a phone.
  */
 import { isoTime } from "../../lib/job.ts";
+import { formatRate } from "../../lib/options.ts";
 import type { Stats } from "../../lib/stats.ts";
 import type { QueueHealth, QueueInfo } from "../../lib/storage/storage.ts";
 import { ActionButton, Time } from "./_parts.tsx";
@@ -92,6 +93,7 @@ function QueueRow(
       <td data-col="limit" data-label="limit" class="num">
         {q.concurrency === 0 ? "none" : q.concurrency}
       </td>
+      <td data-col="flow" data-label="flow">{flowText(q)}</td>
       <td class="act">
         <div class="actions">
           {q.paused
@@ -170,6 +172,9 @@ export function QueuesLive(props: QueuesData) {
                   <th class="num">Oldest waiting</th>
                   <th class="num">Per min</th>
                   <th class="num">Limit</th>
+                  <th title="starts in the window / rate limit; per group: running jobs per group">
+                    Flow
+                  </th>
                   <th></th>
                 </tr>
               </thead>
@@ -196,3 +201,15 @@ export const queuesPage: PageView<QueuesData> = {
   section: "queues",
   Live: QueuesLive,
 };
+
+/** The Flow column (README "Flow control"): `3/5 per 1s, 1 per group`, or `none`. */
+function flowText(q: QueueInfo): string {
+  const parts: string[] = [];
+  if (q.rate) {
+    const [limit, period] = formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms })
+      .split("/");
+    parts.push(`${q.rate.used}/${limit} per ${period}`);
+  }
+  if (q.group_concurrency > 0) parts.push(`${q.group_concurrency} per group`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}

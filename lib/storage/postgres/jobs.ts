@@ -5,6 +5,7 @@
  */
 import { jobNotFound } from "../../errors.ts";
 import {
+  hasFlowControl,
   type Job,
   JOB_STATES,
   type JobState,
@@ -31,7 +32,7 @@ import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on`;
+  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
 const INSERT_CHUNK_ROWS = 5_000;
@@ -50,6 +51,9 @@ const INSERT_CHUNK_KEYED = `${INSERT_CHUNK}
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ${ACTIVE}
   DO NOTHING RETURNING id`;
 
+const WINDOW_HELD = `SELECT 1 FROM jobs WHERE unique_key = ANY($1::text[])
+  AND unique_for IS NOT NULL AND created_at + (unique_for * 1000)::bigint > $2::bigint LIMIT 1`;
+
 const COUNT_PENDING = "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)";
 
 /** Inserts a batch in one transaction: all or nothing (keys and dependencies by their rules). */
@@ -63,7 +67,10 @@ export function jobInsertMany(
   }
   const onConflict = params.onConflict ?? "keep";
   const keyed = jobs.some((job) => job.key !== null);
-  if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
+  if (
+    jobs.some((job) => job.after !== null || hasFlowControl(job)) ||
+    (keyed && onConflict === "replace")
+  ) {
     return call(pg, () => begin(pg, (tx) => insertFlow(pg, tx, jobs, now, onConflict)));
   }
   // Keys without dependencies ("keep" or "fail") stay on the bulk path:
@@ -72,6 +79,14 @@ export function jobInsertMany(
   const insert = keyed ? INSERT_CHUNK_KEYED : INSERT_CHUNK;
   return call(pg, () =>
     begin(pg, async (tx) => {
+      // A key a final job still holds by its unique_for window (README "Flow
+      // control") needs the rules of the one-by-one path.
+      if (keyed) {
+        const keys = [...new Set(jobs.map((j) => j.key).filter((k) => k !== null))];
+        if ((await q(tx, WINDOW_HELD, [keys, now])).length > 0) {
+          return await insertFlow(pg, tx, jobs, now, onConflict);
+        }
+      }
       // Chunks are sent without waiting for each other (postgres.js
       // pipelines them on the transaction's connection), so the server
       // inserts one while this process builds the next.
@@ -155,14 +170,16 @@ export function jobGetWithRuns(pg: PgDb, params: { id: string }): Promise<JobWit
     if (!row) return null;
     const job = toJob(row);
     const [deps, dependents] = await Promise.all([
-      job.after === null ? [] : q(pg.sql, STATES_BY_ID, [job.after]),
+      job.after === null && job.after_any === null
+        ? []
+        : q(pg.sql, STATES_BY_ID, [[...(job.after ?? []), ...(job.after_any ?? [])]]),
       q(pg.sql, DEPENDENTS, [params.id]),
     ]);
     const states = new Map(deps.map((d) => [d.id as string, d.state as JobState]));
     return {
       ...job,
       runs: runs.map(toRun),
-      dependencies: distinctIds(job.after ?? []).map((id) => ({
+      dependencies: distinctIds([...(job.after ?? []), ...(job.after_any ?? [])]).map((id) => ({
         id,
         state: states.get(id) ?? null,
       })),

@@ -39,6 +39,8 @@ import type {
   PruneParams,
   QueueHealth,
   QueueInfo,
+  QueueRate,
+  QueueSetParams,
   RecordResult,
   RunFinish,
   RunOutputUpdate,
@@ -69,6 +71,7 @@ import {
   type Sql,
 } from "./connection.ts";
 import * as database from "./database.ts";
+import * as flow from "./flow.ts";
 import { sqlState } from "./errors.ts";
 import * as jobs from "./jobs.ts";
 import { type Listeners, watchChanges } from "./listener.ts";
@@ -266,8 +269,18 @@ export class PostgresStorage implements Storage {
     return claim.jobClaim(this.#pg, params);
   }
 
-  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
-    return claim.jobNextDueAt(this.#pg, params);
+  jobNextDueAt(
+    params: { queues: string[] | null; now?: number | undefined },
+  ): Promise<number | null> {
+    return claim.jobNextDueAt(this.#pg, { queues: params.queues, now: params.now ?? this.now() });
+  }
+
+  jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]> {
+    return flow.jobExpire(this.#pg, params);
+  }
+
+  jobNextExpiryAt(): Promise<number | null> {
+    return flow.jobNextExpiryAt(this.#pg);
   }
 
   jobNextRetryAt(): Promise<number | null> {
@@ -405,13 +418,15 @@ export class PostgresStorage implements Storage {
   }
 
   queueList(): Promise<QueueInfo[]> {
-    return queues.queueList(this.#pg);
+    return queues.queueList(this.#pg, this.now());
   }
 
-  queueSet(
-    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
-  ): Promise<void> {
+  queueSet(params: QueueSetParams): Promise<void> {
     return queues.queueSet(this.#pg, params);
+  }
+
+  queueRateList(params: { now: number }): Promise<QueueRate[]> {
+    return queues.queueRateList(this.#pg, params);
   }
 
   storeSize(): Promise<number> {

@@ -7,6 +7,7 @@
 import type { SQLInputValue } from "node:sqlite";
 import { jobNotFound } from "../../errors.ts";
 import {
+  hasFlowControl,
   type Job,
   JOB_STATES,
   type JobState,
@@ -45,7 +46,7 @@ export function jobInsertMany(
   const { jobs, now } = params;
   return promise(() =>
     db.write(() => {
-      if (jobs.some((job) => job.after !== null || job.key !== null)) {
+      if (jobs.some((job) => job.after !== null || job.key !== null || hasFlowControl(job))) {
         return insertFlow(db, jobs, now, params.onConflict ?? "keep");
       }
       // Each call into node:sqlite costs more than the row it inserts, so
@@ -103,15 +104,16 @@ export function jobGetWithRuns(db: SqliteDb, params: { id: string }): Promise<Jo
       ).map(toRun);
       const job = toJob(row);
       const states = new Map<string, JobState>();
-      if (job.after !== null) {
+      const named = distinctIds([...(job.after ?? []), ...(job.after_any ?? [])]);
+      if (named.length > 0) {
         for (
           const dep of db.all(
             "SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
-            JSON.stringify(job.after),
+            JSON.stringify(named),
           )
         ) states.set(dep.id as string, dep.state as JobState);
       }
-      const dependencies = distinctIds(job.after ?? []).map((id) => ({
+      const dependencies = named.map((id) => ({
         id,
         state: states.get(id) ?? null,
       }));
@@ -220,13 +222,15 @@ export function jobRetry(
         if (row.state === "cancelled") {
           for (
             const dep of db.all(
-              `SELECT d.dep_id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.dep_id
-               WHERE d.job_id = ?`,
+              `SELECT d.dep_id, d.any_outcome, j.state FROM job_deps d
+               LEFT JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = ?`,
               id,
             )
           ) {
-            // A pruned dependency was final; a dead or cancelled one is refused.
+            // A pruned dependency was final; a dead or cancelled one is refused
+            // (met, for after_any).
             if (dep.state === null || dep.state === "completed") continue;
+            if (dep.any_outcome && (dep.state === "dead" || dep.state === "cancelled")) continue;
             if (!retried.has(dep.dep_id as string)) {
               checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
             }

@@ -18,6 +18,7 @@ import { configConformance } from "./conformance/config.ts";
 import { databaseConformance } from "./conformance/database.ts";
 import { errorsConformance } from "./conformance/errors.ts";
 import { flowConformance } from "./conformance/flow.ts";
+import { flowControlConformance } from "./conformance/flow_control.ts";
 import { jobsConformance } from "./conformance/jobs.ts";
 import { keysConformance } from "./conformance/keys.ts";
 import { queuesConformance } from "./conformance/queues.ts";
@@ -68,6 +69,7 @@ export function storageConformance(
   configConformance(test);
   watchConformance(test);
   schedulesConformance(test);
+  flowControlConformance(test);
   flowConformance(test);
   keysConformance(test);
   queuesConformance(test);

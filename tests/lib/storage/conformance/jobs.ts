@@ -58,6 +58,12 @@ export function jobsConformance(test: ConformanceTest): void {
       after: ["dep"],
       key: "backup:My Documents",
       retry_on: [75, "timeout", 1],
+      group: null,
+      backoff_base: null,
+      backoff_max: null,
+      expires_at: null,
+      after_any: null,
+      unique_for: null,
     };
     assert.equal(inserted.length, 2);
     assert.deepEqual(inserted[0], expected);
