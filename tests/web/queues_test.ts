@@ -46,6 +46,8 @@ storeTest(
         running: 0,
         paused: true,
         concurrency: 0,
+        rate: null,
+        group_concurrency: 0,
       },
     );
     const limited = await f.request("/api/queues/nightly/concurrency", json({ concurrency: 3 }));
