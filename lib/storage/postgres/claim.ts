@@ -12,6 +12,7 @@ import {
   hash32,
   LOCK_CLASS,
   LOCK_QUEUE,
+  nowSql,
   type PgDb,
   q,
   type Sql,
@@ -53,24 +54,30 @@ export async function claimRest(
 /** The claimed jobs' columns, qualified with `j.` for the UPDATE's RETURNING. */
 const CLAIMED_COLUMNS = `j.${JOB_COLUMNS.replace(/,\s*/g, ", j.")}`;
 
+/**
+ * The claim's clock: the server's now (or a test's `$3`), read once, for
+ * the due test, the lease and the stamps (DESIGN.md, "Fencing").
+ */
+const CLOCK = `clock AS MATERIALIZED (SELECT ${nowSql("$3")} AS now)`;
+
 function claimSql(queueFilter: string): string {
-  return `WITH held AS MATERIALIZED (
+  return `WITH ${CLOCK}, held AS MATERIALIZED (
       SELECT name, paused FROM queues WHERE paused OR concurrency > 0),
     picked AS MATERIALIZED (
       SELECT seq FROM jobs
-      WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint ${queueFilter}
+      WHERE state IN ('pending', 'failed') AND next_run_at <= (SELECT now FROM clock) ${queueFilter}
         AND queue <> ALL (ARRAY(SELECT name FROM held))
       ORDER BY priority DESC, next_run_at, seq
       LIMIT $4
       FOR UPDATE SKIP LOCKED),
     claimed AS (
       UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-        lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
-      FROM picked WHERE j.seq = picked.seq
+        lease_expires_at = clock.now + $2::bigint, updated_at = clock.now, cancel_requested = false
+      FROM picked, clock WHERE j.seq = picked.seq
       RETURNING ${CLAIMED_COLUMNS}),
     started AS (
       INSERT INTO runs (job_id, attempt, worker_id, started_at)
-      SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+      SELECT id, attempts, $1, updated_at FROM claimed ORDER BY seq)
     SELECT l.limited_queues, c.*
     FROM (SELECT array_agg(name) AS limited_queues FROM held WHERE NOT paused) l
     LEFT JOIN claimed c ON true
@@ -79,8 +86,8 @@ function claimSql(queueFilter: string): string {
 
 /** The claim's main statement, from any queue. */
 const CLAIM = claimSql("");
-/** The claim's main statement, from the queues in `$6`. */
-const CLAIM_FROM_QUEUES = claimSql("AND queue = ANY($6::text[])");
+/** The claim's main statement, from the queues in `$5`. */
+const CLAIM_FROM_QUEUES = claimSql("AND queue = ANY($5::text[])");
 
 /**
  * The claim's main statement on `db` (a connection or a transaction):
@@ -91,8 +98,7 @@ export async function claimOn(
   db: Sql,
   params: ClaimParams,
 ): Promise<{ claimed: Row[]; limited: string[] }> {
-  const { workerId, now } = params;
-  const args: unknown[] = [workerId, now + params.leaseMs, now, params.limit, now];
+  const args: unknown[] = [params.workerId, params.leaseMs, params.now ?? null, params.limit];
   if (params.queues) args.push(params.queues);
   const rows = await q(db, params.queues ? CLAIM_FROM_QUEUES : CLAIM, args);
   const limited = ((rows[0]?.limited_queues as string[] | null | undefined) ?? [])
@@ -102,15 +108,15 @@ export async function claimOn(
 
 const LOCK_QUEUES = "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int[]) AS k ORDER BY k";
 
-const CLAIM_LIMITED = `WITH lim AS (
+const CLAIM_LIMITED = `WITH ${CLOCK}, lim AS (
     SELECT q.name, least($4::int, q.concurrency - (
       SELECT count(*) FROM jobs r WHERE r.state = 'processing' AND r.queue = q.name))::int
       AS room
-    FROM queues q WHERE q.name = ANY($6::text[]) AND NOT q.paused AND q.concurrency > 0),
+    FROM queues q WHERE q.name = ANY($5::text[]) AND NOT q.paused AND q.concurrency > 0),
   picked AS MATERIALIZED (
     SELECT x.seq FROM lim CROSS JOIN LATERAL (
       SELECT seq, priority, next_run_at FROM jobs
-      WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint
+      WHERE state IN ('pending', 'failed') AND next_run_at <= (SELECT now FROM clock)
         AND queue = lim.name
       ORDER BY priority DESC, next_run_at, seq
       LIMIT greatest(lim.room, 0)
@@ -119,12 +125,12 @@ const CLAIM_LIMITED = `WITH lim AS (
     LIMIT $4),
   claimed AS (
     UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-      lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
-    FROM picked WHERE j.seq = picked.seq
+      lease_expires_at = clock.now + $2::bigint, updated_at = clock.now, cancel_requested = false
+    FROM picked, clock WHERE j.seq = picked.seq
     RETURNING ${CLAIMED_COLUMNS}),
   started AS (
     INSERT INTO runs (job_id, attempt, worker_id, started_at)
-    SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+    SELECT id, attempts, $1, updated_at FROM claimed ORDER BY seq)
   SELECT * FROM claimed`;
 
 /**
@@ -136,19 +142,17 @@ const CLAIM_LIMITED = `WITH lim AS (
 async function claimLimited(
   pg: PgDb,
   tx: Sql,
-  params: { workerId: string; limit: number; now: number; leaseMs: number },
+  params: { workerId: string; limit: number; now?: number | undefined; leaseMs: number },
   queues: string[],
 ): Promise<Row[]> {
-  const { workerId, now } = params;
   const keys = [...new Set(queues.map((q) => hash32(`${pg.url.schema}:${LOCK_QUEUE}:${q}`)))]
     .sort((a, b) => a - b);
   await q(tx, LOCK_QUEUES, [LOCK_CLASS, keys]);
   return await q(tx, CLAIM_LIMITED, [
-    workerId,
-    now + params.leaseMs,
-    now,
+    params.workerId,
+    params.leaseMs,
+    params.now ?? null,
     params.limit,
-    now,
     queues,
   ]);
 }
@@ -185,16 +189,23 @@ const STRANDED = `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host
     SELECT started_at, host, pgid, proc_start FROM runs
     WHERE job_id = j.id AND attempt = j.attempts ORDER BY seq DESC LIMIT 1) r ON true
   WHERE j.state = 'processing'
-    AND (j.lease_expires_at < $1::bigint OR j.worker_id = ANY($2::text[]))
+    AND (($3::boolean AND j.lease_expires_at < ${nowSql("$1")}) OR j.worker_id = ANY($2::text[]))
   ORDER BY j.seq`;
 
-/** Running jobs whose lease expired or whose worker is among `workerIds`, with their last run. */
+/**
+ * Running jobs whose lease expired by the server's clock (unless `leases`
+ * is false) or whose worker is among `workerIds`, with their last run.
+ */
 export function jobListStranded(
   pg: PgDb,
-  params: { now: number; workerIds: string[] },
+  params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
 ): Promise<StrandedJob[]> {
   return call(pg, async () => {
-    const rows = await q(pg.sql, STRANDED, [params.now, params.workerIds]);
+    const rows = await q(pg.sql, STRANDED, [
+      params.now ?? null,
+      params.workerIds,
+      params.leases ?? true,
+    ]);
     return rows.map((row) => ({
       ...toJob(row),
       attempt: row.attempts as number,

@@ -48,6 +48,7 @@ import type {
   StrandedJob,
   WatchOptions,
   WorkerInfo,
+  WorkerRequests,
   WorkerRole,
 } from "../storage.ts";
 import * as claim from "./claim.ts";
@@ -120,12 +121,12 @@ export class PostgresStorage implements Storage {
   }
 
   async #measureClock(): Promise<void> {
-    const before = localNow();
+    const started = performance.now();
     const [row] = await q(
       this.#pg.sql,
       `SELECT ${SERVER_MS} AS ms, current_setting('server_version') AS version`,
     );
-    setOffset(this.#pg, row!.ms as number, before, localNow());
+    setOffset(this.#pg, row!.ms as number, started);
     this.engine = `PostgreSQL ${String(row!.version).split(" ")[0]}`;
   }
 
@@ -269,7 +270,9 @@ export class PostgresStorage implements Storage {
     return claim.jobNextRetryAt(this.#pg);
   }
 
-  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
+  jobListStranded(
+    params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
+  ): Promise<StrandedJob[]> {
     return claim.jobListStranded(this.#pg, params);
   }
 
@@ -281,7 +284,7 @@ export class PostgresStorage implements Storage {
     return runs.runOutputUpdateMany(this.#pg, params);
   }
 
-  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
+  runFinishMany(params: { finishes: RunFinish[]; now?: number | undefined }): Promise<string[]> {
     return runs.runFinishMany(this.#pg, params);
   }
 
@@ -322,12 +325,12 @@ export class PostgresStorage implements Storage {
   }
 
   workerHeartbeat(
-    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+    params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
   ): Promise<HeartbeatReply> {
     return workers.workerHeartbeat(this.#pg, params);
   }
 
-  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply> {
+  workerRequestsGet(params: { id: string }): Promise<WorkerRequests> {
     return workers.workerRequestsGet(this.#pg, params);
   }
 
@@ -344,7 +347,7 @@ export class PostgresStorage implements Storage {
   }
 
   turnTake(
-    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+    params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
   ): Promise<boolean> {
     return workers.turnTake(this.#pg, params);
   }

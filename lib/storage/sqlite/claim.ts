@@ -17,8 +17,11 @@ export function jobClaim(db: SqliteDb, params: ClaimParams): Promise<ClaimedJob[
 }
 
 /** The claim, inside a write transaction. */
-export function claim(db: SqliteDb, params: ClaimParams): ClaimedJob[] {
-  const { workerId, now } = params;
+export function claim(db: SqliteDb, claimParams: ClaimParams): ClaimedJob[] {
+  // One host: its own clock is the store's (a test may fix it).
+  const now = claimParams.now ?? db.now();
+  const params = { ...claimParams, now };
+  const { workerId } = params;
   // Paused or limited queues, read inside the claim's write lock, so
   // a limit holds across every process. With none (the usual case)
   // the claim is the one plain statement.
@@ -116,8 +119,9 @@ export function jobNextRetryAt(db: SqliteDb): Promise<number | null> {
 
 export function jobListStranded(
   db: SqliteDb,
-  params: { now: number; workerIds: string[] },
+  params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
 ): Promise<StrandedJob[]> {
+  const now = params.leases === false ? Number.MIN_SAFE_INTEGER : params.now ?? db.now();
   return promise(() =>
     db.read(() =>
       db.all(
@@ -128,7 +132,7 @@ export function jobListStranded(
          SELECT max(seq) FROM runs WHERE job_id = j.id AND attempt = j.attempts)
        WHERE j.state = 'processing'
          AND (j.lease_expires_at < ? OR j.worker_id IN (SELECT value FROM json_each(?)))`,
-        params.now,
+        now,
         JSON.stringify(params.workerIds),
       ).map((row) => ({
         ...toJob(row),

@@ -349,6 +349,7 @@ pgTest(
       await store.runOutputUpdateMany({
         updates: [{
           id: "a",
+          workerId: "w1",
           attempt: job!.attempt,
           stdout: new TextEncoder().encode("hi"),
           stderr: new Uint8Array(),
