@@ -79,6 +79,32 @@ import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./url.ts";
 import * as workers from "./workers.ts";
 
+/**
+ * Errors of postgres.js 3.4.9 that escape every caller when the server
+ * ends a connection mid-query (a terminated backend, a restart): a queued
+ * write flushed (a `setImmediate`) after the driver dropped the socket,
+ * an uncaught TypeError; and the server's "terminating connection" error
+ * rejecting a promise no caller holds. Either would end the whole worker
+ * process (DESIGN.md, "PostgreSQL"). The calls they belong to have failed
+ * with the connection, or fail by the store's call deadline; these strays
+ * are dropped, and every other error still ends the process.
+ */
+export function isDriverConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (!/postgres\/[\d.]+\/src\/connection\.js/.test(error.stack ?? "")) return false;
+  if (error instanceof TypeError) return /reading 'write'/.test(error.message);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" &&
+    (/^57P0[123]$/.test(code) || /^CONNECTION_(CLOSED|DESTROYED|ENDED)$/.test(code));
+}
+
+globalThis.addEventListener("error", (event) => {
+  if (isDriverConnectionLoss(event.error)) event.preventDefault();
+});
+globalThis.addEventListener("unhandledrejection", (event) => {
+  if (isDriverConnectionLoss(event.reason)) event.preventDefault();
+});
+
 /** The PostgreSQL implementation of {@linkcode Storage}. */
 export class PostgresStorage implements Storage {
   readonly location: string;
