@@ -163,7 +163,7 @@ export class Completer {
 
   /** A running job's output so far (only the newest snapshot of a job is written). */
   output(id: string, attempt: number, stdout: Uint8Array, stderr: Uint8Array): void {
-    this.#outputs.set(id, { id, attempt, stdout, stderr });
+    this.#outputs.set(id, { id, workerId: this.#options.workerId, attempt, stdout, stderr });
     this.#queueFlush();
   }
 

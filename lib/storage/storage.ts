@@ -142,7 +142,12 @@ export interface ClaimParams {
   /** Queues served; `null` means all. */
   queues: string[] | null;
   limit: number;
-  now: number;
+  /**
+   * Tests only (a fixed clock): judge due times and stamp the lease by
+   * this time. Workers leave it out: the store's own clock decides, inside
+   * the statement (DESIGN.md, "Fencing").
+   */
+  now?: number | undefined;
   leaseMs: number;
 }
 
@@ -181,6 +186,11 @@ export interface RunFinish {
   nextRunAt: number | null;
   /** The attempt does not count against the job's retries (a forced stop): attempts - 1. */
   uncountAttempt: boolean;
+  /**
+   * A rescue by lease: applies only if the attempt's lease has expired by
+   * the store's clock at the moment of the write (DESIGN.md, "Fencing").
+   */
+  ifLeaseExpired?: boolean | undefined;
 }
 
 /** Process details of a started attempt, for orphan clean-up after a crash. */
@@ -196,16 +206,37 @@ export interface RunStart {
 /** Output captured so far by a running attempt, for `logs --follow`. */
 export interface RunOutputUpdate {
   id: string;
+  /** The worker running the attempt: the snapshot lands only while the attempt is its own. */
+  workerId: string;
   attempt: number;
   stdout: Uint8Array;
   stderr: Uint8Array;
 }
 
-/** The result of a heartbeat: requests the supervisor must act on. */
-export interface HeartbeatReply {
+/** Requests a supervisor must act on. */
+export interface WorkerRequests {
   stopRequested: "graceful" | "force" | null;
   /** Running jobs of this worker that `cancel` asked to stop. */
   cancelRequested: string[];
+}
+
+/** One attempt of a job, as a lease names it. */
+export interface AttemptRef {
+  id: string;
+  attempt: number;
+}
+
+/** The result of a heartbeat: the requests, and what the worker still holds. */
+export interface HeartbeatReply extends WorkerRequests {
+  /**
+   * Every attempt still `processing` under this worker, its lease renewed
+   * by this heartbeat, by id. An attempt the worker runs that is not here
+   * was taken from it (rescued, cancelled, gone); one here that it does not
+   * run is a claim whose answer it never got.
+   */
+  held: AttemptRef[];
+  /** Whether the worker's registry entry existed (it may have been removed as silent). */
+  registered: boolean;
 }
 
 /** A named queue as `queue list --json` prints it. */
@@ -379,7 +410,8 @@ export interface Storage extends AsyncDisposable {
 
   /**
    * Atomically claims up to `limit` due jobs (priority, then due time) for
-   * `workerId`, starting a new attempt with a lease until `now + leaseMs`.
+   * `workerId`, starting a new attempt with a lease until `now + leaseMs`,
+   * due and `now` judged by the store's clock inside the statement.
    * A job is never claimed twice. Nothing is claimed from a paused queue,
    * and a queue with a concurrency limit never has more than that many
    * jobs processing: the limit is checked and the jobs taken under one
@@ -408,10 +440,13 @@ export interface Storage extends AsyncDisposable {
   /** The earliest `expires_at` of a job that may still expire, or `null`. */
   jobNextExpiryAt(): Promise<number | null>;
   /**
-   * Processing jobs whose lease expired before `now`, or whose worker is one
-   * of `workerIds` (supervisors seen to be gone).
+   * Processing jobs whose lease expired (unless `leases` is false) by the
+   * store's clock (`now` in tests), or whose worker is one of `workerIds`
+   * (supervisors seen to be gone).
    */
-  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]>;
+  jobListStranded(
+    params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
+  ): Promise<StrandedJob[]>;
 
   /** Records process details of started attempts; guarded on the job still being this worker's. */
   runStartMany(params: { starts: RunStart[] }): Promise<void>;
@@ -420,15 +455,18 @@ export interface Storage extends AsyncDisposable {
   /**
    * Ends attempts and moves their jobs on, in one transaction. Each write
    * applies only while the job is still processing by that worker and
-   * attempt, so a late result never overwrites a rescued job. Returns the
-   * ids that applied.
+   * attempt, so a late result never overwrites a rescued job; a finish
+   * with `ifLeaseExpired` only while its lease has expired by the store's
+   * clock (`now` in tests). Returns the ids that applied.
    *
    * In the same transaction: a job that completes unblocks each dependent
    * whose last open dependency it was (`blocked` → `pending`, due at its
    * `run_at` or now); a job that ends `dead` or `cancelled` cancels its
    * blocked dependents, and theirs in turn, with `last_error` naming it.
    */
-  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]>;
+  runFinishMany(
+    params: { finishes: RunFinish[]; now?: number | undefined },
+  ): Promise<string[]>;
   /**
    * Starts, output snapshots and finishes, in that order, with the
    * guarantees of the three methods above (each write guarded on its own,
@@ -473,12 +511,16 @@ export interface Storage extends AsyncDisposable {
     /** The host's clock minus the store's (default 0). */
     clockOffsetMs?: number;
   }): Promise<void>;
-  /** Renews a worker's heartbeat and its jobs' leases in one transaction. */
+  /**
+   * Renews a worker's heartbeat and its jobs' leases in one transaction:
+   * each lease becomes the store's now (`now` in tests) plus `leaseMs`,
+   * never earlier than it was. Replies with the attempts it holds.
+   */
   workerHeartbeat(
-    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+    params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
   ): Promise<HeartbeatReply>;
   /** The stop and cancel requests for a worker, read without renewing anything. */
-  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply>;
+  workerRequestsGet(params: { id: string }): Promise<WorkerRequests>;
   /** Removes a worker from the registry. */
   workerRemove(params: { id: string }): Promise<void>;
   /**
@@ -492,11 +534,12 @@ export interface Storage extends AsyncDisposable {
    * Takes (or keeps) the turn `name` (default "rescuer"; the pruner's is
    * "pruner") for `holder` until `now + ttlMs`: true when it is `holder`'s,
    * false while another holder's turn lasts. So one pass of a maintenance
-   * service runs at a time across all hosts, judged by the store's clock; a
+   * service runs at a time across all hosts, judged by the store's clock
+   * inside the statement (`now` in tests only); a
    * holder that dies loses the turn when its time runs out. Quiet.
    */
   turnTake(
-    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+    params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
   ): Promise<boolean>;
   /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number>;

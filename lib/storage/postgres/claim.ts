@@ -13,6 +13,7 @@ import {
   hash32,
   LOCK_CLASS,
   LOCK_QUEUE,
+  nowSql,
   type PgDb,
   q,
   type Sql,
@@ -54,33 +55,39 @@ export async function claimRest(
 /** The claimed jobs' columns, qualified with `j.` for the UPDATE's RETURNING. */
 const CLAIMED_COLUMNS = `j.${JOB_COLUMNS.replace(/,\s*/g, ", j.")}`;
 
+/**
+ * The claim's clock: the server's now (or a test's `$3`), read once, for
+ * the due test, the lease and the stamps (DESIGN.md, "Fencing").
+ */
+const CLOCK = `clock AS MATERIALIZED (SELECT ${nowSql("$3")} AS now)`;
+
 function claimSql(queueFilter: string): string {
-  return `WITH held AS MATERIALIZED (
+  return `WITH ${CLOCK}, held AS MATERIALIZED (
       SELECT name, paused FROM queues
       WHERE paused OR concurrency > 0 OR rate_limit > 0 OR group_concurrency > 0),
     expired AS (
-      UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = $3::bigint,
-        last_error = '${EXPIRED_ERROR}'
+      UPDATE jobs SET state = 'cancelled', next_run_at = NULL,
+        updated_at = (SELECT now FROM clock), last_error = '${EXPIRED_ERROR}'
       WHERE seq IN (SELECT seq FROM jobs
         WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
-          AND expires_at <= $5::bigint AND attempts = 0
+          AND expires_at <= (SELECT now FROM clock) AND attempts = 0
         ORDER BY seq LIMIT 500 FOR UPDATE SKIP LOCKED)),
     picked AS MATERIALIZED (
       SELECT seq FROM jobs
-      WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint ${queueFilter}
-        AND (expires_at IS NULL OR expires_at > $5::bigint OR attempts > 0)
+      WHERE state IN ('pending', 'failed') AND next_run_at <= (SELECT now FROM clock) ${queueFilter}
+        AND (expires_at IS NULL OR expires_at > (SELECT now FROM clock) OR attempts > 0)
         AND queue <> ALL (ARRAY(SELECT name FROM held))
       ORDER BY priority DESC, next_run_at, seq
       LIMIT $4
       FOR UPDATE SKIP LOCKED),
     claimed AS (
       UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-        lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
-      FROM picked WHERE j.seq = picked.seq
+        lease_expires_at = clock.now + $2::bigint, updated_at = clock.now, cancel_requested = false
+      FROM picked, clock WHERE j.seq = picked.seq
       RETURNING ${CLAIMED_COLUMNS}),
     started AS (
       INSERT INTO runs (job_id, attempt, worker_id, started_at)
-      SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+      SELECT id, attempts, $1, updated_at FROM claimed ORDER BY seq)
     SELECT l.limited_queues, c.*
     FROM (SELECT array_agg(name) AS limited_queues FROM held WHERE NOT paused) l
     LEFT JOIN claimed c ON true
@@ -89,8 +96,8 @@ function claimSql(queueFilter: string): string {
 
 /** The claim's main statement, from any queue. */
 const CLAIM = claimSql("");
-/** The claim's main statement, from the queues in `$6`. */
-const CLAIM_FROM_QUEUES = claimSql("AND queue = ANY($6::text[])");
+/** The claim's main statement, from the queues in `$5`. */
+const CLAIM_FROM_QUEUES = claimSql("AND queue = ANY($5::text[])");
 
 /**
  * The claim's main statement on `db` (a connection or a transaction):
@@ -101,8 +108,7 @@ export async function claimOn(
   db: Sql,
   params: ClaimParams,
 ): Promise<{ claimed: Row[]; limited: string[] }> {
-  const { workerId, now } = params;
-  const args: unknown[] = [workerId, now + params.leaseMs, now, params.limit, now];
+  const args: unknown[] = [params.workerId, params.leaseMs, params.now ?? null, params.limit];
   if (params.queues) args.push(params.queues);
   const rows = await q(db, params.queues ? CLAIM_FROM_QUEUES : CLAIM, args);
   const limited = ((rows[0]?.limited_queues as string[] | null | undefined) ?? [])
@@ -138,16 +144,16 @@ const RECORD_STARTS = `INSERT INTO queue_starts (queue, at)
 /** The update and run rows of a claim of the rows `picked` names (a CTE before it). */
 const CLAIM_PICKED = `claimed AS (
     UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-      lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
-    FROM picked WHERE j.seq = picked.seq
+      lease_expires_at = clock.now + $2::bigint, updated_at = clock.now, cancel_requested = false
+    FROM picked, clock WHERE j.seq = picked.seq
     RETURNING ${CLAIMED_COLUMNS}),
   started AS (
     INSERT INTO runs (job_id, attempt, worker_id, started_at)
-    SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+    SELECT id, attempts, $1, updated_at FROM claimed ORDER BY seq)
   SELECT * FROM claimed`;
 
 /** Up to `$4` due jobs of queue `$6` (its jobs without a group only, with `$7`). */
-const CLAIM_QUEUE = `WITH picked AS MATERIALIZED (
+const CLAIM_QUEUE = `WITH ${CLOCK}, picked AS MATERIALIZED (
     SELECT seq FROM jobs
     WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint AND queue = $6
       AND (NOT $7::boolean OR grp IS NULL)
@@ -164,7 +170,7 @@ const CLAIM_QUEUE = `WITH picked AS MATERIALIZED (
  * its best due jobs up to that room (`LATERAL … LIMIT`), best first.
  * A group at its limit costs one probe and holds nothing up behind it.
  */
-const CLAIM_GROUPED = `WITH RECURSIVE g(grp) AS (
+const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
     (SELECT grp FROM jobs
      WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
      ORDER BY grp LIMIT 1)
@@ -205,13 +211,17 @@ const CLAIM_GROUPED = `WITH RECURSIVE g(grp) AS (
 async function claimLimited(
   pg: PgDb,
   tx: Sql,
-  params: { workerId: string; limit: number; now: number; leaseMs: number },
+  params: { workerId: string; limit: number; now?: number | undefined; leaseMs: number },
   queues: string[],
 ): Promise<Row[]> {
-  const { workerId, now } = params;
   const keys = [...new Set(queues.map((q) => hash32(`${pg.url.schema}:${LOCK_QUEUE}:${q}`)))]
     .sort((a, b) => a - b);
   await q(tx, LOCK_QUEUES, [LOCK_CLASS, keys]);
+  // The server's clock, read once under the locks: the rate window, the
+  // due test, the lease and the stamps of every statement below agree.
+  const [clock] = await q(tx, `SELECT ${nowSql("$1")} AS now`, [params.now ?? null]);
+  const now = Number(clock!.now);
+  const { workerId } = params;
   await q(tx, PRUNE_STARTS, [queues, now]);
   const claimed: Row[] = [];
   for (const limit of await q(tx, LIMITS, [queues])) {
@@ -221,14 +231,14 @@ async function claimLimited(
     if (limit.rate_room !== null) room = Math.min(room, limit.rate_room as number);
     if (room <= 0) continue;
     const groupLimit = limit.group_concurrency as number;
-    const args = [workerId, now + params.leaseMs, now, room, now, limit.name];
+    const args = [workerId, params.leaseMs, now, room, now, limit.name];
     let rows = groupLimit > 0
       ? await q(tx, CLAIM_GROUPED, [...args, groupLimit])
       : await q(tx, CLAIM_QUEUE, [...args, false]);
     if (groupLimit > 0 && rows.length < room) {
       const more = await q(tx, CLAIM_QUEUE, [
         workerId,
-        now + params.leaseMs,
+        params.leaseMs,
         now,
         room - rows.length,
         now,
@@ -313,16 +323,23 @@ const STRANDED = `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host
     SELECT started_at, host, pgid, proc_start FROM runs
     WHERE job_id = j.id AND attempt = j.attempts ORDER BY seq DESC LIMIT 1) r ON true
   WHERE j.state = 'processing'
-    AND (j.lease_expires_at < $1::bigint OR j.worker_id = ANY($2::text[]))
+    AND (($3::boolean AND j.lease_expires_at < ${nowSql("$1")}) OR j.worker_id = ANY($2::text[]))
   ORDER BY j.seq`;
 
-/** Running jobs whose lease expired or whose worker is among `workerIds`, with their last run. */
+/**
+ * Running jobs whose lease expired by the server's clock (unless `leases`
+ * is false) or whose worker is among `workerIds`, with their last run.
+ */
 export function jobListStranded(
   pg: PgDb,
-  params: { now: number; workerIds: string[] },
+  params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
 ): Promise<StrandedJob[]> {
   return call(pg, async () => {
-    const rows = await q(pg.sql, STRANDED, [params.now, params.workerIds]);
+    const rows = await q(pg.sql, STRANDED, [
+      params.now ?? null,
+      params.workerIds,
+      params.leases ?? true,
+    ]);
     return rows.map((row) => ({
       ...toJob(row),
       attempt: row.attempts as number,

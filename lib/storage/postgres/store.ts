@@ -51,6 +51,7 @@ import type {
   StrandedJob,
   WatchOptions,
   WorkerInfo,
+  WorkerRequests,
   WorkerRole,
 } from "../storage.ts";
 import * as claim from "./claim.ts";
@@ -81,6 +82,32 @@ import * as schedules from "./schedules.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./url.ts";
 import * as workers from "./workers.ts";
+
+/**
+ * Errors of postgres.js 3.4.9 that escape every caller when the server
+ * ends a connection mid-query (a terminated backend, a restart): a queued
+ * write flushed (a `setImmediate`) after the driver dropped the socket,
+ * an uncaught TypeError; and the server's "terminating connection" error
+ * rejecting a promise no caller holds. Either would end the whole worker
+ * process (DESIGN.md, "PostgreSQL"). The calls they belong to have failed
+ * with the connection, or fail by the store's call deadline; these strays
+ * are dropped, and every other error still ends the process.
+ */
+export function isDriverConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (!/postgres\/[\d.]+\/src\/connection\.js/.test(error.stack ?? "")) return false;
+  if (error instanceof TypeError) return /reading 'write'/.test(error.message);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" &&
+    (/^57P0[123]$/.test(code) || /^CONNECTION_(CLOSED|DESTROYED|ENDED)$/.test(code));
+}
+
+globalThis.addEventListener("error", (event) => {
+  if (isDriverConnectionLoss(event.error)) event.preventDefault();
+});
+globalThis.addEventListener("unhandledrejection", (event) => {
+  if (isDriverConnectionLoss(event.reason)) event.preventDefault();
+});
 
 /** The PostgreSQL implementation of {@linkcode Storage}. */
 export class PostgresStorage implements Storage {
@@ -124,12 +151,12 @@ export class PostgresStorage implements Storage {
   }
 
   async #measureClock(): Promise<void> {
-    const before = localNow();
+    const started = performance.now();
     const [row] = await q(
       this.#pg.sql,
       `SELECT ${SERVER_MS} AS ms, current_setting('server_version') AS version`,
     );
-    setOffset(this.#pg, row!.ms as number, before, localNow());
+    setOffset(this.#pg, row!.ms as number, started);
     this.engine = `PostgreSQL ${String(row!.version).split(" ")[0]}`;
   }
 
@@ -287,7 +314,9 @@ export class PostgresStorage implements Storage {
     return claim.jobNextRetryAt(this.#pg);
   }
 
-  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
+  jobListStranded(
+    params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
+  ): Promise<StrandedJob[]> {
     return claim.jobListStranded(this.#pg, params);
   }
 
@@ -299,7 +328,7 @@ export class PostgresStorage implements Storage {
     return runs.runOutputUpdateMany(this.#pg, params);
   }
 
-  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
+  runFinishMany(params: { finishes: RunFinish[]; now?: number | undefined }): Promise<string[]> {
     return runs.runFinishMany(this.#pg, params);
   }
 
@@ -340,12 +369,12 @@ export class PostgresStorage implements Storage {
   }
 
   workerHeartbeat(
-    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+    params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
   ): Promise<HeartbeatReply> {
     return workers.workerHeartbeat(this.#pg, params);
   }
 
-  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply> {
+  workerRequestsGet(params: { id: string }): Promise<WorkerRequests> {
     return workers.workerRequestsGet(this.#pg, params);
   }
 
@@ -362,7 +391,7 @@ export class PostgresStorage implements Storage {
   }
 
   turnTake(
-    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+    params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
   ): Promise<boolean> {
     return workers.turnTake(this.#pg, params);
   }

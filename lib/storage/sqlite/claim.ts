@@ -23,8 +23,11 @@ const CONTROLS = `SELECT name, paused, concurrency, rate_limit, rate_period_ms, 
   WHERE paused = 1 OR concurrency > 0 OR rate_limit > 0 OR group_concurrency > 0`;
 
 /** The claim, inside a write transaction. */
-export function claim(db: SqliteDb, params: ClaimParams): ClaimedJob[] {
-  const { workerId, now } = params;
+export function claim(db: SqliteDb, claimParams: ClaimParams): ClaimedJob[] {
+  // One host: its own clock is the store's (a test may fix it).
+  const now = claimParams.now ?? db.now();
+  const params = { ...claimParams, now };
+  const { workerId } = params;
   // A job past its expiry is cancelled here, never started late; the same
   // write holds the lock, so no other claimer can start it meanwhile.
   expireDue(db, now);
@@ -120,7 +123,7 @@ const GROUP_HEADS = `WITH RECURSIVE g(grp) AS (
  */
 function claimGrouped(
   db: SqliteDb,
-  params: ClaimParams,
+  params: ClaimParams & { now: number },
   queue: string,
   groupLimit: number,
   room: number,
@@ -245,8 +248,9 @@ export function jobNextRetryAt(db: SqliteDb): Promise<number | null> {
 
 export function jobListStranded(
   db: SqliteDb,
-  params: { now: number; workerIds: string[] },
+  params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
 ): Promise<StrandedJob[]> {
+  const now = params.leases === false ? Number.MIN_SAFE_INTEGER : params.now ?? db.now();
   return promise(() =>
     db.read(() =>
       db.all(
@@ -257,7 +261,7 @@ export function jobListStranded(
          SELECT max(seq) FROM runs WHERE job_id = j.id AND attempt = j.attempts)
        WHERE j.state = 'processing'
          AND (j.lease_expires_at < ? OR j.worker_id IN (SELECT value FROM json_each(?)))`,
-        params.now,
+        now,
         JSON.stringify(params.workerIds),
       ).map((row) => ({
         ...toJob(row),

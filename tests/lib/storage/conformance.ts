@@ -25,6 +25,7 @@ import { queuesConformance } from "./conformance/queues.ts";
 import { runsConformance } from "./conformance/runs.ts";
 import { schedulesConformance } from "./conformance/schedules.ts";
 import { watchConformance } from "./conformance/watch.ts";
+import { leasesConformance } from "./conformance/leases.ts";
 import { workersConformance } from "./conformance/workers.ts";
 
 export type { TestDatabase };
@@ -66,6 +67,7 @@ export function storageConformance(
   claimConformance(test);
   runsConformance(test);
   workersConformance(test);
+  leasesConformance(test);
   configConformance(test);
   watchConformance(test);
   schedulesConformance(test);

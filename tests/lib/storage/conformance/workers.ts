@@ -21,7 +21,12 @@ export function workersConformance(test: ConformanceTest): void {
     await store.jobInsertMany({ jobs: [newJob("theirs")], now: T0 });
     await claimOne(store, "w2", "theirs");
     const reply = await store.workerHeartbeat({ id: "w1", now: T0 + 20_000, leaseMs: LEASE });
-    assert.deepEqual(reply, { stopRequested: null, cancelRequested: [] });
+    assert.deepEqual(reply, {
+      stopRequested: null,
+      cancelRequested: [],
+      held: [{ id: "mine", attempt: 1 }],
+      registered: true,
+    });
     const at = (now: number) =>
       store.jobListStranded({ now, workerIds: [] }).then((jobs) => jobs.map((j) => j.id).sort());
     assert.deepEqual(await at(T0 + LEASE + 1000), ["theirs"], "only the renewed lease holds");
