@@ -39,6 +39,8 @@ export interface HeartbeatOptions {
   onRequests(reply: HeartbeatReply): void;
   /** A renewal succeeded after failures: claims may resume. */
   onRecovered(): void;
+  /** Every running job's lease was renewed by a call begun at `startedAt` (the watchdog's deadline). */
+  onRenewed?(startedAt: number, config: Config): void;
   /** The leases are about to be lost: end the running jobs; returns how many were asked to end. */
   fence(): number;
   onError(message: string): void;
@@ -128,6 +130,7 @@ export class Heartbeat {
   renewed(startedAt: number, config: Config): void {
     if (this.#stopped) return;
     this.#renewedAt = Math.max(this.#renewedAt, startedAt);
+    this.#options.onRenewed?.(this.#renewedAt, config);
     const { fenceAfterMs } = fencePlan(config.lease_timeout * 1000);
     clearTimeout(this.#fenceTimer);
     this.#fenceTimer = setTimeout(

@@ -15,7 +15,7 @@
 import type { Config } from "../lib/config.ts";
 import type { ClaimedJob, HeartbeatReply, Storage, WorkerRole } from "../lib/storage/storage.ts";
 import { localNow } from "../lib/clock.ts";
-import { hostId } from "../lib/host_id.ts";
+import { hostId, pidSpace } from "../lib/host_id.ts";
 import { Completer } from "./completer.ts";
 import type { SupervisorEvent } from "./events.ts";
 import { fencePlan, Heartbeat } from "./heartbeat.ts";
@@ -26,6 +26,10 @@ import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
+import { runCookie } from "./proc_scan.ts";
+import { Watchdog } from "./watchdog.ts";
+import { claimHostId } from "./host_guard.ts";
+import { processStartTime } from "./process_group.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 export { fencePlan };
@@ -76,6 +80,7 @@ export class Supervisor {
   #completer!: Completer;
   #producer!: Producer;
   #heartbeat!: Heartbeat;
+  #watchdog!: Watchdog;
   #maintenance: Maintenance[];
   #rescuer: Rescuer;
   #watch: { close(): void } | undefined;
@@ -126,15 +131,30 @@ export class Supervisor {
       now,
       role: this.#options.role ?? "worker",
       clockOffsetMs: localNow() - now,
+      procStart: processStartTime(Deno.pid),
+      pidSpace: pidSpace(),
+    });
+    await claimHostId({
+      store,
+      id: this.id,
+      host: this.host,
+      now,
+      leaseMs: this.#settings.current.lease_timeout * 1000,
     });
     await this.#rescuer.runOnce(now, this.#settings.current);
 
+    // Ends this process's jobs if it dies or freezes (DESIGN.md, "Watchdog").
+    this.#watchdog = new Watchdog({ onError: (message) => this.#error(message) });
     this.#pool = new SlotPool({
       count: this.#options.count,
       size: this.#options.poolSize,
-      onStarted: (_slot, m) => this.#completer.started(m.id, m.attempt, m.pid, m.procStart),
+      onStarted: (_slot, m) => {
+        this.#watchdog.started(runCookie(this.id, m.id, m.attempt), m.pid, m.procStart);
+        this.#completer.started(m.id, m.attempt, m.pid, m.procStart);
+      },
       onOutput: (_slot, m) => this.#completer.output(m.id, m.attempt, m.stdout, m.stderr),
       onFinished: (slot, job, result) => {
+        this.#watchdog.ended(runCookie(this.id, job.id, job.attempt));
         this.#completer.finished({
           slot: slot.index,
           job,
@@ -167,6 +187,8 @@ export class Supervisor {
       afterRenewal: (now, config) => this.#rescuer.runOnce(now, config),
       onRequests: (reply) => this.#actOnRequests(reply),
       onRecovered: () => this.wake(),
+      onRenewed: (startedAt, config) =>
+        this.#watchdog.renewed(startedAt, config.lease_timeout * 1000),
       fence: () => this.#fence(),
       onError: (message) => this.#error(message),
     });
@@ -234,6 +256,11 @@ export class Supervisor {
       const slot = free[i]!;
       const maxRetries = job.max_retries ?? config.max_retries;
       const timeout = job.timeout ?? config.job_timeout;
+      this.#watchdog.add(
+        runCookie(this.id, job.id, job.attempt),
+        info.claimStart,
+        config.lease_timeout * 1000,
+      );
       this.#pool.run(slot, job, {
         id: job.id,
         attempt: job.attempt,
@@ -318,6 +345,7 @@ export class Supervisor {
       }
     }
     await this.#completer.close();
+    await this.#watchdog.close();
     try {
       await this.#store.workerRemove({ id: this.id });
     } catch (error) {
