@@ -17,7 +17,7 @@ import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
 import type { RunFinish, Storage, StrandedJob } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
-import { endOrphans, processAlive } from "./process_group.ts";
+import { endOrphans, workerPresence } from "./process_group.ts";
 import { runCookie } from "./proc_scan.ts";
 
 /** The name of the rescuer's maintenance turn (the pruner's is "pruner"). */
@@ -44,7 +44,11 @@ export class Rescuer {
   async runOnce(now: number, config: Config): Promise<number> {
     const { store, host, selfId } = this.#options;
     const workers = await store.workerListAll();
-    const gone = workers.filter((w) => w.id !== selfId && w.host === host && !processAlive(w.pid));
+    // Dead by pid only where the pid can be judged: a worker registered from
+    // another pid space under this host id is left to its leases.
+    const gone = workers.filter((w) =>
+      w.id !== selfId && w.host === host && workerPresence(w) === "gone"
+    );
     const goneIds = gone.map((w) => w.id);
     // The turn lasts a few heartbeats: its holder keeps it while alive.
     const myTurn = await store.turnTake({

@@ -180,6 +180,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_created ON jobs (created_at);
   CREATE INDEX jobs_state_created ON jobs (state, created_at);
   `,
+  `
+  -- a worker's process identity (DESIGN.md "Watchdog"): its start time beside the pid,
+  -- and the pid space (boot id, pid namespace) a host must share to judge that pid
+  ALTER TABLE workers ADD COLUMN proc_start TEXT;
+  ALTER TABLE workers ADD COLUMN pid_space TEXT;
+  `,
 ];
 
 /** The schema version this build writes. */
