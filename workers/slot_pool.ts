@@ -46,6 +46,8 @@ export interface Slot {
   startedAt: number;
   /** A cancel or fence kill was sent (a forced stop is sent regardless). */
   killSent: boolean;
+  /** The job's process group once its start was reported (the supervisor sets it). */
+  pgid: number | null;
 }
 
 /** What the pool reports; each call names the slot the message is about. */
@@ -83,6 +85,7 @@ export class SlotPool {
         maxRetries: 0,
         startedAt: 0,
         killSent: false,
+        pgid: null,
       });
     }
     this.slots = slots;
@@ -145,6 +148,7 @@ export class SlotPool {
     slot.job = job;
     this.slotCount.taken();
     slot.killSent = false;
+    slot.pgid = null;
     slot.startedAt = Date.now();
     slot.maxRetries = maxRetries;
     this.#post(slot, { type: "run", request });

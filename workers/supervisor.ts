@@ -26,7 +26,6 @@ import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
-import { runCookie } from "./proc_scan.ts";
 import { Watchdog } from "./watchdog.ts";
 import { claimHostId } from "./host_guard.ts";
 import { processStartTime } from "./process_group.ts";
@@ -144,17 +143,21 @@ export class Supervisor {
     await this.#rescuer.runOnce(now, this.#settings.current);
 
     // Ends this process's jobs if it dies or freezes (DESIGN.md, "Watchdog").
-    this.#watchdog = new Watchdog({ onError: (message) => this.#error(message) });
+    this.#watchdog = new Watchdog({
+      workerId: this.id,
+      onError: (message) => this.#error(message),
+    });
     this.#pool = new SlotPool({
       count: this.#options.count,
       size: this.#options.poolSize,
-      onStarted: (_slot, m) => {
-        this.#watchdog.started(runCookie(this.id, m.id, m.attempt), m.pid, m.procStart);
+      onStarted: (slot, m) => {
+        slot.pgid = m.pid;
+        this.#watchdog.started(m.pid, m.procStart);
         this.#completer.started(m.id, m.attempt, m.pid, m.procStart);
       },
       onOutput: (_slot, m) => this.#completer.output(m.id, m.attempt, m.stdout, m.stderr),
       onFinished: (slot, job, result) => {
-        this.#watchdog.ended(runCookie(this.id, job.id, job.attempt));
+        this.#watchdog.ended(slot.pgid);
         this.#completer.finished({
           slot: slot.index,
           job,
@@ -256,11 +259,6 @@ export class Supervisor {
       const slot = free[i]!;
       const maxRetries = job.max_retries ?? config.max_retries;
       const timeout = job.timeout ?? config.job_timeout;
-      this.#watchdog.add(
-        runCookie(this.id, job.id, job.attempt),
-        info.claimStart,
-        config.lease_timeout * 1000,
-      );
       this.#pool.run(slot, job, {
         id: job.id,
         attempt: job.attempt,

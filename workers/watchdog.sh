@@ -1,26 +1,39 @@
 # queuectl's watchdog (DESIGN.md, "Watchdog"): one per worker process, in a
 # session of its own, reading what its supervisor tells it on stdin:
-#   A <cookie> <term_ms> <kill_ms>   a job was handed to a slot: end it after these ms
-#   P <cookie> <pgid> <start>        the job's process group and its leader's start time
-#   E <cookie>                       the job ended: forget it
-#   R <term_ms> <kill_ms>            every running job's lease was renewed: new deadlines
-# At a job's term deadline its group (leader's start time checked) and every
-# process carrying its cookie (QUEUECTL_RUN, see workers/proc_scan.ts) get
-# SIGTERM; at its kill deadline SIGKILL, until none is left. On end of file
-# (the supervisor exited or died: the kernel closed its end) every job still
-# known gets SIGTERM, SIGKILL at most $1 ms later, and the watchdog exits.
+#   R <term_ms> <kill_ms>   the leases of every running job were renewed:
+#                           end them all if no renewal follows in time
+#   P <pgid> <start>        a job's process group and its leader's start time
+#   E <pgid>                that job ended: forget its group
+# A job is ended by its group (only while the leader's start time is the
+# one given, so a reused pid is never hit) and by the run's cookie: every
+# process whose environment holds QUEUECTL_RUN=<worker id>/… (see
+# workers/proc_scan.ts), also those that left the group, and those of a job
+# whose start the supervisor had not told yet.
+# At the term deadline they get SIGTERM, at the kill deadline SIGKILL,
+# scanning again until none is left. On end of file (the supervisor exited
+# or died: the kernel closed its end) they get SIGTERM at once and SIGKILL
+# at most $1 ms later, and the watchdog exits.
 #
-# Deadlines are kept on /proc/uptime (CLOCK_BOOTTIME, in centiseconds): a
-# step of the wall clock moves nothing. `read -t` waits with one pselect of
-# a relative timeout, which a clock step does not change either.
+# Deadlines are kept on /proc/uptime (CLOCK_BOOTTIME, centiseconds): a step
+# of the wall clock moves nothing. `read -t` waits with one pselect of a
+# relative timeout, which a clock step does not change either.
 #
-# Arguments: <end-of-file grace ms> <supervisor pid (for messages)>
+# Arguments: <end-of-file grace ms> <supervisor pid> <worker id>
 set -u
 trap '' INT TERM HUP QUIT TSTP TTIN TTOU PIPE USR1 USR2
 
 eof_grace_cs=$(((${1:-1000} + 9) / 10))
 supervisor=${2:-?}
-declare -A term_at=() kill_at=() pgid=() start=() termed=()
+worker=${3:?worker id}
+# The cookie's prefix as an anchored regular expression (every character escaped).
+pattern="^QUEUECTL_RUN="
+for ((i = 0; i < ${#worker}; i++)); do pattern+="[${worker:i:1}]"; done
+pattern+="/"
+declare -A start=()
+term_at=0 # 0: no deadline
+kill_at=0
+termed=0
+eof=0
 now=0
 
 clock() {
@@ -34,136 +47,102 @@ say() {
   echo "queuectl watchdog of supervisor $supervisor: $*" >&2 || true
 }
 
-# The pids carrying one of the cookies given ("$@"), in `found`.
+# The pids whose environment carries this worker's cookie, in `found`.
 scan() {
-  local args=() c f
+  local f
   found=()
-  for c in "$@"; do args+=(-e "QUEUECTL_RUN=$c"); done
   while IFS= read -r f; do
     f=${f#/proc/}
     found+=("${f%/environ}")
-  done < <(grep -lzxF "${args[@]}" /proc/[0-9]*/environ 2>/dev/null)
+  done < <(grep -lzE "$pattern" /proc/[0-9]*/environ 2>/dev/null)
 }
 
-# Sends signal $1 to the jobs named by the other arguments: their groups
-# while the leader is the same process, then every process with their
-# cookie; SIGKILL scans again until none is left (a process just killed
-# shows its environment until it has exited), in a bounded number of rounds.
-signal_jobs() {
-  local sig=$1 c p stat fields round
-  shift
-  for c in "$@"; do
-    p=${pgid[$c]-}
-    [[ -n $p ]] || continue
+# Sends signal $1 to every job: the groups known (leader checked), then every
+# process with the cookie; SIGKILL scans again until none is left (a process
+# just killed shows its environment until it has exited), boundedly.
+signal_all() {
+  local sig=$1 p stat fields round
+  for p in "${!start[@]}"; do
     stat=
     read -r stat <"/proc/$p/stat" 2>/dev/null || continue
     read -ra fields <<<"${stat##*) }"
-    [[ ${fields[19]-} == "${start[$c]}" ]] && kill -s "$sig" -- "-$p" 2>/dev/null
+    [[ ${fields[19]-} == "${start[$p]}" ]] && kill -s "$sig" -- "-$p" 2>/dev/null
   done
   for ((round = 0; round < 200; round++)); do
-    scan "$@"
+    scan
     ((${#found[@]} > 0)) || break
     kill -s "$sig" "${found[@]}" 2>/dev/null
     [[ $sig == KILL ]] || break
     sleep 0.01
   done
-}
-
-forget() {
-  local c
-  for c in "$@"; do
-    unset "term_at[$c]" "kill_at[$c]" "pgid[$c]" "start[$c]" "termed[$c]"
-  done
-}
-
-# Acts on every deadline passed; sets `wait` to the centiseconds until the next (0: none).
-act() {
-  local c t k to_term=() to_kill=()
-  wait=0
-  for c in "${!kill_at[@]}"; do
-    k=${kill_at[$c]}
-    t=${term_at[$c]}
-    if ((now >= k)); then
-      to_kill+=("$c")
-      continue
-    fi
-    if ((now >= t)) && [[ -z ${termed[$c]-} ]]; then
-      to_term+=("$c")
-      termed[$c]=1
-      t=$k
-    elif [[ -n ${termed[$c]-} ]]; then
-      t=$k
-    fi
-    ((wait == 0 || t - now < wait)) && wait=$((t - now))
-  done
-  if ((${#to_term[@]} > 0)); then
-    ((eof)) || say "no lease renewal in time: SIGTERM to ${#to_term[@]} job(s)"
-    signal_jobs TERM "${to_term[@]}"
-  fi
-  if ((${#to_kill[@]} > 0)); then
-    ((eof)) || say "no lease renewal in time: SIGKILL to ${#to_kill[@]} job(s)"
-    signal_jobs KILL "${to_kill[@]}"
-    forget "${to_kill[@]}"
-  fi
-  ((wait < 1 && ${#kill_at[@]} > 0)) && wait=1
   return 0
 }
 
-eof=0
+# Acts on a deadline passed; sets `wait` to the centiseconds until the next (0: none).
+act() {
+  wait=0
+  ((kill_at > 0)) || return 0
+  if ((now >= kill_at)); then
+    ((eof)) || say "no lease renewal in time: SIGKILL to its jobs"
+    signal_all KILL
+    start=()
+    term_at=0 kill_at=0 termed=0
+    return 0
+  fi
+  if ((now >= term_at && !termed)); then
+    ((eof)) || say "no lease renewal in time: SIGTERM to its jobs"
+    signal_all TERM
+    termed=1
+  fi
+  if ((termed)); then wait=$((kill_at - now)); else wait=$((term_at - now)); fi
+  ((wait > 0)) || wait=1
+}
+
+handle() {
+  case $kind in
+    R)
+      t=$((now + (a + 9) / 10))
+      k=$((now + (b + 9) / 10))
+      ((t > term_at)) && term_at=$t termed=0
+      ((k > kill_at)) && kill_at=$k
+      ;;
+    P) start[$a]=$b ;;
+    E) unset "start[$a]" ;;
+  esac
+}
+
 while :; do
   clock
   act
   if ((eof)); then
-    ((${#kill_at[@]} == 0)) && exit 0
+    ((kill_at == 0)) && exit 0
     printf -v timeout '%d.%02d' $((wait / 100)) $((wait % 100))
     sleep "$timeout"
     continue
   fi
   if ((wait == 0)); then
-    read -r kind a b c
+    read -r kind a b
   else
     printf -v timeout '%d.%02d' $((wait / 100)) $((wait % 100))
-    read -r -t "$timeout" kind a b c
+    read -r -t "$timeout" kind a b
   fi
   rc=$?
-  if ((rc > 128)); then continue; fi
+  ((rc > 128)) && continue
   clock
   if ((rc != 0)); then
+    # End of file: the supervisor is gone. Whatever carries its cookie ends now.
     eof=1
-    if ((${#kill_at[@]} > 0)); then
-      say "supervisor gone: ending ${#kill_at[@]} job(s)"
-      for c in "${!kill_at[@]}"; do
-        t=${term_at[$c]}
-        k=${kill_at[$c]}
-        ((t > now)) && term_at[$c]=$now
-        ((k > now + eof_grace_cs)) && kill_at[$c]=$((now + eof_grace_cs))
-      done
+    scan
+    if ((${#found[@]} > 0 || ${#start[@]} > 0)); then
+      say "supervisor gone: ending its jobs"
+      term_at=$now termed=0
+      ((kill_at == 0 || kill_at > now + eof_grace_cs)) && kill_at=$((now + eof_grace_cs))
+    else
+      kill_at=0
     fi
     continue
   fi
-  case $kind in
-    A)
-      term_at[$a]=$((now + (b + 9) / 10))
-      kill_at[$a]=$((now + (c + 9) / 10))
-      ;;
-    P)
-      if [[ -n ${kill_at[$a]-} ]]; then
-        pgid[$a]=$b
-        start[$a]=$c
-      fi
-      ;;
-    E)
-      forget "$a"
-      ;;
-    R)
-      t=$((now + (a + 9) / 10))
-      k=$((now + (b + 9) / 10))
-      for c in "${!kill_at[@]}"; do
-        old=${term_at[$c]}
-        ((t > old)) && term_at[$c]=$t && unset "termed[$c]"
-        old=${kill_at[$c]}
-        ((k > old)) && kill_at[$c]=$k
-      done
-      ;;
-  esac
+  handle
+  # Lines written together are read together, then acted on once.
+  while read -r -t 0 && read -r kind a b; do handle; done
 done

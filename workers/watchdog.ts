@@ -4,9 +4,11 @@
  * the supervisor cannot: when it dies (SIGKILL, OOM kill, crash: the
  * kernel closes the pipe, the watchdog reads end of file) or freezes
  * (SIGSTOP, a blocked event loop: no renewal arrives before the deadline).
- * The supervisor tells it, over that pipe, each job's cookie as it is
- * handed to a slot, its process group and leader's start time once known,
- * its end, and new deadlines after every renewal of the leases.
+ * The supervisor tells it, over that pipe, a deadline after every renewal
+ * of the leases, and the process group of each job still running when its
+ * start is reported (with the leader's start time) and its end; every
+ * process of its jobs carries the worker id in its cookie, which the
+ * watchdog finds in /proc.
  *
  * The script is `watchdog.sh` beside this module, read through
  * `import.meta.url` (in a compiled binary: from the files `deno task compile`
@@ -50,28 +52,31 @@ function watchdogScript(): string {
   return script;
 }
 
-/** What the watchdog knows of one running job; times on `performance.now()`. */
-interface Known {
-  termAt: number;
-  killAt: number;
-  pgid: number | null;
-  procStart: string | null;
-}
-
 /** How a watchdog is set up. */
 export interface WatchdogOptions {
+  /** The supervisor's worker id: the prefix of its jobs' cookies. */
+  workerId: string;
   /** Told once when there is no bash (then nothing is fenced) or when the watchdog had to be restarted. */
   onError(message: string): void;
 }
 
-/** The supervisor's side of the watchdog: see the module comment. */
+/**
+ * The supervisor's side of the watchdog: see the module comment. Jobs are
+ * found by their cookie (`<worker id>/…`), so a claim costs no message; a
+ * job still running when its start is reported has its process group told
+ * (`P`), and its end (`E`); a short job whose start and end are reported
+ * together costs none.
+ */
 export class Watchdog {
   #options: WatchdogOptions;
   #child: Deno.ChildProcess | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
-  #jobs = new Map<string, Known>();
-  /** Lines not written yet, with the job they are about (null: every job). */
-  #queue: { cookie: string | null; line: string }[] = [];
+  /** Process groups told (or to be told), by group id: the leader's start time. */
+  #groups = new Map<number, string>();
+  /** The last renewal's deadlines, on `performance.now()`. */
+  #deadline: { termAt: number; killAt: number } | null = null;
+  /** Lines not written yet, with the group they are about (0: none). */
+  #queue: { pgid: number; line: string }[] = [];
   #flushing = false;
   #closed = false;
   #encoder = new TextEncoder();
@@ -94,8 +99,14 @@ export class Watchdog {
   }
 
   #spawn(): void {
-    const args = ["-c", watchdogScript(), WATCHDOG_NAME, String(WATCHDOG_EOF_GRACE_MS)];
-    args.push(String(Deno.pid));
+    const args = [
+      "-c",
+      watchdogScript(),
+      WATCHDOG_NAME,
+      String(WATCHDOG_EOF_GRACE_MS),
+      String(Deno.pid),
+      this.#options.workerId,
+    ];
     // A session of its own: a SIGSTOP, Ctrl-Z or SIGKILL sent to the
     // supervisor's process group never reaches it.
     const child = new Deno.Command(SETSID ?? BASH!, {
@@ -116,68 +127,51 @@ export class Watchdog {
       this.#writer = null;
       this.#queue = [];
       this.#spawn();
-      const now = performance.now();
-      for (const [cookie, job] of this.#jobs) {
-        this.#send(cookie, `A ${cookie} ${ms(job.termAt - now)} ${ms(job.killAt - now)}`);
-        if (job.pgid !== null && job.procStart !== null) {
-          this.#send(cookie, `P ${cookie} ${job.pgid} ${job.procStart}`);
-        }
+      const deadline = this.#deadline;
+      if (deadline !== null) {
+        const now = performance.now();
+        this.#send(0, `R ${ms(deadline.termAt - now)} ${ms(deadline.killAt - now)}`);
       }
+      for (const [pgid, start] of this.#groups) this.#send(pgid, `P ${pgid} ${start}`);
     });
   }
 
-  /** A job with this cookie was handed to a slot; its lease was taken by a claim begun at `claimStart`. */
-  add(cookie: string, claimStart: number, leaseMs: number): void {
-    const plan = watchdogPlan(leaseMs);
-    const job = {
-      termAt: claimStart + plan.termAfterMs,
-      killAt: claimStart + plan.killAfterMs,
-      pgid: null,
-      procStart: null,
-    };
-    this.#jobs.set(cookie, job);
-    const now = performance.now();
-    this.#send(cookie, `A ${cookie} ${ms(job.termAt - now)} ${ms(job.killAt - now)}`);
-  }
-
-  /** The job's shell started: its process group and the leader's start time. */
-  started(cookie: string, pgid: number, procStart: string | null): void {
-    const job = this.#jobs.get(cookie);
-    if (!job || procStart === null) return; // without a start time the cookie still finds it
-    job.pgid = pgid;
-    job.procStart = procStart;
-    this.#send(cookie, `P ${cookie} ${pgid} ${procStart}`);
-  }
-
-  /** The job ended: the watchdog forgets it (lines about it not written yet are dropped). */
-  ended(cookie: string): void {
-    if (!this.#jobs.delete(cookie)) return;
-    const pending = this.#queue.findIndex((q) => q.cookie === cookie && q.line.startsWith("A "));
-    if (pending >= 0) {
-      // Never told of it: tell nothing.
-      this.#queue = this.#queue.filter((q) => q.cookie !== cookie);
-      return;
-    }
-    this.#send(cookie, `E ${cookie}`);
-  }
-
-  /** Every running job's lease was renewed by a call begun at `startedAt` (monotonic). */
+  /**
+   * Every running job's lease was renewed by a call begun at `startedAt`
+   * (monotonic): a heartbeat, or a claim made while nothing ran. Sent on
+   * every renewal, jobs or not, so a job claimed next is covered at once.
+   */
   renewed(startedAt: number, leaseMs: number): void {
-    if (this.#jobs.size === 0) return;
     const plan = watchdogPlan(leaseMs);
     const termAt = startedAt + plan.termAfterMs;
     const killAt = startedAt + plan.killAfterMs;
-    for (const job of this.#jobs.values()) {
-      job.termAt = Math.max(job.termAt, termAt);
-      job.killAt = Math.max(job.killAt, killAt);
-    }
+    this.#deadline = {
+      termAt: Math.max(termAt, this.#deadline?.termAt ?? 0),
+      killAt: Math.max(killAt, this.#deadline?.killAt ?? 0),
+    };
     const now = performance.now();
-    this.#send(null, `R ${ms(termAt - now)} ${ms(killAt - now)}`);
+    this.#send(0, `R ${ms(termAt - now)} ${ms(killAt - now)}`);
+  }
+
+  /** A job's shell started: its process group and the leader's start time. */
+  started(pgid: number, procStart: string | null): void {
+    if (procStart === null) return; // the cookie still finds it
+    this.#groups.set(pgid, procStart);
+    this.#send(pgid, `P ${pgid} ${procStart}`);
+  }
+
+  /** The job of group `pgid` ended: forgotten (a start not written yet is dropped instead). */
+  ended(pgid: number | null): void {
+    if (pgid === null || !this.#groups.delete(pgid)) return;
+    const pending = this.#queue.some((q) => q.pgid === pgid);
+    if (pending) this.#queue = this.#queue.filter((q) => q.pgid !== pgid);
+    else this.#send(pgid, `E ${pgid}`);
   }
 
   /**
    * The supervisor is done: closes the pipe, so the watchdog exits (ending
-   * any job it still knows of, which after a normal stop is none).
+   * whatever still carries this worker's cookie, which after a normal stop
+   * is nothing).
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -192,9 +186,9 @@ export class Watchdog {
     await child?.status;
   }
 
-  #send(cookie: string | null, line: string): void {
+  #send(pgid: number, line: string): void {
     if (this.#writer === null || this.#closed) return;
-    this.#queue.push({ cookie, line });
+    this.#queue.push({ pgid, line });
     // Lines of one turn go out in one write.
     if (!this.#flushing) {
       this.#flushing = true;

@@ -342,7 +342,7 @@ export function msBetween(from: string, to: string): number {
 
 /**
  * The pids of the watchdogs of supervisor `pid` (DESIGN.md, "Watchdog"):
- * `bash -c <script> queuectl-watchdog <grace> <supervisor pid>`.
+ * `bash -c <script> queuectl-watchdog <grace> <supervisor pid> <worker id>`.
  */
 export function watchdogsOf(pid: number): number[] {
   const found: number[] = [];
@@ -351,7 +351,7 @@ export function watchdogsOf(pid: number): number[] {
     try {
       const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
       if (args.at(-1) === "") args.pop();
-      if (args.at(-3) === "queuectl-watchdog" && args.at(-1) === String(pid)) {
+      if (args.at(-4) === "queuectl-watchdog" && args.at(-2) === String(pid)) {
         if (isLive(Number(entry.name))) found.push(Number(entry.name));
       }
     } catch { /* gone meanwhile */ }

@@ -194,8 +194,9 @@ ${SETTLE_DEPENDENTS_TRIGGER}  `,
   CREATE INDEX jobs_state_created ON jobs (state, created_at, seq);
   `,
   `
-  -- a worker's process identity (DESIGN.md "Watchdog"): its start time beside the pid,
-  -- and the pid space (boot id, pid namespace) a host must share to judge that pid
+  -- a worker's process identity (README "Many machines: PostgreSQL"): its start
+  -- time beside the pid, and the pid space (boot id, pid namespace) a host
+  -- must share to judge that pid
   ALTER TABLE workers ADD COLUMN proc_start text;
   ALTER TABLE workers ADD COLUMN pid_space text;
   `,

@@ -181,8 +181,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_state_created ON jobs (state, created_at);
   `,
   `
-  -- a worker's process identity (DESIGN.md "Watchdog"): its start time beside the pid,
-  -- and the pid space (boot id, pid namespace) a host must share to judge that pid
+  -- a worker's process identity (README.md "Many machines: PostgreSQL"): its start
+  -- time beside the pid, and the pid space (boot id, pid namespace) a host
+  -- must share to judge that pid
   ALTER TABLE workers ADD COLUMN proc_start TEXT;
   ALTER TABLE workers ADD COLUMN pid_space TEXT;
   `,
