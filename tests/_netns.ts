@@ -452,6 +452,11 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** Wait for the supervisor's start line (default true). */
   waitStarted?: boolean;
+  /**
+   * Run it in a pid namespace of its own (`unshare --pid`, as pid 1 with
+   * its own /proc): another machine, as far as pids go (default false).
+   */
+  pidNamespace?: boolean;
 }
 
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
@@ -481,6 +486,9 @@ function spawnWorker(
       "netns",
       "exec",
       host.ns,
+      ...(options.pidNamespace
+        ? ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        : []),
       Deno.execPath(),
       "run",
       "-A",

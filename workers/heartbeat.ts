@@ -69,6 +69,12 @@ export interface HeartbeatOptions {
   onUnregistered(): void;
   /** These attempts' leases are about to be lost: end them, with this SIGTERM to SIGKILL. */
   fence(attempts: AttemptRef[], graceMs: number): void;
+  /**
+   * The earliest lease confirmation among the running attempts (or, with
+   * none running, the last renewal's): a call begun at `startedAt`
+   * (monotonic) wrote `leaseMs`. The watchdog's deadline counts from it.
+   */
+  onRenewed?(startedAt: number, leaseMs: number): void;
   onError(message: string): void;
 }
 
@@ -175,6 +181,7 @@ export class Heartbeat {
       }
     }
     if (lost.length > 0) this.#options.onLost(lost);
+    this.#tellRenewed(sentAt, leaseMs, new Set(lost.map(attemptKey)));
     if (!this.#options.claimInFlight()) {
       const ghosts = reply.held.filter((ref) => !this.#options.owns(ref));
       if (ghosts.length > 0) this.#options.onGhosts(ghosts);
@@ -189,7 +196,23 @@ export class Heartbeat {
   claimed(attempts: AttemptRef[], startedAt: number, leaseMs: number): void {
     if (this.#stopped) return;
     for (const ref of attempts) this.#renewed.set(attemptKey(ref), { at: startedAt, leaseMs });
+    this.#tellRenewed(startedAt, leaseMs);
     this.#armFence();
+  }
+
+  /**
+   * Tells the watchdog the earliest confirmation among the running attempts
+   * still held (`at`/`leaseMs` when none is earlier): its deadline never
+   * outlives the lease of any of them (DESIGN.md, "Watchdog").
+   */
+  #tellRenewed(at: number, leaseMs: number, lost: ReadonlySet<string> = new Set()): void {
+    for (const run of this.#options.running()) {
+      const key = attemptKey(run);
+      if (this.#fenced.has(key) || lost.has(key)) continue;
+      const last = this.#lastRenewal(run);
+      if (last.at < at) ({ at, leaseMs } = last);
+    }
+    this.#options.onRenewed?.(at, leaseMs);
   }
 
   /** When `run`'s lease was last confirmed (monotonic) and the lease that wrote. */

@@ -23,7 +23,7 @@ import { oneAtATime } from "./one_at_a_time.ts";
 import type { RunFinish, Storage, StrandedJob } from "../lib/storage/storage.ts";
 import { decideAfterRun } from "../lib/state.ts";
 import type { SupervisorEvent } from "./events.ts";
-import { endOrphans, processAlive } from "./process_group.ts";
+import { endOrphans, workerPresence } from "./process_group.ts";
 import { runCookie } from "./proc_scan.ts";
 
 /** The name of the rescuer's maintenance turn (the pruner's is "pruner"). */
@@ -91,7 +91,11 @@ export class Rescuer {
     const { store, host, selfId } = this.#options;
     const now = testNow ?? store.now();
     const workers = await store.workerListAll();
-    const gone = workers.filter((w) => w.id !== selfId && w.host === host && !processAlive(w.pid));
+    // Dead by pid only where the pid can be judged: a worker registered from
+    // another pid space under this host id is left to its leases.
+    const gone = workers.filter((w) =>
+      w.id !== selfId && w.host === host && workerPresence(w) === "gone"
+    );
     const goneIds = gone.map((w) => w.id);
     // The turn lasts a few heartbeats: its holder keeps it while alive.
     const myTurn = await store.turnTake({

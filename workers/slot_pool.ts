@@ -48,6 +48,8 @@ export interface Slot {
   handedAt: number;
   /** The kills sent for this job, each once (a forced stop is sent regardless). */
   killsSent: Set<KillReason>;
+  /** The job's process group once its start was reported (the supervisor sets it). */
+  pgid: number | null;
 }
 
 /** What the pool reports; each call names the slot the message is about. */
@@ -86,6 +88,7 @@ export class SlotPool {
         startedAt: 0,
         handedAt: 0,
         killsSent: new Set(),
+        pgid: null,
       });
     }
     this.slots = slots;
@@ -148,6 +151,7 @@ export class SlotPool {
     slot.job = job;
     this.slotCount.taken();
     slot.killsSent = new Set();
+    slot.pgid = null;
     slot.startedAt = Date.now();
     slot.handedAt = performance.now();
     slot.maxRetries = maxRetries;

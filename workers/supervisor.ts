@@ -21,7 +21,7 @@ import type {
   WorkerRole,
 } from "../lib/storage/storage.ts";
 import { localNow } from "../lib/clock.ts";
-import { hostId } from "../lib/host_id.ts";
+import { hostId, pidSpace } from "../lib/host_id.ts";
 import { Completer } from "./completer.ts";
 import type { SupervisorEvent } from "./events.ts";
 import { attemptKey, fencePlan, Heartbeat } from "./heartbeat.ts";
@@ -33,6 +33,9 @@ import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
+import { Watchdog } from "./watchdog.ts";
+import { claimHostId } from "./host_guard.ts";
+import { processStartTime } from "./process_group.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 export { fencePlan };
@@ -83,6 +86,7 @@ export class Supervisor {
   #completer!: Completer;
   #producer!: Producer;
   #heartbeat!: Heartbeat;
+  #watchdog!: Watchdog;
   #maintenance: Maintenance[];
   #rescuer: Rescuer;
   #watch: { close(): void } | undefined;
@@ -134,6 +138,8 @@ export class Supervisor {
       now,
       role: this.#options.role ?? "worker",
       clockOffsetMs: localNow() - now,
+      procStart: processStartTime(Deno.pid),
+      pidSpace: pidSpace(),
     });
   }
 
@@ -141,14 +147,32 @@ export class Supervisor {
     const store = this.#store;
     this.#settings = await Settings.load(store);
     await this.#register();
+    // A live twin elsewhere with this host id: refuse (DESIGN.md, "Watchdog").
+    await claimHostId({
+      store,
+      id: this.id,
+      host: this.host,
+      now: store.now(),
+      leaseMs: this.#settings.current.lease_timeout * 1000,
+    });
     await this.#rescuer.runOnce(undefined, this.#settings.current);
 
+    // Ends this process's jobs if it dies or freezes (DESIGN.md, "Watchdog").
+    this.#watchdog = new Watchdog({
+      workerId: this.id,
+      onError: (message) => this.#error(message),
+    });
     this.#pool = new SlotPool({
       count: this.#options.count,
       size: this.#options.poolSize,
-      onStarted: (_slot, m) => this.#completer.started(m.id, m.attempt, m.pid, m.procStart),
+      onStarted: (slot, m) => {
+        slot.pgid = m.pid;
+        this.#watchdog.started(m.pid, m.procStart);
+        this.#completer.started(m.id, m.attempt, m.pid, m.procStart);
+      },
       onOutput: (_slot, m) => this.#completer.output(m.id, m.attempt, m.stdout, m.stderr),
       onFinished: (slot, job, result) => {
+        this.#watchdog.ended(slot.pgid);
         this.#completer.finished({
           slot: slot.index,
           job,
@@ -196,6 +220,7 @@ export class Supervisor {
       onGhosts: (attempts) => void this.#giveBack(attempts),
       onUnregistered: () => void this.#register().catch((e) => this.#error(errorMessage(e))),
       fence: (attempts, graceMs) => this.#fence(attempts, graceMs),
+      onRenewed: (startedAt, leaseMs) => this.#watchdog.renewed(startedAt, leaseMs),
       onError: (message) => this.#error(message),
     });
     this.#producer = new Producer({
@@ -400,6 +425,7 @@ export class Supervisor {
       }
     }
     await this.#completer.close();
+    await this.#watchdog.close();
     try {
       await this.#store.workerRemove({ id: this.id });
     } catch (error) {

@@ -131,6 +131,8 @@ export function toWorker(row: Row, currentJobs: string[], lateBefore: number): W
     role: row.role as WorkerRole,
     clock_offset_ms: row.clock_offset_ms as number,
     late: (row.heartbeat_at as number) < lateBefore,
+    proc_start: (row.proc_start as string | null | undefined) ?? null,
+    pid_space: (row.pid_space as string | null | undefined) ?? null,
   };
 }
 

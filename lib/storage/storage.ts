@@ -88,6 +88,16 @@ export interface WorkerInfo {
   clock_offset_ms: number;
   /** Its heartbeat is older than `lateBefore` (stalled, cut off, or gone). */
   late: boolean;
+  /**
+   * The process's start time (clock ticks since boot, from /proc), so a
+   * reused pid is not taken for it; `null` when registered without one.
+   */
+  proc_start: string | null;
+  /**
+   * The pid space it runs in (boot id and pid namespace): a host can judge
+   * its pid only from the same space; `null` when registered without one.
+   */
+  pid_space: string | null;
 }
 
 /** What runs a supervisor: `worker start`, or a dashboard started with `--workers`. */
@@ -510,6 +520,10 @@ export interface Storage extends AsyncDisposable {
     role?: WorkerRole;
     /** The host's clock minus the store's (default 0). */
     clockOffsetMs?: number;
+    /** The process's start time, from /proc (default null). */
+    procStart?: string | null;
+    /** The pid space it runs in (default null). */
+    pidSpace?: string | null;
   }): Promise<void>;
   /**
    * Renews a worker's heartbeat and its jobs' leases in one transaction:

@@ -222,6 +222,13 @@ ${SETTLE_DEPENDENTS_TRIGGER}  `,
   CREATE TABLE queue_starts (queue text COLLATE "C" NOT NULL, at bigint NOT NULL);
   CREATE INDEX queue_starts_queue_at ON queue_starts (queue, at);
 ${SETTLE_DEPENDENTS_ANY}  `,
+  `
+  -- a worker's process identity (README "Many machines: PostgreSQL"): its start
+  -- time beside the pid, and the pid space (boot id, pid namespace) a host
+  -- must share to judge that pid
+  ALTER TABLE workers ADD COLUMN proc_start text;
+  ALTER TABLE workers ADD COLUMN pid_space text;
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -21,12 +21,13 @@ import {
 } from "./connection.ts";
 
 const REGISTER = `INSERT INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
-    stop_requested, role, clock_offset_ms)
-  VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7, $8)
+    stop_requested, role, clock_offset_ms, proc_start, pid_space)
+  VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7, $8, $9, $10)
   ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
     count = excluded.count, queues = excluded.queues, started_at = excluded.started_at,
     heartbeat_at = excluded.heartbeat_at, stop_requested = NULL, role = excluded.role,
-    clock_offset_ms = excluded.clock_offset_ms`;
+    clock_offset_ms = excluded.clock_offset_ms, proc_start = excluded.proc_start,
+    pid_space = excluded.pid_space`;
 
 /** Registers a worker process, or re-registers it under the same id. */
 export function workerRegister(pg: PgDb, params: {
@@ -38,6 +39,8 @@ export function workerRegister(pg: PgDb, params: {
   now: number;
   role?: WorkerRole;
   clockOffsetMs?: number;
+  procStart?: string | null;
+  pidSpace?: string | null;
 }): Promise<void> {
   return call(pg, async () => {
     await q(pg.sql, REGISTER, [
@@ -49,6 +52,8 @@ export function workerRegister(pg: PgDb, params: {
       params.now,
       params.role ?? "worker",
       Math.round(params.clockOffsetMs ?? 0),
+      params.procStart ?? null,
+      params.pidSpace ?? null,
     ]);
   });
 }

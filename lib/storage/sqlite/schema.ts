@@ -209,6 +209,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE queue_starts (queue TEXT NOT NULL, at INTEGER NOT NULL);
   CREATE INDEX queue_starts_queue_at ON queue_starts (queue, at);
   `,
+  `
+  -- a worker's process identity (README.md "Many machines: PostgreSQL"): its start
+  -- time beside the pid, and the pid space (boot id, pid namespace) a host
+  -- must share to judge that pid
+  ALTER TABLE workers ADD COLUMN proc_start TEXT;
+  ALTER TABLE workers ADD COLUMN pid_space TEXT;
+  `,
 ];
 
 /** The schema version this build writes. */

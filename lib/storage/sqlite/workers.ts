@@ -19,13 +19,15 @@ export function workerRegister(db: SqliteDb, params: {
   now: number;
   role?: WorkerRole;
   clockOffsetMs?: number;
+  procStart?: string | null;
+  pidSpace?: string | null;
 }): Promise<void> {
   return promise(() => {
     db.write(() =>
       db.run(
         `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
-         role, clock_offset_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         role, clock_offset_ms, proc_start, pid_space)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         params.id,
         params.pid,
         params.host,
@@ -35,6 +37,8 @@ export function workerRegister(db: SqliteDb, params: {
         params.now,
         params.role ?? "worker",
         Math.round(params.clockOffsetMs ?? 0),
+        params.procStart ?? null,
+        params.pidSpace ?? null,
       )
     );
   });
