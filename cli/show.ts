@@ -25,8 +25,10 @@ export async function show(ctx: CliContext, id: string, json: boolean): Promise<
   for (const [key, value] of Object.entries(fields)) {
     const shown = key === "state"
       ? paintState(ctx.color, job.state)
-      : (key === "after" || key === "after_any") && Array.isArray(value)
-      ? linksOf(ctx.color, value, dependencies)
+      : key === "after" && job.after !== null
+      ? linksOf(ctx.color, job.after, dependencies)
+      : key === "after_any" && job.after_any !== null
+      ? linksOf(ctx.color, job.after_any, dependencies)
       : value === null
       ? "-"
       : typeof value === "object"
