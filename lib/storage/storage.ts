@@ -320,6 +320,12 @@ export interface PruneParams {
   limit?: number | undefined;
   /** Count only; delete nothing. */
   dryRun?: boolean | undefined;
+  /**
+   * When `unique_for` windows are judged: a final job whose window is still
+   * open at this time is kept, since its key stays taken (README "Flow
+   * control"). The store's clock when omitted.
+   */
+  now?: number | undefined;
 }
 
 /** Persistence of jobs, attempts, workers and settings. */

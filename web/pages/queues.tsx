@@ -130,6 +130,42 @@ function QueueRow(
             />
             <button type="submit">Set limit</button>
           </form>
+          <form
+            method="post"
+            action={`${queueApiPath(q.name)}/rate`}
+            class="limit-form"
+            data-async
+          >
+            <input type="hidden" name="return" value="/queues" />
+            <input
+              type="text"
+              name="rate"
+              value={q.rate ? formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms }) : ""}
+              placeholder="10/1s"
+              title="N/PERIOD, e.g. 10/1s or 600/1m; empty or off for none"
+              aria-label={`rate limit of ${q.name}`}
+              class="limit rate"
+            />
+            <button type="submit">Set rate</button>
+          </form>
+          <form
+            method="post"
+            action={`${queueApiPath(q.name)}/group-concurrency`}
+            class="limit-form"
+            data-async
+          >
+            <input type="hidden" name="return" value="/queues" />
+            <input
+              type="number"
+              name="group_concurrency"
+              min="0"
+              step="1"
+              value={String(q.group_concurrency)}
+              aria-label={`group concurrency of ${q.name}`}
+              class="limit"
+            />
+            <button type="submit">Set per group</button>
+          </form>
         </div>
       </td>
     </tr>
@@ -152,7 +188,9 @@ export function QueuesLive(props: QueuesData) {
         A paused queue starts nothing (running jobs finish; jobs can still be added). A limit caps
         how many of its jobs run at once across every worker and host; 0 means no limit. Oldest
         waiting: how long its longest-waiting due job has waited. Per min: attempts finished over
-        the last {minutes} min.
+        the last {minutes}{" "}
+        min. Rate: at most N starts in any window (e.g. 10/1s; empty for none). Per group: how many
+        jobs of one group run at once (0: no limit).
       </p>
       {props.queues.length === 0
         ? <p class="empty">No queues yet: a queue appears with its first job or setting.</p>

@@ -169,6 +169,10 @@ const CLAIM_QUEUE = `WITH ${CLOCK}, picked AS MATERIALIZED (
  * group, however deep its backlog), and from each group that has room
  * its best due jobs up to that room (`LATERAL … LIMIT`), best first.
  * A group at its limit costs one probe and holds nothing up behind it.
+ * Only the `$4` rows taken are locked (`FOR UPDATE SKIP LOCKED` after the
+ * pick; claims of this queue are already serialized by its advisory lock,
+ * and a row a cancel holds is skipped this time): locking inside the
+ * `LATERAL` locked the head of every group with room (DESIGN.md "Flow control").
  */
 const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
     (SELECT grp FROM jobs
@@ -185,18 +189,21 @@ const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
       WHERE r.state = 'processing' AND r.grp IS NOT NULL AND r.queue = $6 AND r.grp = g.grp)::int
       AS n
     FROM g WHERE g.grp IS NOT NULL),
-  picked AS MATERIALIZED (
+  best AS MATERIALIZED (
     SELECT x.seq FROM room CROSS JOIN LATERAL (
       SELECT seq, priority, next_run_at FROM jobs
       WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
         AND grp = room.grp AND next_run_at <= $5::bigint
         AND (expires_at IS NULL OR expires_at > $5::bigint OR attempts > 0)
       ORDER BY priority DESC, next_run_at, seq
-      LIMIT greatest(room.n, 0)
-      FOR UPDATE SKIP LOCKED) x
+      LIMIT greatest(room.n, 0)) x
     WHERE room.n > 0
     ORDER BY x.priority DESC, x.next_run_at, x.seq
     LIMIT $4),
+  picked AS MATERIALIZED (
+    SELECT seq FROM jobs
+    WHERE seq IN (SELECT seq FROM best) AND state IN ('pending', 'failed')
+    FOR UPDATE SKIP LOCKED),
   ${CLAIM_PICKED}`;
 
 /**

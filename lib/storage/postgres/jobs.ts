@@ -415,14 +415,21 @@ export function jobDeleteDead(
     }));
 }
 
+/**
+ * A final job still holding its key by its `unique_for` window (at `$4`)
+ * is not pruned (README "Flow control"): deleting it would free the key early.
+ */
+const WINDOW_CLOSED =
+  "(unique_for IS NULL OR created_at + (unique_for * 1000)::bigint <= $4::bigint)";
+
 const PRUNE_COUNT = `SELECT c.state, (SELECT count(*) FROM jobs
-    WHERE state = c.state AND updated_at < c.cutoff) AS n
+    WHERE state = c.state AND updated_at < c.cutoff AND ${WINDOW_CLOSED.replace("$4", "$3")}) AS n
   FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff)`;
 
 const PRUNE = `WITH doomed AS MATERIALIZED (
     SELECT j.seq FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff),
       LATERAL (SELECT seq FROM jobs
-        WHERE state = c.state AND updated_at < c.cutoff
+        WHERE state = c.state AND updated_at < c.cutoff AND ${WINDOW_CLOSED}
         LIMIT $3 FOR UPDATE SKIP LOCKED) j
     LIMIT $3),
   gone AS (
@@ -434,7 +441,10 @@ const PRUNE = `WITH doomed AS MATERIALIZED (
   SELECT state, count(*) AS n FROM gone GROUP BY state`;
 
 /** Deletes (or with `dryRun` counts) final jobs older than their state's cutoff, a batch at a time. */
-export function jobPrune(pg: PgDb, params: PruneParams): Promise<PruneCounts> {
+export function jobPrune(
+  pg: PgDb,
+  params: PruneParams & { now: number },
+): Promise<PruneCounts> {
   const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
   const cutoffs = states.map((state) => params.before[state]!);
   return call(pg, async () => {
@@ -443,8 +453,13 @@ export function jobPrune(pg: PgDb, params: PruneParams): Promise<PruneCounts> {
     // One statement: no explicit transaction, rows other sessions hold are
     // skipped (a batch never waits behind a claim or a retry).
     const rows = params.dryRun
-      ? await q(pg.sql, PRUNE_COUNT, [states, cutoffs])
-      : await q(pg.sql, PRUNE, [states, cutoffs, params.limit ?? Number.MAX_SAFE_INTEGER]);
+      ? await q(pg.sql, PRUNE_COUNT, [states, cutoffs, params.now])
+      : await q(pg.sql, PRUNE, [
+        states,
+        cutoffs,
+        params.limit ?? Number.MAX_SAFE_INTEGER,
+        params.now,
+      ]);
     for (const row of rows) counts[row.state as keyof PruneCounts] = row.n as number;
     return counts;
   });

@@ -289,7 +289,7 @@ export class PostgresStorage implements Storage {
   }
 
   jobPrune(params: PruneParams): Promise<PruneCounts> {
-    return jobs.jobPrune(this.#pg, params);
+    return jobs.jobPrune(this.#pg, { ...params, now: params.now ?? this.now() });
   }
 
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {

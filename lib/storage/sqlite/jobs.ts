@@ -336,18 +336,27 @@ export function jobDeleteDead(
   );
 }
 
+/**
+ * A final job still holding its key by its `unique_for` window is not
+ * pruned (README "Flow control"): deleting it would free the key early.
+ */
+const WINDOW_CLOSED =
+  "AND (unique_for IS NULL OR created_at + CAST(unique_for * 1000 AS INTEGER) <= ?)";
+
 export function jobPrune(db: SqliteDb, params: PruneParams): Promise<PruneCounts> {
   return promise(() => {
     const counts: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+    const now = params.now ?? db.now();
     const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
     if (params.dryRun) {
       return db.read(() => {
         for (const state of states) {
           counts[state] = db.get(
             `SELECT count(*) AS n FROM jobs INDEXED BY jobs_state_created
-             WHERE state = ? AND updated_at < ?`,
+             WHERE state = ? AND updated_at < ? ${WINDOW_CLOSED}`,
             state,
             params.before[state]!,
+            now,
           )!.n as number;
         }
         return counts;
@@ -359,9 +368,10 @@ export function jobPrune(db: SqliteDb, params: PruneParams): Promise<PruneCounts
         if (room <= 0) break;
         const rows = db.all(
           `SELECT seq, id FROM jobs INDEXED BY jobs_state_created
-           WHERE state = ? AND updated_at < ? LIMIT ?`,
+           WHERE state = ? AND updated_at < ? ${WINDOW_CLOSED} LIMIT ?`,
           state,
           params.before[state]!,
+          now,
           room,
         );
         if (rows.length === 0) continue;

@@ -233,6 +233,38 @@ export function flowControlConformance(test: ConformanceTest): void {
     assert.equal((await store.jobGet({ id: "u1" }))?.unique_for, 60);
   });
 
+  test("jobPrune() keeps a final job whose unique_for window is still open", async (store) => {
+    await store.jobInsertMany({
+      jobs: [newJob("u1", { key: "k", unique_for: 60 }), newJob("plain")],
+      now: T0,
+    });
+    for (const job of await claim(store, T0, 2)) {
+      await store.runFinishMany({ finishes: [finishOf(job, "w1", { finishedAt: T0 + 10 })] });
+    }
+    const before = { completed: T0 + 1000 };
+    const now = T0 + 30_000;
+    assert.deepEqual(
+      await store.jobPrune({ before, now, dryRun: true }),
+      { completed: 1, cancelled: 0, dead: 0 },
+      "the dry run counts only the job without a window",
+    );
+    assert.deepEqual(await store.jobPrune({ before, now }), {
+      completed: 1,
+      cancelled: 0,
+      dead: 0,
+    });
+    assert.equal(await store.jobGet({ id: "plain" }), null);
+    assert.equal(await stateOf(store, "u1"), "completed", "kept while its key is taken");
+    const kept = await store.jobInsertMany({ jobs: [newJob("u2", { key: "k" })], now });
+    assert.deepEqual(kept.kept, [{ id: "u2", key: "k", existingId: "u1" }]);
+    assert.deepEqual(await store.jobPrune({ before, now: T0 + 60_000 }), {
+      completed: 1,
+      cancelled: 0,
+      dead: 0,
+    }, "pruned once the window has passed");
+    assert.equal(await store.jobGet({ id: "u1" }), null);
+  });
+
   test("jobInsertMany() stores per-job backoff fields", async (store) => {
     await store.jobInsertMany({
       jobs: [newJob("b", { backoff_base: 3, backoff_max: 20 })],
