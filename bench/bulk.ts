@@ -1,5 +1,5 @@
 /**
- * Scenario 10: claims during a bulk cancel (README "Operating a queue").
+ * Scenario 11: claims during a bulk cancel (README "Operating a queue").
  * 100,000 pending jobs tagged `batch7` wait in a queue of their own; four
  * workers serve `default` (`worker start --count 4 --queue default`), and
  * jobs are enqueued there one at a time as in scenario 3. The pickup
@@ -16,7 +16,7 @@ import { pickupOnce } from "./pickup.ts";
 import { type Row, row } from "./_result.ts";
 import type { BenchDb } from "./_store.ts";
 
-const SCENARIO = "10 bulk cancel";
+const SCENARIO = "11 bulk cancel";
 const wall = () => performance.timeOrigin + performance.now();
 
 /** Writes `n` pending jobs tagged batch7 in queue `bulk`, through the CLI's batch enqueue. */
@@ -82,7 +82,7 @@ async function cancelLoop(
   return { windows, counts };
 }
 
-/** Measures scenario 10. */
+/** Measures scenario 11. */
 export async function benchBulk(ctx: BenchContext): Promise<Row[]> {
   const total = ctx.quick ? 10_000 : 100_000;
   const n = ctx.quick ? 40 : 200;

@@ -42,6 +42,8 @@ export const CONFIG_KEYS = {
     duration: true,
   },
   keep_dead: { default: 0, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
+  // README "Flow control": every retry delay spread within ±this fraction; 0 = none.
+  backoff_jitter: { default: 0.1, integer: false, min: 0, max: 1, unit: "" },
 } as const satisfies Record<string, KeySpec>;
 
 /** A setting's name. */

@@ -58,6 +58,23 @@ export function canCancel(state: JobState): boolean {
   return canTransition(state, "cancelled");
 }
 
+/**
+ * Whether "run now" applies to a job in this state: only a pending job
+ * waits for its due time (a blocked one waits for its dependencies, a
+ * failed one for its retry, which `retry` does not cut short either).
+ */
+export function canRunNow(state: JobState): boolean {
+  return state === "pending";
+}
+
+/** The refusal of "run now" for a job in `state`, when {@linkcode canRunNow} says no. */
+export function runNowRefused(id: string, state: JobState): ConflictError {
+  return new ConflictError(
+    `Cannot run job "${id}" now: job is ${state}`,
+    "only a pending job waits for its time",
+  );
+}
+
 /** What a finished attempt leads to. `next_run_at` is set only for `failed`. */
 export interface RunDecision {
   state: "completed" | "failed" | "dead" | "cancelled";

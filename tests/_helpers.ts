@@ -27,6 +27,12 @@ export const JOB_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "group",
+  "backoff_base",
+  "backoff_max",
+  "expires_at",
+  "after_any",
+  "unique_for",
   "tags",
 ].sort();
 

@@ -28,10 +28,15 @@ export interface AccessOptions {
   port: number;
 }
 
-/** A 401 or 403 that says what to do; a 401 names the scheme it wants. */
+/**
+ * A 401 or 403 that says what to do; a 401 names the scheme it wants and,
+ * on a page, offers a box to paste the token into (it reopens the page).
+ */
 function refuse(c: Context, status: 401 | 403, title: string, hint: string) {
-  if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="queuectl"');
-  return errorResponse(c, status, { title, hint });
+  if (status !== 401) return errorResponse(c, status, { title, hint });
+  c.header("WWW-Authenticate", 'Bearer realm="queuectl"');
+  const path = c.req.method === "GET" ? new URL(c.req.url).pathname : "/";
+  return errorResponse(c, status, { title, hint, tokenForm: path });
 }
 
 /** The middleware: Host, then Origin on writes, then the token. */
@@ -88,7 +93,8 @@ export function accessCheck(options: AccessOptions) {
         401,
         presented === undefined ? "This dashboard needs its token" : "Wrong token",
         "open the URL that `queuectl dashboard` printed when it started " +
-          "(it ends in ?token=…); API clients send Authorization: Bearer <token>",
+          "(it ends in ?token=…), or paste its token below; API clients send " +
+          "Authorization: Bearer <token>",
       );
     }
     await next();

@@ -19,7 +19,14 @@ const TYPES: Record<string, string> = {
 };
 
 /** The files served under `/assets/`; nothing else is ever read. */
-export const ASSET_NAMES = ["app.css", "app.js", "favicon.svg"] as const;
+export const ASSET_NAMES = [
+  "app.css",
+  "content.css",
+  "narrow.css",
+  "app.js",
+  "time.js",
+  "favicon.svg",
+] as const;
 
 const cache = new Map<string, Promise<Asset>>();
 

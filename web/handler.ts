@@ -22,7 +22,7 @@ import { apiRoutes } from "./routes/api.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { eventRoutes, storeChangeFeed } from "./routes/events.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
-import { pageRoutes } from "./routes/pages.ts";
+import { pageNotFound, pageRoutes } from "./routes/pages.ts";
 
 export { storeChangeFeed } from "./routes/events.ts";
 
@@ -80,5 +80,6 @@ export function createApp(deps: HandlerDeps): Hono {
   app.route("/api/events", eventRoutes(ctx));
   app.route("/api", apiRoutes(ctx));
   app.route("/metrics", metricsRoutes(ctx));
+  app.get("*", pageNotFound(ctx));
   return app;
 }

@@ -1,6 +1,7 @@
 /** `/metrics`: the Prometheus text exposition format, as a pure function of what the store reports. */
 import { JOB_STATES, RUN_OUTCOMES, type RunOutcome } from "../lib/job.ts";
 import type { Stats } from "../lib/stats.ts";
+import type { QueueHealth, QueueInfo } from "../lib/storage/storage.ts";
 
 /** Totals per outcome, as {@linkcode Storage.runTotals} returns them. */
 export type RunTotals = { outcome: RunOutcome; count: number; duration_ms_sum: number }[];
@@ -14,8 +15,37 @@ function metric(name: string, type: string, help: string, samples: [string, numb
   return lines.join("\n");
 }
 
-/** Renders jobs per state, attempts and durations by outcome, workers and slots. */
-export function renderMetrics(stats: Stats, totals: RunTotals): string {
+/**
+ * Seconds each queue's oldest due job has waited at `now` (0 when none
+ * waits), for every known queue, by name.
+ */
+export function queueLatency(
+  queues: QueueInfo[],
+  health: QueueHealth[],
+  now: number,
+): [string, number][] {
+  const oldest = new Map(health.map((h) => [h.name, h.oldest_due_at]));
+  const names = [...new Set([...queues.map((q) => q.name), ...oldest.keys()])].sort();
+  return names.map((name) => {
+    const due = oldest.get(name) ?? null;
+    return [name, due === null ? 0 : Math.max(0, now - due) / 1000];
+  });
+}
+
+/** A label value, escaped as the text format wants. */
+function label(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/**
+ * Renders jobs per state, attempts and durations by outcome, workers and
+ * slots, and each queue's latency (from {@linkcode queueLatency}).
+ */
+export function renderMetrics(
+  stats: Stats,
+  totals: RunTotals,
+  latency: [string, number][] = [],
+): string {
   const byOutcome = new Map(totals.map((t) => [t.outcome, t]));
   const outcomes = RUN_OUTCOMES.map((outcome) => ({
     outcome,
@@ -64,6 +94,12 @@ export function renderMetrics(stats: Stats, totals: RunTotals): string {
       "gauge",
       "When the next scheduled retry is due (0 if none).",
       [["", nextRetry]],
+    ),
+    metric(
+      "queuectl_queue_latency_seconds",
+      "gauge",
+      "How long the oldest due job of each queue has waited to start (0 if none waits).",
+      latency.map(([name, seconds]) => [`{queue="${label(name)}"}`, seconds]),
     ),
   ].join("\n") + "\n";
 }

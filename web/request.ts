@@ -64,30 +64,47 @@ export function filterParams(
   }, now);
 }
 
-/** Reads `state`, `queue`, `q`, `tag`, `older_than`, `limit` and `cursor` from a query string. */
-export function listParams(query: URLSearchParams, fallbackLimit = 50): JobListParams {
+/** The `state` filter value that lists delayed jobs (pending, not due yet), soonest first. */
+export const SCHEDULED = "scheduled" as const;
+
+/**
+ * Reads `state`, `queue`, `q`, `tag`, `older_than`, `limit` and `cursor`
+ * from a query string; `state=scheduled` lists the jobs not due until
+ * after `now`.
+ */
+export function listParams(
+  query: URLSearchParams,
+  now: number,
+  fallbackLimit = 50,
+): JobListParams {
   const limit = parseLimit(query.get("limit") || undefined, fallbackLimit);
   if (limit > MAX_PAGE) {
     throw new UsageError(`Invalid limit "${limit}"`, `use at most ${MAX_PAGE}`);
   }
+  const state = query.get("state") || undefined;
+  const scheduled = state === SCHEDULED;
   return {
-    state: parseState(query.get("state") || undefined),
+    state: scheduled ? undefined : parseState(state),
+    dueAfter: scheduled ? now : undefined,
     queue: query.get("queue")?.trim() || undefined,
     search: query.get("q")?.trim() || undefined,
-    ...tagAndAge(query),
+    ...tagAndAge(query, now),
     cursor: query.get("cursor") || undefined,
     limit,
   };
 }
 
 /** The `tag` and `older_than` of a list's query string, checked as the filter bar's. */
-function tagAndAge(query: URLSearchParams): Pick<JobListParams, "tags" | "createdBefore"> {
+function tagAndAge(
+  query: URLSearchParams,
+  now: number,
+): Pick<JobListParams, "tags" | "createdBefore"> {
   const filter = filterParams(
     new URLSearchParams([
       ...query.getAll("tag").map((t) => ["tag", t] as [string, string]),
       ["older_than", query.get("older_than") ?? ""],
     ]),
-    Date.now(),
+    now,
   );
   return {
     ...(filter?.tags ? { tags: filter.tags } : {}),

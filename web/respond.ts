@@ -18,6 +18,8 @@ export interface ErrorAnswer {
   hint?: string;
   /** Whether the HTML page links back to the overview. */
   back?: boolean;
+  /** The HTML page offers a box for the token, opening this local path with it. */
+  tokenForm?: string;
 }
 
 /** An error as the request wants it: `{ "error": … }` for the API, an HTML page otherwise. */
@@ -29,7 +31,10 @@ export function errorResponse(
   const { title, hint } = answer;
   if (!wantsHtml(c)) return c.json({ error: hint ? `${title}; ${hint}` : title }, status);
   const text = hint ? `${hint[0]!.toUpperCase()}${hint.slice(1).replaceAll("`", "")}.` : "";
-  return c.html(pages.message({ title, text, back: answer.back }), status);
+  return c.html(
+    pages.message({ title, text, back: answer.back, tokenForm: answer.tokenForm }),
+    status,
+  );
 }
 
 /** The app's `onError`: a typed error becomes its HTTP status; anything else is a 500, logged. */

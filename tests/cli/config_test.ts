@@ -14,6 +14,7 @@ storeTest("config list --json prints every setting with its default", async (tmp
     keep_completed: 604800,
     keep_cancelled: 604800,
     keep_dead: 0,
+    backoff_jitter: 0.1,
   });
 });
 
@@ -61,5 +62,6 @@ storeTest("config list prints one setting a line, marking defaults", async (tmp)
     "keep_completed = 604800 s  (default)",
     "keep_cancelled = 604800 s  (default)",
     "keep_dead      = 0 s  (default)",
+    "backoff_jitter = 0.1  (default)",
   ]);
 });

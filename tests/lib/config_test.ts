@@ -31,6 +31,7 @@ Deno.test("defaultConfig() holds the defaults of README 'Settings'", () => {
     keep_completed: 604800,
     keep_cancelled: 604800,
     keep_dead: 0,
+    backoff_jitter: 0.1,
   });
 });
 
@@ -51,6 +52,7 @@ Deno.test("CONFIG_KEY_NAMES lists every key in display order", () => {
     "keep_completed",
     "keep_cancelled",
     "keep_dead",
+    "backoff_jitter",
   ]);
   assert.deepEqual(Object.keys(CONFIG_KEYS), CONFIG_KEY_NAMES);
 });

@@ -5,7 +5,8 @@
 // the page are updated at once and the page's live region (#live) is fetched
 // again, rendered by the server, with the X-Queuectl-Live header. Forms
 // marked data-async are posted with fetch; without script they still work
-// as plain forms.
+// as plain forms. A field the reader is typing in (focused, or changed and
+// not yet sent) keeps its text, cursor and focus across every update.
 "use strict";
 
 (() => {
@@ -19,8 +20,7 @@
     statusEl.className = `live-status ${cls}`;
   }
 
-  function flash(parts, isError) {
-    if (!flashEl) return;
+  function message(parts, isError) {
     const box = document.createElement("div");
     if (isError) box.className = "error";
     for (const part of parts) {
@@ -33,8 +33,72 @@
         box.append(a);
       }
     }
-    flashEl.replaceChildren(box);
+    return box;
   }
+
+  // The answer to a form: beside it when it has a status line (a long form
+  // whose top is out of view), else as a toast at the foot of the screen.
+  let fadeTimer;
+  function flash(parts, isError, form) {
+    const here = form?.querySelector("[data-form-status]");
+    const target = here ?? flashEl;
+    if (!target) return;
+    target.replaceChildren(message(parts, isError));
+    if (here) return;
+    flashEl.classList.remove("faded");
+    clearTimeout(fadeTimer);
+    // A success fades after a while (its text stays for screen readers); an error stays.
+    if (!isError) fadeTimer = setTimeout(() => flashEl.classList.add("faded"), 10_000);
+  }
+  flashEl?.addEventListener("click", () => flashEl.classList.add("faded"));
+
+  // ----- fields being typed in survive a re-render
+
+  function fieldKey(el) {
+    return el.form && el.name ? `${el.form.getAttribute("action")}|${el.name}` : null;
+  }
+
+  function saveFields() {
+    const saved = new Map();
+    for (const el of live.querySelectorAll("input, select, textarea")) {
+      if (el.type === "hidden") continue;
+      const key = fieldKey(el);
+      const focused = el === document.activeElement;
+      const dirty = el.value !== el.defaultValue;
+      if (!key || !(focused || dirty)) continue;
+      let selection = null;
+      try {
+        selection = [el.selectionStart, el.selectionEnd];
+      } catch { /* number inputs have no selection */ }
+      saved.set(key, { value: el.value, focused, selection });
+    }
+    return saved;
+  }
+
+  function restoreFields(saved) {
+    if (saved.size === 0) return;
+    for (const el of live.querySelectorAll("input, select, textarea")) {
+      const state = saved.get(fieldKey(el));
+      if (!state) continue;
+      el.value = state.value;
+      if (!state.focused) continue;
+      el.focus({ preventScroll: true });
+      try {
+        if (state.selection?.[0] != null) el.setSelectionRange(...state.selection);
+      } catch { /* number inputs have no selection */ }
+    }
+  }
+
+  // ----- boxes wider than the screen say so (a shade at the edge, content.css)
+
+  function markScrolls() {
+    for (const el of document.querySelectorAll("[data-scroll-hint]")) {
+      el.classList.toggle("scrolls", el.scrollWidth > el.clientWidth + 1);
+    }
+  }
+  markScrolls();
+  addEventListener("resize", markScrolls);
+  document.addEventListener("queuectl:refreshed", markScrolls);
 
   // ----- the live region
 
@@ -66,7 +130,9 @@
       for (const d of live.querySelectorAll("details[data-key]")) {
         open.add(`${d.dataset.key}:${d.open}`);
       }
+      const fields = saveFields();
       live.innerHTML = html;
+      restoreFields(fields);
       if (counts) showCounts({ counts: JSON.parse(counts) });
       for (const d of live.querySelectorAll("details[data-key]")) {
         if (open.has(`${d.dataset.key}:true`)) d.open = true;
@@ -87,7 +153,9 @@
   function showCounts(stats) {
     for (const el of document.querySelectorAll("[data-count]")) {
       const n = stats.counts[el.dataset.count];
-      if (typeof n === "number") el.textContent = String(n) + (el.dataset.suffix ?? "");
+      if (typeof n !== "number") continue;
+      el.textContent = String(n);
+      if (el.dataset.n !== undefined) el.dataset.n = String(n);
     }
   }
 
@@ -116,16 +184,18 @@
   setInterval(() => {
     if (live?.querySelector("[data-running]")) refresh();
     // Queue settings change without a change event too (a pause changes no
-    // count); refresh, but never under a reader's cursor in a field.
-    else if (live?.querySelector("[data-poll]") && !live.contains(document.activeElement)) {
-      refresh();
-    }
+    // count); a field being typed in keeps its text (restoreFields).
+    else if (live?.querySelector("[data-poll]")) refresh();
   }, 1000);
 
   // ----- forms that post without a reload
 
   function describe(action, body, status) {
     if (action.startsWith("/api/jobs/bulk/")) return [body.summary];
+    if (action.endsWith("/api/dlq/purge")) {
+      const n = body.deleted;
+      return [`Deleted ${n} dead job${n === 1 ? "" : "s"}`];
+    }
     if (action.endsWith("/api/dlq/retry")) {
       const n = body.retried;
       return [`Moved ${n} job${n === 1 ? "" : "s"} from the DLQ back to pending`];
@@ -134,6 +204,20 @@
       const limit = body.concurrency === 0 ? "no limit" : `a limit of ${body.concurrency}`;
       if (action.endsWith("/pause")) return [`Queue ${body.name} paused`];
       if (action.endsWith("/resume")) return [`Queue ${body.name} resumed`];
+      if (action.endsWith("/rate")) {
+        return body.rate === null ? [`Queue ${body.name} now has no rate limit`] : [
+          `Queue ${body.name} now starts at most ${body.rate.limit} per ${
+            body.rate.period_ms % 1000 === 0
+              ? `${body.rate.period_ms / 1000} s`
+              : `${body.rate.period_ms} ms`
+          }`,
+        ];
+      }
+      if (action.endsWith("/group-concurrency")) {
+        return body.group_concurrency === 0
+          ? [`Queue ${body.name} now has no group limit`]
+          : [`Queue ${body.name} now runs at most ${body.group_concurrency} per group`];
+      }
       return [`Queue ${body.name} now has ${limit}`];
     }
     if (action.startsWith("/api/schedules/") && !action.endsWith("/run")) {
@@ -141,6 +225,9 @@
     }
     const job = Array.isArray(body) ? body[0] : body;
     const link = { href: `/jobs/${encodeURIComponent(job.id)}`, text: job.id };
+    if (action.startsWith("/api/jobs/") && action.endsWith("/run")) {
+      return ["Job ", link, " is due now; a free worker starts it"];
+    }
     if (action.endsWith("/retry")) {
       return job.state === "blocked"
         ? ["Job ", link, " is blocked again until its dependencies complete"]
@@ -182,14 +269,16 @@
       });
       const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
       if (!res.ok) {
-        flash([body.error || `HTTP ${res.status}`], true);
+        flash([body.error || `HTTP ${res.status}`], true, form);
         return;
       }
-      flash(describe(new URL(form.action).pathname, body, res.status), false);
+      flash(describe(new URL(form.action).pathname, body, res.status), false, form);
       if (form.hasAttribute("data-reset")) form.reset();
+      // What was sent is no longer a change being typed.
+      for (const el of form.elements) if ("defaultValue" in el) el.defaultValue = el.value;
       refresh();
     } catch (error) {
-      flash([`Request failed: ${error}`], true);
+      flash([`Request failed: ${error}`], true, form);
     } finally {
       if (button) button.disabled = false;
     }

@@ -2,11 +2,16 @@
 import type { Child } from "hono/jsx";
 import { relativeTime } from "../../lib/relative_time.ts";
 import type { Job, JobState } from "../../lib/job.ts";
-import { canCancel, canRetry } from "../../lib/state.ts";
+import { canCancel, canRetry, canRunNow } from "../../lib/state.ts";
 
 /** The path of a job's page. */
 export function jobPath(id: string): string {
   return `/jobs/${encodeURIComponent(id)}`;
+}
+
+/** Whether a job waits for a due time still ahead (pending, delayed): the "scheduled" view. */
+export function isDelayed(job: Job, now: number): boolean {
+  return job.state === "pending" && job.next_run_at !== null && Date.parse(job.next_run_at) > now;
 }
 
 /** A state as a coloured badge. */
@@ -15,10 +20,108 @@ export function StateBadge(props: { state: JobState | null; label?: string }) {
   return <span class={`badge state-${state}`}>{props.label ?? props.state ?? "running"}</span>;
 }
 
-/** A time shown relative to now, with the exact time on hover. */
-export function Time(props: { iso: string | null; now: number; empty?: string }) {
-  if (props.iso === null) return <span class="muted">{props.empty ?? "-"}</span>;
-  return <time datetime={props.iso} title={props.iso}>{relativeTime(props.iso, props.now)}</time>;
+/** A job's badge: a delayed pending job reads "scheduled", so it does not look ready to run. */
+export function JobBadge(props: { job: Job; now: number }) {
+  const { job } = props;
+  if (isDelayed(job, props.now)) {
+    return <span class="badge state-scheduled" title="pending, not due yet">scheduled</span>;
+  }
+  return <StateBadge state={job.state} />;
+}
+
+/** A duration in words: "45 s", "3 min 5 s", "2 h 10 min". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const min = Math.floor(s / 60) % 60;
+  return `${Math.floor(s / 3600)} h${min ? ` ${min} min` : ""}`;
+}
+
+/** How a {@linkcode Time} reads: the time and how far off, how far off only, or time since. */
+export type TimeFormat = "both" | "rel" | "elapsed";
+
+/** An instant as UTC for a tooltip: `2026-12-08 01:38:04 UTC`. */
+export function utcText(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+/**
+ * A time. The server writes UTC (it does not know the reader's zone);
+ * `assets/time.js` rewrites the text in the browser's zone, with the
+ * relative time beside it, and keeps it current. UTC stays on hover.
+ */
+export function Time(
+  props: { iso: string | null; now: number; empty?: string; fmt?: TimeFormat; title?: string },
+) {
+  const { iso, now } = props;
+  if (iso === null) return <span class="muted">{props.empty ?? "-"}</span>;
+  const fmt = props.fmt ?? "both";
+  const text = fmt === "rel"
+    ? relativeTime(iso, now)
+    : fmt === "elapsed"
+    ? duration(now - Date.parse(iso))
+    : `${iso.slice(0, 16).replace("T", " ")} UTC · ${relativeTime(iso, now)}`;
+  return (
+    <time datetime={iso} title={props.title ?? utcText(iso)} data-fmt={fmt}>
+      {text}
+    </time>
+  );
+}
+
+/** A running job's time so far against its timeout (0: none), with a bar the script moves. */
+export function Elapsed(props: { since: string; timeout: number; now: number }) {
+  const { since, timeout, now } = props;
+  return (
+    <span class="elapsed">
+      running <Time iso={since} now={now} fmt="elapsed" />
+      {timeout > 0
+        ? (
+          <>
+            {" "}of {duration(timeout * 1000)}
+            <progress
+              max={String(timeout)}
+              value={String(Math.min(timeout, Math.max(0, (now - Date.parse(since)) / 1000)))}
+              data-start={since}
+              aria-label="time used of the timeout"
+            />
+          </>
+        )
+        : <span class="muted">, no timeout</span>}
+    </span>
+  );
+}
+
+/** What waits, runs or ended when, by state: the "When" of a job in a list. */
+export function JobWhen(props: { job: Job; now: number; timeout: number }) {
+  const { job, now } = props;
+  switch (job.state) {
+    case "pending":
+      return (
+        <>
+          {isDelayed(job, now) ? "runs " : "due "}
+          <Time iso={job.next_run_at} now={now} />
+        </>
+      );
+    case "blocked":
+      return <span class="muted">waits for its dependencies</span>;
+    case "held":
+      return (
+        <span class="muted">
+          held <Time iso={job.updated_at} now={now} />
+        </span>
+      );
+    case "processing":
+      return <Elapsed since={job.updated_at} timeout={job.timeout ?? props.timeout} now={now} />;
+    case "failed":
+      return (
+        <>
+          retry <Time iso={job.next_run_at} now={now} />
+        </>
+      );
+    default:
+      return <Time iso={job.updated_at} now={now} />;
+  }
 }
 
 /** A POST button that works without script (a form) and with it (fetch, no reload). */
@@ -33,11 +136,42 @@ export function ActionButton(
   );
 }
 
-/** The retry and cancel buttons a job's state allows (the rules of `lib/state.ts`). */
-export function JobActions(props: { job: Job; back: string }) {
+/**
+ * A button that asks first, without script: a disclosure whose panel says
+ * what will happen and holds the real button. Kept open across live updates
+ * by its `data-key`.
+ */
+export function ConfirmButton(
+  props: {
+    id: string;
+    label: string;
+    question: string;
+    action: string;
+    confirm: string;
+    back: string;
+  },
+) {
+  return (
+    <details class="confirm" data-key={props.id}>
+      <summary class="button danger">{props.label}</summary>
+      <div class="confirm-panel">
+        <p>{props.question}</p>
+        <ActionButton action={props.action} label={props.confirm} back={props.back} kind="danger" />
+      </div>
+    </details>
+  );
+}
+
+/** The buttons a job's state allows: retry, cancel (the rules of `lib/state.ts`), run now. */
+export function JobActions(props: { job: Job; back: string; now: number }) {
   const { job, back } = props;
   const base = `/api${jobPath(job.id)}`;
   const buttons: Child[] = [];
+  if (canRunNow(job.state) && isDelayed(job, props.now)) {
+    buttons.push(
+      <ActionButton action={`${base}/run`} label="Run now" back={back} kind="primary" />,
+    );
+  }
   if (canRetry(job.state)) {
     buttons.push(
       <ActionButton action={`${base}/retry`} label="Retry" back={back} kind="primary" />,
@@ -51,11 +185,23 @@ export function JobActions(props: { job: Job; back: string }) {
   return <div class="actions">{buttons}</div>;
 }
 
-/** A table of jobs, newest first, with their actions. */
-export function JobTable(props: { jobs: Job[]; now: number; back: string; empty: string }) {
+/** What a {@linkcode JobTable} shows. */
+export interface JobTableProps {
+  jobs: Job[];
+  now: number;
+  back: string;
+  empty: string;
+  /** The `job_timeout` setting: what a job without its own timeout gets. */
+  timeout: number;
+  /** Show each job's last error (the DLQ). */
+  errors?: boolean;
+}
+
+/** A table of jobs with their actions; one card per job on a phone. */
+export function JobTable(props: JobTableProps) {
   if (props.jobs.length === 0) return <p class="empty">{props.empty}</p>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" data-scroll-hint>
       <table class="jobs">
         <thead>
           <tr>
@@ -64,8 +210,8 @@ export function JobTable(props: { jobs: Job[]; now: number; back: string; empty:
             <th class="num">Tries</th>
             <th class="num hide-narrow">Pri</th>
             <th class="hide-narrow">Queue</th>
-            <th>Updated</th>
-            <th>Command</th>
+            <th>When</th>
+            <th>{props.errors ? "Last error" : "Command"}</th>
             <th></th>
           </tr>
         </thead>
@@ -76,22 +222,32 @@ export function JobTable(props: { jobs: Job[]; now: number; back: string; empty:
                 <a href={jobPath(job.id)}>{job.id}</a>
               </td>
               <td class="state">
-                <StateBadge state={job.state} />
+                <JobBadge job={job} now={props.now} />
               </td>
               <td class="num tries">{job.attempts}</td>
               <td class="num hide-narrow">{job.priority}</td>
               <td class="hide-narrow">{job.queue}</td>
               <td
-                class="updated"
+                class="when"
                 data-tries={` · ${job.attempts} ${job.attempts === 1 ? "try" : "tries"}`}
               >
-                <Time iso={job.updated_at} now={props.now} />
+                <JobWhen job={job} now={props.now} timeout={props.timeout} />
               </td>
-              <td class="command">
-                <code title={job.command}>{job.command}</code>
-              </td>
+              {props.errors
+                ? (
+                  <td class="command error">
+                    <code title={`${job.command}\n\n${job.last_error ?? ""}`}>
+                      {job.last_error ?? "-"}
+                    </code>
+                  </td>
+                )
+                : (
+                  <td class="command">
+                    <code title={job.command}>{job.command}</code>
+                  </td>
+                )}
               <td class="act">
-                <JobActions job={job} back={props.back} />
+                <JobActions job={job} back={props.back} now={props.now} />
               </td>
             </tr>
           ))}
@@ -111,8 +267,8 @@ export function Pager(props: { path: string; params: URLSearchParams; next: stri
   if (next) older.set("cursor", next);
   return (
     <nav class="pager" aria-label="pages">
-      {params.has("cursor") ? <a href={firstHref}>« Newest</a> : <span />}
-      {next ? <a href={`${path}?${older}`} rel="next">Older »</a> : <span />}
+      {params.has("cursor") ? <a href={firstHref}>« First</a> : <span />}
+      {next ? <a href={`${path}?${older}`} rel="next">More »</a> : <span />}
     </nav>
   );
 }

@@ -1,9 +1,22 @@
-/** `/jobs/:id`: every field of one job, every attempt and its captured output. */
-// deno-lint-ignore-file jsx-key -- rendered once to a string on the server, where
-// hono would print `key` as an attribute; there is no client-side diffing to help.
+/**
+ * `/jobs/:id`: one job. What a reader needs first (state, when it runs or
+ * ran, the values that apply) in a compact summary, then every attempt with
+ * its output, then its place in a flow.
+ */
+import type { Child } from "hono/jsx";
+import type { Config } from "../../lib/config.ts";
 import type { JobLink, JobWithRuns, Run, RunOutput } from "../../lib/job.ts";
 import type { Stats } from "../../lib/stats.ts";
-import { JobActions, jobPath, StateBadge, Time } from "./_parts.tsx";
+import {
+  duration,
+  Elapsed,
+  isDelayed,
+  JobActions,
+  JobBadge,
+  jobPath,
+  StateBadge,
+  Time,
+} from "./_parts.tsx";
 import { EditForm, HoldActions } from "./job_edit.tsx";
 import type { PageView } from "./layout.tsx";
 
@@ -17,20 +30,144 @@ export interface JobPageData {
   outputs: Map<number, RunOutput>;
   now: number;
   stats: Stats;
+  /** The settings: the values that apply where the job sets none. */
+  config: Config;
 }
 
-function Field(props: { name: string; value: unknown }) {
-  const v = props.value;
-  const shown = v === null || v === undefined
-    ? <span class="muted">-</span>
-    : typeof v === "object"
-    ? <code>{JSON.stringify(v)}</code>
-    : String(v);
+function Field(props: { name: string; children?: Child }) {
+  return (
+    <div class="field">
+      <dt>{props.name}</dt>
+      <dd>{props.children}</dd>
+    </div>
+  );
+}
+
+function Default(props: { value: string; own: boolean }) {
   return (
     <>
-      <dt>{props.name}</dt>
-      <dd>{shown}</dd>
+      {props.value}
+      {props.own ? "" : (
+        <>
+          {" "}
+          <span class="muted">(default)</span>
+        </>
+      )}
     </>
+  );
+}
+
+/** When the job runs, ran, or what it waits for, by state. */
+function When(props: { job: JobWithRuns; now: number; timeout: number }) {
+  const { job, now } = props;
+  switch (job.state) {
+    case "pending":
+      return isDelayed(job, now)
+        ? (
+          <Field name="Runs at">
+            <Time iso={job.next_run_at} now={now} />
+          </Field>
+        )
+        : (
+          <Field name="Due since">
+            <Time iso={job.next_run_at} now={now} />
+            <span class="muted">(waiting for a free worker)</span>
+          </Field>
+        );
+    case "blocked":
+      return <Field name="Runs">when its dependencies complete</Field>;
+    case "held":
+      return (
+        <Field name="Held since">
+          <Time iso={job.updated_at} now={now} />
+          <span class="muted">(never started until released)</span>
+        </Field>
+      );
+    case "processing":
+      return (
+        <Field name="Running">
+          <Elapsed since={job.updated_at} timeout={props.timeout} now={now} />
+        </Field>
+      );
+    case "failed":
+      return (
+        <Field name="Next retry">
+          <Time iso={job.next_run_at} now={now} />
+        </Field>
+      );
+    default:
+      return (
+        <Field
+          name={job.state === "completed"
+            ? "Finished"
+            : job.state === "dead"
+            ? "Died"
+            : "Cancelled"}
+        >
+          <Time iso={job.updated_at} now={now} />
+        </Field>
+      );
+  }
+}
+
+/** The fields, compact: two columns on a phone, more on a wide screen. */
+function Summary(props: { job: JobWithRuns; now: number; config: Config }) {
+  const { job, now, config } = props;
+  const maxRetries = job.max_retries ?? config.max_retries;
+  const timeout = job.timeout ?? config.job_timeout;
+  return (
+    <dl class="summary">
+      <When job={job} now={now} timeout={timeout} />
+      <Field name="Queue">
+        <a href={`/jobs?queue=${encodeURIComponent(job.queue)}`}>{job.queue}</a>
+      </Field>
+      <Field name="Priority">{job.priority}</Field>
+      {job.tags
+        ? (
+          <Field name="Tags">
+            {job.tags.map((tag, i) => (
+              <>
+                {i > 0 ? " " : ""}
+                <a href={`/jobs?tag=${encodeURIComponent(tag)}`} class="tag">{tag}</a>
+              </>
+            ))}
+          </Field>
+        )
+        : ""}
+      <Field name="Tries">
+        {job.attempts} of {maxRetries + 1}
+      </Field>
+      <Field name="Max retries">
+        <Default value={String(maxRetries)} own={job.max_retries !== null} />
+      </Field>
+      <Field name="Timeout">
+        <Default
+          value={timeout === 0 ? "none" : duration(timeout * 1000)}
+          own={job.timeout !== null}
+        />
+      </Field>
+      <Field name="Created">
+        <Time iso={job.created_at} now={now} />
+      </Field>
+      <Field name="Updated">
+        <Time iso={job.updated_at} now={now} />
+      </Field>
+      {job.worker_id ? <Field name="Worker">{job.worker_id}</Field> : ""}
+      {job.cwd
+        ? (
+          <Field name="Directory">
+            <code>{job.cwd}</code>
+          </Field>
+        )
+        : ""}
+      {job.env
+        ? (
+          <Field name="Environment">
+            <code>{Object.entries(job.env).map(([k, v]) => `${k}=${v}`).join(" ")}</code>
+          </Field>
+        )
+        : ""}
+    </dl>
   );
 }
 
@@ -59,12 +196,13 @@ function Flow(props: { job: JobWithRuns }) {
       <Links jobs={job.dependencies} empty="no dependencies" />
       <h3 class="small">Waited for by</h3>
       <Links jobs={job.dependents} empty="no dependents" />
-      <dl class="fields">
-        <Field name="key" value={job.key} />
-        <Field
-          name="retry_on"
-          value={job.retry_on === null ? null : job.retry_on.join(", ")}
-        />
+      <dl class="summary">
+        <Field name="Key">{job.key ?? <span class="muted">none</span>}</Field>
+        <Field name="Retried on">
+          {job.retry_on === null
+            ? <span class="muted">every failure</span>
+            : job.retry_on.join(", ")}
+        </Field>
       </dl>
     </section>
   );
@@ -117,6 +255,7 @@ function Attempt(
     : run.outcome === "cancelled"
     ? "cancelled"
     : "failed";
+  const host = run.worker_id?.replace(/-\d+-[^-]+$/, "");
   return (
     <details class="attempt" open={props.latest} data-key={`run-${props.index}`}>
       <summary>
@@ -124,9 +263,9 @@ function Attempt(
         <StateBadge state={state} label={run.outcome ?? "running"} />{" "}
         <span class="muted">
           started <Time iso={run.started_at} now={props.now} />
-          {run.duration_ms === null ? "" : `, ${run.duration_ms} ms`}
+          {run.duration_ms === null ? "" : `, took ${duration(run.duration_ms)}`}
           {exit ? `, ${exit}` : ""}
-          {run.worker_id ? ` on ${run.worker_id}` : ""}
+          {run.worker_id ? <span title={run.worker_id}>, on {host}</span> : ""}
         </span>
       </summary>
       {run.error ? <p class="error-text">{run.error}</p> : ""}
@@ -148,36 +287,37 @@ function Attempt(
   );
 }
 
+/** What the attempts section says when there are none, by state. */
+function noRuns(job: JobWithRuns): string {
+  if (job.state === "cancelled") return "Never ran: cancelled before it started.";
+  if (job.state === "blocked") return "Not run yet: it waits for its dependencies.";
+  if (job.state === "held") return "Not run yet: held until released.";
+  return "Not run yet.";
+}
+
 /** The live part of the job page. */
 export function JobLive(props: JobPageData) {
   const { job, now } = props;
-  const { runs, dependencies: _d, dependents: _e, ...fields } = job;
+  const { runs } = job;
   const hidden = outputRuns(runs);
   return (
     <>
       {/* data-running: app.js refreshes this page on its own while the job runs. */}
       <div class="job-head" data-running={job.state === "processing" ? "true" : undefined}>
         <h1>
-          Job <span class="id">{job.id}</span> <StateBadge state={job.state} />
+          Job <span class="id">{job.id}</span> <JobBadge job={job} now={now} />
         </h1>
-        <JobActions job={job} back={jobPath(job.id)} />
+        <JobActions job={job} back={jobPath(job.id)} now={now} />
         <HoldActions job={job} />
       </div>
       <pre class="command">{job.command}</pre>
       {job.last_error ? <p class="error-text">Last error: {job.last_error}</p> : ""}
-      {job.after === null && job.dependents.length === 0 && job.key === null &&
-          job.retry_on === null
-        ? ""
-        : <Flow job={job} />}
       <section class="card">
-        <h2>Fields</h2>
-        <dl class="fields">
-          {Object.entries(fields).map(([name, value]) => <Field name={name} value={value} />)}
-        </dl>
+        <Summary job={job} now={now} config={props.config} />
       </section>
       <section class="card">
         <h2>Attempts ({runs.length})</h2>
-        {runs.length === 0 ? <p class="empty">Not run yet.</p> : runs.map((run, index) => (
+        {runs.length === 0 ? <p class="empty">{noRuns(job)}</p> : runs.map((run, index) => (
           <Attempt
             id={job.id}
             run={run}
@@ -189,6 +329,10 @@ export function JobLive(props: JobPageData) {
           />
         )).reverse()}
       </section>
+      {job.after === null && job.dependents.length === 0 && job.key === null &&
+          job.retry_on === null
+        ? ""
+        : <Flow job={job} />}
     </>
   );
 }

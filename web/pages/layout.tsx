@@ -12,12 +12,14 @@ export type Section = "overview" | "jobs" | "queues" | "schedules" | "dlq";
 /** What the frame needs besides the page's own content. */
 export interface LayoutProps {
   title: string;
-  /** The nav entry to mark as current. */
-  section: Section;
+  /** The nav entry to mark as current (none on a "not found" page). */
+  section?: Section | undefined;
   counts: Record<JobState, number>;
   db: string;
   /** The database engine and version. */
   engine?: string;
+  /** The store's clock when the page was drawn (`assets/time.js` corrects the browser's by it). */
+  now: number;
   children?: Child;
 }
 
@@ -33,29 +35,33 @@ export function Layout(props: LayoutProps) {
         <meta name="color-scheme" content="dark light" />
         <title>{`${props.title} · queuectl`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        <link rel="stylesheet" href="/assets/content.css" />
+        <link rel="stylesheet" href="/assets/narrow.css" media="(max-width: 640px)" />
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         <script src="/assets/app.js" defer></script>
+        <script src="/assets/time.js" defer></script>
       </head>
-      <body>
+      <body data-now={String(props.now)}>
         <header class="top">
           <a class="brand" href="/">queuectl</a>
-          <nav>
+          <nav data-scroll-hint>
             <a href="/" aria-current={current("overview")}>Overview</a>
             <a href="/jobs" aria-current={current("jobs")}>
               Jobs{" "}
-              <span
-                class="count"
-                data-count="processing"
-                data-suffix=" running"
-                title="jobs running now"
-              >
-                {props.counts.processing} running
+              <span class="count" title="jobs running now">
+                <span data-count="processing">{props.counts.processing}</span>{" "}
+                <span class="wide-only">running</span>
               </span>
             </a>
             <a href="/queues" aria-current={current("queues")}>Queues</a>
             <a href="/dlq" aria-current={current("dlq")}>
-              DLQ{" "}
-              <span class="count dead" data-count="dead" title="dead jobs">
+              DLQ {/* Hidden at 0 (by CSS on data-n, which app.js keeps current). */}
+              <span
+                class="count dead"
+                data-count="dead"
+                data-n={String(props.counts.dead)}
+                title="dead jobs"
+              >
                 {props.counts.dead}
               </span>
             </a>
@@ -63,6 +69,7 @@ export function Layout(props: LayoutProps) {
           </nav>
           <span id="live-status" class="live-status" title="live updates">connecting</span>
         </header>
+        {/* Answers to buttons: a toast at the foot of the screen, so always in view. */}
         <div id="flash" class="flash" role="status" aria-live="polite"></div>
         <main>{props.children}</main>
         <footer>
@@ -82,6 +89,8 @@ export function Live(props: { children?: Child }) {
 /** What every page's data carries: the stats the navigation's counts and the footer show. */
 export interface FramedData {
   stats: Stats;
+  /** The store's clock when the data was read. */
+  now: number;
 }
 
 /**
@@ -93,8 +102,8 @@ export interface FramedData {
 export interface PageView<D extends FramedData> {
   /** The document title, before ` · queuectl`. */
   title: string | ((data: D) => string);
-  /** The nav entry marked as current. */
-  section: Section;
+  /** The nav entry marked as current (none on a "not found" page). */
+  section?: Section;
   /** The live region: re-rendered when the data changes. */
   Live: FC<D>;
   /** What stays put above the live region. */
@@ -119,6 +128,7 @@ export function renderPage<D extends FramedData>(view: PageView<D>, data: D): Pr
       counts={data.stats.counts}
       db={data.stats.db}
       engine={data.stats.engine}
+      now={data.now}
     >
       {Before ? <Before {...data} /> : ""}
       <Live>

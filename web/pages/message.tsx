@@ -12,7 +12,12 @@ export const MESSAGE_STYLE =
   ":root{color-scheme:dark light;font-family:system-ui,sans-serif;background:#0f1115;color:#e6e6e6}" +
   "@media (prefers-color-scheme:light){:root{background:#fafafa;color:#1d1f24}}" +
   "body{max-width:40rem;margin:10vh auto;padding:0 1rem;line-height:1.5}" +
-  "code{background:rgba(127,127,127,.2);padding:.1em .3em;border-radius:4px}a{color:#6aa6ff}";
+  "code{background:rgba(127,127,127,.2);padding:.1em .3em;border-radius:4px}a{color:#6aa6ff}" +
+  "form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:1.2rem 0}" +
+  "label{flex:1 1 14rem;display:block;font-size:.9rem}" +
+  "input,button{font:inherit;padding:.45rem .6rem;border-radius:6px;border:1px solid #888}" +
+  "input{width:100%;margin-top:.2rem;background:transparent;color:inherit}" +
+  "button{background:#3b82f6;border-color:#3b82f6;color:#fff;cursor:pointer}";
 
 /** The CSP source that allows {@linkcode MESSAGE_STYLE} and nothing else inline. */
 export const MESSAGE_STYLE_HASH = `'sha256-${

@@ -13,6 +13,7 @@ export { confirmBulk } from "./bulk.tsx";
 export { dlqPage } from "./dlq.tsx";
 export { jobPage, outputRuns } from "./job.tsx";
 export { jobsPage } from "./jobs.tsx";
+export { type MissingData, missingPage } from "./missing.tsx";
 export { overviewPage } from "./overview.tsx";
 export { queuesPage } from "./queues.tsx";
 export { schedulesPage } from "./schedules.tsx";
@@ -29,13 +30,39 @@ export const csp = [
   "base-uri 'none'",
 ].join("; ");
 
-/** A page that stands alone: the 401 page and error pages. */
+/**
+ * A page that stands alone: the 401 page and error pages. `tokenForm`
+ * (a local path) adds a box to paste the token into: it opens that path
+ * with `?token=`, which the access check turns into the cookie.
+ */
 export function message(
-  props: { title: string; text: string; back?: boolean | undefined },
+  props: {
+    title: string;
+    text: string;
+    back?: boolean | undefined;
+    tokenForm?: string | undefined;
+  },
 ): Promise<string> {
   return htmlDocument(
     <MessagePage title={props.title}>
       {props.text ? <p>{props.text}</p> : ""}
+      {props.tokenForm
+        ? (
+          <form method="get" action={props.tokenForm}>
+            <label>
+              Token
+              <input
+                name="token"
+                type="password"
+                required
+                autocomplete="off"
+                placeholder="the part after ?token= in the printed URL"
+              />
+            </label>
+            <button type="submit">Open the dashboard</button>
+          </form>
+        )
+        : ""}
       {props.back
         ? (
           <p>

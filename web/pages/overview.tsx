@@ -100,11 +100,13 @@ export function ThroughputChart(props: { series: ThroughputPoint[]; bucketMs: nu
       </svg>
       <figcaption>
         <span>{minutes} min ago</span>
-        <span>
-          <span class="key ok">completed</span> <span class="key bad">failed</span> · peak {max} per
-          {" "}
-          {props.bucketMs / 1000} s
-        </span>
+        {total === 0 ? <span>nothing finished in the last {minutes} min</span> : (
+          <span>
+            <span class="key ok">completed</span> <span class="key bad">failed</span> · peak {max}
+            {" "}
+            per {props.bucketMs / 1000} s
+          </span>
+        )}
         <span>now</span>
       </figcaption>
     </figure>
@@ -132,7 +134,9 @@ export function OverviewLive(props: OverviewData) {
               workersByHost(stats.workers).map((h) => (
                 <div class="host">
                   <h3 class="small">
-                    {h.host} <span class="muted">clock {formatOffset(h.clock_offset_ms)}</span>
+                    {/* The host id adds the boot and pid namespace; the hostname reads better. */}
+                    <span title={h.host}>{h.host.split(":")[0]}</span>{" "}
+                    <span class="muted">clock {formatOffset(h.clock_offset_ms)}</span>
                   </h3>
                   <ul class="workers">
                     {h.workers.map((w) => <WorkerRow worker={w} now={now} />)}
@@ -160,7 +164,13 @@ export function OverviewLive(props: OverviewData) {
         <h2>
           Recent jobs <a class="small" href="/jobs">all jobs »</a>
         </h2>
-        <JobTable jobs={props.recent} now={now} back="/" empty="No jobs yet. Add one below." />
+        <JobTable
+          jobs={props.recent}
+          now={now}
+          back="/"
+          timeout={props.config.job_timeout}
+          empty="No jobs yet. Add one below."
+        />
       </section>
     </>
   );
@@ -222,14 +232,21 @@ export function AddJobForm(props: { config: Config }) {
         </label>
         <label>
           After
-          <input name="after" autocomplete="off" placeholder="job ids, comma-separated" />
+          <input
+            name="after"
+            autocomplete="off"
+            placeholder="ids: a, b"
+            title="ids of jobs that must complete first, separated by commas or spaces"
+          />
         </label>
         <label>
           Key
           <input name="key" autocomplete="off" placeholder="none" />
         </label>
-        <div class="wide">
+        <div class="wide submit-row">
           <button type="submit" class="primary">Add job</button>
+          {/* The answer appears here, beside the button pressed (assets/app.js). */}
+          <p class="form-status" role="status" aria-live="polite" data-form-status></p>
         </div>
       </form>
     </section>

@@ -1,12 +1,17 @@
-/** `/schedules`: every schedule with its next and last run in its zone; pause, resume, run now. */
+/**
+ * `/schedules`: every schedule with its next and last run (in the reader's
+ * zone, how far off, the schedule's own zone on hover); pause, resume, run
+ * now. A card per schedule on a phone.
+ */
 import type { ScheduleView } from "../../lib/schedule.ts";
 import type { Stats } from "../../lib/stats.ts";
-import { ActionButton, jobPath } from "./_parts.tsx";
+import { ActionButton, jobPath, Time, utcText } from "./_parts.tsx";
 import type { PageView } from "./layout.tsx";
 
 /** What the schedules page shows. */
 export interface SchedulesData {
   schedules: ScheduleView[];
+  now: number;
   stats: Stats;
 }
 
@@ -15,10 +20,13 @@ export function schedulePath(name: string): string {
   return `/api/schedules/${encodeURIComponent(name)}`;
 }
 
-/** A time as the schedule's zone reads it, the UTC instant on hover. */
-function ZoneTime(props: { local: string | null; iso: string | null; empty: string }) {
-  if (props.local === null) return <span class="muted">{props.empty}</span>;
-  return <time datetime={props.iso ?? ""} title={props.iso ?? ""}>{props.local}</time>;
+/** A time in the reader's zone; on hover, as the schedule's zone reads it and in UTC. */
+function ZoneTime(
+  props: { local: string | null; iso: string | null; tz: string; now: number; empty: string },
+) {
+  if (props.iso === null) return <span class="muted">{props.empty}</span>;
+  const title = `${props.local ?? ""} in ${props.tz} · ${utcText(props.iso)}`;
+  return <Time iso={props.iso} now={props.now} title={title} />;
 }
 
 /** The live part of the schedules page. */
@@ -31,8 +39,8 @@ export function SchedulesLive(props: SchedulesData) {
       </h1>
       <p class="muted small">
         Each due time enqueues one job, id{" "}
-        <code>&lt;name&gt;@&lt;due time&gt;</code>. Times are shown in each schedule's zone.
-        Skipped: due while the previous job was still active.
+        <code>&lt;name&gt;@&lt;due time&gt;</code>. Times are in your browser's zone; hover for the
+        schedule's own zone. Skipped: due while the previous job was still active.
       </p>
       {props.schedules.length === 0
         ? (
@@ -42,8 +50,8 @@ export function SchedulesLive(props: SchedulesData) {
           </p>
         )
         : (
-          <div class="table-wrap">
-            <table class="schedules">
+          <div class="table-wrap" data-scroll-hint>
+            <table class="schedules cards">
               <thead>
                 <tr>
                   <th>Name</th>
@@ -59,18 +67,30 @@ export function SchedulesLive(props: SchedulesData) {
               <tbody>
                 {props.schedules.map((s) => (
                   <tr data-schedule={s.name} data-paused={s.paused ? "yes" : "no"}>
-                    <td class="id">{s.name}</td>
-                    <td>
+                    <td class="id name" data-label="Schedule">{s.name}</td>
+                    <td class="cron" data-label="cron">
                       <code>{s.cron}</code>
                     </td>
                     <td class="hide-narrow">{s.tz}</td>
-                    <td class="next">
-                      {s.paused
-                        ? <span class="badge state-cancelled">paused</span>
-                        : <ZoneTime local={s.next_run_local} iso={s.next_run_at} empty="never" />}
+                    <td class="next" data-label="next">
+                      {s.paused ? <span class="badge state-cancelled">paused</span> : (
+                        <ZoneTime
+                          local={s.next_run_local}
+                          iso={s.next_run_at}
+                          tz={s.tz}
+                          now={props.now}
+                          empty="never"
+                        />
+                      )}
                     </td>
-                    <td class="last">
-                      <ZoneTime local={s.last_run_local} iso={s.last_run_at} empty="-" />
+                    <td class="last" data-label="last">
+                      <ZoneTime
+                        local={s.last_run_local}
+                        iso={s.last_run_at}
+                        tz={s.tz}
+                        now={props.now}
+                        empty="-"
+                      />
                       {s.last_job_id
                         ? (
                           <>
@@ -80,8 +100,8 @@ export function SchedulesLive(props: SchedulesData) {
                         )
                         : ""}
                     </td>
-                    <td class="num skipped">{s.skipped}</td>
-                    <td class="command">
+                    <td class="num skipped" data-label="skipped">{s.skipped}</td>
+                    <td class="command" data-label="command">
                       <code title={s.job.command}>{s.job.command}</code>
                     </td>
                     <td class="act">

@@ -14,7 +14,13 @@ import {
 } from "../../lib/errors.ts";
 import { insertedJobs, type NewJob } from "../../lib/job.ts";
 import { parseJobInput, parseJobJson, parseOnConflict } from "../../lib/job_input.ts";
-import { parseConcurrency, parsePositiveInt, parseQueueName } from "../../lib/options.ts";
+import {
+  parseConcurrency,
+  parseGroupConcurrency,
+  parsePositiveInt,
+  parseQueueName,
+  parseRate,
+} from "../../lib/options.ts";
 import { scheduleView } from "../../lib/schedule.ts";
 import { resumeSchedule, runScheduleNow } from "../../lib/schedule_actions.ts";
 import { readStats } from "../../lib/stats.ts";
@@ -76,7 +82,7 @@ export function apiRoutes(ctx: RouteContext): Hono {
   // ----- jobs
 
   app.get("/jobs", async (c) => {
-    const result = await store.jobList(listParams(new URL(c.req.url).searchParams));
+    const result = await store.jobList(listParams(new URL(c.req.url).searchParams, now()));
     return c.json({ jobs: result.jobs, next_cursor: result.nextCursor });
   });
 
@@ -155,6 +161,26 @@ export function apiRoutes(ctx: RouteContext): Hono {
     }),
   );
 
+  // A delayed job due now ("Run now"); the store refuses one that is not pending.
+  app.post(
+    "/jobs/:id/run",
+    formAction(async (c) => {
+      const job = await store.jobRunNow({ id: c.req.param("id")!, now: now() });
+      changed(true);
+      return job;
+    }),
+  );
+
+  // Deletes every dead job with its attempts and output.
+  app.post(
+    "/dlq/purge",
+    formAction(async () => {
+      const deleted = await store.jobDeleteDead({});
+      changed(false);
+      return { deleted };
+    }, { back: "/dlq" }),
+  );
+
   app.post(
     "/dlq/retry",
     formAction(async () => {
@@ -190,6 +216,27 @@ export function apiRoutes(ctx: RouteContext): Hono {
       store.queueSet({
         name,
         concurrency: parseConcurrency(input.concurrency as string | number | undefined),
+      })
+    ),
+  );
+  // Flow control (README "Flow control"): `rate` as `queue set --rate` takes it
+  // (`10/1s`; `off`, empty or null for none), `group_concurrency` 0 for none.
+  app.post(
+    "/queues/:name/rate",
+    queueAction((name, input) => {
+      const raw = input.rate;
+      const rate = raw === null || raw === "" ? null : parseRate(raw as string | undefined);
+      return store.queueSet({ name, rate });
+    }),
+  );
+  app.post(
+    "/queues/:name/group-concurrency",
+    queueAction((name, input) =>
+      store.queueSet({
+        name,
+        groupConcurrency: parseGroupConcurrency(
+          input.group_concurrency as string | number | undefined,
+        ),
       })
     ),
   );

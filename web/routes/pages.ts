@@ -5,7 +5,6 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { jobNotFound } from "../../lib/errors.ts";
 import type { RunOutput } from "../../lib/job.ts";
 import { scheduleView } from "../../lib/schedule.ts";
 import { readStats, readThroughput } from "../../lib/stats.ts";
@@ -15,11 +14,14 @@ import type { FramedData } from "../pages/layout.tsx";
 import * as pages from "../pages/mod.tsx";
 import type { OverviewData } from "../pages/overview.tsx";
 import type { BulkData } from "../pages/bulk.tsx";
-import { filterParams, listParams } from "../request.ts";
+import { filterParams, listParams, SCHEDULED, wantsHtml } from "../request.ts";
 import type { RouteContext } from "./_context.ts";
 
 /** How many jobs the overview lists, and the change feed watches. */
 export const RECENT_JOBS = 10;
+
+/** The queues page's throughput: attempts finished over the last 10 minutes. */
+export const QUEUE_WINDOW_MS = 600_000;
 
 /** The throughput chart: buckets of 30 s over the last 10 minutes. */
 const CHART_BUCKET_MS = 30_000;
@@ -87,6 +89,18 @@ function render<D extends FramedData>(c: Context, view: pages.PageView<D>, data:
   return c.html(pages.renderLive(view, data));
 }
 
+/** A "not found" page in the dashboard's frame, with its navigation. */
+export async function missing(
+  c: Context,
+  store: Storage,
+  now: number,
+  answer: Omit<pages.MissingData, "stats" | "now">,
+): Promise<Response> {
+  const stats = await readStats(store, now);
+  c.status(404);
+  return render(c, pages.missingPage, { ...answer, stats, now });
+}
+
 /** The page routes. */
 export function pageRoutes({ store, now }: RouteContext): Hono {
   const app = new Hono();
@@ -95,12 +109,17 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
 
   app.get("/jobs", async (c) => {
     const url = new URL(c.req.url);
-    const params = listParams(url.searchParams);
+    const t = now();
+    const params = listParams(url.searchParams, t);
+    const scheduled = url.searchParams.get("state") === SCHEDULED;
     const back = `${url.pathname}${url.search}`;
-    const [result, stats, bulk] = await Promise.all([
+    const [result, stats, config, bulk] = await Promise.all([
       store.jobList(params),
-      readStats(store, now()),
-      bulkData(store, url.searchParams, now(), back, [
+      readStats(store, t),
+      store.configGetAll(),
+      // The scheduled view has no actions by filter: a filter's state is a
+      // job state, and "not due yet" is not one (DESIGN.md "Operator controls").
+      scheduled ? null : bulkData(store, url.searchParams, t, back, [
         "retry",
         "cancel",
         "delete",
@@ -113,10 +132,10 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
       next: result.nextCursor,
       params: url.searchParams,
       back,
-      now: now(),
-      filtered: bulk !== null,
+      now: t,
+      filtered: bulk !== null || scheduled,
       filters: {
-        state: params.state,
+        state: scheduled ? SCHEDULED : params.state,
         queue: params.queue,
         q: params.search,
         tag: url.searchParams.getAll("tag").join(","),
@@ -124,42 +143,54 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
       },
       stats,
       bulk,
+      timeout: config.job_timeout,
     });
   });
 
   app.get("/jobs/:id", async (c) => {
     const id = c.req.param("id");
+    const t = now();
     const job = await store.jobGetWithRuns({ id });
-    if (!job) throw jobNotFound(id);
+    if (!job) {
+      return missing(c, store, t, {
+        title: `Job "${id}" not found`,
+        text: "The id may be mistyped, or the job was deleted: finished jobs are removed after " +
+          "the keep_completed, keep_cancelled and keep_dead settings (7 days by default), " +
+          "and purging the DLQ deletes dead ones.",
+        search: id,
+      });
+    }
     const outputs = new Map<number, RunOutput>();
     for (const [index, hidden] of pages.outputRuns(job.runs)) {
       if (hidden) continue;
       const output = await store.runOutputGet({ id, run: index + 1 });
       if (output) outputs.set(index, output);
     }
-    const stats = await readStats(store, now());
-    return render(c, pages.jobPage, { job, outputs, now: now(), stats });
+    const [stats, config] = await Promise.all([readStats(store, t), store.configGetAll()]);
+    return render(c, pages.jobPage, { job, outputs, now: t, stats, config });
   });
 
   app.get("/dlq", async (c) => {
     const url = new URL(c.req.url);
-    const params = { ...listParams(url.searchParams), state: "dead" as const };
+    const t = now();
+    const params = { ...listParams(url.searchParams, t), state: "dead" as const };
     const query = new URLSearchParams(url.searchParams);
     query.delete("state");
-    const filtered = filterParams(query, now()) !== null;
+    const filtered = filterParams(query, t) !== null;
     if (filtered) query.set("state", "dead");
     const back = `${url.pathname}${url.search}`;
-    const [result, stats, bulk] = await Promise.all([
+    const [result, stats, config, bulk] = await Promise.all([
       store.jobList(params),
-      readStats(store, now()),
-      filtered ? bulkData(store, query, now(), back, ["retry", "delete"]) : null,
+      readStats(store, t),
+      store.configGetAll(),
+      filtered ? bulkData(store, query, t, back, ["retry", "delete"]) : null,
     ]);
     return render(c, pages.dlqPage, {
       jobs: result.jobs,
       dead: stats.counts.dead,
       next: result.nextCursor,
       params: url.searchParams,
-      now: now(),
+      now: t,
       stats,
       filters: {
         state: undefined,
@@ -169,18 +200,45 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
         olderThan: url.searchParams.get("older_than") ?? undefined,
       },
       bulk,
+      timeout: config.job_timeout,
     });
   });
 
   app.get("/queues", async (c) => {
-    const [queues, stats] = await Promise.all([store.queueList(), readStats(store, now())]);
-    return render(c, pages.queuesPage, { queues, stats });
+    const t = now();
+    const [queues, health, stats] = await Promise.all([
+      store.queueList(),
+      store.queueHealthList({ now: t, since: t - QUEUE_WINDOW_MS }),
+      readStats(store, t),
+    ]);
+    return render(c, pages.queuesPage, {
+      queues,
+      health: new Map(health.map((h) => [h.name, h])),
+      windowMs: QUEUE_WINDOW_MS,
+      now: t,
+      stats,
+    });
   });
 
   app.get("/schedules", async (c) => {
-    const [list, stats] = await Promise.all([store.scheduleList(), readStats(store, now())]);
-    return render(c, pages.schedulesPage, { schedules: list.map(scheduleView), stats });
+    const t = now();
+    const [list, stats] = await Promise.all([store.scheduleList(), readStats(store, t)]);
+    return render(c, pages.schedulesPage, { schedules: list.map(scheduleView), now: t, stats });
   });
 
   return app;
+}
+
+/**
+ * Any other `GET` that wants a page: "not found" in the frame, with the
+ * navigation; the API's and anything else's go on to the plain answer.
+ */
+export function pageNotFound({ store, now }: RouteContext) {
+  return async (c: Context, next: () => Promise<void>) => {
+    if (c.req.method !== "GET" || !wantsHtml(c)) return await next();
+    return await missing(c, store, now(), {
+      title: `Nothing at ${c.req.path}`,
+      text: "There is no page at this address.",
+    });
+  };
 }

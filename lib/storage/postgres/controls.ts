@@ -72,7 +72,7 @@ export function jobRelease(pg: PgDb, params: { ids: string[]; now: number }): Pr
     }));
 }
 
-const DEPENDENCIES = `SELECT j.id, j.state, j.last_error FROM job_deps d
+const DEPENDENCIES = `SELECT j.id, j.state, j.last_error, d.any_outcome FROM job_deps d
   JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = $1 ORDER BY j.id FOR SHARE OF j`;
 
 const RELEASE = `UPDATE jobs SET state = $2, held_from = NULL, deps_open = $3, next_run_at = $4,
@@ -84,7 +84,7 @@ const CANCEL_RELEASED = `UPDATE jobs SET state = 'cancelled', held_from = NULL,
 /**
  * Puts one held job back (see `planReleaseTo()`). One held from `blocked`
  * counts its open dependencies again, their rows locked so none ends
- * unseen; one whose dependency ended dead or cancelled while it was held
+ * unseen; one whose `after` dependency ended dead or cancelled while it was held
  * is cancelled as the cascade would have (the trigger then cancels its
  * own blocked dependents).
  */
@@ -95,6 +95,8 @@ async function releaseRow(tx: Sql, row: Row, now: number): Promise<void> {
     for (const dep of await q(tx, DEPENDENCIES, [row.id])) {
       if (dep.state === "completed") continue;
       if (dep.state === "dead" || dep.state === "cancelled") {
+        // An after_any dependency is met by any end (README "Flow control").
+        if (dep.any_outcome) continue;
         const error = cascadeError(
           dep.id as string,
           dep.state as JobState,

@@ -5,6 +5,7 @@
  */
 import { jobNotFound } from "../../errors.ts";
 import {
+  hasFlowControl,
   type Job,
   JOB_STATES,
   type JobState,
@@ -13,7 +14,7 @@ import {
   type OnConflict,
 } from "../../job.ts";
 import { distinctIds, keyHeld } from "../../job_flow.ts";
-import { planCancel, planRetry } from "../../state.ts";
+import { planCancel, planRetry, runNowRefused } from "../../state.ts";
 import { decodeCursor, encodeCursor, type Row, toJob, toRun } from "../_rows.ts";
 import {
   type InsertResult,
@@ -32,7 +33,7 @@ import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on, tags`;
+  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, tags`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
 const INSERT_CHUNK_ROWS = 5_000;
@@ -51,6 +52,9 @@ const INSERT_CHUNK_KEYED = `${INSERT_CHUNK}
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ${ACTIVE}
   DO NOTHING RETURNING id`;
 
+const WINDOW_HELD = `SELECT 1 FROM jobs WHERE unique_key = ANY($1::text[])
+  AND unique_for IS NOT NULL AND created_at + (unique_for * 1000)::bigint > $2::bigint LIMIT 1`;
+
 const COUNT_PENDING = "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)";
 
 /** Inserts a batch in one transaction: all or nothing (keys and dependencies by their rules). */
@@ -64,7 +68,10 @@ export function jobInsertMany(
   }
   const onConflict = params.onConflict ?? "keep";
   const keyed = jobs.some((job) => job.key !== null);
-  if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
+  if (
+    jobs.some((job) => job.after !== null || hasFlowControl(job)) ||
+    (keyed && onConflict === "replace")
+  ) {
     return call(pg, () =>
       begin(pg, async (tx) => {
         const result = await insertFlow(pg, tx, jobs, now, onConflict);
@@ -78,6 +85,16 @@ export function jobInsertMany(
   const insert = keyed ? INSERT_CHUNK_KEYED : INSERT_CHUNK;
   return call(pg, () =>
     begin(pg, async (tx) => {
+      // A key a final job still holds by its unique_for window (README "Flow
+      // control") needs the rules of the one-by-one path.
+      if (keyed) {
+        const keys = [...new Set(jobs.map((j) => j.key).filter((k) => k !== null))];
+        if ((await q(tx, WINDOW_HELD, [keys, now])).length > 0) {
+          const result = await insertFlow(pg, tx, jobs, now, onConflict);
+          await insertExtras(tx, jobs, result);
+          return result;
+        }
+      }
       // Chunks are sent without waiting for each other (postgres.js
       // pipelines them on the transaction's connection), so the server
       // inserts one while this process builds the next.
@@ -162,14 +179,16 @@ export function jobGetWithRuns(pg: PgDb, params: { id: string }): Promise<JobWit
     if (!row) return null;
     const job = toJob(row);
     const [deps, dependents] = await Promise.all([
-      job.after === null ? [] : q(pg.sql, STATES_BY_ID, [job.after]),
+      job.after === null && job.after_any === null
+        ? []
+        : q(pg.sql, STATES_BY_ID, [[...(job.after ?? []), ...(job.after_any ?? [])]]),
       q(pg.sql, DEPENDENTS, [params.id]),
     ]);
     const states = new Map(deps.map((d) => [d.id as string, d.state as JobState]));
     return {
       ...job,
       runs: runs.map(toRun),
-      dependencies: distinctIds(job.after ?? []).map((id) => ({
+      dependencies: distinctIds([...(job.after ?? []), ...(job.after_any ?? [])]).map((id) => ({
         id,
         state: states.get(id) ?? null,
       })),
@@ -194,7 +213,9 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
       args.push(value);
       return `$${args.length}`;
     };
-    if (params.state) where.push(`state = ${arg(params.state)}`);
+    const delayed = params.dueAfter !== undefined;
+    if (delayed) where.push(`state = 'pending' AND next_run_at > ${arg(params.dueAfter)}`);
+    else if (params.state) where.push(`state = ${arg(params.state)}`);
     if (params.queue) where.push(`queue = ${arg(params.queue)}`);
     if (params.search) {
       // ILIKE: SQLite's LIKE ignores case too.
@@ -205,18 +226,24 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
     if (params.createdBefore !== undefined) {
       where.push(`created_at < ${arg(params.createdBefore)}::bigint`);
     }
+    // Delayed jobs page by due time, soonest first; the rest newest first.
+    const [at, order] = delayed
+      ? ["next_run_at", "ORDER BY next_run_at, seq"]
+      : ["created_at", "ORDER BY created_at DESC, seq DESC"];
     if (params.cursor) {
       const cursor = decodeCursor(params.cursor);
       if (cursor) {
         where.push(
-          `(created_at, seq) < (${arg(cursor.createdAt)}::bigint, ${arg(cursor.seq)}::bigint)`,
+          `(${at}, seq) ${delayed ? ">" : "<"} (${arg(cursor.createdAt)}::bigint, ${
+            arg(cursor.seq)
+          }::bigint)`,
         );
       }
     }
     const rows = await q(
       pg.sql,
       `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY created_at DESC, seq DESC LIMIT ${arg(params.limit + 1)}`,
+       ${order} LIMIT ${arg(params.limit + 1)}`,
       args,
     );
     const page = rows.slice(0, params.limit);
@@ -224,7 +251,7 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
     return {
       jobs: page.map(toJob),
       nextCursor: rows.length > params.limit && last
-        ? encodeCursor(last.created_at as number, last.seq as number)
+        ? encodeCursor(last[at] as number, last.seq as number)
         : null,
     };
   });
@@ -362,6 +389,25 @@ export function jobCancel(pg: PgDb, params: { ids: string[]; now: number }): Pro
     }));
 }
 
+const RUN_NOW = `UPDATE jobs SET updated_at = $2,
+    next_run_at = CASE WHEN next_run_at > $2 THEN $2 ELSE next_run_at END
+  WHERE id = $1 AND state = 'pending' RETURNING ${JOB_COLUMNS}`;
+
+/** Makes a pending job due now, guarded on its state in the same statement; wakes the workers. */
+export function jobRunNow(pg: PgDb, params: { id: string; now: number }): Promise<Job> {
+  return call(pg, () =>
+    begin(pg, async (tx) => {
+      const [row] = await q(tx, RUN_NOW, [params.id, params.now]);
+      if (row) {
+        await notify(pg, tx);
+        return toJob(row);
+      }
+      const [job] = await q(tx, "SELECT state FROM jobs WHERE id = $1", [params.id]);
+      if (!job) throw jobNotFound(params.id);
+      throw runNowRefused(params.id, job.state as JobState);
+    }));
+}
+
 const DELETE_DEAD = `WITH gone AS (
     DELETE FROM jobs WHERE state = 'dead' AND updated_at < $1 RETURNING id),
   runs_gone AS (DELETE FROM runs WHERE job_id IN (SELECT id FROM gone)),
@@ -382,14 +428,21 @@ export function jobDeleteDead(
     }));
 }
 
+/**
+ * A final job still holding its key by its `unique_for` window (at `$4`)
+ * is not pruned (README "Flow control"): deleting it would free the key early.
+ */
+const WINDOW_CLOSED =
+  "(unique_for IS NULL OR created_at + (unique_for * 1000)::bigint <= $4::bigint)";
+
 const PRUNE_COUNT = `SELECT c.state, (SELECT count(*) FROM jobs
-    WHERE state = c.state AND updated_at < c.cutoff) AS n
+    WHERE state = c.state AND updated_at < c.cutoff AND ${WINDOW_CLOSED.replace("$4", "$3")}) AS n
   FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff)`;
 
 const PRUNE = `WITH doomed AS MATERIALIZED (
     SELECT j.seq FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff),
       LATERAL (SELECT seq FROM jobs
-        WHERE state = c.state AND updated_at < c.cutoff
+        WHERE state = c.state AND updated_at < c.cutoff AND ${WINDOW_CLOSED}
         LIMIT $3 FOR UPDATE SKIP LOCKED) j
     LIMIT $3),
   gone AS (
@@ -401,7 +454,10 @@ const PRUNE = `WITH doomed AS MATERIALIZED (
   SELECT state, count(*) AS n FROM gone GROUP BY state`;
 
 /** Deletes (or with `dryRun` counts) final jobs older than their state's cutoff, a batch at a time. */
-export function jobPrune(pg: PgDb, params: PruneParams): Promise<PruneCounts> {
+export function jobPrune(
+  pg: PgDb,
+  params: PruneParams & { now: number },
+): Promise<PruneCounts> {
   const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
   const cutoffs = states.map((state) => params.before[state]!);
   return call(pg, async () => {
@@ -410,8 +466,13 @@ export function jobPrune(pg: PgDb, params: PruneParams): Promise<PruneCounts> {
     // One statement: no explicit transaction, rows other sessions hold are
     // skipped (a batch never waits behind a claim or a retry).
     const rows = params.dryRun
-      ? await q(pg.sql, PRUNE_COUNT, [states, cutoffs])
-      : await q(pg.sql, PRUNE, [states, cutoffs, params.limit ?? Number.MAX_SAFE_INTEGER]);
+      ? await q(pg.sql, PRUNE_COUNT, [states, cutoffs, params.now])
+      : await q(pg.sql, PRUNE, [
+        states,
+        cutoffs,
+        params.limit ?? Number.MAX_SAFE_INTEGER,
+        params.now,
+      ]);
     for (const row of rows) counts[row.state as keyof PruneCounts] = row.n as number;
     return counts;
   });

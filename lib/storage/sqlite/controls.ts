@@ -61,7 +61,7 @@ export function jobRelease(db: SqliteDb, params: { ids: string[]; now: number })
 /**
  * Puts one held job back (see `planReleaseTo()`). One held from `blocked`
  * counts its open dependencies again (they may have completed meanwhile);
- * one whose dependency ended dead or cancelled while it was held is
+ * one whose `after` dependency ended dead or cancelled while it was held is
  * cancelled as the cascade would have, and its own dependents with it.
  */
 function releaseRow(db: SqliteDb, row: Row, now: number): void {
@@ -71,13 +71,15 @@ function releaseRow(db: SqliteDb, row: Row, now: number): void {
   if (from === "blocked") {
     for (
       const dep of db.all(
-        `SELECT d.dep_id, j.state, j.last_error FROM job_deps d LEFT JOIN jobs j ON j.id = d.dep_id
-         WHERE d.job_id = ?`,
+        `SELECT d.dep_id, d.any_outcome, j.state, j.last_error FROM job_deps d
+         LEFT JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = ?`,
         id,
       )
     ) {
       if (dep.state === null || dep.state === "completed") continue;
       if (dep.state === "dead" || dep.state === "cancelled") {
+        // An after_any dependency is met by any end (README "Flow control").
+        if (dep.any_outcome) continue;
         const error = cascadeError(
           dep.dep_id as string,
           dep.state as JobState,

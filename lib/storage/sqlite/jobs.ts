@@ -7,6 +7,7 @@
 import type { SQLInputValue } from "node:sqlite";
 import { jobNotFound } from "../../errors.ts";
 import {
+  hasFlowControl,
   type Job,
   JOB_STATES,
   type JobState,
@@ -15,7 +16,7 @@ import {
   type OnConflict,
 } from "../../job.ts";
 import { checkRetryDependency, distinctIds } from "../../job_flow.ts";
-import { planCancel, planRetry } from "../../state.ts";
+import { planCancel, planRetry, runNowRefused } from "../../state.ts";
 import { decodeCursor, encodeCursor, type Row, toJob, toRun } from "../_rows.ts";
 import {
   type InsertResult,
@@ -46,7 +47,7 @@ export function jobInsertMany(
   const { jobs, now } = params;
   return promise(() =>
     db.write(() => {
-      if (jobs.some((job) => job.after !== null || job.key !== null)) {
+      if (jobs.some((job) => job.after !== null || job.key !== null || hasFlowControl(job))) {
         const result = insertFlow(db, jobs, now, params.onConflict ?? "keep");
         insertExtras(db, jobs, result);
         return result;
@@ -108,15 +109,16 @@ export function jobGetWithRuns(db: SqliteDb, params: { id: string }): Promise<Jo
       ).map(toRun);
       const job = toJob(row);
       const states = new Map<string, JobState>();
-      if (job.after !== null) {
+      const named = distinctIds([...(job.after ?? []), ...(job.after_any ?? [])]);
+      if (named.length > 0) {
         for (
           const dep of db.all(
             "SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
-            JSON.stringify(job.after),
+            JSON.stringify(named),
           )
         ) states.set(dep.id as string, dep.state as JobState);
       }
-      const dependencies = distinctIds(job.after ?? []).map((id) => ({
+      const dependencies = named.map((id) => ({
         id,
         state: states.get(id) ?? null,
       }));
@@ -146,7 +148,11 @@ export function jobList(db: SqliteDb, params: JobListParams): Promise<JobPage> {
     db.read(() => {
       const where: string[] = [];
       const args: SQLInputValue[] = [];
-      if (params.state) {
+      const delayed = params.dueAfter !== undefined;
+      if (delayed) {
+        where.push("state = 'pending' AND next_run_at > ?");
+        args.push(params.dueAfter!);
+      } else if (params.state) {
         where.push("state = ?");
         args.push(params.state);
       }
@@ -164,22 +170,27 @@ export function jobList(db: SqliteDb, params: JobListParams): Promise<JobPage> {
         where.push("created_at < ?");
         args.push(params.createdBefore);
       }
+      // Delayed jobs page by due time, soonest first; the rest newest first.
+      const [at, order] = delayed
+        ? ["next_run_at", "ORDER BY next_run_at, seq"]
+        : ["created_at", "ORDER BY created_at DESC, seq DESC"];
       if (params.cursor) {
         const cursor = decodeCursor(params.cursor);
         if (cursor) {
-          where.push("(created_at < ? OR (created_at = ? AND seq < ?))");
+          const before = delayed ? ">" : "<";
+          where.push(`(${at} ${before} ? OR (${at} = ? AND seq ${before} ?))`);
           args.push(cursor.createdAt, cursor.createdAt, cursor.seq);
         }
       }
       const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY created_at DESC, seq DESC LIMIT ?`;
+      ${order} LIMIT ?`;
       const rows = db.all(sql, ...args, params.limit + 1);
       const page = rows.slice(0, params.limit);
       const last = page[page.length - 1];
       return {
         jobs: page.map(toJob),
         nextCursor: rows.length > params.limit && last
-          ? encodeCursor(last.created_at as number, last.seq as number)
+          ? encodeCursor(last[at] as number, last.seq as number)
           : null,
       };
     })
@@ -241,13 +252,15 @@ export function retryRow(
   if (row.state === "cancelled") {
     for (
       const dep of db.all(
-        `SELECT d.dep_id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.dep_id
-         WHERE d.job_id = ?`,
+        `SELECT d.dep_id, d.any_outcome, j.state FROM job_deps d
+         LEFT JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = ?`,
         id,
       )
     ) {
-      // A pruned dependency was final; a dead or cancelled one is refused.
+      // A pruned dependency was final; a dead or cancelled one is refused
+      // (met, for after_any).
       if (dep.state === null || dep.state === "completed") continue;
+      if (dep.any_outcome && (dep.state === "dead" || dep.state === "cancelled")) continue;
       if (!retried.has(dep.dep_id as string)) {
         checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
       }
@@ -307,6 +320,25 @@ export function jobCancel(db: SqliteDb, params: { ids: string[]; now: number }):
   );
 }
 
+export function jobRunNow(db: SqliteDb, params: { id: string; now: number }): Promise<Job> {
+  return promise(() =>
+    db.write(() => {
+      const row = db.get(
+        `UPDATE jobs SET updated_at = ?,
+           next_run_at = CASE WHEN next_run_at > ? THEN ? ELSE next_run_at END
+         WHERE id = ? AND state = 'pending' RETURNING *`,
+        params.now,
+        params.now,
+        params.now,
+        params.id,
+      );
+      if (row) return toJob(row);
+      // Not pending (the guard of the UPDATE): name its state, or that it is missing.
+      throw runNowRefused(params.id, requireJob(db, params.id).state as JobState);
+    })
+  );
+}
+
 export function jobDeleteDead(
   db: SqliteDb,
   params: { olderThan?: number | undefined },
@@ -330,18 +362,27 @@ export function jobDeleteDead(
   );
 }
 
+/**
+ * A final job still holding its key by its `unique_for` window is not
+ * pruned (README "Flow control"): deleting it would free the key early.
+ */
+const WINDOW_CLOSED =
+  "AND (unique_for IS NULL OR created_at + CAST(unique_for * 1000 AS INTEGER) <= ?)";
+
 export function jobPrune(db: SqliteDb, params: PruneParams): Promise<PruneCounts> {
   return promise(() => {
     const counts: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+    const now = params.now ?? db.now();
     const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
     if (params.dryRun) {
       return db.read(() => {
         for (const state of states) {
           counts[state] = db.get(
             `SELECT count(*) AS n FROM jobs INDEXED BY jobs_state_created
-             WHERE state = ? AND updated_at < ?`,
+             WHERE state = ? AND updated_at < ? ${WINDOW_CLOSED}`,
             state,
             params.before[state]!,
+            now,
           )!.n as number;
         }
         return counts;
@@ -353,9 +394,10 @@ export function jobPrune(db: SqliteDb, params: PruneParams): Promise<PruneCounts
         if (room <= 0) break;
         const rows = db.all(
           `SELECT seq, id FROM jobs INDEXED BY jobs_state_created
-           WHERE state = ? AND updated_at < ? LIMIT ?`,
+           WHERE state = ? AND updated_at < ? ${WINDOW_CLOSED} LIMIT ?`,
           state,
           params.before[state]!,
+          now,
           room,
         );
         if (rows.length === 0) continue;

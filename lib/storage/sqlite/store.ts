@@ -14,6 +14,7 @@ import * as claim from "./claim.ts";
 import * as config from "./config.ts";
 import { SqliteDb } from "./connection.ts";
 import * as database from "./database.ts";
+import * as flow from "./flow.ts";
 import { BUSY_TIMEOUT_MS, isLocked, toStorageError } from "./errors.ts";
 import * as controls from "./controls.ts";
 import * as jobs from "./jobs.ts";
@@ -172,6 +173,10 @@ export class SqliteStorage implements Storage {
     return jobs.jobCancel(this.#db, params);
   }
 
+  jobRunNow(params: Params<"jobRunNow">) {
+    return jobs.jobRunNow(this.#db, params);
+  }
+
   jobHold(params: Params<"jobHold">) {
     return controls.jobHold(this.#db, params);
   }
@@ -212,6 +217,14 @@ export class SqliteStorage implements Storage {
 
   jobNextDueAt(params: Params<"jobNextDueAt">) {
     return claim.jobNextDueAt(this.#db, params);
+  }
+
+  jobExpire(params: Params<"jobExpire">) {
+    return flow.jobExpire(this.#db, params);
+  }
+
+  jobNextExpiryAt() {
+    return flow.jobNextExpiryAt(this.#db);
   }
 
   jobNextRetryAt() {
@@ -331,11 +344,19 @@ export class SqliteStorage implements Storage {
   }
 
   queueList() {
-    return queues.queueList(this.#db);
+    return queues.queueList(this.#db, this.now());
+  }
+
+  queueHealthList(params: Params<"queueHealthList">) {
+    return queues.queueHealthList(this.#db, params);
   }
 
   queueSet(params: Params<"queueSet">) {
     return queues.queueSet(this.#db, params);
+  }
+
+  queueRateList(params: Params<"queueRateList">) {
+    return queues.queueRateList(this.#db, params);
   }
 
   // The database file (database.ts)

@@ -12,6 +12,7 @@ import { death, failure, finishOf, LEASE, newJob, T0 } from "../_fixtures.ts";
 import { assertCounts, assertRejects } from "./_assert.ts";
 import { addJobIn, allIds, claimOne, stateOf } from "./_drive.ts";
 import type { ConformanceTest } from "./_harness.ts";
+import { awaitWake, liveWatch } from "./_watch.ts";
 
 /** Registers the cases for jobs. */
 export function jobsConformance(test: ConformanceTest): void {
@@ -57,6 +58,12 @@ export function jobsConformance(test: ConformanceTest): void {
       after: ["dep"],
       key: "backup:My Documents",
       retry_on: [75, "timeout", 1],
+      group: null,
+      backoff_base: null,
+      backoff_max: null,
+      expires_at: null,
+      after_any: null,
+      unique_for: null,
       tags: null,
     };
     assert.equal(inserted.length, 2);
@@ -679,5 +686,81 @@ export function jobsConformance(test: ConformanceTest): void {
       dead: 0,
     });
     await assertCounts(store, {});
+  });
+
+  // --- jobRunNow and the delayed view of jobList ---
+
+  test("jobList() with dueAfter lists delayed pending jobs, soonest due first, paged", async (store) => {
+    await addJobIn(store, "running", "processing");
+    await store.jobInsertMany({
+      jobs: [
+        newJob("due"),
+        newJob("later", { run_at: T0 + 60_000 }),
+        newJob("soon", { run_at: T0 + 5_000 }),
+        newJob("latest", { run_at: T0 + 3_600_000, queue: "other" }),
+      ],
+      now: T0,
+    });
+    const first = await store.jobList({ dueAfter: T0, limit: 2 });
+    assert.deepEqual(first.jobs.map((j) => j.id), ["soon", "later"]);
+    assert.ok(first.nextCursor);
+    const second = await store.jobList({ dueAfter: T0, limit: 2, cursor: first.nextCursor });
+    assert.deepEqual(second.jobs.map((j) => j.id), ["latest"]);
+    assert.equal(second.nextCursor, null);
+    const other = await store.jobList({ dueAfter: T0, queue: "other", limit: 10 });
+    assert.deepEqual(other.jobs.map((j) => j.id), ["latest"]);
+    // Later, what was delayed is due.
+    const after = await store.jobList({ dueAfter: T0 + 60_000, limit: 10 });
+    assert.deepEqual(after.jobs.map((j) => j.id), ["latest"]);
+  });
+
+  test("jobRunNow() makes a delayed pending job due now, and the claim takes it", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("later", { run_at: T0 + 3_600_000 })], now: T0 });
+    assert.deepEqual(
+      await store.jobClaim({ workerId: "w1", queues: null, limit: 1, now: T0, leaseMs: LEASE }),
+      [],
+    );
+    const job = await store.jobRunNow({ id: "later", now: T0 + 1000 });
+    assert.equal(job.state, "pending");
+    assert.equal(job.next_run_at, isoTime(T0 + 1000));
+    assert.equal(job.updated_at, isoTime(T0 + 1000));
+    await claimOne(store, "w1", "later", T0 + 1000);
+    await assertCounts(store, { processing: 1 });
+  });
+
+  test("jobRunNow() leaves a due job's place as it is", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("due", { run_at: T0 - 5000 })], now: T0 - 5000 });
+    const job = await store.jobRunNow({ id: "due", now: T0 });
+    assert.equal(job.next_run_at, isoTime(T0 - 5000));
+  });
+
+  test("jobRunNow() refuses a job that is not pending, and names a missing one", async (store) => {
+    await addJobIn(store, "running", "processing");
+    await addJobIn(store, "done", "completed");
+    await store.jobInsertMany({
+      jobs: [newJob("dep", { run_at: T0 + 60_000 }), newJob("child", { after: ["dep"] })],
+      now: T0,
+    });
+    for (
+      const [id, state] of [["running", "processing"], ["done", "completed"], ["child", "blocked"]]
+    ) {
+      await assertRejects(() => store.jobRunNow({ id: id!, now: T0 + 2000 }), (error: unknown) => {
+        assert.ok(error instanceof ConflictError, String(error));
+        assert.equal(error.message, `Cannot run job "${id}" now: job is ${state}`);
+        return true;
+      });
+    }
+    assert.equal(await stateOf(store, "running"), "processing");
+    assert.equal((await store.jobGet({ id: "child" }))?.state, "blocked");
+    await assertRejects(() => store.jobRunNow({ id: "nope", now: T0 }), NotFoundError);
+  });
+
+  test("jobRunNow() wakes watchers of other connections", async (store, db) => {
+    await store.jobInsertMany({ jobs: [newJob("later", { run_at: T0 + 3_600_000 })], now: T0 });
+    await using other = await db.open();
+    using watch = await liveWatch(store, other);
+    const seen = watch.calls;
+    await other.jobRunNow({ id: "later", now: T0 + 1000 });
+    await awaitWake(watch, seen, "jobRunNow by another connection");
   });
 }

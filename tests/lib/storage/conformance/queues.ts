@@ -41,6 +41,8 @@ export function queuesConformance(test: ConformanceTest): void {
         running: 1,
         paused: false,
         concurrency: 3,
+        rate: null,
+        group_concurrency: 0,
       },
     );
     assert.equal(d?.counts.pending, 1);
@@ -193,5 +195,36 @@ export function queuesConformance(test: ConformanceTest): void {
     const resumed = await awaitWake(watch, paused, "queueSet (resume) by another connection");
     await other.queueSet({ name: "q", concurrency: 4 });
     await awaitWake(watch, resumed, "queueSet (limit) by another connection");
+  });
+
+  test("queueHealthList() shows delayed jobs, the oldest waiting due time and recent attempts", async (store) => {
+    await addJobIn(store, "a-done", "completed", {
+      overrides: { queue: "a" },
+      finishedAt: T0 + 1000,
+    });
+    await addJobIn(store, "a-dead", "dead", { overrides: { queue: "a" }, finishedAt: T0 + 2000 });
+    await addJobIn(store, "a-old", "completed", { overrides: { queue: "a" }, finishedAt: T0 + 10 });
+    await store.jobInsertMany({ jobs: [newJob("a-wait", { queue: "a" })], now: T0 - 30_000 });
+    await store.jobInsertMany({
+      jobs: [
+        newJob("a-wait2", { queue: "a" }),
+        newJob("b-later", { queue: "b", run_at: T0 + 60_000 }),
+      ],
+      now: T0,
+    });
+    const health = await store.queueHealthList({ now: T0 + 5000, since: T0 + 500 });
+    assert.deepEqual(health, [
+      { name: "a", scheduled: 0, oldest_due_at: T0, completed: 1, failed: 1 },
+      { name: "b", scheduled: 1, oldest_due_at: null, completed: 0, failed: 0 },
+    ]);
+    // Once due, the delayed job waits.
+    const later = await store.queueHealthList({ now: T0 + 60_000, since: T0 + 60_000 });
+    assert.deepEqual(later.find((q) => q.name === "b"), {
+      name: "b",
+      scheduled: 0,
+      oldest_due_at: T0 + 60_000,
+      completed: 0,
+      failed: 0,
+    });
   });
 }
