@@ -164,6 +164,79 @@ export function controlsConformance(test: ConformanceTest): void {
     assert.equal(await stateOf(store, "y"), "cancelled", "its own dependents follow");
   });
 
+  // --- hold and flow control ---
+
+  test("a held job not started by its expiry is cancelled as expired, by the pass and the claim", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("h1", { hold: true, expires_at: T0 + 1000 }),
+        newJob("h2", { expires_at: T0 + 1000 }),
+        newJob("any", { after_any: ["h1"] }),
+        newJob("h3", { hold: true, expires_at: T0 + 3000 }),
+      ],
+      now: T0,
+    });
+    await store.jobHold({ ids: ["h2"], now: T0 });
+    assert.equal(await stateOf(store, "any"), "blocked");
+    assert.equal(await store.jobNextExpiryAt(), T0 + 1000, "held jobs count for the next expiry");
+    assert.deepEqual((await store.jobExpire({ now: T0 + 2000 })).sort(), ["h1", "h2"]);
+    for (const id of ["h1", "h2"]) {
+      const job = await store.jobGet({ id });
+      assert.deepEqual([job?.state, job?.last_error], ["cancelled", "expired"], id);
+    }
+    assert.equal(await stateOf(store, "any"), "pending", "after_any: met by the expiry");
+    await assertRejects(
+      () => store.jobRelease({ ids: ["h1"], now: T0 + 2000 }),
+      conflict(/cancelled/),
+    );
+    // The claim's own expiry step takes held jobs too, and still starts none of them.
+    await store.jobInsertMany({ jobs: [newJob("late", { run_at: T0 + 3500 })], now: T0 });
+    const claimed = await store.jobClaim({
+      workerId: "w",
+      queues: null,
+      limit: 10,
+      now: T0 + 4000,
+      leaseMs: LEASE,
+    });
+    assert.deepEqual(claimed.map((j) => j.id).sort(), ["any", "late"]);
+    const h3 = await store.jobGet({ id: "h3" });
+    assert.deepEqual([h3?.state, h3?.last_error], ["cancelled", "expired"]);
+    assert.equal(await store.jobNextExpiryAt(), null);
+  });
+
+  test("a held job keeps its key, and its unique_for window still runs from its enqueue", async (store) => {
+    await store.jobInsertMany({
+      jobs: [newJob("k1", { key: "k", unique_for: 60, hold: true })],
+      now: T0,
+    });
+    assert.equal(await stateOf(store, "k1"), "held");
+    const held = await store.jobInsertMany({ jobs: [newJob("k2", { key: "k" })], now: T0 + 1000 });
+    assert.deepEqual(held.kept, [{ id: "k2", key: "k", existingId: "k1" }]);
+    await store.jobCancel({ ids: ["k1"], now: T0 + 2000 });
+    const windowed = await store.jobInsertMany({
+      jobs: [newJob("k3", { key: "k" })],
+      now: T0 + 30_000,
+    });
+    assert.deepEqual(windowed.kept, [{ id: "k3", key: "k", existingId: "k1" }], "window open");
+    const free = await store.jobInsertMany({
+      jobs: [newJob("k4", { key: "k" })],
+      now: T0 + 60_001,
+    });
+    assert.equal(free.inserted, 1, "free once the window has passed");
+  });
+
+  test("release of a job held from blocked meets an after_any dependency that was cancelled", async (store) => {
+    await store.jobInsertMany({
+      jobs: [newJob("d"), newJob("x", { after_any: ["d"] })],
+      now: T0,
+    });
+    await store.jobHold({ ids: ["x"], now: T0 });
+    await store.jobCancel({ ids: ["d"], now: T0 + 1000 });
+    assert.equal(await stateOf(store, "x"), "held");
+    const [back] = await store.jobRelease({ ids: ["x"], now: T0 + 2000 });
+    assert.equal(back?.state, "pending", "after_any is met by any end");
+  });
+
   // --- edit ---
 
   test("jobEdit() changes the given fields of a waiting job and keeps the rest", async (store) => {
