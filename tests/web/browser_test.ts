@@ -15,6 +15,31 @@ const CHROMIUM = "/usr/bin/chromium";
 const LIVE = `document.getElementById("live-status")?.textContent === "live"`;
 const FLASH = (text: string) =>
   `document.getElementById("flash")?.textContent === ${JSON.stringify(text)}`;
+// The add-job form answers beside its button.
+const FORM_SAYS = (text: string) =>
+  `document.querySelector("#add-job [data-form-status]")?.textContent === ${JSON.stringify(text)}`;
+/**
+ * Elements whose content is wider than they are, and that neither scroll
+ * with a hint (`data-scroll-hint`) nor clip on purpose (an ellipsis); and
+ * the page itself when it is wider than the screen.
+ */
+const OVERFLOWING = `(() => {
+  const found = [];
+  if (document.documentElement.scrollWidth > innerWidth) found.push("the page");
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.scrollWidth <= el.clientWidth + 1) continue;
+    const style = getComputedStyle(el);
+    if (style.textOverflow === "ellipsis" || style.overflowX === "visible") continue;
+    if (el.closest("[data-scroll-hint]") || el.closest("pre")) continue;
+    found.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : ""));
+  }
+  return found;
+})()`;
+
+/** Whether the element `selector` finds is wholly inside the viewport. */
+const IN_VIEW = (selector: string) =>
+  `(() => { const r = document.querySelector(${JSON.stringify(selector)})?.getBoundingClientRect();
+    return !!r && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; })()`;
 
 async function launch(profile: string): Promise<Browser> {
   try {
@@ -94,6 +119,68 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
   assert.equal(await dash.stop("SIGTERM"), 0);
   assert.match(dash.output(), /job web-1 {2}completed/);
 
+  /** Jobs, queues and schedules like a real deployment's, for the pictures. */
+  async function seed() {
+    const api = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      }).then(async (res) => assert.ok(res.ok, `${path}: ${res.status} ${await res.text()}`));
+    const jobs = [];
+    for (let i = 1; i <= 12; i++) {
+      jobs.push({ id: `thumb-${i}`, command: `echo thumbnail ${i}`, queue: "images" });
+    }
+    for (let i = 1; i <= 6; i++) {
+      jobs.push({ id: `mail-${i}`, command: `echo sending mail ${i}`, queue: "emails" });
+    }
+    for (let i = 1; i <= 4; i++) {
+      jobs.push({ id: `report-${i}`, command: `sleep 0.${i}; echo report ${i}`, queue: "reports" });
+    }
+    jobs.push({ id: "backup-tonight", command: "echo backup", delay: "6h", queue: "maintenance" });
+    jobs.push({ id: "reindex", command: "echo reindex", delay: "59m", queue: "maintenance" });
+    await api("/api/queues/emails/pause", {});
+    await api("/api/queues/reports/concurrency", { concurrency: 1 });
+    await api("/api/jobs", jobs);
+    for (
+      const args of [
+        ["nightly-report", "--cron", "0 3 * * *", "--tz", "Europe/Berlin", "--", "echo report"],
+        ["cleanup", "--cron", "*/15 * * * *", "--", "find /tmp -mtime +7 -delete"],
+      ]
+    ) {
+      const added = await runCli(["schedule", "add", ...args], { db });
+      assert.equal(added.code, 0, added.stderr);
+    }
+    const removed = await runCli(["schedule", "rm", "tick"], { db });
+    assert.equal(removed.code, 0, removed.stderr);
+  }
+
+  /**
+   * Pictures for a person to look at (and README): the overview, jobs,
+   * queues, schedules and a job at `width`. QUEUECTL_SCREENSHOTS=<dir>
+   * keeps them, e.g. `docs/`.
+   */
+  async function screenshots(page: Page, width: number) {
+    await page.setViewport({ width, height: width > 600 ? 900 : 844 });
+    const keep = Deno.env.get("QUEUECTL_SCREENSHOTS");
+    for (
+      const [name, path] of [
+        ["overview", "/"],
+        ["queues", "/queues"],
+        ["schedules", "/schedules"],
+        ["scheduled", "/jobs?state=scheduled"],
+        ["job", "/jobs/slow-1"],
+      ]
+    ) {
+      await page.goto(`${base}${path}`);
+      await page.waitForFunction(LIVE);
+      const shot = `${tmp.path}/${name}-${width}.png`;
+      await page.screenshot({ path: shot, fullPage: true });
+      assert.ok((await Deno.stat(shot)).size > 10_000, "the screenshot has content");
+      if (keep) await Deno.copyFile(shot, `${keep}/${name}-${width}.png`);
+    }
+  }
+
   async function drive(browser: Browser) {
     const page = await browser.newPage();
     page.setDefaultTimeout(15_000);
@@ -122,10 +209,22 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     await addJob(page, { command: "echo hello from the browser", id: "web-1" });
     await page.waitForSelector('#live tr[data-job-id="web-1"]');
     await page.waitForSelector('#live tr[data-job-id="web-1"][data-state="completed"]');
-    await page.waitForFunction(FLASH("Added job web-1"));
+    // The answer is beside the button pressed, in view, not at the top of the page.
+    await page.waitForFunction(FORM_SAYS("Added job web-1"));
+    assert.ok(await page.evaluate(IN_VIEW("#add-job [data-form-status] div")), "answer in view");
     await page.waitForFunction(
-      `document.querySelector('nav [data-count="processing"]')?.textContent === "0 running"`,
+      `document.querySelector('nav [data-count="processing"]')?.textContent === "0"`,
     );
+    // A refused job says why, in the same place.
+    await addJob(page, { command: "true", id: "web-2", delay: "soon" });
+    await page.waitForFunction(
+      `document.querySelector("#add-job [data-form-status] .error")?.textContent.includes("delay")`,
+    );
+    assert.ok(await page.evaluate(IN_VIEW("#add-job [data-form-status] div")), "error in view");
+    await page.locator('#add-job [name="delay"]').fill("");
+    // The browser logs the refused request (400), which was the point here.
+    const refused = problems.findIndex((p) => p.includes("status of 400"));
+    if (refused >= 0) problems.splice(refused, 1);
 
     // A job that fails on its first run and has no retries goes to the DLQ.
     await addJob(page, {
@@ -133,6 +232,7 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       id: "flaky-1",
       max_retries: "0",
     });
+    await page.waitForFunction(FORM_SAYS("Added job flaky-1"));
     await page.waitForSelector('#live tr[data-job-id="flaky-1"][data-state="dead"]');
     await page.waitForFunction(
       `document.querySelector('nav [data-count="dead"]')?.textContent === "1"`,
@@ -167,13 +267,22 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
         `break; sleep 0.1; done; echo line-$((6*8))`,
       id: "slow-1",
     });
-    await page.waitForFunction(FLASH("Added job slow-1"));
+    await page.waitForFunction(FORM_SAYS("Added job slow-1"));
     await page.goto(`${base}/jobs/slow-1`);
     await page.waitForFunction(LIVE);
     await page.waitForFunction(
       `document.querySelector("#live")?.textContent.includes("line-42")`,
     );
     assert.ok(await page.$("h1 .badge.state-processing"), "slow-1 is still running");
+    // Its time so far against its timeout (the default, 60 s), counting up.
+    assert.match(
+      await page.$eval("#live .summary", (el) => el.textContent ?? ""),
+      /running \d+ s of 1 min/,
+    );
+    assert.match(
+      await page.$eval("#live .summary", (el) => el.textContent ?? ""),
+      /Max retries3 \(default\)/,
+    );
     await Deno.writeTextFile(gate, "");
     await page.waitForSelector("h1 .badge.state-completed");
     await page.waitForFunction(
@@ -187,7 +296,7 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       await mark(page);
       const row = `#live tr[data-queue="default"]`;
       const cell = (col: string, text: string) =>
-        `document.querySelector('${row} td[data-col="${col}"]')?.textContent === ${
+        `document.querySelector('${row} [data-col="${col}"]')?.textContent.trim() === ${
           JSON.stringify(text)
         }`;
       await clickNow(page, `${row} form[action$="/pause"] button`);
@@ -195,9 +304,28 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       await page.waitForFunction(cell("state", "paused"));
       const enqueued = await runCli(["enqueue", "--id", "held-1", "--", "true"], { db });
       assert.equal(enqueued.code, 0, enqueued.stderr);
-      await page.waitForFunction(cell("pending", "1"));
+      await page.waitForFunction(cell("waiting", "1"));
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.ok(await page.evaluate(cell("pending", "1")), "the paused queue ran nothing");
+      assert.ok(await page.evaluate(cell("waiting", "1")), "the paused queue ran nothing");
+      // Its oldest waiting job's age shows, and counts up.
+      await page.waitForFunction(
+        `/^\\d+ s$/.test(document.querySelector('${row} [data-col="latency"]')?.textContent.trim())`,
+      );
+      // Typing a limit while the page updates every second: the text and the focus stay.
+      const limit = `${row} input[name="concurrency"]`;
+      await page.click(limit, { count: 3 });
+      await page.keyboard.type("3", { delay: 150 });
+      await runCli(["enqueue", "--id", "held-2", "--", "true"], { db });
+      await page.waitForFunction(cell("waiting", "2"));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.deepEqual(
+        await page.evaluate(`[document.querySelector('${limit}').value,
+          document.activeElement === document.querySelector('${limit}')]`),
+        ["3", true],
+        "the limit being typed kept its text and focus",
+      );
+      await page.keyboard.press("Escape");
+      await page.evaluate("document.activeElement.blur()");
       // Typed and sent in one step, so that no re-render of the row drops the value.
       await page.evaluate(`{
         const form = document.querySelector('${row} form[action$="/concurrency"]');
@@ -208,12 +336,12 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       await page.waitForFunction(cell("limit", "2"));
       await clickNow(page, `${row} form[action$="/resume"] button`);
       await page.waitForFunction(FLASH("Queue default resumed"));
-      await page.waitForFunction(cell("pending", "0"));
+      await page.waitForFunction(cell("waiting", "0"));
       await page.waitForFunction(cell("state", "active"));
       // A change made elsewhere (no count moves) shows within about a second.
       const paused = await runCli(["queue", "pause", "elsewhere"], { db });
       assert.equal(paused.code, 0, paused.stderr);
-      await page.waitForSelector(`#live tr[data-queue="elsewhere"] td[data-col="state"]`);
+      await page.waitForSelector(`#live tr[data-queue="elsewhere"] [data-col="state"]`);
       assert.ok(await notReloaded(page), "the queues page never reloaded");
     }
     {
@@ -241,9 +369,11 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       const row = '#live tr[data-schedule="tick"]';
       // The row is re-rendered at each fire (every 2 s).
       await page.waitForSelector(`${row}[data-paused="no"] td.last time`);
+      // In the browser's zone with how long ago; the schedule's zone and UTC on hover.
       await page.waitForFunction(
-        `document.querySelector('${row} td.last time')?.textContent.endsWith("+00:00")`,
+        `document.querySelector('${row} td.last time')?.textContent.includes(" · ")`,
       );
+      assert.match(await page.$eval(`${row} td.last time`, (el) => el.title), / in UTC · .* UTC$/);
       await clickNow(page, `${row} form[action$="/pause"] button`);
       await page.waitForSelector(`${row}[data-paused="yes"]`);
       await page.waitForFunction(FLASH("Schedule tick paused"));
@@ -256,16 +386,121 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
       assert.ok(await notReloaded(page), "the schedules page never reloaded");
     }
 
-    // A picture of the overview for a person to look at.
-    await page.goto(`${base}/`);
-    await page.waitForFunction(LIVE);
-    const shot = `${tmp.path}/overview.png`;
-    await page.screenshot({ path: shot, fullPage: true });
-    assert.ok((await Deno.stat(shot)).size > 10_000, "the screenshot has content");
-    // QUEUECTL_SCREENSHOT=<path> keeps a copy, e.g. to refresh docs/dashboard.png.
-    if (Deno.env.get("QUEUECTL_SCREENSHOT")) {
-      await Deno.copyFile(shot, Deno.env.get("QUEUECTL_SCREENSHOT")!);
+    {
+      // A delayed job is "scheduled", not ready: the scheduled view lists it with its
+      // run-at, and "Run now" makes it due at once (the worker then runs it).
+      await page.goto(`${base}/`);
+      await page.waitForFunction(LIVE);
+      await addJob(page, { command: "echo later", id: "later-1", delay: "1h" });
+      await page.waitForFunction(FORM_SAYS("Added job later-1"));
+      await page.goto(`${base}/jobs?state=scheduled`);
+      await page.waitForFunction(LIVE);
+      await mark(page);
+      const row = '#live tr[data-job-id="later-1"]';
+      assert.equal(await page.$eval(`${row} .badge`, (el) => el.textContent), "scheduled");
+      assert.match(
+        await page.$eval(`${row} td.when`, (el) => el.textContent ?? ""),
+        /^runs .* · in (60|59) min$/,
+      );
+      await clickNow(page, `${row} form[action$="/run"] button`);
+      await page.waitForFunction(FLASH("Job later-1 is due now; a free worker starts it"));
+      assert.ok(await page.evaluate(IN_VIEW("#flash div")), "the answer is in view");
+      await page.waitForFunction(`!document.querySelector('${row}')`);
+      assert.ok(await notReloaded(page), "the scheduled view never reloaded");
+      await page.goto(`${base}/jobs/later-1`);
+      await page.waitForSelector("h1 .badge.state-completed");
     }
+    {
+      // The DLQ shows each job's last error; purging asks first, naming the count.
+      const dead = await runCli(
+        ["enqueue", "--id", "doomed-1", "--max-retries", "0", "--", "false"],
+        { db },
+      );
+      assert.equal(dead.code, 0, dead.stderr);
+      await page.goto(`${base}/dlq`);
+      await page.waitForFunction(LIVE);
+      await page.waitForSelector('#live tr[data-job-id="doomed-1"]');
+      assert.match(
+        await page.$eval('#live tr[data-job-id="doomed-1"] td.error', (el) => el.textContent ?? ""),
+        /exit code 1/,
+      );
+      await clickNow(page, "#live details.confirm[data-key^=purge] summary");
+      assert.match(
+        await page.$eval("#live details.confirm[data-key^=purge] p", (el) => el.textContent ?? ""),
+        /^Delete 1 dead job with/,
+      );
+      await clickNow(page, "#live details.confirm[data-key^=purge] button");
+      await page.waitForFunction(FLASH("Deleted 1 dead job"));
+      await page.waitForFunction(`!document.querySelector('#live tr[data-job-id="doomed-1"]')`);
+    }
+    {
+      // Times in the browser's zone, with how far off; UTC on hover.
+      await page.emulateTimezone("Asia/Tokyo");
+      await page.goto(`${base}/jobs/web-1`);
+      await page.waitForFunction(LIVE);
+      const shown = await page.$eval('#live time[data-fmt="both"]', (el) => ({
+        text: el.textContent ?? "",
+        title: el.title,
+        iso: el.getAttribute("datetime") ?? "",
+      }));
+      const tokyo = new Intl.DateTimeFormat("en-US", {
+        timeZone: "Asia/Tokyo",
+        hour: "2-digit",
+        hourCycle: "h23",
+      }).format(new Date(shown.iso));
+      // The browser's locale may write 12-hour times ("01:05:51 PM"): read the hour back as 0-23.
+      const clock = /(\d{1,2}):\d\d(?::\d\d)?\s*(AM|PM)?/.exec(shown.text);
+      assert.ok(clock, `${shown.text} shows a time of day`);
+      const hour = Number(clock[1]) % 12 +
+        (clock[2] === "PM" ? 12 : clock[2] ? 0 : Number(clock[1]) >= 12 ? 12 : 0);
+      assert.equal(hour, Number(tokyo), `${shown.text} is in Tokyo's zone (${tokyo} h)`);
+      assert.match(shown.text, / · \d+ (s|min) ago$/);
+      assert.doesNotMatch(shown.text, /UTC/);
+      assert.match(shown.title, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      await page.emulateTimezone("UTC");
+    }
+
+    await seed();
+    await screenshots(page, 1280);
+    {
+      // A phone: nothing wider than the screen unless it says it scrolls, the
+      // navigation on one line, the add-job answer in view.
+      await page.setViewport({ width: 390, height: 844 });
+      for (
+        const path of [
+          "/",
+          "/jobs",
+          "/jobs?state=scheduled",
+          "/jobs/slow-1",
+          "/queues",
+          "/schedules",
+          "/dlq",
+        ]
+      ) {
+        await page.goto(`${base}${path}`);
+        await page.waitForFunction(LIVE);
+        const wide = await page.evaluate(OVERFLOWING) as string[];
+        assert.deepEqual(wide, [], `${path} at 390 px: content wider than the screen, no hint`);
+        const header = await page.$eval("header.top", (el) => el.getBoundingClientRect().height);
+        assert.ok(header < 90, `${path}: the header is ${header} px high`);
+      }
+      await page.goto(`${base}/`);
+      await page.waitForFunction(LIVE);
+      await addJob(page, { command: "echo from a phone", id: "phone-1" });
+      await page.waitForFunction(FORM_SAYS("Added job phone-1"));
+      assert.ok(await page.evaluate(IN_VIEW("#add-job [data-form-status] div")), "answer in view");
+      await screenshots(page, 390);
+    }
+
+    // The 401 page offers a box for the token, which opens the dashboard.
+    const stranger = await browser.createBrowserContext();
+    const fresh = await stranger.newPage();
+    await fresh.goto(`${base}/queues`);
+    await fresh.type('input[name="token"]', token);
+    await Promise.all([fresh.waitForNavigation(), fresh.click("button[type=submit]")]);
+    assert.equal(fresh.url(), `${base}/queues`);
+    await fresh.waitForSelector('#live tr[data-queue="default"]');
+    await stranger.close();
 
     assert.deepEqual(problems, []);
   }
@@ -328,10 +563,23 @@ Deno.test("in a browser: select jobs by filter, see the count, confirm, and the 
     await page.waitForFunction(`document.querySelector("[data-matching]")?.textContent === "0"`);
     assert.equal(dialogs.at(-1), "Release 10 matching jobs?");
 
-    // The job page edits a waiting job.
+    // The job page edits a waiting job; what is typed survives a live update (a hold
+    // from the CLI, which turns the page's Hold button into Release).
     await page.goto(`${base}/jobs/other-0`);
     await page.waitForFunction(LIVE);
     await page.click("details.edit summary");
+    const command = 'form.edit-form [name="command"]';
+    await page.click(command, { count: 3 });
+    await page.keyboard.type("echo edited", { delay: 20 });
+    const holdOne = await runCli(["hold", "other-0"], { db });
+    assert.equal(holdOne.code, 0, holdOne.stderr);
+    await page.waitForSelector('#live form[action="/api/jobs/other-0/release"]');
+    assert.deepEqual(
+      await page.evaluate(`[document.querySelector('${command}').value,
+        document.activeElement === document.querySelector('${command}')]`),
+      ["echo edited", true],
+      "the command being typed kept its text and focus",
+    );
     await page.evaluate(`{
       const form = document.querySelector("form.edit-form");
       form.querySelector('[name="priority"]').value = "7";
@@ -341,7 +589,10 @@ Deno.test("in a browser: select jobs by filter, see the count, confirm, and the 
     await page.waitForFunction(FLASH("Job other-0 edited"));
     const shown = await runCli(["show", "other-0", "--json"], { db });
     const job = JSON.parse(shown.stdout);
-    assert.deepEqual([job.priority, job.tags], [7, ["edited", "web"]]);
+    assert.deepEqual(
+      [job.command, job.priority, job.tags, job.state],
+      ["echo edited", 7, ["edited", "web"], "held"],
+    );
     assert.deepEqual(problems, []);
   } catch (error) {
     throw new Error(

@@ -50,6 +50,25 @@ storeTest("the jobs page's filter bar shows the matching count and each action's
 });
 
 storeTest(
+  "held jobs show in the Held tab and the queues page; the scheduled view has no actions",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    await tagged(f, 2, ["batch7"]);
+    await f.store.jobHold({ ids: ["batch7-0"], now: f.store.now() });
+    const held = await (await f.request("/jobs?state=held")).text();
+    assert.match(held, /<a href="\/jobs\?state=held" aria-current="page">/);
+    assert.match(held, /<strong data-matching="true">1<\/strong> job match this filter/);
+    assert.match(held, /Release \(1\)/);
+    const queues = await (await f.request("/queues")).text();
+    assert.match(queues, /href="\/jobs\?state=held&amp;queue=default">1<\/a>/);
+    // "Not due yet" is no job state: the scheduled view filters but offers no action by filter.
+    const scheduled = await f.request("/jobs?state=scheduled&tag=batch7");
+    assert.equal(scheduled.status, 200);
+    assert.doesNotMatch(await scheduled.text(), /match this filter/);
+  },
+);
+
+storeTest(
   "POST /api/jobs/bulk/cancel counts with dry_run, then cancels exactly the matching jobs",
   async (tmp) => {
     await using f = await appFixture({}, tmp);
