@@ -52,7 +52,9 @@ multihostTest(
     assert.equal(starts.length, JOBS, "every job started once");
     assert.deepEqual(new Set(starts.map((e) => `${e.id}#${e.attempt}`)).size, JOBS);
     const hosts = new Set(starts.map((e) => e.host));
-    assert.equal(hosts.size, 3, `every host started jobs: ${[...hosts]}`);
+    // Which hosts win the claims is up to the race: at least two shows the
+    // limit held across hosts.
+    assert.ok(hosts.size >= 2, `jobs started on more than one host: ${[...hosts]}`);
 
     // The store's start stamps (the claims, which the limit is defined on:
     // README "Flow control"): never 6 in one window of 1 s.
