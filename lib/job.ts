@@ -1,4 +1,5 @@
 /** The job model: states, outcomes, and the shapes stored and shown. */
+import type { HookResult } from "./event.ts";
 
 /** Every state a job can be in; a closed set (see DESIGN.md for the transitions). */
 export const JOB_STATES = [
@@ -75,6 +76,11 @@ export interface Job {
   key: string | null;
   /** Failures that are retried (exit codes, `"timeout"`); `null` retries every failure. */
   retry_on: RetryOn[] | null;
+  /** A shell command run after each attempt's end (README "Hooks"); `null`: the setting's. */
+  on_finish: string | null;
+  /** The live attempt's (or the last attempt's) progress 0–100, `null` if none reported. */
+  progress: number | null;
+  progress_message: string | null;
 }
 
 /** Another job named in a job's `after`, or depending on it, with its state (`null`: pruned). */
@@ -95,6 +101,8 @@ export interface Run {
   signal: string | null;
   error: string | null;
   worker_id: string | null;
+  /** The attempt's `on_finish` hook result, `null` when none ran (yet). */
+  hook: HookResult | null;
 }
 
 /** A job with its attempts, as printed by `show --json`. */
@@ -130,6 +138,8 @@ export interface NewJob {
   after: string[] | null;
   key: string | null;
   retry_on: RetryOn[] | null;
+  /** A shell command run after each attempt's end; absent or `null`: the setting's. */
+  on_finish?: string | null | undefined;
 }
 
 /**
@@ -167,6 +177,9 @@ export function insertedJobs(
     after: job.after,
     key: job.key,
     retry_on: job.retry_on,
+    on_finish: job.on_finish ?? null,
+    progress: null,
+    progress_message: null,
   }));
 }
 

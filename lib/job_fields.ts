@@ -23,6 +23,7 @@ export const JOB_INPUT_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "on_finish",
 ] as const;
 
 /** The longest unique key (README "Job flow"). */
@@ -49,4 +50,6 @@ export interface JobInput {
   key?: string | undefined;
   /** The failures that are retried: exit codes 1-255 and/or `"timeout"`. */
   retry_on?: (number | "timeout")[] | undefined;
+  /** A shell command run after each attempt's end (README "Hooks"). */
+  on_finish?: string | undefined;
 }

@@ -112,7 +112,8 @@ export function checkJobFields(value: unknown): JobInput | null {
     (v.after === undefined || isAfter(v.after)) &&
     (v.key === undefined ||
       (typeof v.key === "string" && v.key.length > 0 && v.key.length <= MAX_KEY_LENGTH)) &&
-    (v.retry_on === undefined || isRetryOn(v.retry_on));
+    (v.retry_on === undefined || isRetryOn(v.retry_on)) &&
+    (v.on_finish === undefined || typeof v.on_finish === "string");
   return ok ? (value as unknown as JobInput) : null;
 }
 
@@ -209,6 +210,7 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
     after: normaliseAfter(input.after),
     key: input.key ?? null,
     retry_on: input.retry_on ? [...new Set<RetryOn>(input.retry_on)] : null,
+    on_finish: input.on_finish ? input.on_finish : null,
   };
 }
 

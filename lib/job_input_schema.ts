@@ -71,6 +71,7 @@ export const JobInputSchema = z.strictObject({
     ),
     rule("retry_on"),
   ).min(1, rule("retry_on")).optional(),
+  on_finish: z.string(field("on_finish", "a string (a shell command)")).optional(),
 }, {
   error: (issue) => {
     if (issue.code === "unrecognized_keys") {

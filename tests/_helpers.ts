@@ -27,6 +27,9 @@ export const JOB_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "on_finish",
+  "progress",
+  "progress_message",
 ].sort();
 
 /** Every field of one attempt in `show --json`'s `runs` (README "Commands"), sorted. */
@@ -40,6 +43,7 @@ export const RUN_FIELDS = [
   "signal",
   "error",
   "worker_id",
+  "hook",
 ].sort();
 
 /** A temporary folder removed when disposed: `await using dir = await tempDir()`. */

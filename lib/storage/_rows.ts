@@ -33,6 +33,18 @@ export function toJob(row: Row): Job {
     after: row.after_ids === null ? null : JSON.parse(row.after_ids as string),
     key: row.unique_key as string | null,
     retry_on: row.retry_on === null ? null : JSON.parse(row.retry_on as string),
+    ...progressOf(row),
+  };
+}
+
+/** A row's hook and progress fields (README "Events"): progress only of the attempt that wrote it. */
+function progressOf(row: Row): Pick<Job, "on_finish" | "progress" | "progress_message"> {
+  const current = row.progress_attempt !== undefined && row.progress_attempt !== null &&
+    Number(row.progress_attempt) === Number(row.attempts);
+  return {
+    on_finish: (row.on_finish as string | null | undefined) ?? null,
+    progress: current ? Number(row.progress) : null,
+    progress_message: current ? (row.progress_message as string | null) ?? null : null,
   };
 }
 
@@ -80,6 +92,7 @@ export function toRun(row: Row): Run {
     signal: row.signal as string | null,
     error: row.error as string | null,
     worker_id: row.worker_id as string | null,
+    hook: typeof row.hook === "string" ? JSON.parse(row.hook) : null,
   };
 }
 

@@ -24,6 +24,7 @@ import {
   type PruneParams,
 } from "../storage.ts";
 import { begin, call, notify, type PgDb, q, type Sql } from "./connection.ts";
+import { storeOnFinish } from "./events.ts";
 import { duplicateId, duplicateIdError } from "./errors.ts";
 import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 
@@ -31,7 +32,7 @@ import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on`;
+  retry_on, on_finish, progress, progress_message, progress_attempt`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
 const INSERT_CHUNK_ROWS = 5_000;
@@ -64,7 +65,12 @@ export function jobInsertMany(
   const onConflict = params.onConflict ?? "keep";
   const keyed = jobs.some((job) => job.key !== null);
   if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
-    return call(pg, () => begin(pg, (tx) => insertFlow(pg, tx, jobs, now, onConflict)));
+    return call(pg, () =>
+      begin(pg, async (tx) => {
+        const result = await insertFlow(pg, tx, jobs, now, onConflict);
+        await storeOnFinish(tx, jobs);
+        return result;
+      }));
   }
   // Keys without dependencies ("keep" or "fail") stay on the bulk path:
   // the unique index leaves out each job whose key is active, also one
@@ -115,6 +121,7 @@ export function jobInsertMany(
         }
         await q(tx, COUNT_PENDING, [added.size]);
       }
+      await storeOnFinish(tx, jobs);
       if (result.inserted > 0) await notify(pg, tx);
       return result;
     }));
@@ -131,7 +138,7 @@ export function jobGet(pg: PgDb, params: { id: string }): Promise<Job | null> {
 }
 
 const RUNS_OF_JOB = `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error,
-    worker_id
+    worker_id, hook
   FROM runs WHERE job_id = $1 ORDER BY seq`;
 
 const STATES_BY_ID = "SELECT id, state FROM jobs WHERE id = ANY($1::text[])";

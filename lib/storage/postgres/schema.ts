@@ -8,6 +8,7 @@
  * (migration 2 takes its text from there, unchanged). Only a migration's
  * statements matter to a database; its SQL comments may be reworded.
  */
+import { EVENTS_SQL } from "./events.ts";
 import { SETTLE_DEPENDENTS_TRIGGER } from "./flow.ts";
 
 /** Every migration in order; the schema version is their count. */
@@ -193,6 +194,7 @@ ${SETTLE_DEPENDENTS_TRIGGER}  `,
   CREATE INDEX jobs_created ON jobs (created_at, seq);
   CREATE INDEX jobs_state_created ON jobs (state, created_at, seq);
   `,
+  EVENTS_SQL,
 ];
 
 /** The schema version this build writes. */

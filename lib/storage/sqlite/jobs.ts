@@ -28,6 +28,7 @@ import {
 import { JOB_ROW_PARAMS, setJobRow } from "./_job_row.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 import { duplicateId, SQLITE_CONSTRAINT, sqliteCode } from "./errors.ts";
+import { storeOnFinish } from "./events.ts";
 import { ACTIVE, cancel, insertFlow, requireKeyFree } from "./flow.ts";
 
 const INSERT_JOBS = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
@@ -46,7 +47,9 @@ export function jobInsertMany(
   return promise(() =>
     db.write(() => {
       if (jobs.some((job) => job.after !== null || job.key !== null)) {
-        return insertFlow(db, jobs, now, params.onConflict ?? "keep");
+        const result = insertFlow(db, jobs, now, params.onConflict ?? "keep");
+        storeOnFinish(db, jobs);
+        return result;
       }
       // Each call into node:sqlite costs more than the row it inserts, so
       // full chunks go in as one multi-row INSERT each (prepared only for
@@ -77,6 +80,7 @@ export function jobInsertMany(
         }
       }
       db.run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
+      storeOnFinish(db, jobs);
       return { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
     })
   );
@@ -97,8 +101,8 @@ export function jobGetWithRuns(db: SqliteDb, params: { id: string }): Promise<Jo
       const row = db.get("SELECT * FROM jobs WHERE id = ?", params.id);
       if (!row) return null;
       const runs = db.all(
-        `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id
-       FROM runs WHERE job_id = ? ORDER BY seq`,
+        `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id,
+         hook FROM runs WHERE job_id = ? ORDER BY seq`,
         params.id,
       ).map(toRun);
       const job = toJob(row);

@@ -1,3 +1,5 @@
+import { EVENTS_SQL } from "./events.ts";
+
 /**
  * The SQLite schema as forward migrations: migration i brings
  * `PRAGMA user_version` from i to i + 1. Never edit a released migration;
@@ -180,6 +182,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_created ON jobs (created_at);
   CREATE INDEX jobs_state_created ON jobs (state, created_at);
   `,
+  EVENTS_SQL,
 ];
 
 /** The schema version this build writes. */

@@ -33,6 +33,7 @@ export function jobsConformance(test: ConformanceTest): void {
         after: ["dep"],
         key: "backup:My Documents",
         retry_on: [75, "timeout", 1],
+        on_finish: "echo done",
       }),
       newJob("bare"),
     ];
@@ -58,6 +59,9 @@ export function jobsConformance(test: ConformanceTest): void {
       after: ["dep"],
       key: "backup:My Documents",
       retry_on: [75, "timeout", 1],
+      on_finish: "echo done",
+      progress: null,
+      progress_message: null,
     };
     assert.equal(inserted.length, 2);
     assert.deepEqual(inserted[0], expected);
