@@ -70,7 +70,7 @@ export const EVENTS_SQL = `
           CASE OLD.state WHEN 'blocked' THEN 'unblocked' WHEN 'held' THEN 'released'
             ELSE 'enqueued' END
         ELSE NEW.state END,
-      NEW.id, NEW.queue, r.attempt, r.exit_code, r.outcome,
+      NEW.id, NEW.queue, a.attempt, r.exit_code, r.outcome,
       CASE WHEN NEW.state = 'processing'
         THEN (SELECT host FROM workers WHERE id = NEW.worker_id) ELSE r.host END,
       CASE WHEN NEW.state = 'processing' THEN NEW.worker_id ELSE r.worker_id END,

@@ -17,6 +17,7 @@ import { claimConformance } from "./conformance/claim.ts";
 import { configConformance } from "./conformance/config.ts";
 import { databaseConformance } from "./conformance/database.ts";
 import { errorsConformance } from "./conformance/errors.ts";
+import { eventsConformance } from "./conformance/events.ts";
 import { flowConformance } from "./conformance/flow.ts";
 import { jobsConformance } from "./conformance/jobs.ts";
 import { keysConformance } from "./conformance/keys.ts";
@@ -72,6 +73,7 @@ export function storageConformance(
   keysConformance(test);
   queuesConformance(test);
   databaseConformance(test);
+  eventsConformance(test);
 
   const unknown = Object.keys(skip).filter((title) => !titles.has(title));
   if (unknown.length > 0) {
