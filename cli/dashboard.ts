@@ -6,11 +6,7 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { MAX_COUNT } from "../lib/options.ts";
-import {
-  exportDbLocation,
-  openStorage,
-  resolveDbLocation,
-} from "../lib/storage/open_storage.ts";
+import { exportDbLocation, openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import type { Stats } from "../lib/stats.ts";
 import { generateToken, isLoopbackHost, isWildcardHost, urlHost } from "../web/auth.ts";
 import type { ChangeFeed } from "../web/change_feed.ts";

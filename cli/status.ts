@@ -50,4 +50,11 @@ export async function status(ctx: CliContext, json: boolean): Promise<void> {
       bold("Throughput")
     }   ${t.completed} completed, ${t.failed} failed in the last ${t.window_s} s`,
   );
+  const hook = stats.webhook;
+  if (hook) {
+    const waiting = hook.oldest_pending_at
+      ? `behind by ${hook.lag_s} s (oldest undelivered event ${hook.oldest_pending_at})`
+      : "up to date";
+    ctx.out(`${bold("Webhook")}      delivered through seq ${hook.delivered_through}: ${waiting}`);
+  }
 }

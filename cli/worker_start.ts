@@ -2,11 +2,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { parseCount, parseQueues } from "../lib/options.ts";
 import { hostId } from "../lib/host_id.ts";
-import {
-  exportDbLocation,
-  openStorage,
-  resolveDbLocation,
-} from "../lib/storage/open_storage.ts";
+import { exportDbLocation, openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { isPostgresUrl } from "../lib/storage/postgres/url.ts";
 import { formatEvent } from "../workers/events.ts";
 import { Supervisor } from "../workers/supervisor.ts";

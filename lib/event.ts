@@ -61,7 +61,10 @@ export function parseEventTypes(raw: readonly string[]): EventType[] {
       const type = part.trim();
       if (type === "") continue;
       if (!isEventType(type)) {
-        throw new UsageError(`Unknown event type "${type}"`, `known types: ${EVENT_TYPES.join(", ")}`);
+        throw new UsageError(
+          `Unknown event type "${type}"`,
+          `known types: ${EVENT_TYPES.join(", ")}`,
+        );
       }
       types.push(type);
     }

@@ -25,7 +25,8 @@ export interface EventFilter {
 export function eventsPruned(since: number, prunedThrough: number): ConflictError {
   return new ConflictError(
     `Events after seq ${since} were pruned (kept from seq ${prunedThrough + 1})`,
-    "start again with --since " + prunedThrough + ", or keep events longer (config set keep_events)",
+    "start again with --since " + prunedThrough +
+      ", or keep events longer (config set keep_events)",
   );
 }
 

@@ -21,7 +21,9 @@ import type { SupervisorEvent } from "./events.ts";
 import { fencePlan, Heartbeat } from "./heartbeat.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { Producer } from "./producer.ts";
+import { hooks } from "./hooks.ts";
 import { pruning } from "./pruner.ts";
+import { webhooks } from "./webhooks.ts";
 import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
@@ -86,7 +88,7 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#maintenance = options.maintenance ?? [scheduling(), pruning()];
+    this.#maintenance = options.maintenance ?? [scheduling(), pruning(), hooks(), webhooks()];
     this.host = hostId();
     this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -107,6 +109,7 @@ export class Supervisor {
 
   #emit(event: SupervisorEvent): void {
     this.#options.onEvent?.(event);
+    for (const part of this.#maintenance) part.onEvent?.(event);
   }
 
   #error(message: string): void {
@@ -154,7 +157,7 @@ export class Supervisor {
       store,
       workerId: this.id,
       host: this.host,
-      onEvent: this.#options.onEvent,
+      onEvent: (event) => this.#emit(event),
       slotCount,
       ride: () => this.#producer.rideAlong(),
       onFinishesWritten: () => this.#stopping ? this.#maybeFinish() : void this.wake(),

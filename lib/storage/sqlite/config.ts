@@ -18,9 +18,10 @@ export function configGetAll(db: SqliteDb): Promise<Config> {
       const config = defaultConfig();
       for (const row of db.all("SELECT key, value FROM config")) {
         try {
-          (config as Record<ConfigKey, ConfigValue>)[parseConfigKey(row.key as string)] = JSON.parse(
-          row.value as string,
-        );
+          (config as Record<ConfigKey, ConfigValue>)[parseConfigKey(row.key as string)] = JSON
+            .parse(
+              row.value as string,
+            );
         } catch {
           // A key from a newer version: ignore rather than fail every command.
         }
@@ -30,7 +31,10 @@ export function configGetAll(db: SqliteDb): Promise<Config> {
   );
 }
 
-export function configSet(db: SqliteDb, params: { key: ConfigKey; value: ConfigValue }): Promise<void> {
+export function configSet(
+  db: SqliteDb,
+  params: { key: ConfigKey; value: ConfigValue },
+): Promise<void> {
   return promise(() => {
     db.write(() =>
       db.run(

@@ -155,7 +155,10 @@ export function eventList(db: SqliteDb, params: EventListParams): Promise<EventP
   );
 }
 
-export function eventPrune(db: SqliteDb, params: { before: number; limit: number }): Promise<number> {
+export function eventPrune(
+  db: SqliteDb,
+  params: { before: number; limit: number },
+): Promise<number> {
   return promise(() =>
     db.write(() => {
       // Events are in `at` order but for clock steps: delete the oldest ones up to the first kept.

@@ -172,7 +172,12 @@ export function eventsConformance(test: ConformanceTest): void {
     await store.jobInsertMany({ jobs: [newJob("h", { on_finish: "echo hi" })], now: T0 });
     const claimed = await claimOne(store, "w1", "h");
     await store.runFinishMany({ finishes: [finishOf(claimed, "w1")] });
-    const hook = { outcome: "failed" as const, exit_code: 3, duration_ms: 12, error: "exit code 3" };
+    const hook = {
+      outcome: "failed" as const,
+      exit_code: 3,
+      duration_ms: 12,
+      error: "exit code 3",
+    };
     await store.runHookSet({ id: "h", attempt: 1, hook, now: T0 + 2000 });
     const job = await store.jobGetWithRuns({ id: "h" });
     assert.equal(job?.on_finish, "echo hi");
@@ -187,28 +192,31 @@ export function eventsConformance(test: ConformanceTest): void {
     ]);
   });
 
-  test("events written by another connection are read in seq order once each", async (store, db) => {
-    await using other = await db.open();
-    const seen: QueueEvent[] = [];
-    let after = 0;
-    for (let round = 0; round < 5; round++) {
-      const jobs = Array.from({ length: 20 }, (_, i) => newJob(`r${round}-${i}`));
-      await Promise.all([
-        other.jobInsertMany({ jobs: jobs.slice(0, 10), now: T0 + round }),
-        store.jobInsertMany({ jobs: jobs.slice(10), now: T0 + round }),
-      ]);
-      const page = await store.eventList({ after, limit: 7 });
-      seen.push(...page.events);
-      after = page.through;
-    }
-    while (true) {
-      const page = await store.eventList({ after, limit: 7 });
-      if (page.events.length === 0) break;
-      seen.push(...page.events);
-      after = page.through;
-    }
-    assert.equal(seen.length, 100);
-    assert.equal(new Set(seen.map((e) => e.job)).size, 100);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.seq > seen[i - 1]!.seq);
-  });
+  test(
+    "events written by another connection are read in seq order once each",
+    async (store, db) => {
+      await using other = await db.open();
+      const seen: QueueEvent[] = [];
+      let after = 0;
+      for (let round = 0; round < 5; round++) {
+        const jobs = Array.from({ length: 20 }, (_, i) => newJob(`r${round}-${i}`));
+        await Promise.all([
+          other.jobInsertMany({ jobs: jobs.slice(0, 10), now: T0 + round }),
+          store.jobInsertMany({ jobs: jobs.slice(10), now: T0 + round }),
+        ]);
+        const page = await store.eventList({ after, limit: 7 });
+        seen.push(...page.events);
+        after = page.through;
+      }
+      while (true) {
+        const page = await store.eventList({ after, limit: 7 });
+        if (page.events.length === 0) break;
+        seen.push(...page.events);
+        after = page.through;
+      }
+      assert.equal(seen.length, 100);
+      assert.equal(new Set(seen.map((e) => e.job)).size, 100);
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.seq > seen[i - 1]!.seq);
+    },
+  );
 }
