@@ -108,7 +108,7 @@ export class WebhookSender {
       holder: this.#options.selfId,
       now: store.now(),
       // Kept while it delivers (renewed before each try); a dead holder's passes to another host.
-      ttlMs: DELIVERY_TIMEOUT_MS * 3,
+      ttlMs: DELIVERY_TIMEOUT_MS + 5000,
     });
   }
 
