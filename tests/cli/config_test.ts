@@ -14,6 +14,12 @@ storeTest("config list --json prints every setting with its default", async (tmp
     keep_completed: 604800,
     keep_cancelled: 604800,
     keep_dead: 0,
+    keep_events: 86400,
+    on_finish: "",
+    hook_timeout: 30,
+    webhook_url: "",
+    webhook_secret: "",
+    webhook_events: "",
   });
 });
 
@@ -61,5 +67,11 @@ storeTest("config list prints one setting a line, marking defaults", async (tmp)
     "keep_completed = 604800 s  (default)",
     "keep_cancelled = 604800 s  (default)",
     "keep_dead      = 0 s  (default)",
+    "keep_events    = 86400 s  (default)",
+    "on_finish      =   (default)",
+    "hook_timeout   = 30 s  (default)",
+    "webhook_url    =   (default)",
+    "webhook_secret =   (default)",
+    "webhook_events =   (default)",
   ]);
 });

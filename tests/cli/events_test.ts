@@ -42,7 +42,9 @@ storeTest(
     for (let round = 0; round <= RESTARTS; round++) {
       const last = round === RESTARTS;
       const child = cliCommand(
-        last ? ["events", "--since", String(since)] : ["events", "--follow", "--since", String(since)],
+        last
+          ? ["events", "--since", String(since)]
+          : ["events", "--follow", "--since", String(since)],
         { db: tmp.db },
       ).spawn();
       const watched = watchChild(child);
@@ -87,7 +89,10 @@ storeTest("events --follow prints an event soon after it commits, and filters", 
   const watched = watchChild(child);
   try {
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal((await runCli(["enqueue", "--queue", "other", "--", "true"], { db: tmp.db })).code, 0);
+    assert.equal(
+      (await runCli(["enqueue", "--queue", "other", "--", "true"], { db: tmp.db })).code,
+      0,
+    );
     const added = await runCli(["enqueue", "--queue", "mail", "--id", "m1", "--", "true"], {
       db: tmp.db,
     });

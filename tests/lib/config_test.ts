@@ -31,6 +31,12 @@ Deno.test("defaultConfig() holds the defaults of README 'Settings'", () => {
     keep_completed: 604800,
     keep_cancelled: 604800,
     keep_dead: 0,
+    keep_events: 86400,
+    on_finish: "",
+    hook_timeout: 30,
+    webhook_url: "",
+    webhook_secret: "",
+    webhook_events: "",
   });
 });
 
@@ -51,6 +57,12 @@ Deno.test("CONFIG_KEY_NAMES lists every key in display order", () => {
     "keep_completed",
     "keep_cancelled",
     "keep_dead",
+    "keep_events",
+    "on_finish",
+    "hook_timeout",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_events",
   ]);
   assert.deepEqual(Object.keys(CONFIG_KEYS), CONFIG_KEY_NAMES);
 });

@@ -147,6 +147,7 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
     after: null,
     key: null,
     retry_on: null,
+    on_finish: null,
   });
 });
 
@@ -164,6 +165,7 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     after: ["fetch", "build"],
     key: "nightly backup",
     retry_on: [75, "timeout"],
+    on_finish: "mail -s done me",
   }, NOW);
   assert.deepEqual(parsed, {
     id: "backup-1",
@@ -178,6 +180,7 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     after: ["fetch", "build"],
     key: "nightly backup",
     retry_on: [75, "timeout"],
+    on_finish: "mail -s done me",
   });
 });
 

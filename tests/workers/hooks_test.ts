@@ -25,9 +25,12 @@ Deno.test("a hook gets the attempt's facts and output; its failure or hang chang
   await enqueue(db, { id: "hangs", command: "true", on_finish: "sleep 30" });
   await using worker = await startWorker(db, ["--count", "2"]);
   const hooked = async (id: string) => (await show(db, id)).runs[0]?.hook ?? null;
-  await waitFor(async () => (await hooked("env")) && (await hooked("fails")) && (await hooked("hangs")), {
-    timeoutMs: 20_000,
-  });
+  await waitFor(
+    async () => (await hooked("env")) && (await hooked("fails")) && (await hooked("hangs")),
+    {
+      timeoutMs: 20_000,
+    },
+  );
   assert.equal(
     await Deno.readTextFile(seen),
     "env 1 dead 4 failed mail yes\nout-line\n",
@@ -43,7 +46,10 @@ Deno.test("a hook gets the attempt's facts and output; its failure or hang chang
   const events = await runCli(["events", "--type", "hook"], { db });
   assert.equal(events.stdout.trim().split("\n").length, 3);
   await worker.stop();
-  assert.match(worker.stdout() + worker.stderr(), /on_finish hook of job fails attempt 1: exit code 3/);
+  assert.match(
+    worker.stdout() + worker.stderr(),
+    /on_finish hook of job fails attempt 1: exit code 3/,
+  );
 });
 
 Deno.test("a hook that sleeps 5 s does not slow a 1,000-job drain", async () => {

@@ -40,79 +40,85 @@ async function readAll(store: PostgresStorage, after: number) {
   return { events: page.events, through: page.through };
 }
 
-pgTest("PostgreSQL events: an event committed after a later one is never skipped", async (server) => {
-  await using f = await fixture(server);
-  const a = await f.raw.reserve();
-  const b = await f.raw.reserve();
-  try {
-    // A writes first (the lower id), B writes second and commits first.
-    await a.unsafe("BEGIN");
-    await a.unsafe(INSERT_JOB, ["a"]);
-    await b.unsafe("BEGIN");
-    await b.unsafe(INSERT_JOB, ["b"]);
-    await b.unsafe("COMMIT");
-    const first = await readAll(f.store, 0);
-    assert.deepEqual(first.events.map((e) => e.job), [], "B waits while A may still commit");
-    await a.unsafe("COMMIT");
-    const second = await readAll(f.store, first.through);
-    assert.deepEqual(second.events.map((e) => e.job), ["a", "b"]);
-    assert.ok(second.events[0]!.seq > first.through);
+pgTest(
+  "PostgreSQL events: an event committed after a later one is never skipped",
+  async (server) => {
+    await using f = await fixture(server);
+    const a = await f.raw.reserve();
+    const b = await f.raw.reserve();
+    try {
+      // A writes first (the lower id), B writes second and commits first.
+      await a.unsafe("BEGIN");
+      await a.unsafe(INSERT_JOB, ["a"]);
+      await b.unsafe("BEGIN");
+      await b.unsafe(INSERT_JOB, ["b"]);
+      await b.unsafe("COMMIT");
+      const first = await readAll(f.store, 0);
+      assert.deepEqual(first.events.map((e) => e.job), [], "B waits while A may still commit");
+      await a.unsafe("COMMIT");
+      const second = await readAll(f.store, first.through);
+      assert.deepEqual(second.events.map((e) => e.job), ["a", "b"]);
+      assert.ok(second.events[0]!.seq > first.through);
 
-    // The other way round: B's transaction is older but writes later.
-    await b.unsafe("BEGIN");
-    await b.unsafe(INSERT_JOB, ["c"]);
-    await a.unsafe("BEGIN");
-    await a.unsafe(INSERT_JOB, ["d"]);
-    await a.unsafe("COMMIT");
-    const third = await readAll(f.store, second.through);
-    assert.deepEqual(third.events.map((e) => e.job), []);
-    await b.unsafe("COMMIT");
-    const fourth = await readAll(f.store, third.through);
-    assert.deepEqual(fourth.events.map((e) => e.job), ["c", "d"]);
-    // Rolled back: never an event, never a gap.
-    await a.unsafe("BEGIN");
-    await a.unsafe(INSERT_JOB, ["e"]);
-    await a.unsafe("ROLLBACK");
-    const fifth = await readAll(f.store, fourth.through);
-    assert.deepEqual(fifth.events, []);
-    const all = await readAll(f.store, 0);
-    assert.deepEqual(all.events.map((e) => e.seq), [1, 2, 3, 4], "numbers without holes");
-  } finally {
-    a.release();
-    b.release();
-  }
-});
+      // The other way round: B's transaction is older but writes later.
+      await b.unsafe("BEGIN");
+      await b.unsafe(INSERT_JOB, ["c"]);
+      await a.unsafe("BEGIN");
+      await a.unsafe(INSERT_JOB, ["d"]);
+      await a.unsafe("COMMIT");
+      const third = await readAll(f.store, second.through);
+      assert.deepEqual(third.events.map((e) => e.job), []);
+      await b.unsafe("COMMIT");
+      const fourth = await readAll(f.store, third.through);
+      assert.deepEqual(fourth.events.map((e) => e.job), ["c", "d"]);
+      // Rolled back: never an event, never a gap.
+      await a.unsafe("BEGIN");
+      await a.unsafe(INSERT_JOB, ["e"]);
+      await a.unsafe("ROLLBACK");
+      const fifth = await readAll(f.store, fourth.through);
+      assert.deepEqual(fifth.events, []);
+      const all = await readAll(f.store, 0);
+      assert.deepEqual(all.events.map((e) => e.seq), [1, 2, 3, 4], "numbers without holes");
+    } finally {
+      a.release();
+      b.release();
+    }
+  },
+);
 
-pgTest("PostgreSQL events: a follower sees every event of racing writers once, in order", async (server) => {
-  await using f = await fixture(server);
-  const WRITERS = 8;
-  const EACH = 40;
-  let writing = true;
-  const writers = Array.from({ length: WRITERS }, async (_, w) => {
-    for (let i = 0; i < EACH; i++) {
-      await f.raw.begin(async (tx) => {
-        await tx.unsafe(INSERT_JOB, [`w${w}-${i}`]);
-        // Hold some transactions open so commits land out of insert order.
-        if ((i + w) % 3 === 0) await tx.unsafe(`SELECT pg_sleep(${(w % 4) * 0.01})`);
-      });
+pgTest(
+  "PostgreSQL events: a follower sees every event of racing writers once, in order",
+  async (server) => {
+    await using f = await fixture(server);
+    const WRITERS = 8;
+    const EACH = 40;
+    let writing = true;
+    const writers = Array.from({ length: WRITERS }, async (_, w) => {
+      for (let i = 0; i < EACH; i++) {
+        await f.raw.begin(async (tx) => {
+          await tx.unsafe(INSERT_JOB, [`w${w}-${i}`]);
+          // Hold some transactions open so commits land out of insert order.
+          if ((i + w) % 3 === 0) await tx.unsafe(`SELECT pg_sleep(${(w % 4) * 0.01})`);
+        });
+      }
+    });
+    const seen: QueueEvent[] = [];
+    const reader = (async () => {
+      let after = 0;
+      while (writing || seen.length < WRITERS * EACH) {
+        const page = await f.store.eventList({ after, limit: 37 });
+        seen.push(...page.events);
+        after = page.through;
+        if (page.events.length === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await Promise.all(writers);
+    writing = false;
+    await reader;
+    assert.equal(seen.length, WRITERS * EACH, "no event missed, none twice");
+    assert.equal(new Set(seen.map((e) => e.job)).size, WRITERS * EACH);
+    for (let i = 1; i < seen.length; i++) {
+      assert.equal(seen[i]!.seq, seen[i - 1]!.seq + 1, "seqs follow one another");
     }
-  });
-  const seen: QueueEvent[] = [];
-  const reader = (async () => {
-    let after = 0;
-    while (writing || seen.length < WRITERS * EACH) {
-      const page = await f.store.eventList({ after, limit: 37 });
-      seen.push(...page.events);
-      after = page.through;
-      if (page.events.length === 0) await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  await Promise.all(writers);
-  writing = false;
-  await reader;
-  assert.equal(seen.length, WRITERS * EACH, "no event missed, none twice");
-  assert.equal(new Set(seen.map((e) => e.job)).size, WRITERS * EACH);
-  for (let i = 1; i < seen.length; i++) {
-    assert.equal(seen[i]!.seq, seen[i - 1]!.seq + 1, "seqs follow one another");
-  }
-});
+  },
+);
