@@ -26,6 +26,20 @@ export function JobBadge(props: { job: Job; now: number }) {
   if (isDelayed(job, props.now)) {
     return <span class="badge state-scheduled" title="pending, not due yet">scheduled</span>;
   }
+  if (job.state === "processing" && job.progress !== null) {
+    // The live bar (README "Progress"): the page's live region re-renders on each event.
+    const note = job.progress_message
+      ? `${job.progress}%: ${job.progress_message}`
+      : `${job.progress}%`;
+    return (
+      <>
+        <StateBadge state={job.state} />{" "}
+        <progress class="job-progress" max={100} value={job.progress} title={note}>
+          {job.progress}%
+        </progress>
+      </>
+    );
+  }
   return <StateBadge state={job.state} />;
 }
 
