@@ -117,6 +117,8 @@ const enqueue = buildCommand({
     "queuectl enqueue --id report --after fetch-a --after fetch-b -- make report",
     "queuectl enqueue --key nightly --on-conflict replace --retry-on 75,timeout -- ./sync.sh",
     "queuectl enqueue --wait -- make test",
+    "queuectl enqueue --queue api --group host-a --expires-in 10m -- ./call.sh",
+    "queuectl enqueue --after-any batch-1 --after-any batch-2 -- ./cleanup.sh",
   ),
   parameters: {
     flags: {
@@ -139,6 +141,22 @@ const enqueue = buildCommand({
       retryOn: valueFlag(
         "retry only these failures: exit codes and/or timeout, e.g. 75,timeout (with -- <cmd>)",
         "list",
+      ),
+      group: valueFlag("group: a queue's --group-concurrency caps each group", "name"),
+      backoffBase: valueFlag("this job's backoff base (>= 1) instead of the setting", "n"),
+      backoffMax: valueFlag("this job's longest retry delay in seconds", "seconds"),
+      expiresAt: valueFlag("cancel the job if it has not started by this ISO time", "time"),
+      expiresIn: valueFlag(
+        'cancel the job if it has not started within this, e.g. "10m"',
+        "duration",
+      ),
+      afterAny: {
+        ...valueFlag("run after this job ended, whatever its outcome (repeatable)", "id"),
+        variadic: true,
+      },
+      uniqueFor: valueFlag(
+        'with --key: keep the key taken this long after enqueue, e.g. "1h"',
+        "duration",
       ),
       onConflict: valueFlag(
         "when the key is taken by an active job: keep, replace or fail",
@@ -168,6 +186,13 @@ const enqueue = buildCommand({
       after?: readonly string[];
       key?: string;
       retryOn?: string;
+      group?: string;
+      backoffBase?: string;
+      backoffMax?: string;
+      expiresAt?: string;
+      expiresIn?: string;
+      afterAny?: readonly string[];
+      uniqueFor?: string;
       onConflict?: string;
       wait?: boolean;
       waitTimeout?: string;
@@ -733,15 +758,28 @@ const queueResume = buildCommand({
 
 const queueSet = buildCommand({
   docs: docs(
-    "limit how many jobs of a queue run at once, across all workers and hosts",
+    "limit a queue across all workers and hosts: running jobs, starts per period, per group",
     "queuectl queue set reports --concurrency 2",
     "queuectl queue set reports --concurrency 0",
+    "queuectl queue set api --rate 10/1s",
+    "queuectl queue set backups --group-concurrency 1",
   ),
   parameters: {
-    flags: { concurrency: valueFlag("at most this many running at once; 0 = no limit", "n") },
+    flags: {
+      concurrency: valueFlag("at most this many running at once; 0 = no limit", "n"),
+      rate: valueFlag(
+        'at most N starts per PERIOD, e.g. "10/1s", "600/1m"; off = none',
+        "N/PERIOD",
+      ),
+      groupConcurrency: valueFlag("at most this many of one group at once; 0 = no limit", "n"),
+    },
     positional: { kind: "tuple", parameters: [arg("name", "queue name")] },
   },
-  async func(this: Context, flags: { concurrency?: string }, name: string) {
+  async func(
+    this: Context,
+    flags: { concurrency?: string; rate?: string; groupConcurrency?: string },
+    name: string,
+  ) {
     const { queueSet } = await load<typeof import("./cli/queue_set.ts")>("queue_set");
     await queueSet(this.cli, name, flags);
   },

@@ -12,14 +12,18 @@
  * (`direct`): the pickup's baseline, taken in the same minutes, at the same
  * gaps, on the same machine load.
  *
- * Usage: deno run -A bench/_enqueuer.ts <db> <n> <min-gap-ms> <max-gap-ms> <seed> [direct]
+ * With `groups=N`, job i is in group `g-<i mod N>` (README "Flow control").
+ *
+ * Usage: deno run -A bench/_enqueuer.ts <db> <n> <min-gap-ms> <max-gap-ms> <seed> [direct] [groups=N]
  */
 import { enqueueJson } from "../cli/enqueue.ts";
 import type { CliContext } from "../cli/_context.ts";
 import { openStorage } from "../lib/storage/open_storage.ts";
 import { directSpawnLatency, PICKUP_COMMAND } from "./pickup.ts";
 
-const [db, count, minGap, maxGap, seedArg, mode] = Deno.args;
+const [db, count, minGap, maxGap, seedArg, ...flags] = Deno.args;
+const mode = flags.includes("direct") ? "direct" : undefined;
+const groups = Number(flags.find((f) => f.startsWith("groups="))?.slice(7) ?? 0);
 const n = Number(count);
 const low = Number(minGap);
 const high = Number(maxGap);
@@ -63,7 +67,10 @@ for (let i = 0; i < n; i++) {
   await sleep(low + next() * (high - low));
   const id = `p-${String(i).padStart(4, "0")}`;
   const before = wall();
-  await enqueueJson(ctx, JSON.stringify({ id, command: PICKUP_COMMAND }), { json: false });
+  const group = groups > 0 ? { group: `g-${i % groups}` } : {};
+  await enqueueJson(ctx, JSON.stringify({ id, command: PICKUP_COMMAND, ...group }), {
+    json: false,
+  });
   results.push({ id, before, commit: printedAt });
   if (store) {
     await completed(id);

@@ -71,6 +71,8 @@ export interface DrainOptions<T> {
   counted?: Counted;
   /** Reads the database once the workers have stopped, before it is removed. */
   inspect?(db: BenchDb): Promise<T>;
+  /** More fields of job `i` (scenario 10: its group); none when absent. */
+  fields?(i: number): Record<string, unknown>;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function drainOnce<T = undefined>(
   const file = `${dir.path}/jobs.ndjson`;
   const lines = Array.from(
     { length: n },
-    (_, i) => JSON.stringify({ id: `d-${i}`, command: "true" }),
+    (_, i) => JSON.stringify({ id: `d-${i}`, command: "true", ...options.fields?.(i) }),
   );
   await Deno.writeTextFile(file, lines.join("\n") + "\n");
   await db.createSchema();

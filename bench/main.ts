@@ -5,10 +5,10 @@
  *
  * Flags: `--quick` (smaller sizes, about a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, retention, wait, schedules), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention, wait, schedules, flow), `--store sqlite|postgres`, `--help`.
  *
  * `--store postgres` runs the batch enqueue, drain, pickup, large database, start-up,
- * retention and wait scenarios on SQLite and, right after each, on
+ * retention, wait and flow control scenarios on SQLite and, right after each, on
  * PostgreSQL (DESIGN.md, "PostgreSQL"), in rows whose baseline is the SQLite
  * figure of the same run. The server is `QUEUECTL_BENCH_PG_URL` (or
  * `QUEUECTL_TEST_PG_URL`), or a throwaway cluster started and removed by the
@@ -28,6 +28,7 @@
 import { benchBatchEnqueue } from "./batch_enqueue.ts";
 import type { BenchContext, Scenario } from "./_context.ts";
 import { benchDrain } from "./drain.ts";
+import { benchFlow } from "./flow.ts";
 import { benchLargeDb } from "./large_db.ts";
 import { benchPickup } from "./pickup.ts";
 import {
@@ -59,6 +60,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "retention", name: "7 retention", run: benchRetention, postgres: true },
   { key: "wait", name: "8 wait", run: benchWait, postgres: true },
   { key: "schedules", name: "9 schedules", run: benchSchedules },
+  { key: "flow", name: "10 flow control", run: benchFlow, postgres: true },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */

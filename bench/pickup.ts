@@ -81,6 +81,8 @@ export interface PickupOptions<T> {
   direct: boolean;
   /** Writes more content after the schema and `ctx.seed`, before the workers start. */
   prepare?(db: BenchDb): Promise<void>;
+  /** Puts job `i` in group `g-<i mod groups>` (scenario 10); no group when absent. */
+  groups?: number;
   /** Runs once the workers are up, before the first job (scenario 3: the idle CPU). */
   beforeJobs?(worker: Background): Promise<void>;
   /** Reads the database once the last job is enqueued, while the workers run. */
@@ -126,6 +128,7 @@ export async function pickupOnce<T = undefined>(
         "120",
         "42",
         ...(options.direct ? ["direct"] : []),
+        ...(options.groups ? [`groups=${options.groups}`] : []),
       ])).stdout,
     ) as { id: string; before: number; commit: number; direct?: number }[];
     const inspected = (options.enqueued ? await options.enqueued(db) : undefined) as T;

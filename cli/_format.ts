@@ -1,4 +1,5 @@
 /** Text formatting shared by the commands: colours, tables, times. */
+import { formatRate } from "../lib/options.ts";
 import type { JobState } from "../lib/job.ts";
 
 const STATE_COLORS: Record<JobState, number> = {
@@ -50,4 +51,13 @@ export function truncate(text: string, max: number): string {
 export function shellQuote(arg: string): string {
   if (/^[A-Za-z0-9_\-+=.,/:@%^]+$/.test(arg)) return arg;
   return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A queue's rate as `queue list` and `status` show it: `3/5 per 1s` (starts in the window / limit), or `none`. */
+export function rateColumn(
+  rate: { limit: number; period_ms: number; used: number } | null,
+): string {
+  if (rate === null) return "none";
+  const [limit, period] = formatRate({ limit: rate.limit, periodMs: rate.period_ms }).split("/");
+  return `${rate.used}/${limit} per ${period}`;
 }

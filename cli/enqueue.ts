@@ -5,6 +5,7 @@
 import { ConflictError, UsageError } from "../lib/errors.ts";
 import { insertedJobs, type Job, type NewJob, type OnConflict } from "../lib/job.ts";
 import {
+  parseDuration,
   parseJobInput,
   parseJobJson,
   parseJsonObject,
@@ -28,6 +29,13 @@ export interface EnqueueCommandOptions {
   after?: readonly string[] | undefined;
   key?: string | undefined;
   retryOn?: string | undefined;
+  group?: string | undefined;
+  backoffBase?: string | undefined;
+  backoffMax?: string | undefined;
+  expiresAt?: string | undefined;
+  expiresIn?: string | undefined;
+  afterAny?: readonly string[] | undefined;
+  uniqueFor?: string | undefined;
 }
 
 /** Options every form of `enqueue` takes, as given on the command line. */
@@ -162,10 +170,32 @@ export async function enqueueCommand(
     ["after", options.after?.length ? [...options.after] : undefined],
     ["key", options.key],
     ["retry_on", retryOnList(options.retryOn)],
+    ["group", options.group],
+    ["backoff_base", numberOrText(options.backoffBase)],
+    ["backoff_max", numberOrText(options.backoffMax)],
+    ["expires_at", expiry(options, now)],
+    ["after_any", options.afterAny?.length ? [...options.afterAny] : undefined],
+    ["unique_for", numberOrText(options.uniqueFor)],
   ];
   for (const [key, value] of fields) if (value !== undefined) input[key] = value;
   const job = await parseJobInput(input, now);
   await insert(ctx, [job], now, checked, false);
+}
+
+/** `--expires-at T` as given, or `--expires-in D` as the ISO time D from `now`. */
+function expiry(options: EnqueueCommandOptions, now: number): string | undefined {
+  if (options.expiresIn === undefined) return options.expiresAt;
+  if (options.expiresAt !== undefined) {
+    throw new UsageError("Give --expires-at or --expires-in, not both");
+  }
+  const ms = parseDuration(options.expiresIn);
+  if (ms === null) {
+    throw new UsageError(
+      `Invalid --expires-in "${options.expiresIn}"`,
+      'use seconds or parts like "90s", "5m", "1h30m"',
+    );
+  }
+  return new Date(now + ms).toISOString();
 }
 
 /** `--retry-on 75,timeout` as the `retry_on` field; the job's validation judges each entry. */

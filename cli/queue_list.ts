@@ -1,6 +1,6 @@
 /** `queuectl queue list`: every queue with its counts, running jobs, pause and limit. */
 import { type CliContext, printJson, withStorage } from "./_context.ts";
-import { paint, table } from "./_format.ts";
+import { paint, rateColumn, table } from "./_format.ts";
 
 /** Prints one row per queue, or the JSON array of queues. */
 export async function queueList(ctx: CliContext, json: boolean): Promise<void> {
@@ -11,7 +11,19 @@ export async function queueList(ctx: CliContext, json: boolean): Promise<void> {
     return;
   }
   ctx.out(table(
-    ["QUEUE", "PENDING", "RUNNING", "FAILED", "COMPLETED", "DEAD", "CANCELLED", "STATE", "LIMIT"],
+    [
+      "QUEUE",
+      "PENDING",
+      "RUNNING",
+      "FAILED",
+      "COMPLETED",
+      "DEAD",
+      "CANCELLED",
+      "STATE",
+      "LIMIT",
+      "RATE",
+      "PER GROUP",
+    ],
     queues.map((q) => [
       q.name,
       String(q.counts.pending),
@@ -22,6 +34,8 @@ export async function queueList(ctx: CliContext, json: boolean): Promise<void> {
       String(q.counts.cancelled),
       q.paused ? paint(ctx.color, 33, "paused") : "active",
       q.concurrency === 0 ? "none" : String(q.concurrency),
+      rateColumn(q.rate),
+      q.group_concurrency === 0 ? "none" : String(q.group_concurrency),
     ]),
   ));
 }

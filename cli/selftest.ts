@@ -72,6 +72,7 @@ const SCENARIOS: Scenario[] = [
     run: ({ db }) =>
       withWorkers(db, 1, async (store) => {
         await store.configSet({ key: "backoff_base", value: 1.5 });
+        await store.configSet({ key: "backoff_jitter", value: 0 });
         await enqueue(store, { id: "fail1", command: 'bash -c "exit 1"', max_retries: 2 });
         await until("fail1 to be dead", 15_000, () => jobIn(store, "fail1", ["dead"]));
         const job = await store.jobGetWithRuns({ id: "fail1" });

@@ -10,6 +10,12 @@ function links(color: boolean, jobs: JobLink[]): string {
   return jobs.map((j) => `${j.id} (${j.state ? paintState(color, j.state) : "gone"})`).join(", ");
 }
 
+/** The links of `ids` (`after` or `after_any`), with the states `dependencies` read. */
+function linksOf(color: boolean, ids: string[], dependencies: JobLink[]): string {
+  const states = new Map(dependencies.map((d) => [d.id, d.state]));
+  return links(color, ids.map((id) => ({ id, state: states.get(id) ?? null })));
+}
+
 /** Prints a job's fields and its attempts. */
 export async function show(ctx: CliContext, id: string, json: boolean): Promise<void> {
   const job = await withStorage(ctx, (store) => store.jobGetWithRuns({ id }));
@@ -19,8 +25,10 @@ export async function show(ctx: CliContext, id: string, json: boolean): Promise<
   for (const [key, value] of Object.entries(fields)) {
     const shown = key === "state"
       ? paintState(ctx.color, job.state)
-      : key === "after" && value !== null
-      ? links(ctx.color, dependencies)
+      : key === "after" && job.after !== null
+      ? linksOf(ctx.color, job.after, dependencies)
+      : key === "after_any" && job.after_any !== null
+      ? linksOf(ctx.color, job.after_any, dependencies)
       : value === null
       ? "-"
       : typeof value === "object"

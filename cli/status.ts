@@ -3,7 +3,7 @@ import { JOB_STATES } from "../lib/job.ts";
 import { formatOffset, readStats, workersByHost } from "../lib/stats.ts";
 import { type CliContext, printJson, withStorage } from "./_context.ts";
 import { relativeTime } from "../lib/relative_time.ts";
-import { paint, paintState } from "./_format.ts";
+import { paint, paintState, rateColumn } from "./_format.ts";
 
 /** Prints the status, as text or as the `status --json` document. */
 export async function status(ctx: CliContext, json: boolean): Promise<void> {
@@ -50,6 +50,13 @@ export async function status(ctx: CliContext, json: boolean): Promise<void> {
       bold("Throughput")
     }   ${t.completed} completed, ${t.failed} failed in the last ${t.window_s} s`,
   );
+  if (stats.rate_limits.length > 0) {
+    ctx.out(
+      `${bold("Rate limits")}  ${
+        stats.rate_limits.map((r) => `${r.name} ${rateColumn(r)}`).join(", ")
+      }`,
+    );
+  }
   const hook = stats.webhook;
   if (hook) {
     const waiting = hook.oldest_pending_at

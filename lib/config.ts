@@ -51,6 +51,8 @@ export const CONFIG_KEYS = {
     duration: true,
   },
   keep_dead: { default: 0, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
+  // README "Flow control": every retry delay spread within ±this fraction; 0 = none.
+  backoff_jitter: { default: 0.1, integer: false, min: 0, max: 1, unit: "" },
   // Events, hooks and webhooks (README "Events"): how long events are kept (0 = forever).
   keep_events: { default: DAY_S, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
   on_finish: { default: "", text: true },

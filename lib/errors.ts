@@ -50,6 +50,18 @@ export class StorageError extends QueuectlError {
   }
 }
 
+/**
+ * The error for a worker started under a host id that a live worker on
+ * another machine already uses (exit 1): pid checks would take each other's
+ * live jobs for orphans.
+ */
+export function hostIdInUse(host: string, other: { id: string; pid: number }): ConflictError {
+  return new ConflictError(
+    `Host id "${host}" is in use by live worker ${other.id} (pid ${other.pid}) on another machine`,
+    "give each machine its own QUEUECTL_HOST_ID, or unset it",
+  );
+}
+
 /** The error for a job id that does not exist. */
 export function jobNotFound(id: string): NotFoundError {
   return new NotFoundError(`Job "${id}" not found`, "see `queuectl list` for job ids");

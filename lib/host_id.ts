@@ -24,6 +24,18 @@ function pidNamespace(): string | null {
 }
 
 /**
+ * The pid space this process runs in: the kernel's boot id and the pid
+ * namespace (`3f2a9c1e:4026531836`), whatever `QUEUECTL_HOST_ID` says. A
+ * pid means the same process only to processes of the same space, so a
+ * worker judges another's pid only when their spaces match (DESIGN.md,
+ * "Watchdog": two machines given one host id).
+ */
+export function pidSpace(): string {
+  const boot = readText("/proc/sys/kernel/random/boot_id")?.replaceAll("-", "").slice(0, 8);
+  return [boot, pidNamespace()].filter((p): p is string => !!p).join(":");
+}
+
+/**
  * `QUEUECTL_HOST_ID` when set; otherwise the hostname, the kernel's boot id
  * and the pid namespace (`web1:3f2a9c1e:4026531836`): one value per pid
  * space per boot, so pids compared under it are the same processes.

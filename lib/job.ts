@@ -76,6 +76,18 @@ export interface Job {
   key: string | null;
   /** Failures that are retried (exit codes, `"timeout"`); `null` retries every failure. */
   retry_on: RetryOn[] | null;
+  /** Its group: `group_concurrency` of its queue caps running jobs per group. */
+  group: string | null;
+  /** `null` means "use the `backoff_base` setting". */
+  backoff_base: number | null;
+  /** Seconds; `null` means "use the `backoff_max` setting". */
+  backoff_max: number | null;
+  /** Not started by then means `cancelled` ("expired"). */
+  expires_at: string | null;
+  /** Ids of the jobs that must be final, whatever their outcome, before this one runs. */
+  after_any: string[] | null;
+  /** Seconds the key stays taken after enqueue, even once the job is final. */
+  unique_for: number | null;
   /** A shell command run after each attempt's end (README "Hooks"); `null`: the setting's. */
   on_finish: string | null;
   /** The live attempt's (or the last attempt's) progress 0–100, `null` if none reported. */
@@ -138,6 +150,16 @@ export interface NewJob {
   after: string[] | null;
   key: string | null;
   retry_on: RetryOn[] | null;
+  // README "Flow control"; absent means none (as null).
+  group?: string | null | undefined;
+  backoff_base?: number | null | undefined;
+  backoff_max?: number | null | undefined;
+  /** Epoch ms; `null` for none. */
+  expires_at?: number | null | undefined;
+  /** Ids of jobs that must be final first (any outcome). */
+  after_any?: string[] | null | undefined;
+  /** Seconds; only with `key`. */
+  unique_for?: number | null | undefined;
   /** A shell command run after each attempt's end; absent or `null`: the setting's. */
   on_finish?: string | null | undefined;
 }
@@ -177,11 +199,29 @@ export function insertedJobs(
     after: job.after,
     key: job.key,
     retry_on: job.retry_on,
+    group: job.group ?? null,
+    backoff_base: job.backoff_base ?? null,
+    backoff_max: job.backoff_max ?? null,
+    expires_at: job.expires_at == null ? null : isoTime(job.expires_at),
+    after_any: job.after_any ?? null,
+    unique_for: job.unique_for ?? null,
     on_finish: job.on_finish ?? null,
     progress: null,
     progress_message: null,
   }));
 }
+
+/**
+ * Whether a new job has a field of README "Flow control", which the stores
+ * insert one by one (as they do jobs with dependencies) rather than in bulk.
+ */
+export function hasFlowControl(job: NewJob): boolean {
+  return job.group != null || job.backoff_base != null || job.backoff_max != null ||
+    job.expires_at != null || job.after_any != null || job.unique_for != null;
+}
+
+/** The last error of a job cancelled because it was not started by its `expires_at`. */
+export const EXPIRED_ERROR = "expired";
 
 /** Formats epoch milliseconds as ISO-8601 UTC with milliseconds. */
 export function isoTime(ms: number): string {

@@ -23,11 +23,20 @@ export const JOB_INPUT_FIELDS = [
   "after",
   "key",
   "retry_on",
+  "group",
+  "backoff_base",
+  "backoff_max",
+  "expires_at",
+  "after_any",
+  "unique_for",
   "on_finish",
 ] as const;
 
 /** The longest unique key (README "Job flow"). */
 export const MAX_KEY_LENGTH = 256;
+
+/** The longest group name (README "Flow control"). */
+export const MAX_GROUP_LENGTH = 128;
 
 /** The highest exit code `retry_on` may list (exit codes are 0-255; 0 is success). */
 export const MAX_EXIT_CODE = 255;
@@ -50,6 +59,18 @@ export interface JobInput {
   key?: string | undefined;
   /** The failures that are retried: exit codes 1-255 and/or `"timeout"`. */
   retry_on?: (number | "timeout")[] | undefined;
+  /** Jobs of one group of a queue share its `group_concurrency`. */
+  group?: string | undefined;
+  /** This job's `backoff_base` (at least 1) instead of the setting. */
+  backoff_base?: number | undefined;
+  /** This job's `backoff_max` in seconds instead of the setting. */
+  backoff_max?: number | undefined;
+  /** Not started by then: cancelled with last_error "expired". */
+  expires_at?: string | undefined;
+  /** An id, or ids, of jobs that must be final (whatever the outcome) first. */
+  after_any?: string | string[] | undefined;
+  /** With `key`: the key stays taken this long after enqueue (seconds or a duration). */
+  unique_for?: number | string | undefined;
   /** A shell command run after each attempt's end (README "Hooks"). */
   on_finish?: string | undefined;
 }

@@ -4,7 +4,7 @@
  * active key means for a new job, and the messages a cascade leaves.
  */
 import { ConflictError, NotFoundError } from "./errors.ts";
-import type { JobState, OnConflict } from "./job.ts";
+import { isFinalState, type JobState, type OnConflict } from "./job.ts";
 
 /**
  * Checks one dependency of `jobId` as the store sees it (`null`: no such
@@ -31,6 +31,67 @@ export function checkDependency(jobId: string, depId: string, state: JobState | 
     );
   }
   return state !== "completed";
+}
+
+/**
+ * Checks one `after_any` dependency of `jobId` (`null`: no such job) and
+ * says whether it is still open (not final). Unknown ids and the job itself
+ * are refused; a dependency that already ended, whatever its outcome, is met.
+ */
+export function checkAnyDependency(
+  jobId: string,
+  depId: string,
+  state: JobState | null,
+): boolean {
+  if (depId === jobId) {
+    throw new ConflictError(
+      `Cannot enqueue job "${jobId}": it cannot depend on itself`,
+      "remove its own id from `after_any`",
+    );
+  }
+  if (state === null) {
+    throw new NotFoundError(
+      `Cannot enqueue job "${jobId}": dependency "${depId}" not found`,
+      "enqueue the dependency first (earlier in the same batch works too)",
+    );
+  }
+  return !isFinalState(state);
+}
+
+/**
+ * The dependencies of a new job as edges: `after` ones, then the
+ * `after_any` ones not already named by `after` (`any` true).
+ */
+export function dependencyEdges(
+  job: { after: string[] | null; after_any?: string[] | null | undefined },
+): { id: string; any: boolean }[] {
+  const after = distinctIds(job.after ?? []);
+  const named = new Set(after);
+  return [
+    ...after.map((id) => ({ id, any: false })),
+    ...distinctIds(job.after_any ?? []).filter((id) => !named.has(id)).map((id) => ({
+      id,
+      any: true,
+    })),
+  ];
+}
+
+/**
+ * What to do with a new job whose key a final job still holds by its
+ * `unique_for` window (README "Flow control"): "keep" leaves it out; a
+ * finished job cannot be replaced, so "replace" and "fail" are conflicts.
+ */
+export function planWindowConflict(
+  params: { jobId: string; key: string; holderId: string; until: number; onConflict: OnConflict },
+): "keep" {
+  const { jobId, key, holderId, until, onConflict } = params;
+  if (onConflict === "keep") return "keep";
+  throw new ConflictError(
+    `Cannot enqueue job "${jobId}": key "${key}" is taken by job "${holderId}" until ${
+      new Date(until).toISOString()
+    } (unique_for)`,
+    "use --on-conflict keep, or wait for the window to pass",
+  );
 }
 
 /** Refuses to retry `jobId` while its dependency `depId` is dead or cancelled. */

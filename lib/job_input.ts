@@ -14,6 +14,7 @@ import {
   JOB_INPUT_FIELDS,
   type JobInput,
   MAX_EXIT_CODE,
+  MAX_GROUP_LENGTH,
   MAX_KEY_LENGTH,
 } from "./job_fields.ts";
 import { type NewJob, ON_CONFLICT, type OnConflict, type RetryOn } from "./job.ts";
@@ -81,6 +82,10 @@ function isAfter(value: unknown): boolean {
   return isId(value) || (Array.isArray(value) && value.every(isId));
 }
 
+function isNumberAtLeast(value: unknown, min: number): boolean {
+  return typeof value === "number" && Number.isFinite(value) && value >= min;
+}
+
 /** `retry_on`: a non-empty array of exit codes 1-255 and `"timeout"`. */
 function isRetryOn(value: unknown): boolean {
   return Array.isArray(value) && value.length > 0 &&
@@ -113,6 +118,14 @@ export function checkJobFields(value: unknown): JobInput | null {
     (v.key === undefined ||
       (typeof v.key === "string" && v.key.length > 0 && v.key.length <= MAX_KEY_LENGTH)) &&
     (v.retry_on === undefined || isRetryOn(v.retry_on)) &&
+    (v.group === undefined ||
+      (typeof v.group === "string" && v.group.length > 0 && v.group.length <= MAX_GROUP_LENGTH)) &&
+    (v.backoff_base === undefined || isNumberAtLeast(v.backoff_base, 1)) &&
+    (v.backoff_max === undefined || isNumberAtLeast(v.backoff_max, 0)) &&
+    (v.expires_at === undefined || typeof v.expires_at === "string") &&
+    (v.after_any === undefined || isAfter(v.after_any)) &&
+    (v.unique_for === undefined || typeof v.unique_for === "string" ||
+      (typeof v.unique_for === "number" && Number.isFinite(v.unique_for))) &&
     (v.on_finish === undefined || typeof v.on_finish === "string");
   return ok ? (value as unknown as JobInput) : null;
 }
@@ -197,6 +210,26 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
       );
     }
   }
+  const expiresAt = expiryOf(input, runAt, where);
+  let uniqueFor: number | null = null;
+  if (input.unique_for !== undefined) {
+    const ms = parseDuration(input.unique_for);
+    if (ms === null) {
+      throw new UsageError(
+        `${where}Invalid job: field "unique_for" is not a duration: ${
+          JSON.stringify(input.unique_for)
+        }`,
+        'use seconds or parts like "90s", "5m", "1h30m"',
+      );
+    }
+    if (input.key === undefined) {
+      throw new UsageError(
+        `${where}Invalid job: field "unique_for" needs a "key"`,
+        "the window keeps a key taken: give the job a key (--key K)",
+      );
+    }
+    uniqueFor = ms / 1000;
+  }
   return {
     id: input.id ?? generateId(now),
     command: input.command,
@@ -210,8 +243,35 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
     after: normaliseAfter(input.after),
     key: input.key ?? null,
     retry_on: input.retry_on ? [...new Set<RetryOn>(input.retry_on)] : null,
+    group: input.group ?? null,
+    backoff_base: input.backoff_base ?? null,
+    backoff_max: input.backoff_max ?? null,
+    expires_at: expiresAt,
+    after_any: normaliseAfter(input.after_any),
+    unique_for: uniqueFor,
     on_finish: input.on_finish ? input.on_finish : null,
   };
+}
+
+/** `expires_at` as epoch ms (`null` for none); refused when unparsable or before the due time. */
+function expiryOf(input: JobInput, runAt: number, where: string): number | null {
+  if (input.expires_at === undefined) return null;
+  const at = parseIsoTime(input.expires_at);
+  if (at === null) {
+    throw new UsageError(
+      `${where}Invalid job: field "expires_at" is not an ISO-8601 date-time: "${input.expires_at}"`,
+      'use a form like "2026-11-28T10:30:00Z"',
+    );
+  }
+  if (runAt > at) {
+    throw new UsageError(
+      `${where}Invalid job: it expires (${new Date(at).toISOString()}) before it is due (${
+        new Date(runAt).toISOString()
+      })`,
+      "give a later expiry, or an earlier run_at or delay",
+    );
+  }
+  return at;
 }
 
 /** `after` as stored: an array of distinct ids in the order given, or `null` for none. */

@@ -9,6 +9,7 @@ import {
   JOB_INPUT_FIELDS,
   type JobInput,
   MAX_EXIT_CODE,
+  MAX_GROUP_LENGTH,
   MAX_KEY_LENGTH,
 } from "./job_fields.ts";
 
@@ -24,6 +25,12 @@ const RULES: Record<string, string> = {
   after: "a job id or an array of job ids (1-128 characters of A-Z a-z 0-9 . _ : -)",
   key: `a string of 1-${MAX_KEY_LENGTH} characters`,
   retry_on: `a non-empty array of exit codes 1-${MAX_EXIT_CODE} and/or "timeout"`,
+  group: `a string of 1-${MAX_GROUP_LENGTH} characters`,
+  backoff_base: "a number >= 1",
+  backoff_max: "a number of seconds >= 0",
+  expires_at: "an ISO-8601 date-time",
+  after_any: "a job id or an array of job ids (1-128 characters of A-Z a-z 0-9 . _ : -)",
+  unique_for: 'seconds or a duration like "1h"',
 };
 
 const rule = (name: string) => field(name, RULES[name]!);
@@ -71,6 +78,16 @@ export const JobInputSchema = z.strictObject({
     ),
     rule("retry_on"),
   ).min(1, rule("retry_on")).optional(),
+  group: z.string(rule("group")).min(1, rule("group")).max(MAX_GROUP_LENGTH, rule("group"))
+    .optional(),
+  backoff_base: z.number(rule("backoff_base")).min(1, rule("backoff_base")).optional(),
+  backoff_max: z.number(rule("backoff_max")).min(0, rule("backoff_max")).optional(),
+  expires_at: z.string(rule("expires_at")).optional(),
+  after_any: z.union([
+    z.string().regex(ID_PATTERN, rule("after_any")),
+    z.array(z.string().regex(ID_PATTERN, rule("after_any")), rule("after_any")),
+  ], rule("after_any")).optional(),
+  unique_for: z.union([z.number(), z.string()], rule("unique_for")).optional(),
   on_finish: z.string(field("on_finish", "a string (a shell command)")).optional(),
 }, {
   error: (issue) => {

@@ -82,6 +82,60 @@ export function parseCount(value: string): number {
   return n;
 }
 
+/** A queue's rate limit: at most `limit` starts in any window of `periodMs` (README "Flow control"). */
+export interface RateLimit {
+  limit: number;
+  periodMs: number;
+}
+
+/**
+ * `--rate N/PERIOD` (`10/1s`, `600/1m`, `5/500ms`): N a positive integer,
+ * PERIOD a duration above zero (a bare number is seconds); `off` is `null`.
+ */
+export function parseRate(value: string | undefined): RateLimit | null {
+  const text = String(value ?? "").trim();
+  if (text === "off") return null;
+  const match = /^(\d+)\/(.+)$/.exec(text);
+  const limit = match ? Number(match[1]) : NaN;
+  const periodMs = match ? parseDuration(match[2]!) : null;
+  if (
+    !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CONCURRENCY ||
+    periodMs === null || periodMs <= 0
+  ) {
+    throw new UsageError(
+      `Invalid rate "${value ?? ""}"`,
+      'use N/PERIOD with N >= 1 and a period above 0, e.g. "10/1s" or "600/1m", or "off"',
+    );
+  }
+  return { limit, periodMs };
+}
+
+/** A rate limit as `--rate` takes it: `10/1s`, `600/1m`, `5/500ms`. */
+export function formatRate(rate: RateLimit): string {
+  const ms = rate.periodMs;
+  const period = ms % 3_600_000 === 0
+    ? `${ms / 3_600_000}h`
+    : ms % 60_000 === 0
+    ? `${ms / 60_000}m`
+    : ms % 1000 === 0
+    ? `${ms / 1000}s`
+    : `${ms}ms`;
+  return `${rate.limit}/${period}`;
+}
+
+/** A queue's group concurrency: an integer from 0 (no limit) up. */
+export function parseGroupConcurrency(value: string | number | undefined): number {
+  const text = String(value ?? "").trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_CONCURRENCY) {
+    throw new UsageError(
+      `Invalid group concurrency "${value ?? ""}"`,
+      `use an integer from 0 (no limit) to ${MAX_CONCURRENCY}`,
+    );
+  }
+  return n;
+}
+
 /** Checks `--queue` names. */
 export function parseQueues(values: readonly string[] | undefined): string[] | null {
   if (!values || values.length === 0) return null;

@@ -34,10 +34,29 @@ export const CRON_NICKNAMES = ["@hourly", "@daily", "@weekly", "@monthly", "@yea
 const FIELD_NAMES_6 = ["second", "minute", "hour", "day of month", "month", "day of week"];
 
 /** The job a schedule enqueues at each due time: a job's fields without id or times. */
-export type ScheduleJob = Omit<NewJob, "id" | "run_at" | "after" | "key" | "retry_on"> & {
-  /** Failures that are retried (README "Job flow"); absent retries every failure. */
-  retry_on?: RetryOn[] | undefined;
-};
+export type ScheduleJob =
+  & Omit<
+    NewJob,
+    | "id"
+    | "run_at"
+    | "after"
+    | "key"
+    | "retry_on"
+    | "group"
+    | "backoff_base"
+    | "backoff_max"
+    | "expires_at"
+    | "after_any"
+    | "unique_for"
+  >
+  & {
+    /** Failures that are retried (README "Job flow"); absent retries every failure. */
+    retry_on?: RetryOn[] | undefined;
+    /** The group of README "Flow control"; absent for none. */
+    group?: string | undefined;
+    backoff_base?: number | undefined;
+    backoff_max?: number | undefined;
+  };
 
 /** A schedule as stored; times are epoch milliseconds. */
 export interface Schedule {
@@ -275,7 +294,7 @@ export function scheduleJobs(
   schedule: Pick<Schedule, "name" | "job" | "overlap">,
   dueTimes: number[],
 ): NewJob[] {
-  const { retry_on, ...job } = schedule.job;
+  const { retry_on, group, backoff_base, backoff_max, ...job } = schedule.job;
   return dueTimes.map((dueAt) => ({
     ...job,
     id: scheduleJobId(schedule.name, dueAt),
@@ -283,6 +302,9 @@ export function scheduleJobs(
     after: null,
     key: schedule.overlap ? null : scheduleKey(schedule.name),
     retry_on: retry_on ?? null,
+    group: group ?? null,
+    backoff_base: backoff_base ?? null,
+    backoff_max: backoff_max ?? null,
   }));
 }
 

@@ -22,7 +22,16 @@ import {
  * each due time (`key` is `schedule:<name>` without `--overlap`), and
  * `after` would tie every run to one job.
  */
-const SET_BY_SCHEDULE = ["id", "run_at", "delay", "key", "after"];
+const SET_BY_SCHEDULE = [
+  "id",
+  "run_at",
+  "delay",
+  "key",
+  "after",
+  "expires_at",
+  "after_any",
+  "unique_for",
+];
 
 /** A schedule's input as the CLI (or an API) gives it, before checks. */
 export interface ScheduleInput {
@@ -85,6 +94,9 @@ export async function parseScheduleInput(
       env: job.env,
       cwd: job.cwd,
       ...(job.retry_on === null ? {} : { retry_on: job.retry_on }),
+      ...(job.group === null ? {} : { group: job.group }),
+      ...(job.backoff_base === null ? {} : { backoff_base: job.backoff_base }),
+      ...(job.backoff_max === null ? {} : { backoff_max: job.backoff_max }),
     },
   };
 }

@@ -6,7 +6,7 @@
 import { type Config, lateSince, liveSince } from "./config.ts";
 import { type EventType, FINISH_TYPES } from "./event.ts";
 import { isoTime, type JobState } from "./job.ts";
-import type { Storage, WorkerInfo } from "./storage/storage.ts";
+import type { QueueRate, Storage, WorkerInfo } from "./storage/storage.ts";
 
 /** The window of recent completions in `status`. */
 export const THROUGHPUT_WINDOW_MS = 60_000;
@@ -29,6 +29,8 @@ export interface Stats {
   workers: WorkerInfo[];
   next_retry_at: string | null;
   throughput: Throughput;
+  /** Rate-limited queues and how full their window is (README "Flow control"). */
+  rate_limits: QueueRate[];
   /** How far webhook delivery lags (README "Webhooks"); `null` when `webhook_url` is unset. */
   webhook?: WebhookLag | null;
 }
@@ -74,11 +76,12 @@ export interface ThroughputBucket {
 export async function readStats(store: Storage, now: number): Promise<Stats> {
   const config = await store.configGetAll();
   const since = now - THROUGHPUT_WINDOW_MS;
-  const [counts, workers, nextRetry, recent] = await Promise.all([
+  const [counts, workers, nextRetry, recent, rates] = await Promise.all([
     store.jobCountByState(),
     store.workerList({ staleBefore: liveSince(config, now), lateBefore: lateSince(config, now) }),
     store.jobNextRetryAt(),
     store.runFinishedCounts({ since, bucketMs: THROUGHPUT_WINDOW_MS }),
+    store.queueRateList({ now }),
   ]);
   const webhook = await readWebhookLag(store, config, now);
   let completed = 0;
@@ -100,6 +103,7 @@ export async function readStats(store: Storage, now: number): Promise<Stats> {
       failed,
       per_second: Math.round((completed / (THROUGHPUT_WINDOW_MS / 1000)) * 100) / 100,
     },
+    rate_limits: rates,
     ...(webhook ? { webhook } : {}),
   };
 }

@@ -283,7 +283,11 @@ async function startLabCluster(
   await pgCtl(cluster, "start");
 }
 
-function pgCtl(cluster: LabCluster, action: "start" | "restart", mode = "fast"): Promise<void> {
+function pgCtl(
+  cluster: LabCluster,
+  action: "start" | "stop" | "restart",
+  mode = "fast",
+): Promise<void> {
   return runAsPostgres(
     `${cluster.bin}/pg_ctl -D ${cluster.dataDir} -l ${cluster.dir}/server.log -m ${mode} -w -t 30 ${action}`,
     `pg_ctl ${action}`,
@@ -448,6 +452,11 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** Wait for the supervisor's start line (default true). */
   waitStarted?: boolean;
+  /**
+   * Run it in a pid namespace of its own (`unshare --pid`, as pid 1 with
+   * its own /proc): another machine, as far as pids go (default false).
+   */
+  pidNamespace?: boolean;
 }
 
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
@@ -477,6 +486,9 @@ function spawnWorker(
       "netns",
       "exec",
       host.ns,
+      ...(options.pidNamespace
+        ? ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+        : []),
       Deno.execPath(),
       "run",
       "-A",
@@ -577,6 +589,10 @@ export interface MultihostContext {
   restore(host: Host): Promise<void>;
   /** `pg_ctl restart -m <mode>` of the file's cluster. */
   restartServer(mode?: "fast" | "immediate"): Promise<void>;
+  /** `pg_ctl stop -m <mode>`: the server is gone until {@linkcode MultihostContext.startServer}. */
+  stopServer(mode?: "fast" | "immediate"): Promise<void>;
+  /** `pg_ctl start` after {@linkcode MultihostContext.stopServer}. */
+  startServer(): Promise<void>;
   /** Runs SQL as the admin user (search_path = the test's schema); returns the rows. */
   admin(sql: string, args?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Every worker started in this test, for failure messages. */
@@ -633,6 +649,8 @@ export function multihostTest(
           await must("ip", ["link", "set", host.link, "up"]);
         },
         restartServer: (mode = "fast") => pgCtl(theLab.cluster, "restart", mode),
+        stopServer: (mode = "fast") => pgCtl(theLab.cluster, "stop", mode),
+        startServer: () => pgCtl(theLab.cluster, "start"),
         async admin(query, args = []) {
           const sql = postgres(`postgres://postgres@127.0.0.1:${port}/postgres`, {
             max: 1,
@@ -656,6 +674,8 @@ export function multihostTest(
       try {
         await fn(ctx);
       } finally {
+        // A test that stopped the server and failed before starting it again.
+        await pgCtl(theLab.cluster, "start").catch(() => {});
         for (const host of theLab.hosts) {
           await run("ip", ["link", "set", host.link, "up"]);
         }

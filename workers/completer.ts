@@ -7,6 +7,7 @@
  * keeps its records and is tried again: the jobs stay leased to us meanwhile.
  * A flush of finishes also carries the claim that refills their slots.
  */
+import { jobBackoff } from "../lib/backoff.ts";
 import type { Config } from "../lib/config.ts";
 import type { RunOutcome } from "../lib/job.ts";
 import { decideAfterForcedStop, decideAfterRun } from "../lib/state.ts";
@@ -79,7 +80,7 @@ export function finishRecord(
       attempt: job.attempt,
       maxRetries,
       now: finishedAt,
-      backoff: { base: config.backoff_base, max: config.backoff_max },
+      backoff: jobBackoff(job, config),
       retryOn: job.retry_on,
       exitCode: result.exitCode,
     }),
@@ -163,7 +164,7 @@ export class Completer {
 
   /** A running job's output so far (only the newest snapshot of a job is written). */
   output(id: string, attempt: number, stdout: Uint8Array, stderr: Uint8Array): void {
-    this.#outputs.set(id, { id, attempt, stdout, stderr });
+    this.#outputs.set(id, { id, workerId: this.#options.workerId, attempt, stdout, stderr });
     this.#queueFlush();
   }
 

@@ -1,14 +1,22 @@
 /**
  * Heartbeat and requests: renews the registry entry and every running
  * job's lease, reads stop and cancel requests (on every heartbeat and, at
- * once, on every wake-up), runs the rescuer after each renewal, and fences:
- * when no renewal has succeeded for too long, it has the running jobs
- * ended before their leases can expire for other hosts, and tells the
- * producer to claim nothing until a renewal succeeds again.
+ * once, on every wake-up), and fences each attempt on its own: an attempt
+ * whose lease no renewal has confirmed for too long is ended before the
+ * lease can expire for other hosts, and while renewals fail the producer
+ * claims nothing. A renewal's reply names the attempts the worker still
+ * holds: one it runs that is missing was taken from it (ended at once);
+ * one it holds but never got is a claim whose answer was lost (given
+ * back). DESIGN.md, "Fencing", has the argument.
  */
-import { type Config, heartbeatIntervalMs } from "../lib/config.ts";
+import { heartbeatIntervalMs } from "../lib/config.ts";
 import { localNow } from "../lib/clock.ts";
-import type { HeartbeatReply, Storage } from "../lib/storage/storage.ts";
+import type {
+  AttemptRef,
+  HeartbeatReply,
+  Storage,
+  WorkerRequests,
+} from "../lib/storage/storage.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
 import { KILL_GRACE_MS } from "./run_command.ts";
 import type { Settings } from "./settings.ts";
@@ -26,6 +34,16 @@ export function fencePlan(leaseMs: number): { fenceAfterMs: number; graceMs: num
   return { fenceAfterMs: leaseMs - graceMs - marginMs, graceMs };
 }
 
+/** The key of an attempt in maps and sets. */
+export function attemptKey(ref: AttemptRef): string {
+  return `${ref.attempt} ${ref.id}`;
+}
+
+/** An attempt a slot runs, and when it was handed over (`performance.now()`). */
+export interface RunningAttempt extends AttemptRef {
+  handedAt: number;
+}
+
 /** How a heartbeat is set up. */
 export interface HeartbeatOptions {
   store: Pick<Storage, "now" | "workerHeartbeat" | "workerRequestsGet">;
@@ -33,14 +51,30 @@ export interface HeartbeatOptions {
   settings: Settings;
   /** Gap between heartbeats; default a third of the lease, at most 2 s. */
   intervalMs?: number;
-  /** Runs after every successful renewal (the rescuer). */
-  afterRenewal?: (now: number, config: Config) => Promise<unknown>;
+  /** The attempts the slots run now. */
+  running(): RunningAttempt[];
+  /** Whether the attempt is this supervisor's: running, or its finish not yet written. */
+  owns(ref: AttemptRef): boolean;
+  /** Whether a claim was sent and its jobs not yet handed to slots (or its failure seen). */
+  claimInFlight(): boolean;
   /** Stop and cancel requests read from the store. */
-  onRequests(reply: HeartbeatReply): void;
+  onRequests(reply: WorkerRequests): void;
   /** A renewal succeeded after failures: claims may resume. */
   onRecovered(): void;
-  /** The leases are about to be lost: end the running jobs; returns how many were asked to end. */
-  fence(): number;
+  /** Running attempts no longer this worker's: end them at once, write nothing for them. */
+  onLost(attempts: AttemptRef[]): void;
+  /** Attempts held under this worker that no slot runs nor ran: give them back. */
+  onGhosts(attempts: AttemptRef[]): void;
+  /** The registry entry was gone (removed as silent): register again. */
+  onUnregistered(): void;
+  /** These attempts' leases are about to be lost: end them, with this SIGTERM to SIGKILL. */
+  fence(attempts: AttemptRef[], graceMs: number): void;
+  /**
+   * The earliest lease confirmation among the running attempts (or, with
+   * none running, the last renewal's): a call begun at `startedAt`
+   * (monotonic) wrote `leaseMs`. The watchdog's deadline counts from it.
+   */
+  onRenewed?(startedAt: number, leaseMs: number): void;
   onError(message: string): void;
 }
 
@@ -51,8 +85,13 @@ export class Heartbeat {
   #fenceTimer: ReturnType<typeof setTimeout> | undefined;
   #beating = false;
   #stopped = false;
-  /** Local monotonic time when the last renewal of every running job's lease began. */
-  #renewedAt = 0;
+  /**
+   * Per running attempt: when the last renewal that confirmed its lease
+   * began (monotonic), and the lease it wrote.
+   */
+  #renewed = new Map<string, { at: number; leaseMs: number }>();
+  /** Running attempts already fenced (each is fenced once). */
+  #fenced = new Set<string>();
   #failing = false;
   #checkRequests = oneAtATime(async () => {
     if (this.#stopped) return;
@@ -69,7 +108,7 @@ export class Heartbeat {
     this.#options = options;
   }
 
-  /** The last renewal failed (or the leases were fenced): claim nothing until one succeeds. */
+  /** The last renewal failed (or leases were fenced): claim nothing until one succeeds. */
   get failing(): boolean {
     return this.#failing;
   }
@@ -96,22 +135,22 @@ export class Heartbeat {
     if (this.#stopped || this.#beating) return;
     this.#beating = true;
     try {
-      const started = performance.now();
-      const now = this.#options.store.now();
-      const config = await this.#options.settings.fresh(now);
+      const config = await this.#options.settings.fresh(this.#options.store.now());
+      const leaseMs = config.lease_timeout * 1000;
+      const sentAt = performance.now();
       const reply = await this.#options.store.workerHeartbeat({
         id: this.#options.workerId,
-        now,
-        leaseMs: config.lease_timeout * 1000,
-        clockOffsetMs: localNow() - now,
+        leaseMs,
+        clockOffsetMs: localNow() - this.#options.store.now(),
       });
-      this.renewed(started, config);
+      if (this.#stopped) return;
+      this.#judge(reply, sentAt, leaseMs);
       if (this.#failing) {
         this.#failing = false;
         this.#options.onRecovered();
       }
+      if (!reply.registered) this.#options.onUnregistered();
       this.#options.onRequests(reply);
-      await this.#options.afterRenewal?.(now, config);
     } catch (error) {
       this.#failing = true;
       this.#options.onError(errorMessage(error));
@@ -121,19 +160,84 @@ export class Heartbeat {
   }
 
   /**
-   * Every running job's lease was renewed by a call that began at
-   * `startedAt` (monotonic): a heartbeat, or a claim made while nothing ran.
-   * Re-arms the fence.
+   * What a renewal sent at `sentAt` says. An attempt handed to a slot before
+   * then was claimed by a statement that committed before the renewal ran,
+   * so the reply shows it if the worker still holds it: held, its fence is
+   * re-armed; missing, it was taken. An attempt held that this supervisor
+   * does not own, while no claim is out, can only come from a claim whose
+   * answer was lost.
    */
-  renewed(startedAt: number, config: Config): void {
+  #judge(reply: HeartbeatReply, sentAt: number, leaseMs: number): void {
+    const held = new Set(reply.held.map(attemptKey));
+    const lost: AttemptRef[] = [];
+    for (const run of this.#options.running()) {
+      if (run.handedAt > sentAt) continue;
+      const key = attemptKey(run);
+      if (held.has(key)) {
+        const before = this.#renewed.get(key);
+        if (!before || before.at < sentAt) this.#renewed.set(key, { at: sentAt, leaseMs });
+      } else {
+        lost.push({ id: run.id, attempt: run.attempt });
+      }
+    }
+    if (lost.length > 0) this.#options.onLost(lost);
+    this.#tellRenewed(sentAt, leaseMs, new Set(lost.map(attemptKey)));
+    if (!this.#options.claimInFlight()) {
+      const ghosts = reply.held.filter((ref) => !this.#options.owns(ref));
+      if (ghosts.length > 0) this.#options.onGhosts(ghosts);
+    }
+    this.#armFence();
+  }
+
+  /**
+   * Attempts were claimed by a call that began at `startedAt` (monotonic),
+   * writing leases of `leaseMs`: their fence counts from then.
+   */
+  claimed(attempts: AttemptRef[], startedAt: number, leaseMs: number): void {
     if (this.#stopped) return;
-    this.#renewedAt = Math.max(this.#renewedAt, startedAt);
-    const { fenceAfterMs } = fencePlan(config.lease_timeout * 1000);
+    for (const ref of attempts) this.#renewed.set(attemptKey(ref), { at: startedAt, leaseMs });
+    this.#tellRenewed(startedAt, leaseMs);
+    this.#armFence();
+  }
+
+  /**
+   * Tells the watchdog the earliest confirmation among the running attempts
+   * still held (`at`/`leaseMs` when none is earlier): its deadline never
+   * outlives the lease of any of them (DESIGN.md, "Watchdog").
+   */
+  #tellRenewed(at: number, leaseMs: number, lost: ReadonlySet<string> = new Set()): void {
+    for (const run of this.#options.running()) {
+      const key = attemptKey(run);
+      if (this.#fenced.has(key) || lost.has(key)) continue;
+      const last = this.#lastRenewal(run);
+      if (last.at < at) ({ at, leaseMs } = last);
+    }
+    this.#options.onRenewed?.(at, leaseMs);
+  }
+
+  /** When `run`'s lease was last confirmed (monotonic) and the lease that wrote. */
+  #lastRenewal(run: RunningAttempt): { at: number; leaseMs: number } {
+    // Never confirmed (not expected: every claim says so): count from its hand-over.
+    return this.#renewed.get(attemptKey(run)) ??
+      { at: run.handedAt, leaseMs: this.#options.settings.current.lease_timeout * 1000 };
+  }
+
+  /** Sets the fence timer for the earliest attempt due to be fenced; forgets ended ones. */
+  #armFence(): void {
     clearTimeout(this.#fenceTimer);
-    this.#fenceTimer = setTimeout(
-      () => this.#fence(),
-      Math.max(0, this.#renewedAt + fenceAfterMs - performance.now()),
-    );
+    if (this.#stopped) return;
+    const running = this.#options.running();
+    const keys = new Set(running.map(attemptKey));
+    for (const key of this.#renewed.keys()) if (!keys.has(key)) this.#renewed.delete(key);
+    for (const key of this.#fenced) if (!keys.has(key)) this.#fenced.delete(key);
+    let next = Infinity;
+    for (const run of running) {
+      if (this.#fenced.has(attemptKey(run))) continue;
+      const { at, leaseMs } = this.#lastRenewal(run);
+      next = Math.min(next, at + fencePlan(leaseMs).fenceAfterMs);
+    }
+    if (next === Infinity) return;
+    this.#fenceTimer = setTimeout(() => this.#fence(), Math.max(0, next - performance.now()));
   }
 
   /**
@@ -145,24 +249,39 @@ export class Heartbeat {
     void this.#checkRequests();
   }
 
-  /** Reads a stop request made through the database (by `worker stop`), renewing as it does. */
+  /** Reads a stop request made through the database (by `worker stop`), without renewing. */
   async stopRequested(): Promise<"graceful" | "force" | null> {
-    const reply = await this.#options.store.workerHeartbeat({
-      id: this.#options.workerId,
-      now: this.#options.store.now(),
-      leaseMs: this.#options.settings.current.lease_timeout * 1000,
-    });
-    return reply.stopRequested;
+    const requests = await this.#options.store.workerRequestsGet({ id: this.#options.workerId });
+    return requests.stopRequested;
   }
 
   /**
-   * Fencing: the leases were not renewed in time, so another host may soon
-   * take these jobs. End them first; their attempts are recorded
-   * `interrupted` once the store answers again (a guarded write, which does
-   * not apply where another worker has already rescued the job).
+   * Fencing: these attempts' leases were not confirmed in time, so another
+   * host may soon take them. End them first, with the grace of the lease
+   * their last renewal wrote; their attempts are recorded `interrupted`
+   * once the store answers again (a guarded write, which does not apply
+   * where another worker has already rescued the job).
    */
   #fence(): void {
     if (this.#stopped) return;
-    if (this.#options.fence() > 0) this.#failing = true;
+    const now = performance.now();
+    const due = new Map<number, AttemptRef[]>();
+    for (const run of this.#options.running()) {
+      const key = attemptKey(run);
+      if (this.#fenced.has(key)) continue;
+      const { at, leaseMs } = this.#lastRenewal(run);
+      const plan = fencePlan(leaseMs);
+      if (at + plan.fenceAfterMs > now) continue;
+      this.#fenced.add(key);
+      due.set(plan.graceMs, [...(due.get(plan.graceMs) ?? []), {
+        id: run.id,
+        attempt: run.attempt,
+      }]);
+    }
+    for (const [graceMs, attempts] of due) {
+      this.#failing = true;
+      this.#options.fence(attempts, graceMs);
+    }
+    this.#armFence();
   }
 }

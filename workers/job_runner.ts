@@ -7,7 +7,7 @@
  * job stays `processing` forever.
  */
 import type { FromJobWorker, ToJobWorker } from "./messages.ts";
-import { runCommand, runCommandSettled } from "./run_command.ts";
+import { runCommand, type RunCommandOptions, runCommandSettled } from "./run_command.ts";
 
 /** How long a job's `started` report waits to go out with its `finished`. */
 export const START_POST_DELAY_MS = 50;
@@ -21,13 +21,17 @@ export function jobRunner(
   run: typeof runCommand = runCommand,
   startDelayMs = START_POST_DELAY_MS,
 ): (message: Extract<ToJobWorker, { type: "run" | "kill" }>) => void {
-  const running = new Map<string, AbortController>();
+  const running = new Map<
+    string,
+    { controller: AbortController; control: NonNullable<RunCommandOptions["control"]> }
+  >();
   return (message) => {
     switch (message.type) {
       case "run": {
         const { request } = message;
         const controller = new AbortController();
-        running.set(request.id, controller);
+        const control: NonNullable<RunCommandOptions["control"]> = {};
+        running.set(request.id, { controller, control });
         const { id, attempt } = request;
         // The start is posted a moment later, or just before the finish if the
         // job ends first: one wake-up of the supervisor for a short job, and
@@ -41,6 +45,7 @@ export function jobRunner(
         };
         void runCommandSettled(request, {
           signal: controller.signal,
+          control,
           onStart: (pid, procStart) => {
             started = () => ({ type: "started", id, attempt, pid, procStart: procStart() });
             startTimer = setTimeout(postStarted, startDelayMs);
@@ -57,9 +62,14 @@ export function jobRunner(
         });
         break;
       }
-      case "kill":
-        running.get(message.id)?.abort(message.reason);
+      case "kill": {
+        // Before the process started, the abort stops it as it starts;
+        // after, `control` also takes later, sterner kills.
+        const run = running.get(message.id);
+        run?.controller.abort(message.reason);
+        run?.control.kill?.(message.reason, message.graceMs);
         break;
+      }
       default: {
         const never: never = message;
         throw new Error(`Unknown message ${JSON.stringify(never)}`);

@@ -14,7 +14,10 @@ export interface RunRequest {
   timeoutMs: number;
   /** Bytes of stdout and of stderr to keep (the last ones). */
   outputLimit: number;
-  /** SIGTERM to SIGKILL when fenced: short enough to end before the lease does. */
+  /**
+   * SIGTERM to SIGKILL when fenced: short enough to end before the lease
+   * does (a fence's kill message may bring a newer one).
+   */
   fenceGraceMs: number;
   /**
    * The supervisor running the attempt: part of the run's cookie
@@ -26,9 +29,10 @@ export interface RunRequest {
 /**
  * Why the supervisor stops a running job: `cancel` (asked by `cancel`),
  * `force` (a forced stop: at once, not counted), `fence` (its lease could
- * not be renewed, so it must end before another host may take the job).
+ * not be renewed, so it must end before another host may take the job),
+ * `lost` (a renewal showed the attempt is no longer this worker's: at once).
  */
-export type KillReason = "cancel" | "force" | "fence";
+export type KillReason = "cancel" | "force" | "fence" | "lost";
 
 /** How a command ended; `run_command.ts` is the only place that makes one. */
 export type CommandOutcome =
@@ -51,7 +55,13 @@ export interface CommandResult {
 /** Supervisor → job worker. */
 export type ToJobWorker =
   | { type: "run"; request: RunRequest }
-  | { type: "kill"; id: string; reason: KillReason }
+  | {
+    type: "kill";
+    id: string;
+    reason: KillReason;
+    /** SIGTERM to SIGKILL of a fence, from the lease in force when it fired. */
+    graceMs?: number;
+  }
   | { type: "close" };
 
 /** Job worker → supervisor. */

@@ -41,6 +41,8 @@ export function describeOutcome(outcome: CommandOutcome): string | null {
         ? "cancelled while running"
         : outcome.reason === "fence"
         ? "interrupted: the worker could not renew its lease and stopped the job before it expired"
+        : outcome.reason === "lost"
+        ? "interrupted: the attempt was no longer this worker's (rescued, cancelled or removed)"
         : "stopped by force";
     default: {
       const never: never = outcome;

@@ -4,6 +4,8 @@
  * a reused pid after a crash.
  */
 import { signalByCookie, statFields } from "./proc_scan.ts";
+import { pidSpace } from "../lib/host_id.ts";
+import type { WorkerInfo } from "../lib/storage/storage.ts";
 
 /** What /proc tells of a process: its state letter, process group and start time. */
 export interface ProcessStat {
@@ -33,6 +35,26 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * What this host can tell of a registered worker process of its own host
+ * id: "alive" (its pid runs here, with the start time it registered),
+ * "gone" (same pid space, and that process is not there: dead for sure),
+ * or "unseen" (registered from another pid space, a machine given the
+ * same host id: its pid means nothing here, only its heartbeat and leases
+ * do). Entries registered without a start time or space are judged by the
+ * pid alone, as before.
+ */
+export function workerPresence(
+  worker: Pick<WorkerInfo, "pid" | "proc_start" | "pid_space">,
+  space: string = pidSpace(),
+): "alive" | "gone" | "unseen" {
+  if (worker.pid_space !== null && worker.pid_space !== space) return "unseen";
+  if (worker.proc_start !== null) {
+    return processStartTime(worker.pid) === worker.proc_start ? "alive" : "gone";
+  }
+  return processAlive(worker.pid) ? "alive" : "gone";
 }
 
 /** Sends `signal` to every process of group `pgid`; false when the group is gone. */

@@ -23,6 +23,13 @@ import { errorMessage } from "../lib/errors.ts";
 /** Slowest wait between looks at the queue when the change feed stays silent. */
 export const IDLE_POLL_MS = 1000;
 
+/**
+ * Test hook: the answers of this many claim rounds that took jobs are
+ * thrown away, as if the connection died after the commit (a ghost claim,
+ * DESIGN.md "Fencing").
+ */
+let dropClaimAnswers = Number(Deno.env.get("QUEUECTL_TEST_DROP_CLAIM_ANSWERS") ?? 0) || 0;
+
 /** How a producer is set up. */
 export interface ProducerOptions {
   store: Pick<Storage, "now" | "jobNextDueAt" | "jobClaim">;
@@ -61,6 +68,8 @@ export class Producer {
   #fill = oneAtATime(() => this.#round());
   /** The ends of riding claims not settled yet. */
   #rides = new Set<Promise<void>>();
+  /** Claims sent (a round's or a ride's) whose jobs are not handed over nor their failure seen. */
+  #claimsOut = 0;
 
   constructor(options: ProducerOptions) {
     this.#options = options;
@@ -69,6 +78,15 @@ export class Producer {
   /** A claim is in progress. */
   get busy(): boolean {
     return this.#fill.busy || this.#rides.size > 0;
+  }
+
+  /**
+   * A claim may have committed jobs that are not handed to slots yet: a
+   * heartbeat's held attempts that no slot runs are then not known to be
+   * lost claims (DESIGN.md, "Fencing").
+   */
+  get claimInFlight(): boolean {
+    return this.#claimsOut > 0;
   }
 
   /**
@@ -96,6 +114,7 @@ export class Producer {
     let settle!: () => void;
     const ride = new Promise<void>((resolve) => settle = resolve);
     this.#rides.add(ride);
+    this.#claimsOut++;
     const end = () => {
       slotCount.giveBack(limit);
       this.#rides.delete(ride);
@@ -106,18 +125,22 @@ export class Producer {
         workerId: this.#options.workerId,
         queues: this.#options.queues,
         limit,
-        now,
         leaseMs: config.lease_timeout * 1000,
       },
       claimed: (jobs) => {
         end();
-        if (jobs.length > 0) this.#options.claimed(jobs, { config, idle, claimStart });
+        try {
+          if (jobs.length > 0) this.#options.claimed(jobs, { config, idle, claimStart });
+        } finally {
+          this.#claimsOut--;
+        }
         this.#moreWaiting = jobs.length === limit;
         // Slots still free, or a short claim (the next due time is to be read): a round.
         if (!this.#moreWaiting || slotCount.claimable > 0) void this.wake();
       },
       failed: () => {
         end();
+        this.#claimsOut--;
         void this.wake();
       },
     };
@@ -158,21 +181,31 @@ export class Producer {
         // a cheap read first, so an idle wake-up never takes a write lock
         // (and, on PostgreSQL, a drain does not scan the due index twice a job).
         if (!this.#moreWaiting) {
-          const dueAt = await store.jobNextDueAt({ queues: this.#options.queues });
+          // A rate-limited queue whose window is full counts as due when it opens.
+          const dueAt = await store.jobNextDueAt({ queues: this.#options.queues, now });
           if (dueAt === null || dueAt > now) {
             this.#scheduleWake(dueAt, now);
             return;
           }
         }
-        const jobs = await store.jobClaim({
-          workerId: this.#options.workerId,
-          queues: this.#options.queues,
-          limit: free,
-          now,
-          leaseMs: config.lease_timeout * 1000,
-        });
-        if (jobs.length > 0) this.#options.claimed(jobs, { config, idle, claimStart });
-        this.#moreWaiting = jobs.length === free;
+        // Due and the lease by the store's clock, inside the claim.
+        this.#claimsOut++;
+        try {
+          const jobs = await store.jobClaim({
+            workerId: this.#options.workerId,
+            queues: this.#options.queues,
+            limit: free,
+            leaseMs: config.lease_timeout * 1000,
+          });
+          if (jobs.length > 0 && dropClaimAnswers > 0) {
+            dropClaimAnswers--;
+            throw new Error("the claim's answer was lost (QUEUECTL_TEST_DROP_CLAIM_ANSWERS)");
+          }
+          if (jobs.length > 0) this.#options.claimed(jobs, { config, idle, claimStart });
+          this.#moreWaiting = jobs.length === free;
+        } finally {
+          this.#claimsOut--;
+        }
         if (!this.#moreWaiting) {
           this.#scheduleWake(null, now);
           return;

@@ -53,6 +53,12 @@ export interface RunCommandOptions {
   signal?: AbortSignal;
   /** Overrides {@linkcode KILL_GRACE_MS} (tests). */
   killGraceMs?: number;
+  /**
+   * Set by the run once its process started: stops it for `reason`, also
+   * after an earlier stop (a fence or a lost attempt shortens the wait for
+   * SIGKILL of a job already being cancelled or timed out).
+   */
+  control?: { kill?: (reason: KillReason, graceMs?: number) => void };
 }
 
 /**
@@ -222,25 +228,34 @@ export async function runCommand(
   const grace = options.killGraceMs ?? KILL_GRACE_MS;
   let stopped: "timeout" | KillReason | null = null;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const stop = (why: "timeout" | KillReason) => {
-    if (stopped) return;
-    stopped = why;
-    if (why === "force") {
-      signal("SIGKILL");
-      return;
+  /** When SIGKILL is due (monotonic), once a stop began. */
+  let killAt = Infinity;
+  // The first stop names the outcome; any later one may only bring SIGKILL sooner.
+  const stop = (why: "timeout" | KillReason, graceMs?: number) => {
+    const atOnce = why === "force" || why === "lost";
+    if (stopped === null) {
+      stopped = why;
+      if (!atOnce) signal("SIGTERM");
     }
-    signal("SIGTERM");
-    killTimer = setTimeout(
-      () => signal("SIGKILL"),
-      why === "fence" ? Math.min(grace, request.fenceGraceMs) : grace,
-    );
+    const wait = atOnce
+      ? 0
+      : why === "fence"
+      ? Math.min(grace, graceMs ?? request.fenceGraceMs)
+      : grace;
+    const at = performance.now() + wait;
+    if (at >= killAt) return;
+    killAt = at;
+    clearTimeout(killTimer);
+    if (wait === 0) signal("SIGKILL");
+    else killTimer = setTimeout(() => signal("SIGKILL"), wait);
   };
+  if (options.control) options.control.kill = stop;
   const timeoutTimer = request.timeoutMs > 0
     ? setTimeout(() => stop("timeout"), request.timeoutMs)
     : undefined;
   const onAbort = () => {
     const reason = options.signal?.reason;
-    stop(reason === "force" || reason === "fence" ? reason : "cancel");
+    stop(reason === "force" || reason === "fence" || reason === "lost" ? reason : "cancel");
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();

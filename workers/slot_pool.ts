@@ -44,8 +44,12 @@ export interface Slot {
   maxRetries: number;
   /** Local wall clock when the job was handed over. */
   startedAt: number;
-  /** A cancel or fence kill was sent (a forced stop is sent regardless). */
-  killSent: boolean;
+  /** Monotonic (`performance.now()`) when the job was handed over. */
+  handedAt: number;
+  /** The kills sent for this job, each once (a forced stop is sent regardless). */
+  killsSent: Set<KillReason>;
+  /** The job's process group once its start was reported (the supervisor sets it). */
+  pgid: number | null;
 }
 
 /** What the pool reports; each call names the slot the message is about. */
@@ -82,7 +86,9 @@ export class SlotPool {
         job: null,
         maxRetries: 0,
         startedAt: 0,
-        killSent: false,
+        handedAt: 0,
+        killsSent: new Set(),
+        pgid: null,
       });
     }
     this.slots = slots;
@@ -144,21 +150,30 @@ export class SlotPool {
   run(slot: Slot, job: ClaimedJob, request: RunRequest, maxRetries: number): void {
     slot.job = job;
     this.slotCount.taken();
-    slot.killSent = false;
+    slot.killsSent = new Set();
+    slot.pgid = null;
     slot.startedAt = Date.now();
+    slot.handedAt = performance.now();
     slot.maxRetries = maxRetries;
     this.#post(slot, { type: "run", request });
   }
 
   /**
-   * Stops the slot's job. "cancel" and "fence" are sent once; "force" is
-   * sent even after them, to end at once what a grace is still waiting on.
+   * Stops the slot's job. Each reason is sent once, "force" every time;
+   * a later, sterner kill ("fence" after "cancel" or a time-out, "lost",
+   * "force") still goes out, so the job ends no later than it asks
+   * (DESIGN.md, "Fencing"). `graceMs` is a fence's SIGTERM to SIGKILL.
    * Returns whether a kill was sent.
    */
-  kill(slot: Slot, reason: KillReason): boolean {
-    if (!slot.job || (slot.killSent && reason !== "force")) return false;
-    slot.killSent = true;
-    this.#post(slot, { type: "kill", id: slot.job.id, reason });
+  kill(slot: Slot, reason: KillReason, graceMs?: number): boolean {
+    if (!slot.job || (slot.killsSent.has(reason) && reason !== "force")) return false;
+    slot.killsSent.add(reason);
+    this.#post(slot, {
+      type: "kill",
+      id: slot.job.id,
+      reason,
+      ...(graceMs === undefined ? {} : { graceMs }),
+    });
     return true;
   }
 

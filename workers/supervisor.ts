@@ -13,21 +13,31 @@
  * commands. What is here is the wiring and the stop sequence.
  */
 import type { Config } from "../lib/config.ts";
-import type { ClaimedJob, HeartbeatReply, Storage, WorkerRole } from "../lib/storage/storage.ts";
+import type {
+  AttemptRef,
+  ClaimedJob,
+  Storage,
+  WorkerRequests,
+  WorkerRole,
+} from "../lib/storage/storage.ts";
 import { localNow } from "../lib/clock.ts";
-import { hostId } from "../lib/host_id.ts";
+import { hostId, pidSpace } from "../lib/host_id.ts";
 import { Completer } from "./completer.ts";
 import type { SupervisorEvent } from "./events.ts";
-import { fencePlan, Heartbeat } from "./heartbeat.ts";
+import { attemptKey, fencePlan, Heartbeat } from "./heartbeat.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { Producer } from "./producer.ts";
 import { hooks } from "./hooks.ts";
+import { expiring } from "./expirer.ts";
 import { pruning } from "./pruner.ts";
 import { webhooks } from "./webhooks.ts";
 import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
 import { SlotPool } from "./slot_pool.ts";
+import { Watchdog } from "./watchdog.ts";
+import { claimHostId } from "./host_guard.ts";
+import { processStartTime } from "./process_group.ts";
 import { errorMessage } from "../lib/errors.ts";
 
 export { fencePlan };
@@ -78,9 +88,12 @@ export class Supervisor {
   #completer!: Completer;
   #producer!: Producer;
   #heartbeat!: Heartbeat;
+  #watchdog!: Watchdog;
   #maintenance: Maintenance[];
   #rescuer: Rescuer;
   #watch: { close(): void } | undefined;
+  /** Attempts handed to slots whose finish is not written yet (DESIGN.md, "Fencing"). */
+  #owned = new Set<string>();
   #stopping: "graceful" | "force" | null = null;
   #stopped = false;
   #resolveDone!: () => void;
@@ -88,7 +101,8 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#maintenance = options.maintenance ?? [scheduling(), pruning(), hooks(), webhooks()];
+    this.#maintenance = options.maintenance ??
+      [scheduling(), pruning(), expiring(), hooks(), webhooks()];
     this.host = hostId();
     this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -116,11 +130,10 @@ export class Supervisor {
     this.#emit({ type: "supervisor:error", message });
   }
 
-  async #begin(): Promise<void> {
-    const store = this.#store;
-    this.#settings = await Settings.load(store);
-    const now = store.now();
-    await store.workerRegister({
+  /** Enters this supervisor in the registry (again, when a rescuer removed it as silent). */
+  async #register(): Promise<void> {
+    const now = this.#store.now();
+    await this.#store.workerRegister({
       id: this.id,
       pid: Deno.pid,
       host: this.host,
@@ -129,15 +142,41 @@ export class Supervisor {
       now,
       role: this.#options.role ?? "worker",
       clockOffsetMs: localNow() - now,
+      procStart: processStartTime(Deno.pid),
+      pidSpace: pidSpace(),
     });
-    await this.#rescuer.runOnce(now, this.#settings.current);
+  }
 
+  async #begin(): Promise<void> {
+    const store = this.#store;
+    this.#settings = await Settings.load(store);
+    await this.#register();
+    // A live twin elsewhere with this host id: refuse (DESIGN.md, "Watchdog").
+    await claimHostId({
+      store,
+      id: this.id,
+      host: this.host,
+      now: store.now(),
+      leaseMs: this.#settings.current.lease_timeout * 1000,
+    });
+    await this.#rescuer.runOnce(undefined, this.#settings.current);
+
+    // Ends this process's jobs if it dies or freezes (DESIGN.md, "Watchdog").
+    this.#watchdog = new Watchdog({
+      workerId: this.id,
+      onError: (message) => this.#error(message),
+    });
     this.#pool = new SlotPool({
       count: this.#options.count,
       size: this.#options.poolSize,
-      onStarted: (_slot, m) => this.#completer.started(m.id, m.attempt, m.pid, m.procStart),
+      onStarted: (slot, m) => {
+        slot.pgid = m.pid;
+        this.#watchdog.started(m.pid, m.procStart);
+        this.#completer.started(m.id, m.attempt, m.pid, m.procStart);
+      },
       onOutput: (_slot, m) => this.#completer.output(m.id, m.attempt, m.stdout, m.stderr),
       onFinished: (slot, job, result) => {
+        this.#watchdog.ended(slot.pgid);
         this.#completer.finished({
           slot: slot.index,
           job,
@@ -157,7 +196,11 @@ export class Supervisor {
       store,
       workerId: this.id,
       host: this.host,
-      onEvent: (event) => this.#emit(event),
+      onEvent: (event) => {
+        // Written (or refused): the attempt is no longer ours to hold.
+        if (event.type === "job:end") this.#owned.delete(attemptKey(event));
+        this.#emit(event);
+      },
       slotCount,
       ride: () => this.#producer.rideAlong(),
       onFinishesWritten: () => this.#stopping ? this.#maybeFinish() : void this.wake(),
@@ -167,10 +210,21 @@ export class Supervisor {
       workerId: this.id,
       settings: this.#settings,
       intervalMs: this.#options.heartbeatMs,
-      afterRenewal: (now, config) => this.#rescuer.runOnce(now, config),
+      running: () =>
+        this.#pool.busy().map((s) => ({
+          id: s.job!.id,
+          attempt: s.job!.attempt,
+          handedAt: s.handedAt,
+        })),
+      owns: (ref) => this.#owned.has(attemptKey(ref)),
+      claimInFlight: () => this.#producer.claimInFlight,
       onRequests: (reply) => this.#actOnRequests(reply),
       onRecovered: () => this.wake(),
-      fence: () => this.#fence(),
+      onLost: (attempts) => this.#lost(attempts),
+      onGhosts: (attempts) => void this.#giveBack(attempts),
+      onUnregistered: () => void this.#register().catch((e) => this.#error(errorMessage(e))),
+      fence: (attempts, graceMs) => this.#fence(attempts, graceMs),
+      onRenewed: (startedAt, leaseMs) => this.#watchdog.renewed(startedAt, leaseMs),
       onError: (message) => this.#error(message),
     });
     this.#producer = new Producer({
@@ -199,6 +253,7 @@ export class Supervisor {
       for (const part of this.#maintenance) part.wake?.();
     });
     this.#heartbeat.start();
+    this.#rescuer.start(() => this.#settings.current, this.#options.heartbeatMs);
     const context = {
       store,
       workerId: this.id,
@@ -229,8 +284,6 @@ export class Supervisor {
   /** The producer claimed `jobs`: hand each to a free slot. */
   #claimed(jobs: ClaimedJob[], info: { config: Config; idle: boolean; claimStart: number }): void {
     const { config } = info;
-    // With nothing running before, every lease now dates from this claim.
-    if (info.idle) this.#heartbeat.renewed(info.claimStart, config);
     const free = this.#pool.free();
     const fenceGraceMs = fencePlan(config.lease_timeout * 1000).graceMs;
     jobs.forEach((job, i) => {
@@ -255,24 +308,78 @@ export class Supervisor {
         attempt: job.attempt,
         maxAttempts: maxRetries + 1,
       });
+      this.#owned.add(attemptKey(job));
       // Claimed while a forced stop began: it goes back as pending at once.
       if (this.#stopping === "force") this.#pool.kill(slot, "force");
     });
+    // Their leases date from this claim's start: so does their fence.
+    this.#heartbeat.claimed(jobs, info.claimStart, config.lease_timeout * 1000);
   }
 
-  /** Fencing: ends the running jobs that were not asked to end yet; returns how many. */
-  #fence(): number {
-    const running = this.#pool.busy().filter((s) => !s.killSent);
-    if (running.length === 0) return 0;
+  /** Fencing: ends these attempts before their leases can expire. */
+  #fence(attempts: AttemptRef[], graceMs: number): void {
+    const slots = attempts.map((ref) => this.#slotOf(ref)).filter((s) => s !== undefined);
+    if (slots.length === 0) return;
     this.#error(
-      `cannot renew the leases of ${running.length} running job(s): stopping them ` +
+      `cannot renew the leases of ${slots.length} running job(s): stopping them ` +
         "before another worker may take them",
     );
-    for (const slot of running) this.#pool.kill(slot, "fence");
-    return running.length;
+    for (const slot of slots) this.#pool.kill(slot, "fence", graceMs);
   }
 
-  #actOnRequests(reply: HeartbeatReply): void {
+  /** A renewal showed these running attempts are no longer ours: end them at once. */
+  #lost(attempts: AttemptRef[]): void {
+    for (const ref of attempts) {
+      const slot = this.#slotOf(ref);
+      if (!slot) continue;
+      this.#error(
+        `job ${ref.id} attempt ${ref.attempt} is no longer this worker's ` +
+          "(rescued, cancelled or removed): ending it, its result is not written",
+      );
+      this.#pool.kill(slot, "lost");
+    }
+  }
+
+  /**
+   * Attempts held under this worker that it never ran (a claim whose answer
+   * was lost): back to pending, the attempt not counted, by a write guarded
+   * on the attempt still being ours and `processing`.
+   */
+  async #giveBack(attempts: AttemptRef[]): Promise<void> {
+    const now = this.#store.now();
+    try {
+      const given = await this.#store.runFinishMany({
+        finishes: attempts.map((ref) => ({
+          id: ref.id,
+          workerId: this.id,
+          attempt: ref.attempt,
+          outcome: "interrupted",
+          exitCode: null,
+          signal: null,
+          error: "interrupted: the claim's answer was lost; given back unrun",
+          finishedAt: now,
+          stdout: null,
+          stderr: null,
+          state: "pending",
+          nextRunAt: now,
+          uncountAttempt: true,
+        })),
+      });
+      if (given.length > 0) {
+        this.#error(`gave back ${given.length} job(s) claimed but never received: ${given}`);
+        this.wake();
+      }
+    } catch (error) {
+      this.#error(errorMessage(error)); // the next heartbeat finds them again
+    }
+  }
+
+  #slotOf(ref: AttemptRef) {
+    const slot = this.#pool.find(ref.id);
+    return slot?.job?.attempt === ref.attempt ? slot : undefined;
+  }
+
+  #actOnRequests(reply: WorkerRequests): void {
     for (const id of reply.cancelRequested) {
       const slot = this.#pool.find(id);
       if (slot) this.#pool.kill(slot, "cancel");
@@ -310,6 +417,7 @@ export class Supervisor {
 
   async #shutdown(): Promise<void> {
     this.#heartbeat.stop();
+    await this.#rescuer.stop();
     this.#settings.close();
     this.#watch?.close();
     this.#pool.terminate();
@@ -321,6 +429,7 @@ export class Supervisor {
       }
     }
     await this.#completer.close();
+    await this.#watchdog.close();
     try {
       await this.#store.workerRemove({ id: this.id });
     } catch (error) {

@@ -33,6 +33,16 @@ export function toJob(row: Row): Job {
     after: row.after_ids === null ? null : JSON.parse(row.after_ids as string),
     key: row.unique_key as string | null,
     retry_on: row.retry_on === null ? null : JSON.parse(row.retry_on as string),
+    group: (row.grp as string | null | undefined) ?? null,
+    backoff_base: (row.backoff_base as number | null | undefined) ?? null,
+    backoff_max: (row.backoff_max as number | null | undefined) ?? null,
+    expires_at: row.expires_at === null || row.expires_at === undefined
+      ? null
+      : isoTime(Number(row.expires_at)),
+    after_any: row.after_any_ids === null || row.after_any_ids === undefined
+      ? null
+      : JSON.parse(row.after_any_ids as string),
+    unique_for: (row.unique_for as number | null | undefined) ?? null,
     ...progressOf(row),
   };
 }
@@ -134,11 +144,14 @@ export function toWorker(row: Row, currentJobs: string[], lateBefore: number): W
     role: row.role as WorkerRole,
     clock_offset_ms: row.clock_offset_ms as number,
     late: (row.heartbeat_at as number) < lateBefore,
+    proc_start: (row.proc_start as string | null | undefined) ?? null,
+    pid_space: (row.pid_space as string | null | undefined) ?? null,
   };
 }
 
 /**
- * Queues from `queues` rows (`name, paused, concurrency`) and job counts
+ * Queues from `queues` rows (`name, paused, concurrency`, the rate limit
+ * with `rate_used`, `group_concurrency`) and job counts
  * (`queue, state, n`), merged and sorted by name (byte order).
  */
 export function toQueues(settings: Row[], counts: Row[]): QueueInfo[] {
@@ -152,6 +165,8 @@ export function toQueues(settings: Row[], counts: Row[]): QueueInfo[] {
         running: 0,
         paused: false,
         concurrency: 0,
+        rate: null,
+        group_concurrency: 0,
       };
       queues.set(name, info);
     }
@@ -161,6 +176,11 @@ export function toQueues(settings: Row[], counts: Row[]): QueueInfo[] {
     const info = queue(row.name as string);
     info.paused = Boolean(row.paused);
     info.concurrency = row.concurrency as number;
+    const limit = Number(row.rate_limit ?? 0);
+    info.rate = limit > 0
+      ? { limit, period_ms: Number(row.rate_period_ms), used: Number(row.rate_used ?? 0) }
+      : null;
+    info.group_concurrency = Number(row.group_concurrency ?? 0);
   }
   for (const row of counts) {
     queue(row.queue as string).counts[row.state as JobState] = row.n as number;

@@ -89,6 +89,16 @@ export interface WorkerInfo {
   clock_offset_ms: number;
   /** Its heartbeat is older than `lateBefore` (stalled, cut off, or gone). */
   late: boolean;
+  /**
+   * The process's start time (clock ticks since boot, from /proc), so a
+   * reused pid is not taken for it; `null` when registered without one.
+   */
+  proc_start: string | null;
+  /**
+   * The pid space it runs in (boot id and pid namespace): a host can judge
+   * its pid only from the same space; `null` when registered without one.
+   */
+  pid_space: string | null;
 }
 
 /** What runs a supervisor: `worker start`, or a dashboard started with `--workers`. */
@@ -143,7 +153,12 @@ export interface ClaimParams {
   /** Queues served; `null` means all. */
   queues: string[] | null;
   limit: number;
-  now: number;
+  /**
+   * Tests only (a fixed clock): judge due times and stamp the lease by
+   * this time. Workers leave it out: the store's own clock decides, inside
+   * the statement (DESIGN.md, "Fencing").
+   */
+  now?: number | undefined;
   leaseMs: number;
 }
 
@@ -182,6 +197,11 @@ export interface RunFinish {
   nextRunAt: number | null;
   /** The attempt does not count against the job's retries (a forced stop): attempts - 1. */
   uncountAttempt: boolean;
+  /**
+   * A rescue by lease: applies only if the attempt's lease has expired by
+   * the store's clock at the moment of the write (DESIGN.md, "Fencing").
+   */
+  ifLeaseExpired?: boolean | undefined;
 }
 
 /** Process details of a started attempt, for orphan clean-up after a crash. */
@@ -197,16 +217,37 @@ export interface RunStart {
 /** Output captured so far by a running attempt, for `logs --follow`. */
 export interface RunOutputUpdate {
   id: string;
+  /** The worker running the attempt: the snapshot lands only while the attempt is its own. */
+  workerId: string;
   attempt: number;
   stdout: Uint8Array;
   stderr: Uint8Array;
 }
 
-/** The result of a heartbeat: requests the supervisor must act on. */
-export interface HeartbeatReply {
+/** Requests a supervisor must act on. */
+export interface WorkerRequests {
   stopRequested: "graceful" | "force" | null;
   /** Running jobs of this worker that `cancel` asked to stop. */
   cancelRequested: string[];
+}
+
+/** One attempt of a job, as a lease names it. */
+export interface AttemptRef {
+  id: string;
+  attempt: number;
+}
+
+/** The result of a heartbeat: the requests, and what the worker still holds. */
+export interface HeartbeatReply extends WorkerRequests {
+  /**
+   * Every attempt still `processing` under this worker, its lease renewed
+   * by this heartbeat, by id. An attempt the worker runs that is not here
+   * was taken from it (rescued, cancelled, gone); one here that it does not
+   * run is a claim whose answer it never got.
+   */
+  held: AttemptRef[];
+  /** Whether the worker's registry entry existed (it may have been removed as silent). */
+  registered: boolean;
 }
 
 /** A named queue as `queue list --json` prints it. */
@@ -220,6 +261,32 @@ export interface QueueInfo {
   paused: boolean;
   /** At most this many of its jobs run at once across all workers; 0 = no limit. */
   concurrency: number;
+  /**
+   * At most `limit` attempts start in any window of `period_ms`, and how
+   * many started in the window ending now (`used`); `null`: no rate limit.
+   */
+  rate: { limit: number; period_ms: number; used: number } | null;
+  /** At most this many jobs of one group of this queue run at once; 0 = no limit. */
+  group_concurrency: number;
+}
+
+/** A rate-limited queue and how full its window is: see {@linkcode Storage.queueRateList}. */
+export interface QueueRate {
+  name: string;
+  limit: number;
+  period_ms: number;
+  /** Starts in the window ending now. */
+  used: number;
+}
+
+/** What {@linkcode Storage.queueSet} changes; a field left out keeps its value. */
+export interface QueueSetParams {
+  name: string;
+  paused?: boolean | undefined;
+  concurrency?: number | undefined;
+  /** `null` turns the rate limit off. */
+  rate?: { limit: number; periodMs: number } | null | undefined;
+  groupConcurrency?: number | undefined;
 }
 
 /** How a queue is keeping up, read at a time `now` (the dashboard's queues page, `/metrics`). */
@@ -254,6 +321,12 @@ export interface PruneParams {
   limit?: number | undefined;
   /** Count only; delete nothing. */
   dryRun?: boolean | undefined;
+  /**
+   * When `unique_for` windows are judged: a final job whose window is still
+   * open at this time is kept, since its key stays taken (README "Flow
+   * control"). The store's clock when omitted.
+   */
+  now?: number | undefined;
 }
 
 /** What {@linkcode Storage.eventList} reads: events after a seq, oldest first. */
@@ -389,20 +462,43 @@ export interface Storage extends AsyncDisposable {
 
   /**
    * Atomically claims up to `limit` due jobs (priority, then due time) for
-   * `workerId`, starting a new attempt with a lease until `now + leaseMs`.
+   * `workerId`, starting a new attempt with a lease until `now + leaseMs`,
+   * due and `now` judged by the store's clock inside the statement.
    * A job is never claimed twice. Nothing is claimed from a paused queue,
    * and a queue with a concurrency limit never has more than that many
    * jobs processing: the limit is checked and the jobs taken under one
-   * serialization (all hosts), not by a read before the claim.
+   * serialization (all hosts), not by a read before the claim. The same
+   * holds for a queue's rate limit (at most N starts in any window, each
+   * recorded in the claim that makes it) and its group concurrency (a
+   * group at its limit is skipped, never holding up other groups). A job
+   * past its `expires_at` that never started is cancelled ("expired")
+   * by the claim instead of started.
    */
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
-  /** When the next job of these queues becomes due, or `null` if none is waiting. */
-  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null>;
   /**
-   * Processing jobs whose lease expired before `now`, or whose worker is one
-   * of `workerIds` (supervisors seen to be gone).
+   * When the next job of these queues becomes due, or `null` if none is
+   * waiting; a rate-limited queue whose window is full at `now` (default:
+   * the store's clock) counts as due when its window next allows a start.
    */
-  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]>;
+  jobNextDueAt(
+    params: { queues: string[] | null; now?: number | undefined },
+  ): Promise<number | null>;
+  /**
+   * Cancels up to `limit` (default 500) jobs not started by their
+   * `expires_at` (pending or blocked, no attempt yet), with `last_error`
+   * "expired" and their dependents as any cancel has; returns their ids.
+   */
+  jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]>;
+  /** The earliest `expires_at` of a job that may still expire, or `null`. */
+  jobNextExpiryAt(): Promise<number | null>;
+  /**
+   * Processing jobs whose lease expired (unless `leases` is false) by the
+   * store's clock (`now` in tests), or whose worker is one of `workerIds`
+   * (supervisors seen to be gone).
+   */
+  jobListStranded(
+    params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
+  ): Promise<StrandedJob[]>;
 
   /** Records process details of started attempts; guarded on the job still being this worker's. */
   runStartMany(params: { starts: RunStart[] }): Promise<void>;
@@ -411,15 +507,18 @@ export interface Storage extends AsyncDisposable {
   /**
    * Ends attempts and moves their jobs on, in one transaction. Each write
    * applies only while the job is still processing by that worker and
-   * attempt, so a late result never overwrites a rescued job. Returns the
-   * ids that applied.
+   * attempt, so a late result never overwrites a rescued job; a finish
+   * with `ifLeaseExpired` only while its lease has expired by the store's
+   * clock (`now` in tests). Returns the ids that applied.
    *
    * In the same transaction: a job that completes unblocks each dependent
    * whose last open dependency it was (`blocked` → `pending`, due at its
    * `run_at` or now); a job that ends `dead` or `cancelled` cancels its
    * blocked dependents, and theirs in turn, with `last_error` naming it.
    */
-  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]>;
+  runFinishMany(
+    params: { finishes: RunFinish[]; now?: number | undefined },
+  ): Promise<string[]>;
   /**
    * Starts, output snapshots and finishes, in that order, with the
    * guarantees of the three methods above (each write guarded on its own,
@@ -463,13 +562,21 @@ export interface Storage extends AsyncDisposable {
     role?: WorkerRole;
     /** The host's clock minus the store's (default 0). */
     clockOffsetMs?: number;
+    /** The process's start time, from /proc (default null). */
+    procStart?: string | null;
+    /** The pid space it runs in (default null). */
+    pidSpace?: string | null;
   }): Promise<void>;
-  /** Renews a worker's heartbeat and its jobs' leases in one transaction. */
+  /**
+   * Renews a worker's heartbeat and its jobs' leases in one transaction:
+   * each lease becomes the store's now (`now` in tests) plus `leaseMs`,
+   * never earlier than it was. Replies with the attempts it holds.
+   */
   workerHeartbeat(
-    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+    params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
   ): Promise<HeartbeatReply>;
   /** The stop and cancel requests for a worker, read without renewing anything. */
-  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply>;
+  workerRequestsGet(params: { id: string }): Promise<WorkerRequests>;
   /** Removes a worker from the registry. */
   workerRemove(params: { id: string }): Promise<void>;
   /**
@@ -483,11 +590,12 @@ export interface Storage extends AsyncDisposable {
    * Takes (or keeps) the turn `name` (default "rescuer"; the pruner's is
    * "pruner") for `holder` until `now + ttlMs`: true when it is `holder`'s,
    * false while another holder's turn lasts. So one pass of a maintenance
-   * service runs at a time across all hosts, judged by the store's clock; a
+   * service runs at a time across all hosts, judged by the store's clock
+   * inside the statement (`now` in tests only); a
    * holder that dies loses the turn when its time runs out. Quiet.
    */
   turnTake(
-    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+    params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
   ): Promise<boolean>;
   /** Asks workers (all when `ids` is omitted) to stop; returns how many were asked. */
   workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number>;
@@ -563,9 +671,13 @@ export interface Storage extends AsyncDisposable {
    * with no settings yet is unpaused and unlimited). Wakes every watcher,
    * so a resume or a raised limit reaches idle workers at once.
    */
-  queueSet(
-    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
-  ): Promise<void>;
+  queueSet(params: QueueSetParams): Promise<void>;
+  /**
+   * The rate-limited queues with how many starts their window ending at
+   * `now` holds, by name: small reads only (no scan of the jobs), for
+   * `status`.
+   */
+  queueRateList(params: { now: number }): Promise<QueueRate[]>;
 
   /** The space the database takes, in bytes (SQLite: file plus WAL; PostgreSQL: queuectl's tables). */
   storeSize(): Promise<number>;

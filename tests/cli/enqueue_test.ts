@@ -61,6 +61,12 @@ storeTest(
         after: null,
         key: null,
         retry_on: null,
+        group: null,
+        backoff_base: null,
+        backoff_max: null,
+        expires_at: null,
+        after_any: null,
+        unique_for: null,
       },
     );
     for (const time of [job.created_at, job.updated_at, job.next_run_at!]) {

@@ -65,7 +65,7 @@ storeTest("queue list shows every queue; pause, resume and set change only their
   ]);
   const text = await cliOk(["queue", "list"], { db: tmp.db });
   assert.match(text.stdout, /^QUEUE\s+PENDING\s+RUNNING/);
-  assert.match(text.stdout, /^a\s+2\s+0\s+.*active\s+none$/m);
+  assert.match(text.stdout, /^a\s+2\s+0\s+.*active\s+none\s+none\s+none$/m);
 });
 
 /** Each job appends its start and end (seconds with nanoseconds) to `file`. */

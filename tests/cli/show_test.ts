@@ -75,3 +75,39 @@ storeTest("show prints every field and a table of attempts as text", async (tmp)
   const fresh = assertOk(await runCli(["show", "p1"], { db: tmp.db }));
   assert.match(fresh, /no attempts yet/);
 });
+
+storeTest(
+  "show prints flow control fields as text, after_any with its jobs' states",
+  async (tmp) => {
+    assertOk(await runCli(["enqueue", "--id", "a", "--", "true"], { db: tmp.db }));
+    assertOk(await runCli(["enqueue", "--id", "b", "--", "true"], { db: tmp.db }));
+    assertOk(
+      await runCli([
+        "enqueue",
+        "--id",
+        "c",
+        "--after",
+        "a",
+        "--after-any",
+        "b",
+        "--group",
+        "tenant-1",
+        "--expires-at",
+        "2099-01-01T00:00:00Z",
+        "--backoff-base",
+        "3",
+        "--backoff-max",
+        "120",
+        "--",
+        "true",
+      ], { db: tmp.db }),
+    );
+    const out = assertOk(await runCli(["show", "c"], { db: tmp.db }));
+    assert.match(out, /^after:\s+a \(pending\)$/m, "after lists only its own jobs");
+    assert.match(out, /^after_any:\s+b \(pending\)$/m);
+    assert.match(out, /^group:\s+tenant-1$/m);
+    assert.match(out, /^expires_at:\s+2099-01-01T00:00:00.000Z$/m);
+    assert.match(out, /^backoff_base:\s+3$/m);
+    assert.match(out, /^backoff_max:\s+120$/m);
+  },
+);

@@ -16,6 +16,7 @@ storeTest(
       "db",
       "engine",
       "next_retry_at",
+      "rate_limits",
       "throughput",
       "workers",
     ]);

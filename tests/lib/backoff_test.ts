@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffSeconds, nextRunAt } from "../../lib/backoff.ts";
+import { backoffSeconds, jobBackoff, nextRunAt } from "../../lib/backoff.ts";
 
 const NOW = Date.UTC(2026, 10, 28, 10, 30, 0, 123);
 
@@ -51,4 +51,31 @@ Deno.test("nextRunAt() depends only on its arguments", () => {
   const options = { base: 2, max: 3600 };
   assert.equal(nextRunAt(0, 2, options), 4000);
   assert.equal(nextRunAt(NOW, 2, options) - NOW, nextRunAt(0, 2, options));
+});
+
+Deno.test("backoffSeconds() with jitter 0.1 keeps 1,000 delays within ±10%, not all equal", () => {
+  const options = { base: 2, max: 3600, jitter: 0.1 };
+  const delays = Array.from({ length: 1000 }, () => backoffSeconds(1, options));
+  for (const delay of delays) assert.ok(delay >= 1.8 && delay <= 2.2, `${delay} within 2 s ±10%`);
+  assert.ok(new Set(delays).size > 1, "not all equal");
+});
+
+Deno.test("backoffSeconds() spreads by the injected random source, after the cap", () => {
+  const options = { base: 2, max: 10, jitter: 0.5 };
+  assert.equal(backoffSeconds(10, options, () => 0), 5, "the cap, less half");
+  assert.equal(backoffSeconds(10, options, () => 0.5), 10, "the middle is the delay itself");
+  assert.equal(backoffSeconds(1, { ...options, jitter: 0 }, () => 0), 2, "jitter 0: none");
+});
+
+Deno.test("jobBackoff() prefers the job's own base and max, with the setting's jitter", () => {
+  const config = { backoff_base: 2, backoff_max: 3600, backoff_jitter: 0.1 };
+  assert.deepEqual(jobBackoff({ backoff_base: 3, backoff_max: null }, config), {
+    base: 3,
+    max: 3600,
+    jitter: 0.1,
+  });
+  assert.equal(
+    nextRunAt(1000, 2, jobBackoff({ backoff_base: 3, backoff_max: 5 }, config), () => 0.5),
+    6000,
+  );
 });

@@ -147,6 +147,12 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
     after: null,
     key: null,
     retry_on: null,
+    group: null,
+    backoff_base: null,
+    backoff_max: null,
+    expires_at: null,
+    after_any: null,
+    unique_for: null,
     on_finish: null,
   });
 });
@@ -165,6 +171,12 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     after: ["fetch", "build"],
     key: "nightly backup",
     retry_on: [75, "timeout"],
+    group: "host-a",
+    backoff_base: 3,
+    backoff_max: 60,
+    expires_at: "2027-01-02T00:00:00.000Z",
+    after_any: "cleanup-dep",
+    unique_for: "1h",
     on_finish: "mail -s done me",
   }, NOW);
   assert.deepEqual(parsed, {
@@ -180,6 +192,12 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     after: ["fetch", "build"],
     key: "nightly backup",
     retry_on: [75, "timeout"],
+    group: "host-a",
+    backoff_base: 3,
+    backoff_max: 60,
+    expires_at: Date.UTC(2027, 0, 2),
+    after_any: ["cleanup-dep"],
+    unique_for: 3600,
     on_finish: "mail -s done me",
   });
 });

@@ -28,6 +28,7 @@ storeTest("GET /api/stats is the status --json document", async (tmp) => {
     "db",
     "engine",
     "next_retry_at",
+    "rate_limits",
     "throughput",
     "workers",
   ]);

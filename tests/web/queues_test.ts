@@ -46,6 +46,8 @@ storeTest(
         running: 0,
         paused: true,
         concurrency: 0,
+        rate: null,
+        group_concurrency: 0,
       },
     );
     const limited = await f.request("/api/queues/nightly/concurrency", json({ concurrency: 3 }));
@@ -117,5 +119,79 @@ storeTest(
     assert.equal(form.headers.get("location"), "/queues");
     const mail = (await f.store.queueList()).find((q) => q.name === "mail");
     assert.equal(mail?.concurrency, 0);
+  },
+);
+
+storeTest(
+  "POST /api/queues/:name/rate and /group-concurrency set flow control; the page has their forms",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    const rated = await f.request("/api/queues/api/rate", json({ rate: "10/1s" }));
+    assert.equal(rated.status, 200);
+    assert.deepEqual((await rated.json()).rate, { limit: 10, period_ms: 1000, used: 0 });
+    const grouped = await f.request(
+      "/api/queues/api/group-concurrency",
+      json({ group_concurrency: 2 }),
+    );
+    assert.equal(grouped.status, 200);
+    assert.equal((await grouped.json()).group_concurrency, 2);
+    const [q] = await f.store.queueList();
+    assert.deepEqual([q?.rate?.limit, q?.rate?.period_ms, q?.group_concurrency], [10, 1000, 2]);
+
+    const html = await (await f.request("/queues", { headers: { Accept: "text/html" } })).text();
+    assert.match(html, /action="\/api\/queues\/api\/rate"/);
+    assert.match(html, /name="rate"[^>]*value="10\/1s"/);
+    assert.match(html, /action="\/api\/queues\/api\/group-concurrency"/);
+    assert.match(html, /name="group_concurrency"[^>]*value="2"/);
+
+    // A plain form: an empty rate turns it off, then a redirect back.
+    const form = await f.request("/api/queues/api/rate", {
+      method: "POST",
+      body: new URLSearchParams({ rate: "", return: "/queues" }),
+      headers: { Origin: BASE, Accept: "text/html" },
+    });
+    assert.equal(form.status, 303);
+    assert.equal(form.headers.get("location"), "/queues");
+    const off = await f.request(
+      "/api/queues/api/group-concurrency",
+      json({ group_concurrency: 0 }),
+    );
+    assert.equal((await off.json()).group_concurrency, 0);
+    const [after] = await f.store.queueList();
+    assert.deepEqual([after?.rate, after?.group_concurrency], [null, 0]);
+    assert.ok(f.wakes >= 4, "each change wakes the dashboard's workers");
+  },
+);
+
+storeTest(
+  "flow control actions refuse bad input with 400 and follow the write rules",
+  async (tmp) => {
+    await using f = await appFixture({}, tmp);
+    const bad: [string, RequestInit][] = [
+      ["/api/queues/api/rate", json({ rate: "10" })],
+      ["/api/queues/api/rate", json({ rate: "0/1s" })],
+      ["/api/queues/api/rate", json({})],
+      ["/api/queues/api/group-concurrency", json({ group_concurrency: -1 })],
+      ["/api/queues/api/group-concurrency", json({ group_concurrency: "x" })],
+      ["/api/queues/bad%20name/rate", json({ rate: "1/1s" })],
+    ];
+    for (const [path, init] of bad) {
+      const res = await f.request(path, init);
+      assert.equal(res.status, 400, path);
+      assert.match((await res.json()).error, /Invalid/);
+    }
+    const noToken = await f.request("/api/queues/api/rate", {
+      ...json({ rate: "1/1s" }),
+      auth: false,
+    });
+    assert.equal(noToken.status, 401);
+    await noToken.body?.cancel();
+    const foreign = await f.request("/api/queues/api/group-concurrency", {
+      ...json({ group_concurrency: 1 }),
+      headers: { "Content-Type": "application/json", Origin: "http://evil.example" },
+    });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+    assert.deepEqual(await f.store.queueList(), []);
   },
 );

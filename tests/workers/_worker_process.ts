@@ -339,3 +339,38 @@ export async function killMatching(marker: string): Promise<void> {
 export function msBetween(from: string, to: string): number {
   return Date.parse(to) - Date.parse(from);
 }
+
+/**
+ * The pids of the watchdogs of supervisor `pid` (DESIGN.md, "Watchdog"):
+ * `bash -c <script> queuectl-watchdog <grace> <supervisor pid> <worker id>`.
+ */
+export function watchdogsOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (args.at(-1) === "") args.pop();
+      if (args.at(-4) === "queuectl-watchdog" && args.at(-2) === String(pid)) {
+        if (isLive(Number(entry.name))) found.push(Number(entry.name));
+      }
+    } catch { /* gone meanwhile */ }
+  }
+  return found;
+}
+
+/**
+ * Kills a worker process the way nothing of queuectl survives on its host
+ * (a whole machine lost but its jobs): the supervisor is stopped first, so
+ * it cannot start another watchdog, then its watchdog and it get SIGKILL.
+ * What the rescuer does about the orphans is then all there is.
+ */
+export async function killWithWatchdog(pid: number): Promise<void> {
+  Deno.kill(pid, "SIGSTOP");
+  for (const watchdog of watchdogsOf(pid)) Deno.kill(watchdog, "SIGKILL");
+  await waitFor(() => watchdogsOf(pid).length === 0, {
+    timeoutMs: 5000,
+    message: `the watchdog of ${pid} to die`,
+  });
+  Deno.kill(pid, "SIGKILL");
+}

@@ -9,6 +9,8 @@ import { tryParseJobInput } from "../../lib/job_input.ts";
 import { SqliteStorage } from "../../lib/storage/sqlite/store.ts";
 import type { SupervisorEvent } from "../../workers/events.ts";
 import { Rescuer } from "../../workers/rescuer.ts";
+import { pidSpace } from "../../lib/host_id.ts";
+import { processStartTime } from "../../workers/process_group.ts";
 import { withTempDb } from "../_helpers.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0);
@@ -67,4 +69,52 @@ Deno.test("a rescuer without the turn still rescues a dead supervisor of its own
   const job = await store.jobGetWithRuns({ id: "j1" });
   assert.equal(job?.state, "failed");
   assert.match(job?.runs[0]?.error ?? "", /worker w-dead died/);
+});
+
+Deno.test("a worker of this host id registered from another pid space is left to its lease, not judged by its pid", async () => {
+  await using tmp = await withTempDb();
+  await using store = SqliteStorage.open(tmp.db);
+  const config = defaultConfig();
+  // Another machine given this host id: its pid means nothing here.
+  await store.workerRegister({
+    id: "w-twin",
+    pid: 2 ** 22 + 1,
+    host: "here",
+    count: 1,
+    queues: null,
+    now: T0,
+    procStart: "12345",
+    pidSpace: "00000000:1",
+  });
+  await claimed(store, "j1", "w-twin");
+  const events: SupervisorEvent[] = [];
+  const here = rescuer(store, "here", "w-here", events);
+  assert.equal(await here.runOnce(T0 + 1000, config), 0, "not rescued while its lease holds");
+  assert.equal((await store.jobGet({ id: "j1" }))?.state, "processing");
+  assert.equal(await here.runOnce(T0 + LEASE + 1, config), 1, "rescued once the lease expired");
+  const job = await store.jobGetWithRuns({ id: "j1" });
+  assert.match(job?.runs[0]?.error ?? "", /lease of worker w-twin expired/);
+});
+
+Deno.test("a worker of this pid space whose pid now runs another process is dead: rescued at once", async () => {
+  await using tmp = await withTempDb();
+  await using store = SqliteStorage.open(tmp.db);
+  const config = defaultConfig();
+  // This very pid, registered with another start time: a reused pid, not the worker.
+  await store.workerRegister({
+    id: "w-reused",
+    pid: Deno.pid,
+    host: "here",
+    count: 1,
+    queues: null,
+    now: T0,
+    procStart: String(Number(processStartTime(Deno.pid)) - 1),
+    pidSpace: pidSpace(),
+  });
+  await claimed(store, "j1", "w-reused");
+  const events: SupervisorEvent[] = [];
+  const here = rescuer(store, "here", "w-here", events);
+  assert.equal(await here.runOnce(T0 + 1000, config), 1);
+  const job = await store.jobGetWithRuns({ id: "j1" });
+  assert.match(job?.runs[0]?.error ?? "", /worker w-reused died/);
 });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import type { CommandResult, RunRequest } from "../../workers/messages.ts";
 import { processStartTime } from "../../workers/process_group.ts";
-import { runCommand, runCommandSettled, spawnMethod } from "../../workers/run_command.ts";
+import {
+  runCommand,
+  type RunCommandOptions,
+  runCommandSettled,
+  spawnMethod,
+} from "../../workers/run_command.ts";
 import { isOwnSession } from "../../workers/spawn_ffi.ts";
 import { tempDir } from "../_helpers.ts";
 import { killMatching, pidsMatching, uniqueSleep } from "./_worker_process.ts";
@@ -150,6 +155,27 @@ Deno.test("runCommand() sends SIGKILL after the grace to a job that ignores SIGT
     assert.deepEqual(result.outcome, { kind: "timedOut", seconds: 0.2 });
     assert.ok(took >= 450 && took < 2500, `took ${took} ms`);
     assert.deepEqual(await pidsMatching(sleep), []);
+  } finally {
+    await killMatching(sleep);
+  }
+});
+
+Deno.test("runCommand() timed out, then fenced: SIGKILL comes after the fence's shorter grace", async () => {
+  const sleep = uniqueSleep(38);
+  try {
+    const control: NonNullable<RunCommandOptions["control"]> = {};
+    const started = Date.now();
+    // Timed out at 200 ms (SIGTERM, ignored; SIGKILL due 5 s later), then
+    // fenced with a 100 ms grace: the fence must not wait for the time-out's.
+    setTimeout(() => control.kill?.("fence", 100), 400);
+    const result = await runCommand(
+      request(`trap '' TERM; ${sleep}`, { timeoutMs: 200 }),
+      { killGraceMs: 5000, control },
+    );
+    const took = Date.now() - started;
+    assert.deepEqual(result.outcome, { kind: "timedOut", seconds: 0.2 }, "the first stop names it");
+    assert.ok(took < 2500, `took ${took} ms: the fence waited for the time-out's grace`);
+    assertSigkilled(result);
   } finally {
     await killMatching(sleep);
   }

@@ -14,6 +14,7 @@ import {
   enqueueMany,
   isLive,
   killMatching,
+  killWithWatchdog,
   msBetween,
   pidsMatching,
   read,
@@ -198,7 +199,8 @@ echo clean`;
           message: `job crash to run\n${doomed.log()}`,
         });
         shellPid = Number((await Deno.readTextFile(pidFile)).trim());
-        doomed.kill("SIGKILL");
+        // Its watchdog too (DESIGN.md, "Watchdog"), which would end the orphans at once.
+        await killWithWatchdog(doomed.pid);
         assert.equal((await doomed.stop()).signal, "SIGKILL");
       }
       // The first attempt's shell exits now, its worker gone: only its orphans remain.

@@ -33,6 +33,7 @@ storeTest("worker start runs an enqueued job to completed and exits 0 on SIGTERM
 
 storeTest("a failing job retries with backoff and lands in the DLQ", async (tmp) => {
   await configSet(tmp.db, "backoff_base", 1);
+  await configSet(tmp.db, "backoff_jitter", 0); // exact delays in the log lines
   await enqueue(tmp.db, { id: "fail1", command: 'bash -c "exit 1"', max_retries: 2 });
   await using worker = await startWorker(tmp.db);
   const job = await waitForState(tmp.db, "fail1", "dead", { timeoutMs: 20_000, workers: [worker] });
@@ -54,6 +55,8 @@ storeTest(
     await using worker = await startWorker(tmp.db);
     // The worker has read the settings as it started: a cached copy is what it holds.
     await configSet(tmp.db, "backoff_base", 1);
+    await configSet(tmp.db, "backoff_jitter", 0);
+    await configSet(tmp.db, "backoff_jitter", 0); // exact delays in the log lines
     await enqueue(tmp.db, { id: "base1", command: "exit 3", max_retries: 1 });
     await waitForState(tmp.db, "base1", "dead", { timeoutMs: 15_000, workers: [worker] });
     assert.equal((await worker.stop()).code, 0, worker.log());

@@ -6,6 +6,7 @@ import {
   configSet,
   enqueue,
   killMatching,
+  killWithWatchdog,
   pidsMatching,
   read,
   startWorker,
@@ -62,7 +63,8 @@ storeTest(
           true,
           "the job processes are not running",
         );
-        doomed.kill("SIGKILL");
+        // Its watchdog too (DESIGN.md, "Watchdog"), which would end the jobs within a second.
+        await killWithWatchdog(doomed.pid);
         const killed = await doomed.stop();
         assert.equal(killed.signal, "SIGKILL");
       }

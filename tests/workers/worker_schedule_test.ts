@@ -14,6 +14,7 @@ import {
 
 Deno.test("retries start about 2 s then 4 s apart with backoff base 2, then the job is dead", async () => {
   await using tmp = await withTempDb();
+  await configSet(tmp.db, "backoff_jitter", 0); // exact delays: "about 2 s then 4 s"
   await enqueue(tmp.db, { id: "flaky", command: "exit 3", max_retries: 2 });
   await using worker = await startWorker(tmp.db);
   const job = await waitForState(tmp.db, "flaky", "dead", { timeoutMs: 20_000, workers: [worker] });

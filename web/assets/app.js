@@ -203,6 +203,20 @@
       const limit = body.concurrency === 0 ? "no limit" : `a limit of ${body.concurrency}`;
       if (action.endsWith("/pause")) return [`Queue ${body.name} paused`];
       if (action.endsWith("/resume")) return [`Queue ${body.name} resumed`];
+      if (action.endsWith("/rate")) {
+        return body.rate === null ? [`Queue ${body.name} now has no rate limit`] : [
+          `Queue ${body.name} now starts at most ${body.rate.limit} per ${
+            body.rate.period_ms % 1000 === 0
+              ? `${body.rate.period_ms / 1000} s`
+              : `${body.rate.period_ms} ms`
+          }`,
+        ];
+      }
+      if (action.endsWith("/group-concurrency")) {
+        return body.group_concurrency === 0
+          ? [`Queue ${body.name} now has no group limit`]
+          : [`Queue ${body.name} now runs at most ${body.group_concurrency} per group`];
+      }
       return [`Queue ${body.name} now has ${limit}`];
     }
     if (action.startsWith("/api/schedules/") && !action.endsWith("/run")) {

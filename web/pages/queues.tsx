@@ -1,9 +1,10 @@
 /**
  * `/queues`: every queue with its jobs by state, how it keeps up (the age of
- * its oldest waiting job, attempts finished lately), pause or resume, and
- * its concurrency limit. A card per queue on a phone.
+ * its oldest waiting job, attempts finished lately), pause or resume, its
+ * concurrency limit and flow control (rate, per group). A card per queue on a phone.
  */
 import { isoTime } from "../../lib/job.ts";
+import { formatRate } from "../../lib/options.ts";
 import type { Stats } from "../../lib/stats.ts";
 import type { QueueHealth, QueueInfo } from "../../lib/storage/storage.ts";
 import { ActionButton, Time } from "./_parts.tsx";
@@ -92,6 +93,7 @@ function QueueRow(
       <td data-col="limit" data-label="limit" class="num">
         {q.concurrency === 0 ? "none" : q.concurrency}
       </td>
+      <td data-col="flow" data-label="flow">{flowText(q)}</td>
       <td class="act">
         <div class="actions">
           {q.paused
@@ -128,6 +130,42 @@ function QueueRow(
             />
             <button type="submit">Set limit</button>
           </form>
+          <form
+            method="post"
+            action={`${queueApiPath(q.name)}/rate`}
+            class="limit-form"
+            data-async
+          >
+            <input type="hidden" name="return" value="/queues" />
+            <input
+              type="text"
+              name="rate"
+              value={q.rate ? formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms }) : ""}
+              placeholder="10/1s"
+              title="N/PERIOD, e.g. 10/1s or 600/1m; empty or off for none"
+              aria-label={`rate limit of ${q.name}`}
+              class="limit rate"
+            />
+            <button type="submit">Set rate</button>
+          </form>
+          <form
+            method="post"
+            action={`${queueApiPath(q.name)}/group-concurrency`}
+            class="limit-form"
+            data-async
+          >
+            <input type="hidden" name="return" value="/queues" />
+            <input
+              type="number"
+              name="group_concurrency"
+              min="0"
+              step="1"
+              value={String(q.group_concurrency)}
+              aria-label={`group concurrency of ${q.name}`}
+              class="limit"
+            />
+            <button type="submit">Set per group</button>
+          </form>
         </div>
       </td>
     </tr>
@@ -150,7 +188,9 @@ export function QueuesLive(props: QueuesData) {
         A paused queue starts nothing (running jobs finish; jobs can still be added). A limit caps
         how many of its jobs run at once across every worker and host; 0 means no limit. Oldest
         waiting: how long its longest-waiting due job has waited. Per min: attempts finished over
-        the last {minutes} min.
+        the last {minutes}{" "}
+        min. Rate: at most N starts in any window (e.g. 10/1s; empty for none). Per group: how many
+        jobs of one group run at once (0: no limit).
       </p>
       {props.queues.length === 0
         ? <p class="empty">No queues yet: a queue appears with its first job or setting.</p>
@@ -170,6 +210,9 @@ export function QueuesLive(props: QueuesData) {
                   <th class="num">Oldest waiting</th>
                   <th class="num">Per min</th>
                   <th class="num">Limit</th>
+                  <th title="starts in the window / rate limit; per group: running jobs per group">
+                    Flow
+                  </th>
                   <th></th>
                 </tr>
               </thead>
@@ -196,3 +239,15 @@ export const queuesPage: PageView<QueuesData> = {
   section: "queues",
   Live: QueuesLive,
 };
+
+/** The Flow column (README "Flow control"): `3/5 per 1s, 1 per group`, or `none`. */
+function flowText(q: QueueInfo): string {
+  const parts: string[] = [];
+  if (q.rate) {
+    const [limit, period] = formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms })
+      .split("/");
+    parts.push(`${q.rate.used}/${limit} per ${period}`);
+  }
+  if (q.group_concurrency > 0) parts.push(`${q.group_concurrency} per group`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}

@@ -14,7 +14,13 @@ import {
 } from "../../lib/errors.ts";
 import { insertedJobs, type NewJob } from "../../lib/job.ts";
 import { parseJobInput, parseJobJson, parseOnConflict } from "../../lib/job_input.ts";
-import { parseConcurrency, parsePositiveInt, parseQueueName } from "../../lib/options.ts";
+import {
+  parseConcurrency,
+  parseGroupConcurrency,
+  parsePositiveInt,
+  parseQueueName,
+  parseRate,
+} from "../../lib/options.ts";
 import { scheduleView } from "../../lib/schedule.ts";
 import { resumeSchedule, runScheduleNow } from "../../lib/schedule_actions.ts";
 import { readStats } from "../../lib/stats.ts";
@@ -203,6 +209,27 @@ export function apiRoutes({ store, now, changed }: RouteContext): Hono {
       store.queueSet({
         name,
         concurrency: parseConcurrency(input.concurrency as string | number | undefined),
+      })
+    ),
+  );
+  // Flow control (README "Flow control"): `rate` as `queue set --rate` takes it
+  // (`10/1s`; `off`, empty or null for none), `group_concurrency` 0 for none.
+  app.post(
+    "/queues/:name/rate",
+    queueAction((name, input) => {
+      const raw = input.rate;
+      const rate = raw === null || raw === "" ? null : parseRate(raw as string | undefined);
+      return store.queueSet({ name, rate });
+    }),
+  );
+  app.post(
+    "/queues/:name/group-concurrency",
+    queueAction((name, input) =>
+      store.queueSet({
+        name,
+        groupConcurrency: parseGroupConcurrency(
+          input.group_concurrency as string | number | undefined,
+        ),
       })
     ),
   );

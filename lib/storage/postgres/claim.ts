@@ -3,6 +3,7 @@
  * statement (`FOR UPDATE SKIP LOCKED`), limited queues under an advisory
  * lock each, and the reads that time the next claim and find stranded jobs.
  */
+import { EXPIRED_ERROR } from "../../job.ts";
 import { type Row, toClaimed, toJob } from "../_rows.ts";
 import type { ClaimedJob, ClaimParams, StrandedJob } from "../storage.ts";
 import {
@@ -12,6 +13,7 @@ import {
   hash32,
   LOCK_CLASS,
   LOCK_QUEUE,
+  nowSql,
   type PgDb,
   q,
   type Sql,
@@ -53,24 +55,39 @@ export async function claimRest(
 /** The claimed jobs' columns, qualified with `j.` for the UPDATE's RETURNING. */
 const CLAIMED_COLUMNS = `j.${JOB_COLUMNS.replace(/,\s*/g, ", j.")}`;
 
+/**
+ * The claim's clock: the server's now (or a test's `$3`), read once, for
+ * the due test, the lease and the stamps (DESIGN.md, "Fencing").
+ */
+const CLOCK = `clock AS MATERIALIZED (SELECT ${nowSql("$3")} AS now)`;
+
 function claimSql(queueFilter: string): string {
-  return `WITH held AS MATERIALIZED (
-      SELECT name, paused FROM queues WHERE paused OR concurrency > 0),
+  return `WITH ${CLOCK}, held AS MATERIALIZED (
+      SELECT name, paused FROM queues
+      WHERE paused OR concurrency > 0 OR rate_limit > 0 OR group_concurrency > 0),
+    expired AS (
+      UPDATE jobs SET state = 'cancelled', next_run_at = NULL,
+        updated_at = (SELECT now FROM clock), last_error = '${EXPIRED_ERROR}'
+      WHERE seq IN (SELECT seq FROM jobs
+        WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
+          AND expires_at <= (SELECT now FROM clock) AND attempts = 0
+        ORDER BY seq LIMIT 500 FOR UPDATE SKIP LOCKED)),
     picked AS MATERIALIZED (
       SELECT seq FROM jobs
-      WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint ${queueFilter}
+      WHERE state IN ('pending', 'failed') AND next_run_at <= (SELECT now FROM clock) ${queueFilter}
+        AND (expires_at IS NULL OR expires_at > (SELECT now FROM clock) OR attempts > 0)
         AND queue <> ALL (ARRAY(SELECT name FROM held))
       ORDER BY priority DESC, next_run_at, seq
       LIMIT $4
       FOR UPDATE SKIP LOCKED),
     claimed AS (
       UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-        lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
-      FROM picked WHERE j.seq = picked.seq
+        lease_expires_at = clock.now + $2::bigint, updated_at = clock.now, cancel_requested = false
+      FROM picked, clock WHERE j.seq = picked.seq
       RETURNING ${CLAIMED_COLUMNS}),
     started AS (
       INSERT INTO runs (job_id, attempt, worker_id, started_at)
-      SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+      SELECT id, attempts, $1, updated_at FROM claimed ORDER BY seq)
     SELECT l.limited_queues, c.*
     FROM (SELECT array_agg(name) AS limited_queues FROM held WHERE NOT paused) l
     LEFT JOIN claimed c ON true
@@ -79,8 +96,8 @@ function claimSql(queueFilter: string): string {
 
 /** The claim's main statement, from any queue. */
 const CLAIM = claimSql("");
-/** The claim's main statement, from the queues in `$6`. */
-const CLAIM_FROM_QUEUES = claimSql("AND queue = ANY($6::text[])");
+/** The claim's main statement, from the queues in `$5`. */
+const CLAIM_FROM_QUEUES = claimSql("AND queue = ANY($5::text[])");
 
 /**
  * The claim's main statement on `db` (a connection or a transaction):
@@ -91,8 +108,7 @@ export async function claimOn(
   db: Sql,
   params: ClaimParams,
 ): Promise<{ claimed: Row[]; limited: string[] }> {
-  const { workerId, now } = params;
-  const args: unknown[] = [workerId, now + params.leaseMs, now, params.limit, now];
+  const args: unknown[] = [params.workerId, params.leaseMs, params.now ?? null, params.limit];
   if (params.queues) args.push(params.queues);
   const rows = await q(db, params.queues ? CLAIM_FROM_QUEUES : CLAIM, args);
   const limited = ((rows[0]?.limited_queues as string[] | null | undefined) ?? [])
@@ -102,55 +118,148 @@ export async function claimOn(
 
 const LOCK_QUEUES = "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int[]) AS k ORDER BY k";
 
-const CLAIM_LIMITED = `WITH lim AS (
-    SELECT q.name, least($4::int, q.concurrency - (
-      SELECT count(*) FROM jobs r WHERE r.state = 'processing' AND r.queue = q.name))::int
-      AS room
-    FROM queues q WHERE q.name = ANY($6::text[]) AND NOT q.paused AND q.concurrency > 0),
-  picked AS MATERIALIZED (
-    SELECT x.seq FROM lim CROSS JOIN LATERAL (
-      SELECT seq, priority, next_run_at FROM jobs
-      WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint
-        AND queue = lim.name
-      ORDER BY priority DESC, next_run_at, seq
-      LIMIT greatest(lim.room, 0)
-      FOR UPDATE SKIP LOCKED) x
-    ORDER BY x.priority DESC, x.next_run_at, x.seq
-    LIMIT $4),
-  claimed AS (
+/**
+ * Each limited queue's room under its lock: the concurrency left, and the
+ * starts left in its rate window (older starts are deleted first, by
+ * {@linkcode PRUNE_STARTS}).
+ */
+const LIMITS = `SELECT q.name, q.concurrency, q.rate_limit, q.group_concurrency,
+    CASE WHEN q.concurrency > 0 THEN q.concurrency - (
+      SELECT count(*) FROM jobs r WHERE r.state = 'processing' AND r.queue = q.name)
+    END::int AS running_room,
+    CASE WHEN q.rate_limit > 0 THEN q.rate_limit - (
+      SELECT count(*) FROM queue_starts s WHERE s.queue = q.name)
+    END::int AS rate_room
+  FROM queues q WHERE q.name = ANY($1::text[]) AND NOT q.paused
+    AND (q.concurrency > 0 OR q.rate_limit > 0 OR q.group_concurrency > 0)
+  ORDER BY q.name`;
+
+const PRUNE_STARTS = `DELETE FROM queue_starts s USING queues q
+  WHERE q.name = ANY($1::text[]) AND q.rate_limit > 0 AND s.queue = q.name
+    AND s.at <= $2::bigint - q.rate_period_ms`;
+
+const RECORD_STARTS = `INSERT INTO queue_starts (queue, at)
+  SELECT $1, $2::bigint FROM generate_series(1, $3::int)`;
+
+/** The update and run rows of a claim of the rows `picked` names (a CTE before it). */
+const CLAIM_PICKED = `claimed AS (
     UPDATE jobs j SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-      lease_expires_at = $2::bigint, updated_at = $3::bigint, cancel_requested = false
-    FROM picked WHERE j.seq = picked.seq
+      lease_expires_at = clock.now + $2::bigint, updated_at = clock.now, cancel_requested = false
+    FROM picked, clock WHERE j.seq = picked.seq
     RETURNING ${CLAIMED_COLUMNS}),
   started AS (
     INSERT INTO runs (job_id, attempt, worker_id, started_at)
-    SELECT id, attempts, $1, $3::bigint FROM claimed ORDER BY seq)
+    SELECT id, attempts, $1, updated_at FROM claimed ORDER BY seq)
   SELECT * FROM claimed`;
 
+/** Up to `$4` due jobs of queue `$6` (its jobs without a group only, with `$7`). */
+const CLAIM_QUEUE = `WITH ${CLOCK}, picked AS MATERIALIZED (
+    SELECT seq FROM jobs
+    WHERE state IN ('pending', 'failed') AND next_run_at <= $5::bigint AND queue = $6
+      AND (NOT $7::boolean OR grp IS NULL)
+      AND (expires_at IS NULL OR expires_at > $5::bigint OR attempts > 0)
+    ORDER BY priority DESC, next_run_at, seq
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED),
+  ${CLAIM_PICKED}`;
+
 /**
- * Claims from limited queues: under an advisory lock per queue (taken in
- * one order by everyone, so no deadlock), counts each queue's running
- * jobs and takes at most the room left, in transaction `tx` (the locks
- * last until it ends). Claims of other queues never take these locks.
+ * Up to `$4` jobs of queue `$6` under group limit `$7`: the distinct groups
+ * of its waiting jobs by a skip scan of `jobs_group_due` (one probe per
+ * group, however deep its backlog), and from each group that has room
+ * its best due jobs up to that room (`LATERAL … LIMIT`), best first.
+ * A group at its limit costs one probe and holds nothing up behind it.
+ * Only the `$4` rows taken are locked (`FOR UPDATE SKIP LOCKED` after the
+ * pick; claims of this queue are already serialized by its advisory lock,
+ * and a row a cancel holds is skipped this time): locking inside the
+ * `LATERAL` locked the head of every group with room (DESIGN.md "Flow control").
+ */
+const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
+    (SELECT grp FROM jobs
+     WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
+     ORDER BY grp LIMIT 1)
+    UNION ALL
+    SELECT (SELECT grp FROM jobs
+            WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
+              AND grp > g.grp
+            ORDER BY grp LIMIT 1)
+    FROM g WHERE g.grp IS NOT NULL),
+  room AS (
+    SELECT g.grp, $7::int - (SELECT count(*) FROM jobs r
+      WHERE r.state = 'processing' AND r.grp IS NOT NULL AND r.queue = $6 AND r.grp = g.grp)::int
+      AS n
+    FROM g WHERE g.grp IS NOT NULL),
+  best AS MATERIALIZED (
+    SELECT x.seq FROM room CROSS JOIN LATERAL (
+      SELECT seq, priority, next_run_at FROM jobs
+      WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
+        AND grp = room.grp AND next_run_at <= $5::bigint
+        AND (expires_at IS NULL OR expires_at > $5::bigint OR attempts > 0)
+      ORDER BY priority DESC, next_run_at, seq
+      LIMIT greatest(room.n, 0)) x
+    WHERE room.n > 0
+    ORDER BY x.priority DESC, x.next_run_at, x.seq
+    LIMIT $4),
+  picked AS MATERIALIZED (
+    SELECT seq FROM jobs
+    WHERE seq IN (SELECT seq FROM best) AND state IN ('pending', 'failed')
+    FOR UPDATE SKIP LOCKED),
+  ${CLAIM_PICKED}`;
+
+/**
+ * Claims from limited queues (a concurrency cap, a rate limit, a group
+ * limit): under an advisory lock per queue (taken in one order by
+ * everyone, so no deadlock), reads each queue's room (running jobs, starts
+ * in its window) and takes at most that, recording the starts of a
+ * rate-limited queue, in transaction `tx` (the locks last until it ends,
+ * so the count and the claim are one step across all hosts). Claims of
+ * other queues never take these locks.
  */
 async function claimLimited(
   pg: PgDb,
   tx: Sql,
-  params: { workerId: string; limit: number; now: number; leaseMs: number },
+  params: { workerId: string; limit: number; now?: number | undefined; leaseMs: number },
   queues: string[],
 ): Promise<Row[]> {
-  const { workerId, now } = params;
   const keys = [...new Set(queues.map((q) => hash32(`${pg.url.schema}:${LOCK_QUEUE}:${q}`)))]
     .sort((a, b) => a - b);
   await q(tx, LOCK_QUEUES, [LOCK_CLASS, keys]);
-  return await q(tx, CLAIM_LIMITED, [
-    workerId,
-    now + params.leaseMs,
-    now,
-    params.limit,
-    now,
-    queues,
-  ]);
+  // The server's clock, read once under the locks: the rate window, the
+  // due test, the lease and the stamps of every statement below agree.
+  const [clock] = await q(tx, `SELECT ${nowSql("$1")} AS now`, [params.now ?? null]);
+  const now = Number(clock!.now);
+  const { workerId } = params;
+  await q(tx, PRUNE_STARTS, [queues, now]);
+  const claimed: Row[] = [];
+  for (const limit of await q(tx, LIMITS, [queues])) {
+    let room = params.limit - claimed.length;
+    if (room <= 0) break;
+    if (limit.running_room !== null) room = Math.min(room, limit.running_room as number);
+    if (limit.rate_room !== null) room = Math.min(room, limit.rate_room as number);
+    if (room <= 0) continue;
+    const groupLimit = limit.group_concurrency as number;
+    const args = [workerId, params.leaseMs, now, room, now, limit.name];
+    let rows = groupLimit > 0
+      ? await q(tx, CLAIM_GROUPED, [...args, groupLimit])
+      : await q(tx, CLAIM_QUEUE, [...args, false]);
+    if (groupLimit > 0 && rows.length < room) {
+      const more = await q(tx, CLAIM_QUEUE, [
+        workerId,
+        params.leaseMs,
+        now,
+        room - rows.length,
+        now,
+        limit.name,
+        true,
+      ]);
+      rows = [...rows, ...more];
+    }
+    if ((limit.rate_limit as number) > 0 && rows.length > 0) {
+      await q(tx, RECORD_STARTS, [limit.name, now, rows.length]);
+    }
+    claimed.push(...rows);
+  }
+  return claimed;
 }
 
 const NEXT_DUE = `SELECT next_run_at AS at FROM jobs WHERE state IN ('pending', 'failed')
@@ -160,16 +269,52 @@ const NEXT_DUE_IN_QUEUES = `SELECT next_run_at AS at FROM jobs
   WHERE state IN ('pending', 'failed') AND queue = ANY($1::text[])
   ORDER BY next_run_at LIMIT 1`;
 
-/** When the next waiting job (of `queues`, or any) is due, or `null`. */
+/**
+ * Rate-limited queues whose window is full at `$1`, with the time it next
+ * allows a start: the start `rate_limit` places back leaves the window then.
+ */
+const FULL_WINDOWS = `SELECT q.name, x.at + q.rate_period_ms AS opens_at FROM queues q
+  CROSS JOIN LATERAL (
+    SELECT s.at FROM queue_starts s WHERE s.queue = q.name AND s.at > $1::bigint - q.rate_period_ms
+    ORDER BY s.at DESC OFFSET q.rate_limit - 1 LIMIT 1) x
+  WHERE q.rate_limit > 0 AND NOT q.paused`;
+
+const NEXT_DUE_OUTSIDE = `SELECT next_run_at AS at FROM jobs
+  WHERE state IN ('pending', 'failed') AND queue <> ALL($1::text[])
+  ORDER BY next_run_at LIMIT 1`;
+
+const NEXT_DUE_IN_QUEUES_OUTSIDE = `SELECT next_run_at AS at FROM jobs
+  WHERE state IN ('pending', 'failed') AND queue = ANY($2::text[]) AND queue <> ALL($1::text[])
+  ORDER BY next_run_at LIMIT 1`;
+
+/**
+ * When the next waiting job (of `queues`, or any) is due, or `null`; a
+ * rate-limited queue whose window is full counts as due when it opens.
+ */
 export function jobNextDueAt(
   pg: PgDb,
-  params: { queues: string[] | null },
+  params: { queues: string[] | null; now: number },
 ): Promise<number | null> {
   return call(pg, async () => {
-    const [row] = params.queues
-      ? await q(pg.sql, NEXT_DUE_IN_QUEUES, [params.queues])
-      : await q(pg.sql, NEXT_DUE);
-    return (row?.at as number | null | undefined) ?? null;
+    const { queues } = params;
+    const full = (await q(pg.sql, FULL_WINDOWS, [params.now])).filter((row) =>
+      queues === null || queues.includes(row.name as string)
+    );
+    if (full.length === 0) {
+      const [row] = queues
+        ? await q(pg.sql, NEXT_DUE_IN_QUEUES, [queues])
+        : await q(pg.sql, NEXT_DUE);
+      return (row?.at as number | null | undefined) ?? null;
+    }
+    // A queue whose window is full is due when the window opens, not
+    // before: an idle worker sleeps until then instead of polling.
+    const names = full.map((row) => row.name as string);
+    const [row] = queues
+      ? await q(pg.sql, NEXT_DUE_IN_QUEUES_OUTSIDE, [names, queues])
+      : await q(pg.sql, NEXT_DUE_OUTSIDE, [names]);
+    const times = full.map((f) => Number(f.opens_at));
+    if (row?.at !== undefined && row.at !== null) times.push(row.at as number);
+    return Math.min(...times);
   });
 }
 
@@ -185,16 +330,23 @@ const STRANDED = `SELECT j.*, r.started_at AS run_started_at, r.host AS run_host
     SELECT started_at, host, pgid, proc_start FROM runs
     WHERE job_id = j.id AND attempt = j.attempts ORDER BY seq DESC LIMIT 1) r ON true
   WHERE j.state = 'processing'
-    AND (j.lease_expires_at < $1::bigint OR j.worker_id = ANY($2::text[]))
+    AND (($3::boolean AND j.lease_expires_at < ${nowSql("$1")}) OR j.worker_id = ANY($2::text[]))
   ORDER BY j.seq`;
 
-/** Running jobs whose lease expired or whose worker is among `workerIds`, with their last run. */
+/**
+ * Running jobs whose lease expired by the server's clock (unless `leases`
+ * is false) or whose worker is among `workerIds`, with their last run.
+ */
 export function jobListStranded(
   pg: PgDb,
-  params: { now: number; workerIds: string[] },
+  params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
 ): Promise<StrandedJob[]> {
   return call(pg, async () => {
-    const rows = await q(pg.sql, STRANDED, [params.now, params.workerIds]);
+    const rows = await q(pg.sql, STRANDED, [
+      params.now ?? null,
+      params.workerIds,
+      params.leases ?? true,
+    ]);
     return rows.map((row) => ({
       ...toJob(row),
       attempt: row.attempts as number,

@@ -7,6 +7,7 @@
  */
 import type postgres from "postgres";
 import { StorageError } from "../../errors.ts";
+import { localNow } from "../../clock.ts";
 import type { Row } from "../_rows.ts";
 import { STATEMENT_TIMEOUT_MS, toStorageError } from "./errors.ts";
 import type { PostgresUrl } from "./url.ts";
@@ -40,6 +41,23 @@ export function hash32(text: string): number {
 
 /** The server's clock in epoch milliseconds, as SQL. */
 export const SERVER_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
+
+/**
+ * "Now" inside a statement, in epoch ms: the server's clock, or the time
+ * bound to parameter `param` when a test passes one (a fixed clock;
+ * River's `coalesce(@now, now())`). Every lease, turn and due judgement is
+ * made with it (DESIGN.md, "Fencing").
+ */
+export function nowSql(param: string): string {
+  return `coalesce(${param}::bigint, ${SERVER_MS}::bigint)`;
+}
+
+/**
+ * The longest round trip whose clock sample is trusted: the offset is
+ * assumed to be off by at most half of it (shown by `status` and `worker
+ * list` only; no lease depends on it).
+ */
+export const OFFSET_MAX_ROUND_TRIP_MS = 1000;
 
 /** Options of every connection pool of a store. */
 export function driverOptions(
@@ -152,9 +170,17 @@ export function notify(pg: PgDb, tx: Sql): Promise<Row[]> {
   return q(tx, "SELECT pg_notify($1, '')", [pg.channel]);
 }
 
-/** The server read `serverMs` between local `before` and `after`: assume the middle. */
-export function setOffset(pg: PgDb, serverMs: number, before: number, after: number): void {
-  pg.offset = Math.round(serverMs - (before + after) / 2);
+/**
+ * The server read `serverMs` in a round trip begun at `startedMono`
+ * (`performance.now()`, which no clock step moves): assume the middle.
+ * A round trip longer than {@linkcode OFFSET_MAX_ROUND_TRIP_MS} is not
+ * trusted and leaves the offset as it was; returns whether it was taken.
+ */
+export function setOffset(pg: PgDb, serverMs: number, startedMono: number): boolean {
+  const roundTrip = performance.now() - startedMono;
+  if (roundTrip > OFFSET_MAX_ROUND_TRIP_MS) return false;
+  pg.offset = Math.round(serverMs - (localNow() - roundTrip / 2));
+  return true;
 }
 
 /** The `at` of a `SELECT min(…) AS at` read, or `null` when no row has one. */

@@ -107,8 +107,11 @@ export const EVENTS_SQL = `
       VALUES (NEW.progress_at, 'progress', NEW.id, NEW.queue, NEW.attempts, NEW.worker_id,
         NEW.progress, NEW.progress_message);
     ELSIF ROW(NEW.command, NEW.priority, NEW.queue, NEW.max_retries, NEW.timeout, NEW.env,
-        NEW.cwd, NEW.on_finish) IS DISTINCT FROM ROW(OLD.command, OLD.priority, OLD.queue,
-        OLD.max_retries, OLD.timeout, OLD.env, OLD.cwd, OLD.on_finish) THEN
+        NEW.cwd, NEW.on_finish, NEW.grp, NEW.backoff_base, NEW.backoff_max, NEW.expires_at,
+        NEW.after_any_ids, NEW.unique_for) IS DISTINCT FROM ROW(OLD.command, OLD.priority,
+        OLD.queue, OLD.max_retries, OLD.timeout, OLD.env, OLD.cwd, OLD.on_finish, OLD.grp,
+        OLD.backoff_base, OLD.backoff_max, OLD.expires_at, OLD.after_any_ids,
+        OLD.unique_for) THEN
       INSERT INTO events (at, type, job_id, queue, attempt)
       VALUES (NEW.updated_at, 'edited', NEW.id, NEW.queue, NEW.attempts);
     END IF;
@@ -116,7 +119,8 @@ export const EVENTS_SQL = `
   END $$;
   CREATE CONSTRAINT TRIGGER jobs_event_update AFTER UPDATE OF state, progress,
     progress_message, progress_at, command, priority, queue, max_retries, timeout, env, cwd,
-    on_finish ON jobs DEFERRABLE INITIALLY DEFERRED
+    on_finish, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for
+    ON jobs DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION jobs_event_update();
 `;
 

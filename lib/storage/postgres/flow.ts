@@ -6,16 +6,18 @@
  * ({@linkcode SETTLE_DEPENDENTS_TRIGGER}, installed by `schema.ts`).
  */
 import { ConflictError } from "../../errors.ts";
-import type { JobState, NewJob, OnConflict } from "../../job.ts";
+import { EXPIRED_ERROR, type JobState, type NewJob, type OnConflict } from "../../job.ts";
 import {
+  checkAnyDependency,
   checkDependency,
   checkRetryDependency,
-  distinctIds,
+  dependencyEdges,
   planKeyConflict,
+  planWindowConflict,
   replacedError,
 } from "../../job_flow.ts";
 import type { InsertResult } from "../storage.ts";
-import { notify, type PgDb, q, type Sql } from "./connection.ts";
+import { call, earliest, notify, type PgDb, q, type Sql } from "./connection.ts";
 import { duplicateId, duplicateIdError } from "./errors.ts";
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
@@ -105,6 +107,58 @@ export const SETTLE_DEPENDENTS_TRIGGER = `
     EXECUTE FUNCTION jobs_settle_dependents();
 `;
 
+/**
+ * The same trigger's function with `after_any` (README "Flow control"),
+ * replacing the one above in a later migration: a dependency that ends
+ * `dead` or `cancelled` also counts down the dependents that named it in
+ * `after_any` (promoting those left with none, as a completion does), and
+ * its cascade follows only `after` edges. A descendant the cascade cancels
+ * runs this function in turn, so its own `after_any` dependents move on too.
+ */
+export const SETTLE_DEPENDENTS_ANY = `
+  CREATE OR REPLACE FUNCTION jobs_settle_dependents() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
+  DECLARE
+    root text;
+    promoted integer;
+  BEGIN
+    -- a completion meets every edge; another end only the after_any ones
+    WITH moved AS (
+      UPDATE jobs d SET deps_open = d.deps_open - 1, updated_at = NEW.updated_at,
+        state = CASE WHEN d.deps_open <= 1 THEN 'pending' ELSE 'blocked' END,
+        next_run_at = CASE WHEN d.deps_open <= 1
+          THEN greatest(d.next_run_at, NEW.updated_at) ELSE d.next_run_at END
+      FROM job_deps e
+      WHERE e.dep_id = NEW.id AND d.id = e.job_id AND d.state = 'blocked'
+        AND (NEW.state = 'completed' OR e.any_outcome)
+      RETURNING d.state)
+    SELECT count(*) INTO promoted FROM moved WHERE state = 'pending';
+    IF promoted > 0 THEN
+      PERFORM pg_notify(left('queuectl_' || current_schema(), 63), '');
+    END IF;
+    IF NEW.state <> 'completed' THEN
+      -- the message lib/job_flow.ts cascadeError() writes, root cause kept
+      root := 'dependency "' || NEW.id || '" ' ||
+        CASE WHEN NEW.state = 'dead' THEN 'is dead' ELSE 'was cancelled' END ||
+        CASE WHEN NEW.last_error LIKE 'dependency %'
+          THEN ': ' || regexp_replace(NEW.last_error, '^.*: ', '') ELSE '' END;
+      WITH RECURSIVE down(id, via, depth) AS (
+        SELECT e.job_id, e.dep_id, 1 FROM job_deps e JOIN jobs j ON j.id = e.job_id
+          WHERE e.dep_id = NEW.id AND NOT e.any_outcome AND j.state = 'blocked'
+        UNION
+        SELECT e.job_id, e.dep_id, down.depth + 1 FROM down
+          JOIN job_deps e ON e.dep_id = down.id JOIN jobs j ON j.id = e.job_id
+          WHERE NOT e.any_outcome AND j.state = 'blocked')
+      UPDATE jobs d SET state = 'cancelled', next_run_at = NULL, updated_at = NEW.updated_at,
+        last_error = CASE WHEN down.depth = 1 THEN root
+          ELSE 'dependency "' || down.via || '" was cancelled: ' ||
+            regexp_replace(root, '^.*: ', '') END
+      FROM down WHERE d.id = down.id AND d.state = 'blocked';
+    END IF;
+    RETURN NULL;
+  END $$;
+`;
+
 const KEY_HOLDERS = `SELECT id, state, unique_key FROM jobs
   WHERE unique_key = ANY($1::text[]) AND state IN ${ACTIVE}`;
 
@@ -155,23 +209,35 @@ const CANCEL_REPLACED = `UPDATE jobs SET state = 'cancelled', next_run_at = NULL
     last_error = $3 WHERE id = $1`;
 
 const INSERT_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-    env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15)
+    env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open,
+    grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15,
+    $16, $17, $18, $19, $20, $21)
   ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ${ACTIVE} DO NOTHING
   RETURNING id`;
 
-const INSERT_DEPS = `INSERT INTO job_deps (dep_id, job_id) SELECT unnest($1::text[]), $2
+const INSERT_DEPS = `INSERT INTO job_deps (dep_id, job_id, any_outcome)
+  SELECT unnest($1::text[]), $2, unnest($3::text[])::boolean
   ON CONFLICT DO NOTHING`;
+
+/** The newest job whose `unique_for` window still holds the key (README "Flow control"). */
+const WINDOW_HOLDER = `SELECT id, created_at + (unique_for * 1000)::bigint AS until FROM jobs
+  WHERE unique_key = $1 AND unique_for IS NOT NULL
+    AND created_at + (unique_for * 1000)::bigint > $2::bigint
+  ORDER BY created_at DESC LIMIT 1`;
 
 const COUNT_INSERTED =
   "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1), ('blocked', $2)";
 
 /**
- * Inserts jobs with dependencies or keys one by one, applying the rules of
- * README.md's "Job flow". A key is settled by the unique index: an insert
- * that loses a race to another transaction's insert of the same key does
- * nothing, and the rule is applied again against the winner.
+ * Inserts jobs with dependencies, keys or flow control fields one by one,
+ * applying the rules of README.md's "Job flow" and "Flow control". A key
+ * is settled by the unique index: an insert that loses a race to another
+ * transaction's insert of the same key does nothing, and the rule is
+ * applied again against the winner. A key a final job holds by its
+ * `unique_for` window is read as committed: that job never changes its
+ * window, so two inserts both see it.
  */
 export async function insertFlow(
   pg: PgDb,
@@ -183,19 +249,24 @@ export async function insertFlow(
   const result: InsertResult = { inserted: 0, kept: [], blocked: [], replaced: [] };
   let pending = 0;
   for (const job of jobs) {
-    const after = job.after === null ? [] : distinctIds(job.after);
+    const edges = dependencyEdges(job);
     let open = 0;
-    if (after.length > 0) {
+    if (edges.length > 0) {
       // Marking the dependencies locks them until commit, so none can end
       // unseen between this check and the dependent becoming visible.
-      const rows = await q(tx, MARK_DEPENDENCIES, [after]);
+      const rows = await q(tx, MARK_DEPENDENCIES, [edges.map((e) => e.id)]);
       const states = new Map(rows.map((r) => [r.id as string, r.state as JobState]));
-      for (const dep of after) {
-        if (checkDependency(job.id, dep, states.get(dep) ?? null)) open++;
+      for (const edge of edges) {
+        const state = states.get(edge.id) ?? null;
+        const isOpen = edge.any
+          ? checkAnyDependency(job.id, edge.id, state)
+          : checkDependency(job.id, edge.id, state);
+        if (isOpen) open++;
       }
     }
     let inserted = false;
-    for (let round = 0; !inserted; round++) {
+    let keptOut = false;
+    for (let round = 0; !inserted && !keptOut; round++) {
       if (job.key !== null) {
         const [holder] = await q(tx, KEY_HOLDER, [job.key]);
         if (holder) {
@@ -212,6 +283,20 @@ export async function insertFlow(
           }
           await q(tx, CANCEL_REPLACED, [holder.id, now, replacedError(job.id)]);
           result.replaced.push(holder.id as string);
+        } else {
+          const [windowed] = await q(tx, WINDOW_HOLDER, [job.key, now]);
+          if (windowed) {
+            planWindowConflict({
+              jobId: job.id,
+              key: job.key,
+              holderId: windowed.id as string,
+              until: Number(windowed.until),
+              onConflict,
+            });
+            result.kept.push({ id: job.id, key: job.key, existingId: windowed.id as string });
+            keptOut = true;
+            break;
+          }
         }
       }
       if (round > 3) {
@@ -237,6 +322,12 @@ export async function insertFlow(
           job.after === null ? null : JSON.stringify(job.after),
           job.key,
           open,
+          job.group ?? null,
+          job.backoff_base ?? null,
+          job.backoff_max ?? null,
+          job.expires_at ?? null,
+          job.after_any == null ? null : JSON.stringify(job.after_any),
+          job.unique_for ?? null,
         ]);
         inserted = rows.length > 0;
       } catch (error) {
@@ -245,7 +336,11 @@ export async function insertFlow(
       }
     }
     if (!inserted) continue;
-    if (after.length > 0) await q(tx, INSERT_DEPS, [after, job.id]);
+    if (edges.length > 0) {
+      // Booleans go as text: postgres.js sends a JS boolean array as one boolean.
+      const any = edges.map((e) => (e.any ? "t" : "f"));
+      await q(tx, INSERT_DEPS, [edges.map((e) => e.id), job.id, any]);
+    }
     if (open > 0) result.blocked.push(job.id);
     else pending++;
   }
@@ -255,10 +350,12 @@ export async function insertFlow(
   return result;
 }
 
-const MARK_OPEN_DEPENDENCIES = `UPDATE jobs SET has_dependents = true
+const MARK_OPEN_DEPENDENCIES = `WITH marked AS (UPDATE jobs SET has_dependents = true
   WHERE id IN (SELECT j.id FROM job_deps d JOIN jobs j ON j.id = d.dep_id
                WHERE d.job_id = $1 ORDER BY j.id FOR UPDATE OF j)
-  RETURNING id, state`;
+  RETURNING id, state)
+  SELECT m.id, m.state, d.any_outcome FROM marked m
+  JOIN job_deps d ON d.dep_id = m.id AND d.job_id = $1`;
 
 /**
  * How many dependencies of a cancelled job are still open, locking them
@@ -275,6 +372,8 @@ export async function openDependencies(
   let open = 0;
   for (const dep of rows) {
     if (dep.state === "completed") continue;
+    // An after_any dependency that ended some other way is met as well.
+    if (dep.any_outcome && (dep.state === "dead" || dep.state === "cancelled")) continue;
     // A dependency retried in the same call counts as open, whatever the order.
     if (!retried.has(dep.id as string)) {
       checkRetryDependency(id, dep.id as string, dep.state as JobState);
@@ -282,4 +381,36 @@ export async function openDependencies(
     open++;
   }
   return open;
+}
+
+const EXPIRE = `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = $1::bigint,
+    last_error = $3
+  WHERE seq IN (SELECT seq FROM jobs
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
+      AND expires_at <= $1::bigint AND attempts = 0
+    ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+  RETURNING id`;
+
+/**
+ * Cancels jobs not started by their `expires_at` (README "Flow control");
+ * their dependents move on by the trigger above, as for any cancel. Rows
+ * another transaction holds (a claim) are skipped: that claim expires them.
+ */
+export function jobExpire(
+  pg: PgDb,
+  params: { now: number; limit?: number | undefined },
+): Promise<string[]> {
+  return call(pg, async () => {
+    const rows = await q(pg.sql, EXPIRE, [params.now, params.limit ?? 500, EXPIRED_ERROR]);
+    return rows.map((row) => row.id as string);
+  });
+}
+
+/** The earliest `expires_at` of a job that may still expire, or `null`. */
+export function jobNextExpiryAt(pg: PgDb): Promise<number | null> {
+  return earliest(
+    pg,
+    `SELECT min(expires_at) AS at FROM jobs
+     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked') AND attempts = 0`,
+  );
 }

@@ -5,6 +5,7 @@
  */
 import { jobNotFound } from "../../errors.ts";
 import {
+  hasFlowControl,
   type Job,
   JOB_STATES,
   type JobState,
@@ -32,7 +33,8 @@ import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on, on_finish, progress, progress_message, progress_attempt`;
+  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, on_finish,
+  progress, progress_message, progress_attempt`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
 const INSERT_CHUNK_ROWS = 5_000;
@@ -51,6 +53,9 @@ const INSERT_CHUNK_KEYED = `${INSERT_CHUNK}
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ${ACTIVE}
   DO NOTHING RETURNING id`;
 
+const WINDOW_HELD = `SELECT 1 FROM jobs WHERE unique_key = ANY($1::text[])
+  AND unique_for IS NOT NULL AND created_at + (unique_for * 1000)::bigint > $2::bigint LIMIT 1`;
+
 const COUNT_PENDING = "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)";
 
 /** Inserts a batch in one transaction: all or nothing (keys and dependencies by their rules). */
@@ -64,7 +69,10 @@ export function jobInsertMany(
   }
   const onConflict = params.onConflict ?? "keep";
   const keyed = jobs.some((job) => job.key !== null);
-  if (jobs.some((job) => job.after !== null) || (keyed && onConflict === "replace")) {
+  if (
+    jobs.some((job) => job.after !== null || hasFlowControl(job)) ||
+    (keyed && onConflict === "replace")
+  ) {
     return call(pg, () =>
       begin(pg, async (tx) => {
         const result = await insertFlow(pg, tx, jobs, now, onConflict);
@@ -78,6 +86,16 @@ export function jobInsertMany(
   const insert = keyed ? INSERT_CHUNK_KEYED : INSERT_CHUNK;
   return call(pg, () =>
     begin(pg, async (tx) => {
+      // A key a final job still holds by its unique_for window (README "Flow
+      // control") needs the rules of the one-by-one path.
+      if (keyed) {
+        const keys = [...new Set(jobs.map((j) => j.key).filter((k) => k !== null))];
+        if ((await q(tx, WINDOW_HELD, [keys, now])).length > 0) {
+          const result = await insertFlow(pg, tx, jobs, now, onConflict);
+          await storeOnFinish(tx, jobs);
+          return result;
+        }
+      }
       // Chunks are sent without waiting for each other (postgres.js
       // pipelines them on the transaction's connection), so the server
       // inserts one while this process builds the next.
@@ -162,14 +180,16 @@ export function jobGetWithRuns(pg: PgDb, params: { id: string }): Promise<JobWit
     if (!row) return null;
     const job = toJob(row);
     const [deps, dependents] = await Promise.all([
-      job.after === null ? [] : q(pg.sql, STATES_BY_ID, [job.after]),
+      job.after === null && job.after_any === null
+        ? []
+        : q(pg.sql, STATES_BY_ID, [[...(job.after ?? []), ...(job.after_any ?? [])]]),
       q(pg.sql, DEPENDENTS, [params.id]),
     ]);
     const states = new Map(deps.map((d) => [d.id as string, d.state as JobState]));
     return {
       ...job,
       runs: runs.map(toRun),
-      dependencies: distinctIds(job.after ?? []).map((id) => ({
+      dependencies: distinctIds([...(job.after ?? []), ...(job.after_any ?? [])]).map((id) => ({
         id,
         state: states.get(id) ?? null,
       })),
@@ -405,14 +425,21 @@ export function jobDeleteDead(
     }));
 }
 
+/**
+ * A final job still holding its key by its `unique_for` window (at `$4`)
+ * is not pruned (README "Flow control"): deleting it would free the key early.
+ */
+const WINDOW_CLOSED =
+  "(unique_for IS NULL OR created_at + (unique_for * 1000)::bigint <= $4::bigint)";
+
 const PRUNE_COUNT = `SELECT c.state, (SELECT count(*) FROM jobs
-    WHERE state = c.state AND updated_at < c.cutoff) AS n
+    WHERE state = c.state AND updated_at < c.cutoff AND ${WINDOW_CLOSED.replace("$4", "$3")}) AS n
   FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff)`;
 
 const PRUNE = `WITH doomed AS MATERIALIZED (
     SELECT j.seq FROM unnest($1::text[], $2::int8[]) AS c(state, cutoff),
       LATERAL (SELECT seq FROM jobs
-        WHERE state = c.state AND updated_at < c.cutoff
+        WHERE state = c.state AND updated_at < c.cutoff AND ${WINDOW_CLOSED}
         LIMIT $3 FOR UPDATE SKIP LOCKED) j
     LIMIT $3),
   gone AS (
@@ -424,7 +451,10 @@ const PRUNE = `WITH doomed AS MATERIALIZED (
   SELECT state, count(*) AS n FROM gone GROUP BY state`;
 
 /** Deletes (or with `dryRun` counts) final jobs older than their state's cutoff, a batch at a time. */
-export function jobPrune(pg: PgDb, params: PruneParams): Promise<PruneCounts> {
+export function jobPrune(
+  pg: PgDb,
+  params: PruneParams & { now: number },
+): Promise<PruneCounts> {
   const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
   const cutoffs = states.map((state) => params.before[state]!);
   return call(pg, async () => {
@@ -433,8 +463,13 @@ export function jobPrune(pg: PgDb, params: PruneParams): Promise<PruneCounts> {
     // One statement: no explicit transaction, rows other sessions hold are
     // skipped (a batch never waits behind a claim or a retry).
     const rows = params.dryRun
-      ? await q(pg.sql, PRUNE_COUNT, [states, cutoffs])
-      : await q(pg.sql, PRUNE, [states, cutoffs, params.limit ?? Number.MAX_SAFE_INTEGER]);
+      ? await q(pg.sql, PRUNE_COUNT, [states, cutoffs, params.now])
+      : await q(pg.sql, PRUNE, [
+        states,
+        cutoffs,
+        params.limit ?? Number.MAX_SAFE_INTEGER,
+        params.now,
+      ]);
     for (const row of rows) counts[row.state as keyof PruneCounts] = row.n as number;
     return counts;
   });

@@ -43,7 +43,7 @@ export class Listener {
   #inflight: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #canaryTimer: ReturnType<typeof setInterval>;
-  /** When the unanswered canary was sent (local ms), or null. */
+  /** When the unanswered canary was sent (`performance.now()`), or null. */
   #canarySentAt: number | null = null;
   #retries = 0;
   /** Whether the LISTEN is in force (a new watch is called back at once then). */
@@ -120,7 +120,7 @@ export class Listener {
   async #checkCanary(): Promise<void> {
     if (this.#closed || !this.listening || this.callbacks.size === 0) return;
     if (this.#canarySentAt !== null) {
-      if (Date.now() - this.#canarySentAt < CANARY_TIMEOUT_MS) return;
+      if (performance.now() - this.#canarySentAt < CANARY_TIMEOUT_MS) return;
       // Silently lost: no error came, but our own notification did not either.
       this.#canarySentAt = null;
       this.listening = false;
@@ -130,12 +130,14 @@ export class Listener {
       this.#listen();
       return;
     }
-    const sentAt = Date.now();
+    // Marked before sending: the canary may come back before the reply to its NOTIFY.
+    const sentAt = performance.now();
+    this.#canarySentAt = sentAt;
     try {
       await this.#sendCanary(this.canaryChannel);
-      this.#canarySentAt ??= sentAt;
     } catch {
       // The server itself is unreachable: the pool's reconnects handle that.
+      if (this.#canarySentAt === sentAt) this.#canarySentAt = null;
     }
   }
 

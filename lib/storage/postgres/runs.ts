@@ -14,7 +14,7 @@ import type {
   RunStart,
 } from "../storage.ts";
 import { claimOn, claimRest } from "./claim.ts";
-import { begin, call, type PgDb, q, type Sql } from "./connection.ts";
+import { begin, call, nowSql, type PgDb, q, type Sql } from "./connection.ts";
 
 function byId<T extends { id: string }>(a: T, b: T): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -43,14 +43,17 @@ function recordStarts(db: Sql, starts: RunStart[]): Promise<unknown> {
 const RECORD_OUTPUT = `INSERT INTO run_outputs (job_id, attempt, stdout, stderr)
   SELECT $1, $2, $3, $4
   WHERE EXISTS (
-    SELECT 1 FROM runs WHERE job_id = $1 AND attempt = $2 AND finished_at IS NULL)
+    SELECT 1 FROM runs WHERE job_id = $1 AND attempt = $2 AND worker_id = $5
+      AND finished_at IS NULL)
   ON CONFLICT (job_id, attempt)
     DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr`;
 
 /** Snapshots go to the unlogged `run_outputs`, never rewriting the runs row. */
 function recordOutputs(tx: Sql, updates: RunOutputUpdate[]): Promise<unknown> {
   return Promise.all(
-    [...updates].sort(byId).map((u) => q(tx, RECORD_OUTPUT, [u.id, u.attempt, u.stdout, u.stderr])),
+    [...updates].sort(byId).map((u) =>
+      q(tx, RECORD_OUTPUT, [u.id, u.attempt, u.stdout, u.stderr, u.workerId])
+    ),
   );
 }
 
@@ -58,6 +61,8 @@ const RECORD_FINISH = `WITH job AS (
     UPDATE jobs SET state = $1, next_run_at = $2, updated_at = $3, last_error = $4,
       lease_expires_at = NULL, cancel_requested = false, attempts = attempts - $5
     WHERE id = $6 AND state = 'processing' AND worker_id = $7 AND attempts = $8
+      -- A rescue by lease: only while the lease has expired by the server's clock.
+      AND (NOT $17::boolean OR lease_expires_at < ${nowSql("$18")})
     RETURNING id),
   live AS (
     DELETE FROM run_outputs WHERE job_id = $6 AND attempt = $8 AND EXISTS (SELECT 1 FROM job)
@@ -77,7 +82,12 @@ const RECORD_FINISH = `WITH job AS (
   SELECT id, (SELECT count(*) FROM wake) + (SELECT count(*) FROM ended) AS woke FROM job`;
 
 /** Each finish in one statement, applied only while its attempt still runs; returns the applied ids. */
-async function recordFinishes(pg: PgDb, db: Sql, finishes: RunFinish[]): Promise<string[]> {
+async function recordFinishes(
+  pg: PgDb,
+  db: Sql,
+  finishes: RunFinish[],
+  now?: number,
+): Promise<string[]> {
   const sorted = [...finishes].sort(byId);
   const results = await Promise.all(sorted.map((f) =>
     q(db, RECORD_FINISH, [
@@ -97,6 +107,8 @@ async function recordFinishes(pg: PgDb, db: Sql, finishes: RunFinish[]): Promise
       f.stderr,
       pg.channel,
       pg.doneChannel,
+      f.ifLeaseExpired ?? false,
+      now ?? null,
     ])
   ));
   const applied = new Set<string>();
@@ -126,13 +138,16 @@ export function runOutputUpdateMany(
 }
 
 /** Finishes attempts, atomically, each only while it is still running; returns the applied ids. */
-export function runFinishMany(pg: PgDb, params: { finishes: RunFinish[] }): Promise<string[]> {
+export function runFinishMany(
+  pg: PgDb,
+  params: { finishes: RunFinish[]; now?: number | undefined },
+): Promise<string[]> {
   if (params.finishes.length === 0) return Promise.resolve([]);
   // One finish is one statement: atomic without BEGIN and COMMIT round trips.
   if (params.finishes.length === 1) {
-    return call(pg, () => recordFinishes(pg, pg.sql, params.finishes));
+    return call(pg, () => recordFinishes(pg, pg.sql, params.finishes, params.now));
   }
-  return call(pg, () => begin(pg, (tx) => recordFinishes(pg, tx, params.finishes)));
+  return call(pg, () => begin(pg, (tx) => recordFinishes(pg, tx, params.finishes, params.now)));
 }
 
 /** Starts, output and finishes, and optionally the next claim, in one round trip. */

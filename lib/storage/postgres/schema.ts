@@ -9,7 +9,7 @@
  * statements matter to a database; its SQL comments may be reworded.
  */
 import { EVENTS_SQL } from "./events.ts";
-import { SETTLE_DEPENDENTS_TRIGGER } from "./flow.ts";
+import { SETTLE_DEPENDENTS_ANY, SETTLE_DEPENDENTS_TRIGGER } from "./flow.ts";
 
 /** Every migration in order; the schema version is their count. */
 export const PG_MIGRATIONS: readonly string[] = [
@@ -193,6 +193,42 @@ ${SETTLE_DEPENDENTS_TRIGGER}  `,
   DROP INDEX IF EXISTS jobs_state_created;
   CREATE INDEX jobs_created ON jobs (created_at, seq);
   CREATE INDEX jobs_state_created ON jobs (state, created_at, seq);
+  `,
+  `
+  -- flow control (README "Flow control"; DESIGN.md "Flow control")
+  ALTER TABLE jobs ADD COLUMN grp text COLLATE "C";       -- the job's group
+  ALTER TABLE jobs ADD COLUMN backoff_base double precision;  -- NULL: the setting
+  ALTER TABLE jobs ADD COLUMN backoff_max double precision;
+  ALTER TABLE jobs ADD COLUMN expires_at bigint;           -- not started by then: cancelled
+  ALTER TABLE jobs ADD COLUMN after_any_ids text;          -- JSON array, as given
+  ALTER TABLE jobs ADD COLUMN unique_for double precision; -- seconds the key stays taken
+  -- a group-limited claim walks the groups of a queue (one probe each) and
+  -- takes the head of each group with room; only grouped jobs pay for it
+  CREATE INDEX jobs_group_due ON jobs (queue, grp, priority DESC, next_run_at, seq)
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL;
+  CREATE INDEX jobs_group_running ON jobs (queue, grp)
+    WHERE state = 'processing' AND grp IS NOT NULL;
+  -- the expiry pass and the claim find jobs past their expiry without a scan
+  CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked');
+  -- an after_any edge is met by any final state of its dependency
+  ALTER TABLE job_deps ADD COLUMN any_outcome boolean NOT NULL DEFAULT false;
+  -- rate limits: at most rate_limit starts in any window of rate_period_ms;
+  -- group_concurrency caps the running jobs of each group of the queue
+  ALTER TABLE queues ADD COLUMN rate_limit integer NOT NULL DEFAULT 0;
+  ALTER TABLE queues ADD COLUMN rate_period_ms bigint NOT NULL DEFAULT 0;
+  ALTER TABLE queues ADD COLUMN group_concurrency integer NOT NULL DEFAULT 0;
+  -- the starts of rate-limited queues within their window, written and
+  -- pruned under the queue's advisory lock by the claim
+  CREATE TABLE queue_starts (queue text COLLATE "C" NOT NULL, at bigint NOT NULL);
+  CREATE INDEX queue_starts_queue_at ON queue_starts (queue, at);
+${SETTLE_DEPENDENTS_ANY}  `,
+  `
+  -- a worker's process identity (README "Many machines: PostgreSQL"): its start
+  -- time beside the pid, and the pid space (boot id, pid namespace) a host
+  -- must share to judge that pid
+  ALTER TABLE workers ADD COLUMN proc_start text;
+  ALTER TABLE workers ADD COLUMN pid_space text;
   `,
   EVENTS_SQL,
 ];

@@ -39,6 +39,8 @@ import type {
   PruneParams,
   QueueHealth,
   QueueInfo,
+  QueueRate,
+  QueueSetParams,
   RecordResult,
   RunFinish,
   RunOutputUpdate,
@@ -49,6 +51,7 @@ import type {
   StrandedJob,
   WatchOptions,
   WorkerInfo,
+  WorkerRequests,
   WorkerRole,
 } from "../storage.ts";
 import * as claim from "./claim.ts";
@@ -70,6 +73,7 @@ import {
 } from "./connection.ts";
 import * as database from "./database.ts";
 import * as events from "./events.ts";
+import * as flow from "./flow.ts";
 import { sqlState } from "./errors.ts";
 import * as jobs from "./jobs.ts";
 import { type Listeners, watchChanges } from "./listener.ts";
@@ -79,6 +83,32 @@ import * as schedules from "./schedules.ts";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.ts";
 import { parsePostgresUrl, type PostgresUrl } from "./url.ts";
 import * as workers from "./workers.ts";
+
+/**
+ * Errors of postgres.js 3.4.9 that escape every caller when the server
+ * ends a connection mid-query (a terminated backend, a restart): a queued
+ * write flushed (a `setImmediate`) after the driver dropped the socket,
+ * an uncaught TypeError; and the server's "terminating connection" error
+ * rejecting a promise no caller holds. Either would end the whole worker
+ * process (DESIGN.md, "PostgreSQL"). The calls they belong to have failed
+ * with the connection, or fail by the store's call deadline; these strays
+ * are dropped, and every other error still ends the process.
+ */
+export function isDriverConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (!/postgres\/[\d.]+\/src\/connection\.js/.test(error.stack ?? "")) return false;
+  if (error instanceof TypeError) return /reading 'write'/.test(error.message);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" &&
+    (/^57P0[123]$/.test(code) || /^CONNECTION_(CLOSED|DESTROYED|ENDED)$/.test(code));
+}
+
+globalThis.addEventListener("error", (event) => {
+  if (isDriverConnectionLoss(event.error)) event.preventDefault();
+});
+globalThis.addEventListener("unhandledrejection", (event) => {
+  if (isDriverConnectionLoss(event.reason)) event.preventDefault();
+});
 
 /** The PostgreSQL implementation of {@linkcode Storage}. */
 export class PostgresStorage implements Storage {
@@ -122,12 +152,12 @@ export class PostgresStorage implements Storage {
   }
 
   async #measureClock(): Promise<void> {
-    const before = localNow();
+    const started = performance.now();
     const [row] = await q(
       this.#pg.sql,
       `SELECT ${SERVER_MS} AS ms, current_setting('server_version') AS version`,
     );
-    setOffset(this.#pg, row!.ms as number, before, localNow());
+    setOffset(this.#pg, row!.ms as number, started);
     this.engine = `PostgreSQL ${String(row!.version).split(" ")[0]}`;
   }
 
@@ -260,22 +290,34 @@ export class PostgresStorage implements Storage {
   }
 
   jobPrune(params: PruneParams): Promise<PruneCounts> {
-    return jobs.jobPrune(this.#pg, params);
+    return jobs.jobPrune(this.#pg, { ...params, now: params.now ?? this.now() });
   }
 
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
     return claim.jobClaim(this.#pg, params);
   }
 
-  jobNextDueAt(params: { queues: string[] | null }): Promise<number | null> {
-    return claim.jobNextDueAt(this.#pg, params);
+  jobNextDueAt(
+    params: { queues: string[] | null; now?: number | undefined },
+  ): Promise<number | null> {
+    return claim.jobNextDueAt(this.#pg, { queues: params.queues, now: params.now ?? this.now() });
+  }
+
+  jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]> {
+    return flow.jobExpire(this.#pg, params);
+  }
+
+  jobNextExpiryAt(): Promise<number | null> {
+    return flow.jobNextExpiryAt(this.#pg);
   }
 
   jobNextRetryAt(): Promise<number | null> {
     return claim.jobNextRetryAt(this.#pg);
   }
 
-  jobListStranded(params: { now: number; workerIds: string[] }): Promise<StrandedJob[]> {
+  jobListStranded(
+    params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
+  ): Promise<StrandedJob[]> {
     return claim.jobListStranded(this.#pg, params);
   }
 
@@ -287,7 +329,7 @@ export class PostgresStorage implements Storage {
     return runs.runOutputUpdateMany(this.#pg, params);
   }
 
-  runFinishMany(params: { finishes: RunFinish[] }): Promise<string[]> {
+  runFinishMany(params: { finishes: RunFinish[]; now?: number | undefined }): Promise<string[]> {
     return runs.runFinishMany(this.#pg, params);
   }
 
@@ -328,12 +370,12 @@ export class PostgresStorage implements Storage {
   }
 
   workerHeartbeat(
-    params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+    params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
   ): Promise<HeartbeatReply> {
     return workers.workerHeartbeat(this.#pg, params);
   }
 
-  workerRequestsGet(params: { id: string }): Promise<HeartbeatReply> {
+  workerRequestsGet(params: { id: string }): Promise<WorkerRequests> {
     return workers.workerRequestsGet(this.#pg, params);
   }
 
@@ -350,7 +392,7 @@ export class PostgresStorage implements Storage {
   }
 
   turnTake(
-    params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+    params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
   ): Promise<boolean> {
     return workers.turnTake(this.#pg, params);
   }
@@ -406,13 +448,15 @@ export class PostgresStorage implements Storage {
   }
 
   queueList(): Promise<QueueInfo[]> {
-    return queues.queueList(this.#pg);
+    return queues.queueList(this.#pg, this.now());
   }
 
-  queueSet(
-    params: { name: string; paused?: boolean | undefined; concurrency?: number | undefined },
-  ): Promise<void> {
+  queueSet(params: QueueSetParams): Promise<void> {
     return queues.queueSet(this.#pg, params);
+  }
+
+  queueRateList(params: { now: number }): Promise<QueueRate[]> {
+    return queues.queueRateList(this.#pg, params);
   }
 
   storeSize(): Promise<number> {

@@ -3,9 +3,8 @@
  * re-measure the server's clock and fold the count deltas), stop and
  * cancel requests, and the turn of a maintenance pass across hosts.
  */
-import { localNow } from "../../clock.ts";
 import { type Row, toWorker } from "../_rows.ts";
-import type { HeartbeatReply, WorkerInfo, WorkerRole } from "../storage.ts";
+import type { HeartbeatReply, WorkerInfo, WorkerRequests, WorkerRole } from "../storage.ts";
 import {
   begin,
   call,
@@ -13,6 +12,7 @@ import {
   LOCK_CLASS,
   LOCK_FOLD_COUNTS,
   notify,
+  nowSql,
   type PgDb,
   q,
   SERVER_MS,
@@ -21,12 +21,13 @@ import {
 } from "./connection.ts";
 
 const REGISTER = `INSERT INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
-    stop_requested, role, clock_offset_ms)
-  VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7, $8)
+    stop_requested, role, clock_offset_ms, proc_start, pid_space)
+  VALUES ($1, $2, $3, $4, $5, $6, $6, NULL, $7, $8, $9, $10)
   ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
     count = excluded.count, queues = excluded.queues, started_at = excluded.started_at,
     heartbeat_at = excluded.heartbeat_at, stop_requested = NULL, role = excluded.role,
-    clock_offset_ms = excluded.clock_offset_ms`;
+    clock_offset_ms = excluded.clock_offset_ms, proc_start = excluded.proc_start,
+    pid_space = excluded.pid_space`;
 
 /** Registers a worker process, or re-registers it under the same id. */
 export function workerRegister(pg: PgDb, params: {
@@ -38,6 +39,8 @@ export function workerRegister(pg: PgDb, params: {
   now: number;
   role?: WorkerRole;
   clockOffsetMs?: number;
+  procStart?: string | null;
+  pidSpace?: string | null;
 }): Promise<void> {
   return call(pg, async () => {
     await q(pg.sql, REGISTER, [
@@ -49,46 +52,55 @@ export function workerRegister(pg: PgDb, params: {
       params.now,
       params.role ?? "worker",
       Math.round(params.clockOffsetMs ?? 0),
+      params.procStart ?? null,
+      params.pidSpace ?? null,
     ]);
   });
 }
 
-const HEARTBEAT =
-  `WITH w AS (UPDATE workers SET heartbeat_at = $2, clock_offset_ms = $3 WHERE id = $1
+const HEARTBEAT = `WITH w AS (UPDATE workers SET heartbeat_at = ${nowSql("$2")},
+      clock_offset_ms = coalesce($3::bigint, clock_offset_ms) WHERE id = $1
     RETURNING stop_requested)
-  SELECT (SELECT stop_requested FROM w) AS stop_requested, ${SERVER_MS} AS ms`;
+  SELECT (SELECT stop_requested FROM w) AS stop_requested, EXISTS (SELECT 1 FROM w) AS registered,
+    ${SERVER_MS} AS ms`;
 
-const RENEW_LEASES = `UPDATE jobs SET lease_expires_at = $2
+// Never shortens a lease (a slow heartbeat must not undo a newer claim's
+// or renewal's), and judges by the server's clock (DESIGN.md, "Fencing").
+const RENEW_LEASES = `UPDATE jobs
+  SET lease_expires_at = greatest(lease_expires_at, ${nowSql("$3")} + $2::bigint)
   WHERE seq IN (
     SELECT seq FROM jobs WHERE state = 'processing' AND worker_id = $1
     ORDER BY id FOR UPDATE)
-  RETURNING id, cancel_requested`;
+  RETURNING id, attempts, cancel_requested`;
 
 /**
  * Renews the heartbeat and leases, re-measures the clock offset from the
- * same round trip, and folds the count deltas when no one else is.
+ * same round trip (for display), folds the count deltas when no one else
+ * is, and says which attempts the worker still holds.
  */
 export function workerHeartbeat(
   pg: PgDb,
-  params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+  params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
 ): Promise<HeartbeatReply> {
   return call(pg, () =>
     begin(pg, async (tx) => {
-      const before = localNow();
+      const started = performance.now();
       const [worker] = await q(tx, HEARTBEAT, [
         params.id,
-        params.now,
-        Math.round(params.clockOffsetMs ?? 0),
+        params.now ?? null,
+        params.clockOffsetMs === undefined ? null : Math.round(params.clockOffsetMs),
       ]);
-      setOffset(pg, worker!.ms as number, before, localNow());
+      setOffset(pg, worker!.ms as number, started);
       const [jobs] = await Promise.all([
-        q(tx, RENEW_LEASES, [params.id, params.now + params.leaseMs]),
+        q(tx, RENEW_LEASES, [params.id, params.leaseMs, params.now ?? null]),
         foldCounts(pg, tx),
       ]);
+      const byId = [...jobs].sort((a, b) => (a.id as string) < (b.id as string) ? -1 : 1);
       return {
         stopRequested: (worker!.stop_requested as "graceful" | "force" | null) ?? null,
-        cancelRequested: jobs.filter((j) => j.cancel_requested).map((j) => j.id as string)
-          .sort(),
+        cancelRequested: byId.filter((j) => j.cancel_requested).map((j) => j.id as string),
+        held: byId.map((j) => ({ id: j.id as string, attempt: j.attempts as number })),
+        registered: worker!.registered as boolean,
       };
     }));
 }
@@ -112,7 +124,7 @@ const REQUESTS = `SELECT (SELECT stop_requested FROM workers WHERE id = $1) AS s
           AND cancel_requested ORDER BY id) AS cancelled`;
 
 /** A worker's stop request and the cancel requests of its running jobs, without a heartbeat. */
-export function workerRequestsGet(pg: PgDb, params: { id: string }): Promise<HeartbeatReply> {
+export function workerRequestsGet(pg: PgDb, params: { id: string }): Promise<WorkerRequests> {
   return call(pg, async () => {
     const [row] = await q(pg.sql, REQUESTS, [params.id]);
     return {
@@ -164,21 +176,24 @@ export function workerListAll(pg: PgDb): Promise<WorkerInfo[]> {
   return call(pg, () => workers(pg, WORKERS_ALL, [], -Infinity));
 }
 
-const TAKE_TURN = `INSERT INTO turns (name, holder, until) VALUES ($4, $1, $2)
+// Both the new end and the test of the old one by the server's clock.
+const TAKE_TURN = `WITH clock AS MATERIALIZED (SELECT ${nowSql("$3")} AS now)
+  INSERT INTO turns (name, holder, until)
+    SELECT $4, $1, now + $2::bigint FROM clock
   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-  WHERE turns.holder = excluded.holder OR turns.until < $3
+  WHERE turns.holder = excluded.holder OR turns.until < (SELECT now FROM clock)
   RETURNING holder`;
 
 /** Takes (or keeps) the named turn until `now + ttlMs`, unless another holder's is in force. */
 export function turnTake(
   pg: PgDb,
-  params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+  params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
 ): Promise<boolean> {
   return call(pg, async () => {
     const rows = await q(pg.sql, TAKE_TURN, [
       params.holder,
-      params.now + params.ttlMs,
-      params.now,
+      params.ttlMs,
+      params.now ?? null,
       params.name ?? "rescuer",
     ]);
     return rows.length > 0;

@@ -11,20 +11,30 @@ import type { SQLInputValue } from "node:sqlite";
 import { type Row, toClaimed, toJob } from "../_rows.ts";
 import type { ClaimedJob, ClaimParams, StrandedJob } from "../storage.ts";
 import { earliest, promise, type SqliteDb } from "./connection.ts";
+import { expireDue } from "./flow.ts";
 
 export function jobClaim(db: SqliteDb, params: ClaimParams): Promise<ClaimedJob[]> {
   return promise(() => db.write(() => claim(db, params), null));
 }
 
+/** A queue's controls as the claim reads them (README "Queues", "Flow control"). */
+const CONTROLS = `SELECT name, paused, concurrency, rate_limit, rate_period_ms, group_concurrency
+  FROM queues
+  WHERE paused = 1 OR concurrency > 0 OR rate_limit > 0 OR group_concurrency > 0`;
+
 /** The claim, inside a write transaction. */
-export function claim(db: SqliteDb, params: ClaimParams): ClaimedJob[] {
-  const { workerId, now } = params;
+export function claim(db: SqliteDb, claimParams: ClaimParams): ClaimedJob[] {
+  // One host: its own clock is the store's (a test may fix it).
+  const now = claimParams.now ?? db.now();
+  const params = { ...claimParams, now };
+  const { workerId } = params;
+  // A job past its expiry is cancelled here, never started late; the same
+  // write holds the lock, so no other claimer can start it meanwhile.
+  expireDue(db, now);
   // Paused or limited queues, read inside the claim's write lock, so
   // a limit holds across every process. With none (the usual case)
   // the claim is the one plain statement.
-  const controls = db.all(
-    "SELECT name, paused, concurrency FROM queues WHERE paused = 1 OR concurrency > 0",
-  );
+  const controls = db.all(CONTROLS);
   let rows: Row[];
   if (controls.length === 0) {
     rows = claimWhere(db, params, "", [], params.limit);
@@ -40,15 +50,34 @@ export function claim(db: SqliteDb, params: ClaimParams): ClaimedJob[] {
     for (const control of controls) {
       const name = control.name as string;
       if (control.paused || (params.queues && !params.queues.includes(name))) continue;
-      const running = db.get(
-        "SELECT count(*) AS n FROM jobs WHERE state = 'processing' AND queue = ?",
-        name,
-      )!.n as number;
-      const room = Math.min(
-        params.limit - rows.length,
-        (control.concurrency as number) - running,
-      );
-      if (room > 0) rows.push(...claimWhere(db, params, "AND queue = ?", [name], room));
+      let room = params.limit - rows.length;
+      if (room <= 0) break;
+      const concurrency = control.concurrency as number;
+      if (concurrency > 0) {
+        const running = db.get(
+          "SELECT count(*) AS n FROM jobs WHERE state = 'processing' AND queue = ?",
+          name,
+        )!.n as number;
+        room = Math.min(room, concurrency - running);
+      }
+      const rate = control.rate_limit as number;
+      const periodMs = control.rate_period_ms as number;
+      if (rate > 0) {
+        db.run("DELETE FROM queue_starts WHERE queue = ? AND at <= ?", name, now - periodMs);
+        const used = db.get("SELECT count(*) AS n FROM queue_starts WHERE queue = ?", name)!
+          .n as number;
+        room = Math.min(room, rate - used);
+      }
+      if (room <= 0) continue;
+      const groupLimit = control.group_concurrency as number;
+      const taken = groupLimit > 0
+        ? claimGrouped(db, params, name, groupLimit, room)
+        : claimWhere(db, params, "AND queue = ?", [name], room);
+      if (rate > 0) {
+        const start = db.stmt("INSERT INTO queue_starts (queue, at) VALUES (?, ?)");
+        for (let i = 0; i < taken.length; i++) start.run(name, now);
+      }
+      rows.push(...taken);
     }
   }
   const insertRun = db.stmt(
@@ -58,6 +87,64 @@ export function claim(db: SqliteDb, params: ClaimParams): ClaimedJob[] {
     insertRun.run(row.id as string, row.attempts as number, workerId, now);
   }
   return toClaimed(rows);
+}
+
+/**
+ * One round of a group-limited claim: the distinct groups of the queue's
+ * waiting jobs, found by skipping through `jobs_group_due` (one probe per
+ * group, however deep each group's backlog), and the due head of each
+ * group that has room under `groupLimit`, best first, at most `limit`.
+ * Groups at their limit cost one probe and hold nothing up behind them.
+ */
+const GROUP_HEADS = `WITH RECURSIVE g(grp) AS (
+    SELECT (SELECT min(grp) FROM jobs INDEXED BY jobs_group_due
+            WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1)
+    UNION ALL
+    SELECT (SELECT min(grp) FROM jobs INDEXED BY jobs_group_due
+            WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
+              AND grp > g.grp)
+    FROM g WHERE g.grp IS NOT NULL),
+  heads AS (
+    SELECT (SELECT seq FROM jobs INDEXED BY jobs_group_due
+            WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
+              AND grp = g.grp AND next_run_at <= ?2
+            ORDER BY priority DESC, next_run_at, seq LIMIT 1) AS seq
+    FROM g
+    WHERE g.grp IS NOT NULL
+      AND (SELECT count(*) FROM jobs INDEXED BY jobs_group_running
+           WHERE state = 'processing' AND grp IS NOT NULL AND queue = ?1 AND grp = g.grp) < ?3)
+  SELECT j.seq FROM heads h JOIN jobs j ON j.seq = h.seq
+  ORDER BY j.priority DESC, j.next_run_at, j.seq LIMIT ?4`;
+
+/**
+ * Claims up to `room` jobs of a group-limited queue: round by round the
+ * heads of the groups with room (a group under a limit of N gains at most
+ * one job a round, so N rounds at most), then jobs without a group.
+ */
+function claimGrouped(
+  db: SqliteDb,
+  params: ClaimParams & { now: number },
+  queue: string,
+  groupLimit: number,
+  room: number,
+): Row[] {
+  const taken: Row[] = [];
+  for (let round = 0; round < groupLimit && taken.length < room; round++) {
+    const seqs = db.all(GROUP_HEADS, queue, params.now, groupLimit, room - taken.length)
+      .map((row) => row.seq as number);
+    if (seqs.length === 0) break;
+    taken.push(
+      ...claimWhere(db, params, "AND seq IN (SELECT value FROM json_each(?))", [
+        JSON.stringify(seqs),
+      ], seqs.length),
+    );
+  }
+  if (taken.length < room) {
+    taken.push(
+      ...claimWhere(db, params, "AND queue = ? AND grp IS NULL", [queue], room - taken.length),
+    );
+  }
+  return taken;
 }
 
 /** The claim's one statement: up to `limit` due jobs, also matching `filter`. */
@@ -85,24 +172,69 @@ function claimWhere(
   );
 }
 
+/**
+ * The rate-limited queues whose window is full at `now`, with the time it
+ * next allows a start: the start `rate_limit` places back leaves the
+ * window then (README "Flow control"). SQLite takes no outer column in
+ * an OFFSET, so one probe per rate-limited queue (a handful).
+ */
+function fullWindows(db: SqliteDb, now: number): { name: string; opensAt: number }[] {
+  const full: { name: string; opensAt: number }[] = [];
+  for (
+    const q of db.all(
+      "SELECT name, rate_limit, rate_period_ms FROM queues WHERE rate_limit > 0 AND paused = 0",
+    )
+  ) {
+    const periodMs = q.rate_period_ms as number;
+    const row = db.get(
+      `SELECT at FROM queue_starts WHERE queue = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?`,
+      q.name as string,
+      now - periodMs,
+      (q.rate_limit as number) - 1,
+    );
+    if (row) full.push({ name: q.name as string, opensAt: (row.at as number) + periodMs });
+  }
+  return full;
+}
+
 export function jobNextDueAt(
   db: SqliteDb,
-  params: { queues: string[] | null },
+  params: { queues: string[] | null; now?: number | undefined },
 ): Promise<number | null> {
   return promise(() =>
     db.read(() => {
-      const row = params.queues
-        ? db.get(
-          `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
-         WHERE state IN ('pending', 'failed') AND queue IN (SELECT value FROM json_each(?))
+      const now = params.now ?? db.now();
+      const full = fullWindows(db, now).filter((f) =>
+        params.queues === null || params.queues.includes(f.name)
+      );
+      let row;
+      if (full.length === 0) {
+        row = params.queues
+          ? db.get(
+            `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
+           WHERE state IN ('pending', 'failed') AND queue IN (SELECT value FROM json_each(?))
+           ORDER BY next_run_at LIMIT 1`,
+            JSON.stringify(params.queues),
+          )
+          : db.get(
+            `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
+           WHERE state IN ('pending', 'failed') ORDER BY next_run_at LIMIT 1`,
+          );
+        return (row?.at as number | null | undefined) ?? null;
+      }
+      // A queue whose window is full is due when the window opens, not
+      // before: an idle worker sleeps until then instead of polling.
+      row = db.get(
+        `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
+         WHERE state IN ('pending', 'failed') AND queue NOT IN (SELECT value FROM json_each(?))
+           ${params.queues ? "AND queue IN (SELECT value FROM json_each(?))" : ""}
          ORDER BY next_run_at LIMIT 1`,
-          JSON.stringify(params.queues),
-        )
-        : db.get(
-          `SELECT next_run_at AS at FROM jobs INDEXED BY jobs_next_due
-         WHERE state IN ('pending', 'failed') ORDER BY next_run_at LIMIT 1`,
-        );
-      return (row?.at as number | null | undefined) ?? null;
+        JSON.stringify(full.map((f) => f.name)),
+        ...(params.queues ? [JSON.stringify(params.queues)] : []),
+      );
+      const times = full.map((f) => f.opensAt);
+      if (row?.at !== undefined && row.at !== null) times.push(row.at as number);
+      return Math.min(...times);
     })
   );
 }
@@ -116,8 +248,9 @@ export function jobNextRetryAt(db: SqliteDb): Promise<number | null> {
 
 export function jobListStranded(
   db: SqliteDb,
-  params: { now: number; workerIds: string[] },
+  params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
 ): Promise<StrandedJob[]> {
+  const now = params.leases === false ? Number.MIN_SAFE_INTEGER : params.now ?? db.now();
   return promise(() =>
     db.read(() =>
       db.all(
@@ -128,7 +261,7 @@ export function jobListStranded(
          SELECT max(seq) FROM runs WHERE job_id = j.id AND attempt = j.attempts)
        WHERE j.state = 'processing'
          AND (j.lease_expires_at < ? OR j.worker_id IN (SELECT value FROM json_each(?)))`,
-        params.now,
+        now,
         JSON.stringify(params.workerIds),
       ).map((row) => ({
         ...toJob(row),

@@ -26,24 +26,27 @@
  * the same `BEGIN IMMEDIATE` write as the finish, so no claimer ever sees a
  * completed dependency beside a dependent still blocked.
  */
-import type { JobState, NewJob, OnConflict } from "../../job.ts";
+import { EXPIRED_ERROR, type JobState, type NewJob, type OnConflict } from "../../job.ts";
 import {
   cascadeError,
+  checkAnyDependency,
   checkDependency,
-  distinctIds,
+  dependencyEdges,
   keyHeld,
   planKeyConflict,
+  planWindowConflict,
   replacedError,
 } from "../../job_flow.ts";
 import type { InsertResult } from "../storage.ts";
 import { JOB_ROW_PARAMS, setJobRow } from "./_job_row.ts";
-import type { SqliteDb } from "./connection.ts";
+import { earliest, promise, type SqliteDb } from "./connection.ts";
 import { duplicateId, SQLITE_CONSTRAINT, sqliteCode } from "./errors.ts";
 
 /** A job with dependencies or a key, inserted one by one: its state and open count too. */
 const INSERT_FLOW_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries,
-  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open,
+  grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
 export const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
@@ -63,7 +66,9 @@ export function insertFlow(
 ): InsertResult {
   const result: InsertResult = { inserted: 0, kept: [], blocked: [], replaced: [] };
   const insert = db.stmt(INSERT_FLOW_JOB);
-  const insertDep = db.stmt("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?, ?)");
+  const insertDep = db.stmt(
+    "INSERT OR IGNORE INTO job_deps (dep_id, job_id, any_outcome) VALUES (?, ?, ?)",
+  );
   let pending = 0;
   for (const job of jobs) {
     if (job.key !== null) {
@@ -86,13 +91,39 @@ export function insertFlow(
         }
         cancel(db, holder.id as string, now, replacedError(job.id));
         result.replaced.push(holder.id as string);
+      } else {
+        // A final job may still hold the key by its unique_for window.
+        const windowed = db.get(
+          `SELECT id, created_at + CAST(unique_for * 1000 AS INTEGER) AS until
+           FROM jobs INDEXED BY jobs_key
+           WHERE unique_key = ? AND unique_for IS NOT NULL
+             AND created_at + CAST(unique_for * 1000 AS INTEGER) > ?
+           ORDER BY created_at DESC LIMIT 1`,
+          job.key,
+          now,
+        );
+        if (windowed) {
+          planWindowConflict({
+            jobId: job.id,
+            key: job.key,
+            holderId: windowed.id as string,
+            until: windowed.until as number,
+            onConflict,
+          });
+          result.kept.push({ id: job.id, key: job.key, existingId: windowed.id as string });
+          continue;
+        }
       }
     }
-    const after = job.after === null ? [] : distinctIds(job.after);
+    const edges = dependencyEdges(job);
     let open = 0;
-    for (const dep of after) {
-      const row = db.get("SELECT state FROM jobs WHERE id = ?", dep);
-      if (checkDependency(job.id, dep, (row?.state as JobState | undefined) ?? null)) open++;
+    for (const edge of edges) {
+      const row = db.get("SELECT state FROM jobs WHERE id = ?", edge.id);
+      const state = (row?.state as JobState | undefined) ?? null;
+      const isOpen = edge.any
+        ? checkAnyDependency(job.id, edge.id, state)
+        : checkDependency(job.id, edge.id, state);
+      if (isOpen) open++;
     }
     const args = setJobRow(new Array(JOB_ROW_PARAMS), 0, job, now);
     args.splice(2, 0, open > 0 ? "blocked" : "pending");
@@ -102,12 +133,18 @@ export function insertFlow(
         job.after === null ? null : JSON.stringify(job.after),
         job.key,
         open,
+        job.group ?? null,
+        job.backoff_base ?? null,
+        job.backoff_max ?? null,
+        job.expires_at ?? null,
+        job.after_any == null ? null : JSON.stringify(job.after_any),
+        job.unique_for ?? null,
       );
     } catch (error) {
       if (sqliteCode(error) === SQLITE_CONSTRAINT) throw duplicateId(job.id);
       throw error;
     }
-    for (const dep of after) insertDep.run(dep, job.id);
+    for (const edge of edges) insertDep.run(edge.id, job.id, edge.any ? 1 : 0);
     if (open > 0) result.blocked.push(job.id);
     else pending++;
   }
@@ -143,37 +180,55 @@ export function cancel(db: SqliteDb, id: string, now: number, error: string | nu
  * Returns how many dependents it unblocked.
  */
 export function settleDependents(db: SqliteDb, ended: Ended[], now: number): number {
-  let unblocked = 0;
   const completed = ended.filter((e) => e.state === "completed").map((e) => e.id);
-  if (completed.length > 0) {
-    unblocked = db.run(
-      `UPDATE jobs SET deps_open = jobs.deps_open - d.n, updated_at = ?,
-         state = CASE WHEN jobs.deps_open - d.n <= 0 THEN 'pending' ELSE 'blocked' END,
-         next_run_at = CASE WHEN jobs.deps_open - d.n <= 0
-           THEN max(jobs.next_run_at, ?) ELSE jobs.next_run_at END
-       FROM (SELECT job_id, count(*) AS n FROM job_deps
-             WHERE dep_id IN (SELECT value FROM json_each(?)) GROUP BY job_id) AS d
-       WHERE jobs.id = d.job_id AND jobs.state = 'blocked'`,
-      now,
-      now,
-      JSON.stringify(completed),
-    );
-  }
-  cascade(db, ended.filter((e) => e.state === "dead" || e.state === "cancelled"), now);
+  let unblocked = countDown(db, completed, false, now);
+  unblocked += cascade(db, ended.filter((e) => e.state === "dead" || e.state === "cancelled"), now);
   return unblocked;
 }
 
-/** Cancels the blocked dependents of `ended`, and theirs, round by round (see the header). */
-function cascade(db: SqliteDb, ended: Ended[], now: number): void {
+/**
+ * One open dependency less for the blocked dependents of `ids` (those of
+ * `after_any` edges only, with `anyOnly`), promoting those left with none
+ * to `pending`; returns how many it promoted.
+ */
+function countDown(db: SqliteDb, ids: string[], anyOnly: boolean, now: number): number {
+  if (ids.length === 0) return 0;
+  const promoted = db.all(
+    `UPDATE jobs SET deps_open = jobs.deps_open - d.n, updated_at = ?,
+       state = CASE WHEN jobs.deps_open - d.n <= 0 THEN 'pending' ELSE 'blocked' END,
+       next_run_at = CASE WHEN jobs.deps_open - d.n <= 0
+         THEN max(jobs.next_run_at, ?) ELSE jobs.next_run_at END
+     FROM (SELECT job_id, count(*) AS n FROM job_deps
+           WHERE dep_id IN (SELECT value FROM json_each(?)) ${anyOnly ? "AND any_outcome = 1" : ""}
+           GROUP BY job_id) AS d
+     WHERE jobs.id = d.job_id AND jobs.state = 'blocked'
+     RETURNING jobs.state`,
+    now,
+    now,
+    JSON.stringify(ids),
+  );
+  return promoted.filter((row) => row.state === "pending").length;
+}
+
+/**
+ * Cancels the blocked dependents of `ended` by `after` edges, and theirs,
+ * round by round (see the header); every job of a round, the first one's
+ * included, also counts down its `after_any` dependents (README "Flow
+ * control"), which an end of any kind meets. Returns how many it promoted.
+ */
+function cascade(db: SqliteDb, ended: Ended[], now: number): number {
+  let promoted = 0;
   let frontier = ended;
   while (frontier.length > 0) {
+    promoted += countDown(db, frontier.map((e) => e.id), true, now);
     const next: typeof frontier = [];
     for (const dep of frontier) {
       const error = cascadeError(dep.id, dep.state, dep.error);
       for (
         const row of db.all(
           `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, last_error = ?, updated_at = ?
-           WHERE id IN (SELECT job_id FROM job_deps WHERE dep_id = ?) AND state = 'blocked'
+           WHERE id IN (SELECT job_id FROM job_deps WHERE dep_id = ? AND any_outcome = 0)
+             AND state = 'blocked'
            RETURNING id`,
           error,
           now,
@@ -183,6 +238,37 @@ function cascade(db: SqliteDb, ended: Ended[], now: number): void {
     }
     frontier = next;
   }
+  return promoted;
+}
+
+/**
+ * Cancels the jobs not started by their `expires_at` (README "Flow
+ * control"), with their dependents as any cancel has; at most `limit`.
+ * Returns the ids and how many dependents it promoted (`after_any`).
+ */
+export function expireDue(
+  db: SqliteDb,
+  now: number,
+  limit = 500,
+): { expired: string[]; promoted: number } {
+  const rows = db.all(
+    `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ?, last_error = ?
+     WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_expiring
+       WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
+         AND expires_at <= ? AND attempts = 0 LIMIT ?)
+     RETURNING id`,
+    now,
+    EXPIRED_ERROR,
+    now,
+    limit,
+  );
+  const expired = rows.map((row) => row.id as string);
+  const promoted = expired.length === 0 ? 0 : cascade(
+    db,
+    expired.map((id) => ({ id, state: "cancelled" as const, error: EXPIRED_ERROR })),
+    now,
+  );
+  return { expired, promoted };
 }
 
 /** Refuses to make job `id` active while another active job holds its key. */
@@ -194,4 +280,25 @@ export function requireKeyFree(db: SqliteDb, id: string, key: string): void {
     id,
   );
   if (holder) throw keyHeld(id, key, holder.id as string);
+}
+
+export function jobExpire(
+  db: SqliteDb,
+  params: { now: number; limit?: number | undefined },
+): Promise<string[]> {
+  return promise(() =>
+    db.write(
+      () => expireDue(db, params.now, params.limit),
+      // Quiet unless a dependent became claimable; the ends file tells waiters.
+      (result) => result.promoted > 0 ? "jobs" : result.expired.length > 0 ? "ends" : null,
+    ).expired
+  );
+}
+
+export function jobNextExpiryAt(db: SqliteDb): Promise<number | null> {
+  return earliest(
+    db,
+    `SELECT min(expires_at) AS at FROM jobs INDEXED BY jobs_expiring
+     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked') AND attempts = 0`,
+  );
 }

@@ -7,6 +7,7 @@
 import type { SQLInputValue } from "node:sqlite";
 import { jobNotFound } from "../../errors.ts";
 import {
+  hasFlowControl,
   type Job,
   JOB_STATES,
   type JobState,
@@ -46,7 +47,7 @@ export function jobInsertMany(
   const { jobs, now } = params;
   return promise(() =>
     db.write(() => {
-      if (jobs.some((job) => job.after !== null || job.key !== null)) {
+      if (jobs.some((job) => job.after !== null || job.key !== null || hasFlowControl(job))) {
         const result = insertFlow(db, jobs, now, params.onConflict ?? "keep");
         storeOnFinish(db, jobs);
         return result;
@@ -107,15 +108,16 @@ export function jobGetWithRuns(db: SqliteDb, params: { id: string }): Promise<Jo
       ).map(toRun);
       const job = toJob(row);
       const states = new Map<string, JobState>();
-      if (job.after !== null) {
+      const named = distinctIds([...(job.after ?? []), ...(job.after_any ?? [])]);
+      if (named.length > 0) {
         for (
           const dep of db.all(
             "SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
-            JSON.stringify(job.after),
+            JSON.stringify(named),
           )
         ) states.set(dep.id as string, dep.state as JobState);
       }
-      const dependencies = distinctIds(job.after ?? []).map((id) => ({
+      const dependencies = named.map((id) => ({
         id,
         state: states.get(id) ?? null,
       }));
@@ -224,13 +226,15 @@ export function jobRetry(
         if (row.state === "cancelled") {
           for (
             const dep of db.all(
-              `SELECT d.dep_id, j.state FROM job_deps d LEFT JOIN jobs j ON j.id = d.dep_id
-               WHERE d.job_id = ?`,
+              `SELECT d.dep_id, d.any_outcome, j.state FROM job_deps d
+               LEFT JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = ?`,
               id,
             )
           ) {
-            // A pruned dependency was final; a dead or cancelled one is refused.
+            // A pruned dependency was final; a dead or cancelled one is refused
+            // (met, for after_any).
             if (dep.state === null || dep.state === "completed") continue;
+            if (dep.any_outcome && (dep.state === "dead" || dep.state === "cancelled")) continue;
             if (!retried.has(dep.dep_id as string)) {
               checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
             }
@@ -336,18 +340,27 @@ export function jobDeleteDead(
   );
 }
 
+/**
+ * A final job still holding its key by its `unique_for` window is not
+ * pruned (README "Flow control"): deleting it would free the key early.
+ */
+const WINDOW_CLOSED =
+  "AND (unique_for IS NULL OR created_at + CAST(unique_for * 1000 AS INTEGER) <= ?)";
+
 export function jobPrune(db: SqliteDb, params: PruneParams): Promise<PruneCounts> {
   return promise(() => {
     const counts: PruneCounts = { completed: 0, cancelled: 0, dead: 0 };
+    const now = params.now ?? db.now();
     const states = PRUNABLE_STATES.filter((state) => typeof params.before[state] === "number");
     if (params.dryRun) {
       return db.read(() => {
         for (const state of states) {
           counts[state] = db.get(
             `SELECT count(*) AS n FROM jobs INDEXED BY jobs_state_created
-             WHERE state = ? AND updated_at < ?`,
+             WHERE state = ? AND updated_at < ? ${WINDOW_CLOSED}`,
             state,
             params.before[state]!,
+            now,
           )!.n as number;
         }
         return counts;
@@ -359,9 +372,10 @@ export function jobPrune(db: SqliteDb, params: PruneParams): Promise<PruneCounts
         if (room <= 0) break;
         const rows = db.all(
           `SELECT seq, id FROM jobs INDEXED BY jobs_state_created
-           WHERE state = ? AND updated_at < ? LIMIT ?`,
+           WHERE state = ? AND updated_at < ? ${WINDOW_CLOSED} LIMIT ?`,
           state,
           params.before[state]!,
+          now,
           room,
         );
         if (rows.length === 0) continue;

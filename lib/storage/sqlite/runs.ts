@@ -40,11 +40,12 @@ function recordOutputs(db: SqliteDb, updates: RunOutputUpdate[]): void {
   for (const u of updates) {
     db.run(
       `UPDATE runs SET stdout = ?, stderr = ?
-       WHERE job_id = ? AND attempt = ? AND finished_at IS NULL`,
+       WHERE job_id = ? AND attempt = ? AND worker_id = ? AND finished_at IS NULL`,
       u.stdout,
       u.stderr,
       u.id,
       u.attempt,
+      u.workerId,
     );
   }
 }
@@ -56,6 +57,7 @@ function recordOutputs(db: SqliteDb, updates: RunOutputUpdate[]): void {
 function recordFinishes(
   db: SqliteDb,
   finishes: RunFinish[],
+  now: number = db.now(),
 ): { applied: string[]; wake: WakeKind | null } {
   const applied: string[] = [];
   let wake: WakeKind | null = null;
@@ -65,7 +67,8 @@ function recordFinishes(
       `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?, last_error = ?,
          lease_expires_at = NULL, cancel_requested = 0,
          attempts = attempts - ?
-       WHERE id = ? AND state = 'processing' AND worker_id = ? AND attempts = ?`,
+       WHERE id = ? AND state = 'processing' AND worker_id = ? AND attempts = ?
+         AND (? = 0 OR lease_expires_at < ?)`,
       f.state,
       f.nextRunAt,
       f.finishedAt,
@@ -74,6 +77,8 @@ function recordFinishes(
       f.id,
       f.workerId,
       f.attempt,
+      f.ifLeaseExpired ? 1 : 0,
+      now,
     );
     if (changed === 0) continue;
     applied.push(f.id);
@@ -119,9 +124,15 @@ export function runOutputUpdateMany(
   });
 }
 
-export function runFinishMany(db: SqliteDb, params: { finishes: RunFinish[] }): Promise<string[]> {
+export function runFinishMany(
+  db: SqliteDb,
+  params: { finishes: RunFinish[]; now?: number | undefined },
+): Promise<string[]> {
   if (params.finishes.length === 0) return Promise.resolve([]);
-  return promise(() => db.write(() => recordFinishes(db, params.finishes), (r) => r.wake).applied);
+  return promise(() =>
+    db.write(() => recordFinishes(db, params.finishes, params.now ?? db.now()), (r) => r.wake)
+      .applied
+  );
 }
 
 export function runRecordMany(db: SqliteDb, params: {

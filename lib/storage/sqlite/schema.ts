@@ -182,6 +182,42 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_created ON jobs (created_at);
   CREATE INDEX jobs_state_created ON jobs (state, created_at);
   `,
+  `
+  -- flow control (README.md "Flow control"; DESIGN.md "Flow control")
+  ALTER TABLE jobs ADD COLUMN grp TEXT;            -- the job's group
+  ALTER TABLE jobs ADD COLUMN backoff_base REAL;   -- NULL: the setting
+  ALTER TABLE jobs ADD COLUMN backoff_max REAL;
+  ALTER TABLE jobs ADD COLUMN expires_at INTEGER;  -- not started by then: cancelled
+  ALTER TABLE jobs ADD COLUMN after_any_ids TEXT;  -- JSON array, as given
+  ALTER TABLE jobs ADD COLUMN unique_for REAL;     -- seconds the key stays taken after enqueue
+  -- a group-limited claim walks the groups of a queue (one probe each) and
+  -- takes the head of each group with room; only grouped jobs pay for it
+  CREATE INDEX jobs_group_due ON jobs (queue, grp, priority DESC, next_run_at, seq)
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL;
+  CREATE INDEX jobs_group_running ON jobs (queue, grp)
+    WHERE state = 'processing' AND grp IS NOT NULL;
+  -- the expiry pass and the claim find jobs past their expiry without a scan
+  CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked');
+  -- an after_any edge is met by any final state of its dependency
+  ALTER TABLE job_deps ADD COLUMN any_outcome INTEGER NOT NULL DEFAULT 0;
+  -- rate limits: at most rate_limit starts in any window of rate_period_ms;
+  -- group_concurrency caps the running jobs of each group of the queue
+  ALTER TABLE queues ADD COLUMN rate_limit INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE queues ADD COLUMN rate_period_ms INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE queues ADD COLUMN group_concurrency INTEGER NOT NULL DEFAULT 0;
+  -- the starts of rate-limited queues within their window (older ones are
+  -- deleted by the claim that records new ones)
+  CREATE TABLE queue_starts (queue TEXT NOT NULL, at INTEGER NOT NULL);
+  CREATE INDEX queue_starts_queue_at ON queue_starts (queue, at);
+  `,
+  `
+  -- a worker's process identity (README.md "Many machines: PostgreSQL"): its start
+  -- time beside the pid, and the pid space (boot id, pid namespace) a host
+  -- must share to judge that pid
+  ALTER TABLE workers ADD COLUMN proc_start TEXT;
+  ALTER TABLE workers ADD COLUMN pid_space TEXT;
+  `,
   EVENTS_SQL,
 ];
 

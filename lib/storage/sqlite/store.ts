@@ -15,6 +15,7 @@ import * as config from "./config.ts";
 import { SqliteDb } from "./connection.ts";
 import * as database from "./database.ts";
 import * as events from "./events.ts";
+import * as flow from "./flow.ts";
 import { BUSY_TIMEOUT_MS, isLocked, toStorageError } from "./errors.ts";
 import * as jobs from "./jobs.ts";
 import * as queues from "./queues.ts";
@@ -194,6 +195,14 @@ export class SqliteStorage implements Storage {
     return claim.jobNextDueAt(this.#db, params);
   }
 
+  jobExpire(params: Params<"jobExpire">) {
+    return flow.jobExpire(this.#db, params);
+  }
+
+  jobNextExpiryAt() {
+    return flow.jobNextExpiryAt(this.#db);
+  }
+
   jobNextRetryAt() {
     return claim.jobNextRetryAt(this.#db);
   }
@@ -311,7 +320,7 @@ export class SqliteStorage implements Storage {
   }
 
   queueList() {
-    return queues.queueList(this.#db);
+    return queues.queueList(this.#db, this.now());
   }
 
   queueHealthList(params: Params<"queueHealthList">) {
@@ -320,6 +329,10 @@ export class SqliteStorage implements Storage {
 
   queueSet(params: Params<"queueSet">) {
     return queues.queueSet(this.#db, params);
+  }
+
+  queueRateList(params: Params<"queueRateList">) {
+    return queues.queueRateList(this.#db, params);
   }
 
   // The database file (database.ts)

@@ -7,7 +7,7 @@
  */
 import type { SQLInputValue } from "node:sqlite";
 import { toWorker } from "../_rows.ts";
-import type { HeartbeatReply, WorkerInfo, WorkerRole } from "../storage.ts";
+import type { HeartbeatReply, WorkerInfo, WorkerRequests, WorkerRole } from "../storage.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 
 export function workerRegister(db: SqliteDb, params: {
@@ -19,13 +19,15 @@ export function workerRegister(db: SqliteDb, params: {
   now: number;
   role?: WorkerRole;
   clockOffsetMs?: number;
+  procStart?: string | null;
+  pidSpace?: string | null;
 }): Promise<void> {
   return promise(() => {
     db.write(() =>
       db.run(
         `INSERT OR REPLACE INTO workers (id, pid, host, count, queues, started_at, heartbeat_at,
-         role, clock_offset_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         role, clock_offset_ms, proc_start, pid_space)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         params.id,
         params.pid,
         params.host,
@@ -35,6 +37,8 @@ export function workerRegister(db: SqliteDb, params: {
         params.now,
         params.role ?? "worker",
         Math.round(params.clockOffsetMs ?? 0),
+        params.procStart ?? null,
+        params.pidSpace ?? null,
       )
     );
   });
@@ -42,31 +46,36 @@ export function workerRegister(db: SqliteDb, params: {
 
 export function workerHeartbeat(
   db: SqliteDb,
-  params: { id: string; now: number; leaseMs: number; clockOffsetMs?: number },
+  params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
 ): Promise<HeartbeatReply> {
   return promise(() =>
     db.write(() => {
-      db.run(
-        "UPDATE workers SET heartbeat_at = ?, clock_offset_ms = ? WHERE id = ?",
-        params.now,
-        Math.round(params.clockOffsetMs ?? 0),
+      const now = params.now ?? db.now();
+      const registered = db.run(
+        `UPDATE workers SET heartbeat_at = ?, clock_offset_ms = coalesce(?, clock_offset_ms)
+         WHERE id = ?`,
+        now,
+        params.clockOffsetMs === undefined ? null : Math.round(params.clockOffsetMs),
         params.id,
-      );
-      db.run(
-        "UPDATE jobs SET lease_expires_at = ? WHERE state = 'processing' AND worker_id = ?",
-        params.now + params.leaseMs,
+      ) > 0;
+      // Never shortens a lease (DESIGN.md, "Fencing").
+      const held = db.all(
+        `UPDATE jobs SET lease_expires_at = max(coalesce(lease_expires_at, 0), ?)
+         WHERE state = 'processing' AND worker_id = ? RETURNING id, attempts`,
+        now + params.leaseMs,
         params.id,
-      );
-      return requests(db, params.id);
+      ).map((row) => ({ id: row.id as string, attempt: row.attempts as number }))
+        .sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      return { ...requests(db, params.id), held, registered };
     }, null)
   );
 }
 
-export function workerRequestsGet(db: SqliteDb, params: { id: string }): Promise<HeartbeatReply> {
+export function workerRequestsGet(db: SqliteDb, params: { id: string }): Promise<WorkerRequests> {
   return promise(() => db.read(() => requests(db, params.id)));
 }
 
-function requests(db: SqliteDb, workerId: string): HeartbeatReply {
+function requests(db: SqliteDb, workerId: string): WorkerRequests {
   const worker = db.get("SELECT stop_requested FROM workers WHERE id = ?", workerId);
   const cancelled = db.all(
     `SELECT id FROM jobs INDEXED BY jobs_running
@@ -134,8 +143,9 @@ export function workerListAll(db: SqliteDb): Promise<WorkerInfo[]> {
 
 export function turnTake(
   db: SqliteDb,
-  params: { name?: string | undefined; holder: string; now: number; ttlMs: number },
+  params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
 ): Promise<boolean> {
+  const now = params.now ?? db.now();
   return promise(() =>
     db.write(
       () =>
@@ -145,8 +155,8 @@ export function turnTake(
          WHERE turns.holder = excluded.holder OR turns.until < ?`,
           params.name ?? "rescuer",
           params.holder,
-          params.now + params.ttlMs,
-          params.now,
+          now + params.ttlMs,
+          now,
         ) > 0,
       null,
     )

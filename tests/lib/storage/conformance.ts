@@ -19,12 +19,14 @@ import { databaseConformance } from "./conformance/database.ts";
 import { errorsConformance } from "./conformance/errors.ts";
 import { eventsConformance } from "./conformance/events.ts";
 import { flowConformance } from "./conformance/flow.ts";
+import { flowControlConformance } from "./conformance/flow_control.ts";
 import { jobsConformance } from "./conformance/jobs.ts";
 import { keysConformance } from "./conformance/keys.ts";
 import { queuesConformance } from "./conformance/queues.ts";
 import { runsConformance } from "./conformance/runs.ts";
 import { schedulesConformance } from "./conformance/schedules.ts";
 import { watchConformance } from "./conformance/watch.ts";
+import { leasesConformance } from "./conformance/leases.ts";
 import { workersConformance } from "./conformance/workers.ts";
 
 export type { TestDatabase };
@@ -66,9 +68,11 @@ export function storageConformance(
   claimConformance(test);
   runsConformance(test);
   workersConformance(test);
+  leasesConformance(test);
   configConformance(test);
   watchConformance(test);
   schedulesConformance(test);
+  flowControlConformance(test);
   flowConformance(test);
   keysConformance(test);
   queuesConformance(test);

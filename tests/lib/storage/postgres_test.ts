@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { StorageError, UsageError } from "../../../lib/errors.ts";
 import { JOB_STATES } from "../../../lib/job.ts";
+import {
+  OFFSET_MAX_ROUND_TRIP_MS,
+  type PgDb,
+  setOffset,
+} from "../../../lib/storage/postgres/connection.ts";
 import { PostgresStorage } from "../../../lib/storage/postgres/store.ts";
 import { PG_SCHEMA_VERSION } from "../../../lib/storage/postgres/schema.ts";
 import {
@@ -349,6 +354,7 @@ pgTest(
       await store.runOutputUpdateMany({
         updates: [{
           id: "a",
+          workerId: "w1",
           attempt: job!.attempt,
           stdout: new TextEncoder().encode("hi"),
           stderr: new Uint8Array(),
@@ -426,3 +432,14 @@ pgTest(
     }
   },
 );
+
+Deno.test("setOffset() takes a clock sample from a short round trip and refuses a long one", () => {
+  const pg = { offset: 0 } as PgDb;
+  // A round trip that just began: trusted, the offset is the server's lead.
+  assert.equal(setOffset(pg, Date.now() + 5000, performance.now()), true);
+  assert.ok(Math.abs(pg.offset - 5000) < 200, `offset ${pg.offset}`);
+  // One that began longer ago than the limit: the sample may be off by half of it.
+  const longAgo = performance.now() - OFFSET_MAX_ROUND_TRIP_MS - 1;
+  assert.equal(setOffset(pg, Date.now() + 60_000, longAgo), false);
+  assert.ok(Math.abs(pg.offset - 5000) < 200, "the offset stays as it was");
+});

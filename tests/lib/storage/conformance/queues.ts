@@ -41,6 +41,8 @@ export function queuesConformance(test: ConformanceTest): void {
         running: 1,
         paused: false,
         concurrency: 3,
+        rate: null,
+        group_concurrency: 0,
       },
     );
     assert.equal(d?.counts.pending, 1);

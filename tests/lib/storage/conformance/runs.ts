@@ -290,6 +290,7 @@ export function runsConformance(test: ConformanceTest): void {
     await store.runOutputUpdateMany({
       updates: [{
         id: "j1",
+        workerId: "w1",
         attempt: 1,
         stdout: encoder.encode("line 1\n"),
         stderr: encoder.encode("warn\n"),
@@ -304,6 +305,7 @@ export function runsConformance(test: ConformanceTest): void {
     await store.runOutputUpdateMany({
       updates: [{
         id: "j1",
+        workerId: "w1",
         attempt: 1,
         stdout: encoder.encode("line 1\nline 2\n"),
         stderr: encoder.encode("warn\n"),
@@ -336,12 +338,14 @@ export function runsConformance(test: ConformanceTest): void {
       outputs: [
         {
           id: "a",
+          workerId: "w1",
           attempt: a.attempt,
           stdout: encoder.encode("a out\n"),
           stderr: encoder.encode(""),
         },
         {
           id: "b",
+          workerId: "w1",
           attempt: b.attempt,
           stdout: encoder.encode("b so far\n"),
           stderr: encoder.encode(""),

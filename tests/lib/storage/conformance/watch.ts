@@ -95,6 +95,7 @@ export function watchConformance(test: ConformanceTest): void {
       });
       const output = (job: ClaimedJob, text: string) => ({
         id: job.id,
+        workerId: "w1",
         attempt: job.attempt,
         stdout: encoder.encode(text),
         stderr: encoder.encode(""),

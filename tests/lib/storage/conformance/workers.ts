@@ -21,7 +21,12 @@ export function workersConformance(test: ConformanceTest): void {
     await store.jobInsertMany({ jobs: [newJob("theirs")], now: T0 });
     await claimOne(store, "w2", "theirs");
     const reply = await store.workerHeartbeat({ id: "w1", now: T0 + 20_000, leaseMs: LEASE });
-    assert.deepEqual(reply, { stopRequested: null, cancelRequested: [] });
+    assert.deepEqual(reply, {
+      stopRequested: null,
+      cancelRequested: [],
+      held: [{ id: "mine", attempt: 1 }],
+      registered: true,
+    });
     const at = (now: number) =>
       store.jobListStranded({ now, workerIds: [] }).then((jobs) => jobs.map((j) => j.id).sort());
     assert.deepEqual(await at(T0 + LEASE + 1000), ["theirs"], "only the renewed lease holds");
@@ -118,6 +123,8 @@ export function workersConformance(test: ConformanceTest): void {
       role: "worker",
       clock_offset_ms: 0,
       late: false,
+      proc_start: null,
+      pid_space: null,
     }]);
     assert.deepEqual(
       (await store.workerList({ staleBefore: T0 })).map((w) => w.id),
@@ -145,6 +152,29 @@ export function workersConformance(test: ConformanceTest): void {
       (await store.workerListAll()).map((w) => [w.id, w.role]),
       [["w1", "worker"], ["d1", "dashboard"]],
     );
+  });
+
+  test("workerRegister() records the process's start time and pid space, null unless given", async (store) => {
+    await store.workerRegister({
+      id: "w1",
+      pid: 1,
+      host: "h",
+      count: 1,
+      queues: null,
+      now: T0,
+      procStart: "123456",
+      pidSpace: "3f2a9c1e:4026531836",
+    });
+    await store.workerRegister({ id: "w2", pid: 2, host: "h", count: 1, queues: null, now: T0 });
+    await store.workerHeartbeat({ id: "w1", now: T0 + 1000, leaseMs: LEASE });
+    assert.deepEqual(
+      (await store.workerListAll()).map((w) => [w.id, w.proc_start, w.pid_space]),
+      [["w1", "123456", "3f2a9c1e:4026531836"], ["w2", null, null]],
+    );
+    // Registering again under the same id replaces them.
+    await store.workerRegister({ id: "w1", pid: 3, host: "h", count: 1, queues: null, now: T0 });
+    const [w1] = await store.workerList({ staleBefore: T0 });
+    assert.deepEqual([w1?.pid, w1?.proc_start, w1?.pid_space], [3, null, null]);
   });
 
   test("workerRegister() and workerHeartbeat() record the host's clock offset", async (store) => {
