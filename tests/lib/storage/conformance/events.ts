@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { QueueEvent } from "../../../../lib/event.ts";
 import type { Storage } from "../../../../lib/storage/storage.ts";
-import { death, failure, finishOf, newJob, T0 } from "../_fixtures.ts";
+import { death, failure, finishOf, LEASE, newJob, T0 } from "../_fixtures.ts";
 import { claimOne, endJob, flowJob } from "./_drive.ts";
 import type { ConformanceTest } from "./_harness.ts";
 
@@ -191,6 +191,98 @@ export function eventsConformance(test: ConformanceTest): void {
       "exit code 3",
     ]);
   });
+
+  test("an expired job is a cancelled event saying so, by the claim or the expirer", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        newJob("soon", { expires_at: T0 + 3000, queue: "q-soon" }),
+        newJob("swept", { expires_at: T0 + 1000, queue: "q-swept" }),
+        newJob("dep", { after_any: ["soon"], queue: "q-dep" }),
+      ],
+      now: T0,
+    });
+    assert.deepEqual(await store.jobExpire({ now: T0 + 2000 }), ["swept"]);
+    // The claim cancels an expired job instead of starting it.
+    assert.deepEqual(
+      await store.jobClaim({
+        workerId: "w1",
+        queues: ["q-soon"],
+        limit: 1,
+        now: T0 + 4000,
+        leaseMs: LEASE,
+      }),
+      [],
+    );
+    assert.equal((await store.jobGet({ id: "soon" }))?.state, "cancelled");
+    const events = await allEvents(store);
+    const ends = events.filter((e) => e.type === "cancelled");
+    assert.deepEqual(ends.map((e) => [e.job, e.error, e.attempt]).sort(), [
+      ["soon", "expired", 0],
+      ["swept", "expired", 0],
+    ]);
+    assert.ok(
+      events.some((e) => e.job === "dep" && e.type === "unblocked"),
+      "after_any: its dependent moves on, and says so",
+    );
+  });
+
+  test(
+    "a rescue by lease is the attempt's failed or dead event with its run's details",
+    async (store, db) => {
+      await using rescuer = await db.open();
+      await store.workerRegister({ id: "w1", pid: 1, host: "h1", count: 2, queues: null, now: T0 });
+      await store.jobInsertMany({
+        jobs: [newJob("r", { max_retries: 2 }), newJob("d", { max_retries: 0 })],
+        now: T0,
+      });
+      const claimed = await store.jobClaim({
+        workerId: "w1",
+        queues: null,
+        limit: 2,
+        now: T0,
+        leaseMs: LEASE,
+      });
+      assert.equal(claimed.length, 2);
+      await store.runStartMany({
+        starts: claimed.map((j) => ({
+          id: j.id,
+          workerId: "w1",
+          attempt: j.attempt,
+          host: "h1",
+          pgid: 4242,
+          procStart: null,
+        })),
+      });
+      const at = T0 + LEASE + 1;
+      const error = "interrupted: lease expired (worker w1 stopped renewing)";
+      const applied = await rescuer.runFinishMany({
+        finishes: claimed.map((j) =>
+          finishOf(j, "w1", {
+            outcome: "interrupted",
+            exitCode: null,
+            error,
+            finishedAt: at,
+            state: j.id === "r" ? "failed" : "dead",
+            nextRunAt: j.id === "r" ? at + 2000 : null,
+            ifLeaseExpired: true,
+          })
+        ),
+        now: at,
+      });
+      assert.deepEqual([...applied].sort(), ["d", "r"]);
+      const ends = (await allEvents(store)).filter((e) => e.type === "failed" || e.type === "dead");
+      assert.deepEqual(
+        ends.map((
+          e,
+        ) => [e.job, e.type, e.attempt, e.outcome, e.exit_code, e.host, e.worker, e.error])
+          .sort(),
+        [
+          ["d", "dead", 1, "interrupted", null, "h1", "w1", error],
+          ["r", "failed", 1, "interrupted", null, "h1", "w1", error],
+        ],
+      );
+    },
+  );
 
   test(
     "events written by another connection are read in seq order once each",
