@@ -17,9 +17,8 @@
  * `seq > last` can never meet a later event before an earlier one.
  */
 import { type HookResult, type QueueEvent, toEvent } from "../../event.ts";
-import type { NewJob } from "../../job.ts";
 import type { EventListParams, EventPage, ProgressWrite } from "../storage.ts";
-import { begin, call, type PgDb, q, type Sql } from "./connection.ts";
+import { begin, call, type PgDb, q } from "./connection.ts";
 
 /**
  * The migration that adds the log. The update trigger is a deferred
@@ -123,18 +122,6 @@ export const EVENTS_SQL = `
     ON jobs DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION jobs_event_update();
 `;
-
-/** Stores the `on_finish` of the jobs just inserted that have one (inside the insert's transaction). */
-export async function storeOnFinish(tx: Sql, jobs: readonly NewJob[]): Promise<void> {
-  const hooked = jobs.filter((job) => job.on_finish);
-  if (hooked.length === 0) return;
-  await q(
-    tx,
-    `UPDATE jobs j SET on_finish = t.on_finish
-     FROM unnest($1::text[], $2::text[]) AS t(id, on_finish) WHERE j.id = t.id`,
-    [hooked.map((j) => j.id), hooked.map((j) => j.on_finish)],
-  );
-}
 
 const HAS_UNPUBLISHED = `SELECT EXISTS (SELECT 1 FROM events
   WHERE seq IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot())) AS any`;

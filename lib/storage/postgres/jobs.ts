@@ -25,7 +25,6 @@ import {
   type PruneParams,
 } from "../storage.ts";
 import { begin, call, notify, type PgDb, q, type Sql } from "./connection.ts";
-import { storeOnFinish } from "./events.ts";
 import { duplicateId, duplicateIdError } from "./errors.ts";
 import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 
@@ -40,13 +39,13 @@ export const JOB_COLUMNS =
 const INSERT_CHUNK_ROWS = 5_000;
 
 const INSERT_CHUNK = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-    env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+    env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key, on_finish)
   SELECT id, command, 'pending', queue, priority, max_retries, timeout,
-    env, cwd, $10, $10, run_at, retry_on, unique_key
+    env, cwd, $10, $10, run_at, retry_on, unique_key, on_finish
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
-    $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[], $12::text[])
+    $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[], $12::text[], $13::text[])
     WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
-      env, cwd, run_at, retry_on, unique_key, n)
+      env, cwd, run_at, retry_on, unique_key, on_finish, n)
   ORDER BY n`;
 
 const INSERT_CHUNK_KEYED = `${INSERT_CHUNK}
@@ -73,12 +72,7 @@ export function jobInsertMany(
     jobs.some((job) => job.after !== null || hasFlowControl(job)) ||
     (keyed && onConflict === "replace")
   ) {
-    return call(pg, () =>
-      begin(pg, async (tx) => {
-        const result = await insertFlow(pg, tx, jobs, now, onConflict);
-        await storeOnFinish(tx, jobs);
-        return result;
-      }));
+    return call(pg, () => begin(pg, (tx) => insertFlow(pg, tx, jobs, now, onConflict)));
   }
   // Keys without dependencies ("keep" or "fail") stay on the bulk path:
   // the unique index leaves out each job whose key is active, also one
@@ -91,9 +85,7 @@ export function jobInsertMany(
       if (keyed) {
         const keys = [...new Set(jobs.map((j) => j.key).filter((k) => k !== null))];
         if ((await q(tx, WINDOW_HELD, [keys, now])).length > 0) {
-          const result = await insertFlow(pg, tx, jobs, now, onConflict);
-          await storeOnFinish(tx, jobs);
-          return result;
+          return await insertFlow(pg, tx, jobs, now, onConflict);
         }
       }
       // Chunks are sent without waiting for each other (postgres.js
@@ -115,6 +107,7 @@ export function jobInsertMany(
           now,
           chunk.map((j) => (j.retry_on === null ? null : JSON.stringify(j.retry_on))),
           chunk.map((j) => j.key),
+          chunk.map((j) => j.on_finish ?? null),
         ]));
       }
       // Inserts count themselves: one delta for the batch, no trigger.
@@ -139,7 +132,6 @@ export function jobInsertMany(
         }
         await q(tx, COUNT_PENDING, [added.size]);
       }
-      await storeOnFinish(tx, jobs);
       if (result.inserted > 0) await notify(pg, tx);
       return result;
     }));

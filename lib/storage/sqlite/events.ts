@@ -13,7 +13,6 @@
  */
 import type { HookResult } from "../../event.ts";
 import { FINISH_TYPES, type QueueEvent, toEvent } from "../../event.ts";
-import type { NewJob } from "../../job.ts";
 import type { EventListParams, EventPage, ProgressWrite } from "../storage.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 
@@ -113,15 +112,6 @@ export const EVENTS_SQL = `
     VALUES (NEW.updated_at, 'edited', NEW.id, NEW.queue, NEW.attempts);
   END;
 `;
-
-/** Stores the `on_finish` of the jobs just inserted that have one (inside the insert's transaction). */
-export function storeOnFinish(db: SqliteDb, jobs: readonly NewJob[]): void {
-  for (const job of jobs) {
-    if (job.on_finish) {
-      db.run("UPDATE jobs SET on_finish = ? WHERE id = ?", job.on_finish, job.id);
-    }
-  }
-}
 
 function mark(db: SqliteDb, name: string): number {
   return (db.get("SELECT seq FROM event_marks WHERE name = ?", name)?.seq as number) ?? 0;

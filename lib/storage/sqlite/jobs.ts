@@ -29,13 +29,12 @@ import {
 import { JOB_ROW_PARAMS, setJobRow } from "./_job_row.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 import { duplicateId, SQLITE_CONSTRAINT, sqliteCode } from "./errors.ts";
-import { storeOnFinish } from "./events.ts";
 import { ACTIVE, cancel, insertFlow, requireKeyFree } from "./flow.ts";
 
 const INSERT_JOBS = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-  env, cwd, created_at, updated_at, next_run_at, retry_on) VALUES `;
-const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/** Rows per multi-row INSERT of a batch: 5,500 parameters, under SQLite's limit of 32,766. */
+  env, cwd, created_at, updated_at, next_run_at, retry_on, on_finish) VALUES `;
+const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Rows per multi-row INSERT of a batch: 6,500 parameters, under SQLite's limit of 32,766. */
 const INSERT_CHUNK_ROWS = 500;
 const INSERT_JOB = INSERT_JOBS + JOB_ROW;
 const INSERT_JOB_CHUNK = INSERT_JOBS + Array(INSERT_CHUNK_ROWS).fill(JOB_ROW).join(", ");
@@ -48,9 +47,7 @@ export function jobInsertMany(
   return promise(() =>
     db.write(() => {
       if (jobs.some((job) => job.after !== null || job.key !== null || hasFlowControl(job))) {
-        const result = insertFlow(db, jobs, now, params.onConflict ?? "keep");
-        storeOnFinish(db, jobs);
-        return result;
+        return insertFlow(db, jobs, now, params.onConflict ?? "keep");
       }
       // Each call into node:sqlite costs more than the row it inserts, so
       // full chunks go in as one multi-row INSERT each (prepared only for
@@ -81,7 +78,6 @@ export function jobInsertMany(
         }
       }
       db.run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
-      storeOnFinish(db, jobs);
       return { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
     })
   );

@@ -122,3 +122,27 @@ pgTest(
     }
   },
 );
+
+pgTest(
+  "PostgreSQL events: an update of any job field, flow control's too, is an edited event",
+  async (server) => {
+    await using f = await fixture(server);
+    await f.raw.unsafe(INSERT_JOB, ["e"]);
+    for (
+      const set of [
+        "grp = 'g'",
+        "backoff_base = 3",
+        "backoff_max = 60",
+        "expires_at = 99",
+        `after_any_ids = '["x"]'`,
+        "unique_for = 10",
+        "on_finish = 'true'",
+        "command = 'false'",
+      ]
+    ) await f.raw.unsafe(`UPDATE jobs SET ${set}, updated_at = updated_at + 1 WHERE id = 'e'`);
+    // Not an edit: a write of the same value, and the lease.
+    await f.raw.unsafe("UPDATE jobs SET grp = 'g', lease_expires_at = 5 WHERE id = 'e'");
+    const { events } = await readAll(f.store, 0);
+    assert.deepEqual(events.map((e) => e.type), ["enqueued", ...Array(8).fill("edited")]);
+  },
+);

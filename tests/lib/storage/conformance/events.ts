@@ -168,6 +168,23 @@ export function eventsConformance(test: ConformanceTest): void {
     assert.deepEqual([next?.progress, next?.progress_message], [null, null], "a new attempt");
   });
 
+  test("a job enqueued with on_finish is one event, on every insert path", async (store) => {
+    const hook = { on_finish: "echo done" };
+    await store.jobInsertMany({ jobs: [newJob("plain", hook)], now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("keyed", { ...hook, key: "k" })], now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("after", { ...hook, after: ["plain"] })], now: T0 });
+    await store.jobInsertMany({ jobs: [newJob("grouped", { ...hook, group: "g" })], now: T0 });
+    assert.deepEqual((await allEvents(store)).map(brief), [
+      "plain enqueued",
+      "keyed enqueued",
+      "after blocked",
+      "grouped enqueued",
+    ]);
+    for (const id of ["plain", "keyed", "after", "grouped"]) {
+      assert.equal((await store.jobGet({ id }))?.on_finish, "echo done", id);
+    }
+  });
+
   test("runHookSet() shows the hook on its attempt and as a hook event", async (store) => {
     await store.jobInsertMany({ jobs: [newJob("h", { on_finish: "echo hi" })], now: T0 });
     const claimed = await claimOne(store, "w1", "h");
