@@ -40,6 +40,20 @@ async function readAll(store: PostgresStorage, after: number) {
   return { events: page.events, through: page.through };
 }
 
+/**
+ * Reads after `after` until `count` events are published: a transaction
+ * open anywhere on the server (another test's, under --parallel) holds
+ * publication back until it ends.
+ */
+async function readCount(store: PostgresStorage, after: number, count: number) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const page = await readAll(store, after);
+    if (page.events.length >= count || Date.now() > deadline) return page;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 pgTest(
   "PostgreSQL events: an event committed after a later one is never skipped",
   async (server) => {
@@ -56,7 +70,7 @@ pgTest(
       const first = await readAll(f.store, 0);
       assert.deepEqual(first.events.map((e) => e.job), [], "B waits while A may still commit");
       await a.unsafe("COMMIT");
-      const second = await readAll(f.store, first.through);
+      const second = await readCount(f.store, first.through, 2);
       assert.deepEqual(second.events.map((e) => e.job), ["a", "b"]);
       assert.ok(second.events[0]!.seq > first.through);
 
@@ -69,7 +83,7 @@ pgTest(
       const third = await readAll(f.store, second.through);
       assert.deepEqual(third.events.map((e) => e.job), []);
       await b.unsafe("COMMIT");
-      const fourth = await readAll(f.store, third.through);
+      const fourth = await readCount(f.store, third.through, 2);
       assert.deepEqual(fourth.events.map((e) => e.job), ["c", "d"]);
       // Rolled back: never an event, never a gap.
       await a.unsafe("BEGIN");
@@ -142,7 +156,7 @@ pgTest(
     ) await f.raw.unsafe(`UPDATE jobs SET ${set}, updated_at = updated_at + 1 WHERE id = 'e'`);
     // Not an edit: a write of the same value, and the lease.
     await f.raw.unsafe("UPDATE jobs SET grp = 'g', lease_expires_at = 5 WHERE id = 'e'");
-    const { events } = await readAll(f.store, 0);
+    const { events } = await readCount(f.store, 0, 9);
     assert.deepEqual(events.map((e) => e.type), ["enqueued", ...Array(8).fill("edited")]);
   },
 );
