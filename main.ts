@@ -12,7 +12,6 @@ import {
   buildApplication,
   buildCommand,
   buildRouteMap,
-  type CommandContext,
   ExitCode,
   formatMessageForArgumentScannerError,
   help,
@@ -22,15 +21,19 @@ import {
 } from "@stricli/core";
 import denoJson from "./deno.json" with { type: "json" };
 import { type CliContext, writeAll } from "./cli/_context.ts";
+import * as controls from "./cli/_controls_commands.ts";
+import {
+  arg,
+  type Context,
+  defaultFlag,
+  docs,
+  load,
+  repeatFlag,
+  switchFlag,
+  valueFlag,
+} from "./cli/_tree.ts";
 import { errorLine, errorMessage, QueuectlError, UsageError } from "./lib/errors.ts";
 import { prefetchStorage, resolveDbLocation } from "./lib/storage/open_storage.ts";
-
-/** What every command function receives as `this`. */
-interface Context extends CommandContext {
-  cli: CliContext;
-  /** Whether the command line held a literal `--` (enqueue's `-- <command...>` form). */
-  dashDash: boolean;
-}
 
 // ---------------------------------------------------------------------------
 // Global options. They may stand anywhere before `--` (`queuectl --db x list`
@@ -70,41 +73,6 @@ function takeGlobalOptions(argv: string[]): { globals: GlobalOptions; rest: stri
 }
 
 // ---------------------------------------------------------------------------
-// Building blocks of the tree.
-
-/** A flag that takes a value, given as text; the command validates it. */
-const valueFlag = (brief: string, placeholder: string) =>
-  ({ kind: "parsed", parse: String, brief, placeholder, optional: true }) as const;
-
-/** A flag that takes a value, with a default. */
-const defaultFlag = (brief: string, placeholder: string, value: string) =>
-  ({ kind: "parsed", parse: String, brief, placeholder, default: value }) as const;
-
-/** An on/off flag, off unless given. */
-const switchFlag = (brief: string) =>
-  ({ kind: "boolean", brief, optional: true, withNegated: false }) as const;
-
-/** A positional argument, given as text. */
-const arg = (placeholder: string, brief: string) =>
-  ({ brief, placeholder, parse: String }) as const;
-
-/** Help for a command: its one-line description and examples. */
-function docs(brief: string, ...examples: string[]) {
-  const lines = examples.map((line) => `  $ ${line}`).join("\n");
-  return { brief, fullDescription: `${brief}\n\nExamples:\n${lines}` };
-}
-
-/**
- * Loads `cli/<name>.ts`, typed as `M`. The specifier is built at run time on
- * purpose: Deno loads the whole module graph of every literal `import("...")`
- * at start-up, which cost each command ~8 ms for the modules of the others.
- * `deno task compile` includes `cli/` explicitly for the same reason.
- */
-function load<M>(name: string): Promise<M> {
-  return import(new URL(`./cli/${name}.ts`, import.meta.url).href);
-}
-
-// ---------------------------------------------------------------------------
 // The tree.
 
 const enqueue = buildCommand({
@@ -119,6 +87,7 @@ const enqueue = buildCommand({
     "queuectl enqueue --wait -- make test",
     "queuectl enqueue --queue api --group host-a --expires-in 10m -- ./call.sh",
     "queuectl enqueue --after-any batch-1 --after-any batch-2 -- ./cleanup.sh",
+    "queuectl enqueue --tag batch7 --tag nightly --hold -- ./import.sh",
   ),
   parameters: {
     flags: {
@@ -138,6 +107,7 @@ const enqueue = buildCommand({
         variadic: true,
       },
       key: valueFlag("unique key: one active job per key (with -- <cmd>)", "key"),
+      tag: repeatFlag("a tag to find the job by (repeatable; with -- <cmd>)", "tag"),
       retryOn: valueFlag(
         "retry only these failures: exit codes and/or timeout, e.g. 75,timeout (with -- <cmd>)",
         "list",
@@ -162,6 +132,7 @@ const enqueue = buildCommand({
         "when the key is taken by an active job: keep, replace or fail",
         "rule",
       ),
+      hold: switchFlag("add the jobs held: never started until released"),
       wait: switchFlag("then wait until the jobs are final; exit 0 only if all completed"),
       waitTimeout: valueFlag('with --wait: give up after this long, e.g. "10m"', "duration"),
       json: switchFlag("print the job (or jobs) as JSON"),
@@ -185,6 +156,7 @@ const enqueue = buildCommand({
       queue?: string;
       after?: readonly string[];
       key?: string;
+      tag?: readonly string[];
       retryOn?: string;
       group?: string;
       backoffBase?: string;
@@ -194,6 +166,7 @@ const enqueue = buildCommand({
       afterAny?: readonly string[];
       uniqueFor?: string;
       onConflict?: string;
+      hold?: boolean;
       wait?: boolean;
       waitTimeout?: string;
       json?: boolean;
@@ -203,8 +176,8 @@ const enqueue = buildCommand({
     const { enqueueCommand, enqueueFile, enqueueJson } = await load<
       typeof import("./cli/enqueue.ts")
     >("enqueue");
-    const { file, json, onConflict, wait, waitTimeout, ...jobOptions } = flags;
-    const common = { json: json === true, onConflict, wait, waitTimeout };
+    const { file, json, onConflict, hold, wait, waitTimeout, ...jobOptions } = flags;
+    const common = { json: json === true, onConflict, hold, wait, waitTimeout };
     const hasJobOptions = Object.values(jobOptions).some((v) => v !== undefined);
     if (file !== undefined) {
       if (job.length > 0 || hasJobOptions) {
@@ -347,13 +320,20 @@ const list = buildCommand({
     flags: {
       state: valueFlag("only jobs in this state", "state"),
       queue: valueFlag("only jobs of this queue", "name"),
+      tag: repeatFlag("only jobs with this tag (repeatable: all must match)", "tag"),
       limit: defaultFlag("at most this many jobs", "n", "50"),
       json: switchFlag("print a JSON array of jobs"),
     },
   },
   async func(
     this: Context,
-    flags: { state?: string; queue?: string; limit: string; json?: boolean },
+    flags: {
+      state?: string;
+      queue?: string;
+      tag?: readonly string[];
+      limit: string;
+      json?: boolean;
+    },
   ) {
     const { list } = await load<typeof import("./cli/list.ts")>("list");
     await list(this.cli, flags, flags.json === true);
@@ -442,30 +422,6 @@ const progress = buildCommand({
   async func(this: Context, flags: { message?: string }, value: string) {
     const { progress } = await load<typeof import("./cli/progress.ts")>("progress");
     await progress(this.cli, value, flags);
-  },
-});
-
-const retry = buildCommand({
-  docs: docs(
-    "a failed job runs again now; a dead or cancelled job starts over (as dlq retry)",
-    "queuectl retry fail1",
-  ),
-  parameters: { positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 } },
-  async func(this: Context, _flags: Record<never, never>, ...ids: string[]) {
-    const { retry } = await load<typeof import("./cli/retry.ts")>("retry");
-    await retry(this.cli, ids);
-  },
-});
-
-const cancel = buildCommand({
-  docs: docs(
-    "cancel pending, blocked or failed jobs (and jobs waiting on them); a running one is stopped first",
-    "queuectl cancel job1 job2",
-  ),
-  parameters: { positional: { kind: "array", parameter: arg("id", "job ids"), minimum: 1 } },
-  async func(this: Context, _flags: Record<never, never>, ...ids: string[]) {
-    const { cancel } = await load<typeof import("./cli/cancel.ts")>("cancel");
-    await cancel(this.cli, ids);
   },
 });
 
@@ -863,8 +819,12 @@ const root = buildRouteMap({
     show,
     wait,
     logs,
-    retry,
-    cancel,
+    retry: controls.retry,
+    cancel: controls.cancel,
+    delete: controls.deleteJobs,
+    hold: controls.hold,
+    release: controls.release,
+    edit: controls.edit,
     dlq: buildRouteMap({
       docs: { brief: "the dead letter queue: jobs that ran out of retries" },
       routes: { list: dlqList, retry: dlqRetry, purge: dlqPurge },
@@ -979,6 +939,10 @@ const OPENS_STORE_ONCE = new Set([
   "logs",
   "retry",
   "cancel",
+  "delete",
+  "hold",
+  "release",
+  "edit",
   "dlq",
   "config",
   "queue",

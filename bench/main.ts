@@ -5,10 +5,10 @@
  *
  * Flags: `--quick` (smaller sizes, about a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, retention, wait, schedules, flow), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention, wait, schedules, flow, bulk), `--store sqlite|postgres`, `--help`.
  *
  * `--store postgres` runs the batch enqueue, drain, pickup, large database, start-up,
- * retention, wait and flow control scenarios on SQLite and, right after each, on
+ * retention, wait, flow control and bulk cancel scenarios on SQLite and, right after each, on
  * PostgreSQL (DESIGN.md, "PostgreSQL"), in rows whose baseline is the SQLite
  * figure of the same run. The server is `QUEUECTL_BENCH_PG_URL` (or
  * `QUEUECTL_TEST_PG_URL`), or a throwaway cluster started and removed by the
@@ -42,6 +42,7 @@ import {
 } from "./_process.ts";
 import { errorRow, type Row } from "./_result.ts";
 import { benchSchedules } from "./schedules.ts";
+import { benchBulk } from "./bulk.ts";
 import { benchStartup } from "./startup.ts";
 import { sqliteProvider, type StoreProvider } from "./_store.ts";
 import { formatTable } from "./_table.ts";
@@ -61,6 +62,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "wait", name: "8 wait", run: benchWait, postgres: true },
   { key: "schedules", name: "9 schedules", run: benchSchedules },
   { key: "flow", name: "10 flow control", run: benchFlow, postgres: true },
+  { key: "bulk", name: "11 bulk cancel", run: benchBulk, postgres: true },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */

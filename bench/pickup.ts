@@ -68,6 +68,8 @@ export interface Picked<T = undefined> {
   claims: number[];
   /** Per job, ms of a direct spawn of the same command (with `direct`); else empty. */
   direct: number[];
+  /** Per job, the wall time (epoch ms) of its enqueue's commit, in the order of `latencies`. */
+  commits: number[];
   stopNote: string;
   /** What {@linkcode PickupOptions.enqueued} read; `undefined` without it. */
   inspected: T;
@@ -145,7 +147,7 @@ export async function pickupOnce<T = undefined>(
         stdout: r.stdout instanceof Uint8Array ? decoder.decode(r.stdout) : "",
       });
     }
-    picked = { latencies: [], claims: [], direct: [], inspected };
+    picked = { latencies: [], claims: [], direct: [], commits: [], inspected };
     for (const job of enqueued) {
       const run = runs.get(job.id);
       const ran = Number(run?.stdout.trim());
@@ -154,6 +156,7 @@ export async function pickupOnce<T = undefined>(
       }
       picked.latencies.push(ran / 1e6 - job.commit);
       picked.claims.push(run.started_at - job.commit);
+      picked.commits.push(job.commit);
       if (job.direct !== undefined) picked.direct.push(job.direct);
     }
   } finally {

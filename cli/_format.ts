@@ -5,6 +5,7 @@ import type { JobState } from "../lib/job.ts";
 const STATE_COLORS: Record<JobState, number> = {
   pending: 33, // yellow
   blocked: 34, // blue
+  held: 94, // bright blue
   processing: 36, // cyan
   completed: 32, // green
   failed: 35, // magenta

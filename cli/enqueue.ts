@@ -28,6 +28,7 @@ export interface EnqueueCommandOptions {
   queue?: string | undefined;
   after?: readonly string[] | undefined;
   key?: string | undefined;
+  tag?: readonly string[] | undefined;
   retryOn?: string | undefined;
   group?: string | undefined;
   backoffBase?: string | undefined;
@@ -42,6 +43,8 @@ export interface EnqueueCommandOptions {
 export interface EnqueueOptions {
   json: boolean;
   onConflict?: string | undefined;
+  /** `--hold`: add the jobs held (README "Operating a queue"). */
+  hold?: boolean | undefined;
   /** Wait for the jobs afterwards, as `wait` does. */
   wait?: boolean | undefined;
   /** `--wait-timeout`: how long `--wait` waits. */
@@ -51,6 +54,7 @@ export interface EnqueueOptions {
 /** The options of every form, checked before anything is read or added (exit 2). */
 interface Checked {
   json: boolean;
+  hold: boolean;
   onConflict: OnConflict | undefined;
   wait: boolean;
   waitTimeoutMs: number | undefined;
@@ -63,6 +67,7 @@ function check(options: EnqueueOptions): Checked {
   }
   return {
     json: options.json,
+    hold: options.hold === true,
     onConflict,
     wait: options.wait === true,
     waitTimeoutMs: parseWaitTimeout(options.waitTimeout, "--wait-timeout"),
@@ -103,6 +108,7 @@ async function insert(
   many: boolean,
   onInserted?: () => void,
 ): Promise<void> {
+  if (options.hold) { for (const job of jobs) job.hold = true; }
   await withStorage(ctx, async (store) => {
     const result = await store.jobInsertMany({ jobs, now, onConflict: options.onConflict });
     onInserted?.();
@@ -169,6 +175,7 @@ export async function enqueueCommand(
     ["queue", options.queue],
     ["after", options.after?.length ? [...options.after] : undefined],
     ["key", options.key],
+    ["tags", options.tag?.length ? [...options.tag] : undefined],
     ["retry_on", retryOnList(options.retryOn)],
     ["group", options.group],
     ["backoff_base", numberOrText(options.backoffBase)],

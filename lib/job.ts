@@ -5,6 +5,7 @@ import type { HookResult } from "./event.ts";
 export const JOB_STATES = [
   "pending",
   "blocked",
+  "held",
   "processing",
   "completed",
   "failed",
@@ -14,12 +15,19 @@ export const JOB_STATES = [
 
 /**
  * A job's state. `failed` means a retry is scheduled; `dead` is the DLQ;
- * `blocked` waits for its dependencies (`after`) to complete.
+ * `blocked` waits for its dependencies (`after`) to complete; `held` was
+ * put aside by an operator and is never claimed until released.
  */
 export type JobState = typeof JOB_STATES[number];
 
 /** The states a job holds its unique key in: at most one such job per key. */
-export const ACTIVE_STATES = ["pending", "blocked", "processing", "failed"] as const;
+export const ACTIVE_STATES = ["pending", "blocked", "processing", "failed", "held"] as const;
+
+/** The waiting states `hold` takes a job from, and `release` puts it back to. */
+export const HOLDABLE_STATES = ["pending", "blocked", "failed"] as const;
+
+/** A state `hold` takes a job from. */
+export type HoldableState = typeof HOLDABLE_STATES[number];
 
 /** The states a job never leaves by itself. */
 export const FINAL_STATES = ["completed", "dead", "cancelled"] as const;
@@ -93,6 +101,8 @@ export interface Job {
   /** The live attempt's (or the last attempt's) progress 0–100, `null` if none reported. */
   progress: number | null;
   progress_message: string | null;
+  /** Labels to find the job by (README "Operating a queue"); `null` for none. */
+  tags: string[] | null;
 }
 
 /** Another job named in a job's `after`, or depending on it, with its state (`null`: pruned). */
@@ -162,6 +172,10 @@ export interface NewJob {
   unique_for?: number | null | undefined;
   /** A shell command run after each attempt's end; absent or `null`: the setting's. */
   on_finish?: string | null | undefined;
+  /** Labels to find the job by; absent or `null` for none. */
+  tags?: string[] | null | undefined;
+  /** Inserted `held` (`enqueue --hold`): never claimed until released. */
+  hold?: boolean | undefined;
 }
 
 /**
@@ -183,7 +197,7 @@ export function insertedJobs(
   return jobs.map((job): Job => ({
     id: job.id,
     command: job.command,
-    state: blocked.has(job.id) ? "blocked" : "pending",
+    state: job.hold ? "held" : blocked.has(job.id) ? "blocked" : "pending",
     queue: job.queue,
     priority: job.priority,
     max_retries: job.max_retries,
@@ -208,6 +222,7 @@ export function insertedJobs(
     on_finish: job.on_finish ?? null,
     progress: null,
     progress_message: null,
+    tags: job.tags ?? null,
   }));
 }
 

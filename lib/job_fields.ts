@@ -30,7 +30,13 @@ export const JOB_INPUT_FIELDS = [
   "after_any",
   "unique_for",
   "on_finish",
+  "tags",
 ] as const;
+
+/** The most tags a job may have, and the longest tag (README "Operating a queue"). */
+export const MAX_TAGS = 20;
+/** The longest tag, in UTF-16 code units. */
+export const MAX_TAG_LENGTH = 64;
 
 /** The longest unique key (README "Job flow"). */
 export const MAX_KEY_LENGTH = 256;
@@ -73,4 +79,6 @@ export interface JobInput {
   unique_for?: number | string | undefined;
   /** A shell command run after each attempt's end (README "Hooks"). */
   on_finish?: string | undefined;
+  /** Labels: up to 20 strings of 1-64 characters. */
+  tags?: string[] | undefined;
 }

@@ -16,6 +16,8 @@ import {
   MAX_EXIT_CODE,
   MAX_GROUP_LENGTH,
   MAX_KEY_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
 } from "./job_fields.ts";
 import { type NewJob, ON_CONFLICT, type OnConflict, type RetryOn } from "./job.ts";
 
@@ -92,6 +94,12 @@ function isRetryOn(value: unknown): boolean {
     value.every((v) => v === "timeout" || intIn(v, 1, MAX_EXIT_CODE));
 }
 
+/** `tags`: up to 20 strings of 1-64 characters. */
+export function isTags(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_TAGS &&
+    value.every((t) => typeof t === "string" && t.length > 0 && t.length <= MAX_TAG_LENGTH);
+}
+
 /**
  * The fast path: the input when every field passes the same rules as the
  * zod schema, else `null` (then the schema words the error). It must never
@@ -126,7 +134,8 @@ export function checkJobFields(value: unknown): JobInput | null {
     (v.after_any === undefined || isAfter(v.after_any)) &&
     (v.unique_for === undefined || typeof v.unique_for === "string" ||
       (typeof v.unique_for === "number" && Number.isFinite(v.unique_for))) &&
-    (v.on_finish === undefined || typeof v.on_finish === "string");
+    (v.on_finish === undefined || typeof v.on_finish === "string") &&
+    (v.tags === undefined || isTags(v.tags));
   return ok ? (value as unknown as JobInput) : null;
 }
 
@@ -250,6 +259,7 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
     after_any: normaliseAfter(input.after_any),
     unique_for: uniqueFor,
     on_finish: input.on_finish ? input.on_finish : null,
+    tags: input.tags?.length ? [...new Set(input.tags)] : null,
   };
 }
 

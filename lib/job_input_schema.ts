@@ -11,6 +11,8 @@ import {
   MAX_EXIT_CODE,
   MAX_GROUP_LENGTH,
   MAX_KEY_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
 } from "./job_fields.ts";
 
 const field = (name: string, rule: string) => ({ error: `field "${name}" must be ${rule}` });
@@ -31,6 +33,7 @@ const RULES: Record<string, string> = {
   expires_at: "an ISO-8601 date-time",
   after_any: "a job id or an array of job ids (1-128 characters of A-Z a-z 0-9 . _ : -)",
   unique_for: 'seconds or a duration like "1h"',
+  tags: `an array of at most ${MAX_TAGS} strings of 1-${MAX_TAG_LENGTH} characters`,
 };
 
 const rule = (name: string) => field(name, RULES[name]!);
@@ -89,6 +92,10 @@ export const JobInputSchema = z.strictObject({
   ], rule("after_any")).optional(),
   unique_for: z.union([z.number(), z.string()], rule("unique_for")).optional(),
   on_finish: z.string(field("on_finish", "a string (a shell command)")).optional(),
+  tags: z.array(
+    z.string(rule("tags")).min(1, rule("tags")).max(MAX_TAG_LENGTH, rule("tags")),
+    rule("tags"),
+  ).max(MAX_TAGS, rule("tags")).optional(),
 }, {
   error: (issue) => {
     if (issue.code === "unrecognized_keys") {

@@ -5,17 +5,30 @@
  */
 import { type BackoffOptions, nextRunAt } from "./backoff.ts";
 import { ConflictError } from "./errors.ts";
-import type { JobState, RetryOn, RunOutcome } from "./job.ts";
+import {
+  FINAL_STATES,
+  HOLDABLE_STATES,
+  type HoldableState,
+  isFinalState,
+  JOB_STATES,
+  type JobState,
+  type RetryOn,
+  type RunOutcome,
+} from "./job.ts";
 
 /** Every legal transition; anything else is a bug or a conflict. */
 const TRANSITIONS: Record<JobState, readonly JobState[]> = {
-  pending: ["processing", "cancelled"],
+  // held by `hold` (pending, blocked and failed alike)
+  pending: ["processing", "cancelled", "held"],
   // pending when its last dependency completes; cancelled with a dependency
-  blocked: ["pending", "cancelled"],
+  blocked: ["pending", "cancelled", "held"],
+  // by `release`: back to the state it was held from (blocked → pending
+  // when its dependencies completed meanwhile); cancelled by `cancel`
+  held: ["pending", "blocked", "failed", "cancelled"],
   // failed/dead/completed after a run; pending when a run is interrupted
   // without counting (forced stop); cancelled when stopped by `cancel`.
   processing: ["completed", "failed", "dead", "pending", "cancelled"],
-  failed: ["processing", "pending", "cancelled", "dead"],
+  failed: ["processing", "pending", "cancelled", "dead", "held"],
   dead: ["pending"],
   completed: [],
   // by `retry`: blocked while a dependency is still open
@@ -222,4 +235,104 @@ export function planCancel(id: string, state: JobState): "cancel" | "stop-first"
     );
   }
   return state === "processing" ? "stop-first" : "cancel";
+}
+
+/** Whether `hold` applies to a job in this state: a waiting one (pending, blocked, failed). */
+export function canHold(state: JobState): state is HoldableState {
+  return canTransition(state, "held");
+}
+
+/** Whether `release` applies to a job in this state: only a held one. */
+export function canRelease(state: JobState): boolean {
+  return state === "held";
+}
+
+/** Whether `edit` applies: a job that is not running and not final (pending, blocked, failed, held). */
+export function canEdit(state: JobState): boolean {
+  return state !== "processing" && !isFinalState(state);
+}
+
+/** Whether `delete` applies: final jobs only (others are cancelled first). */
+export function canDelete(state: JobState): boolean {
+  return isFinalState(state);
+}
+
+/** `hold` of a job that is not waiting is a conflict naming its state. */
+export function planHold(id: string, state: JobState): HoldableState {
+  if (!canHold(state)) {
+    throw new ConflictError(
+      `Cannot hold job "${id}": job is ${state}`,
+      `only ${HOLDABLE_STATES.join(", ")} jobs can be held`,
+    );
+  }
+  return state;
+}
+
+/** `release` of a job that is not held is a conflict naming its state. */
+export function planRelease(id: string, state: JobState): void {
+  if (!canRelease(state)) {
+    throw new ConflictError(
+      `Cannot release job "${id}": job is ${state}`,
+      "only held jobs can be released",
+    );
+  }
+}
+
+/**
+ * Where `release` puts a job back: the state it was held from, except that
+ * a blocked job whose dependencies all completed meanwhile is pending (and
+ * a pending or failed one stays as it was). Its due time is `max(due, now)`:
+ * a due time that passed while it was held means now.
+ */
+export function planReleaseTo(
+  heldFrom: HoldableState,
+  openDependencies: number,
+  dueAt: number | null,
+  now: number,
+): { state: HoldableState; next_run_at: number } {
+  const state = heldFrom === "blocked" && openDependencies === 0 ? "pending" : heldFrom;
+  return { state, next_run_at: Math.max(dueAt ?? now, now) };
+}
+
+/** `edit` of a running or final job is a conflict naming its state. */
+export function planEdit(id: string, state: JobState): void {
+  if (!canEdit(state)) {
+    throw new ConflictError(
+      `Cannot edit job "${id}": job is ${state}`,
+      state === "processing"
+        ? "cancel it first, or wait until it ends"
+        : "only pending, blocked, failed and held jobs can be edited",
+    );
+  }
+}
+
+/** `delete` of a job that is not final is a conflict naming its state. */
+export function planDelete(id: string, state: JobState): void {
+  if (!canDelete(state)) {
+    throw new ConflictError(
+      `Cannot delete job "${id}": job is ${state}`,
+      `only ${FINAL_STATES.join(", ")} jobs can be deleted; cancel it first`,
+    );
+  }
+}
+
+/** The actions that take a filter instead of ids (README "Operating a queue"). */
+export const BULK_ACTIONS = ["cancel", "retry", "delete", "hold", "release"] as const;
+
+/** An action by filter. */
+export type BulkAction = typeof BULK_ACTIONS[number];
+
+/**
+ * The states an action by filter applies to, read from the rules above, so
+ * a filter never touches a job the same action by id would refuse.
+ */
+export function bulkStates(action: BulkAction): JobState[] {
+  const applies: Record<BulkAction, (state: JobState) => boolean> = {
+    cancel: canCancel,
+    retry: canRetry,
+    delete: canDelete,
+    hold: canHold,
+    release: canRelease,
+  };
+  return JOB_STATES.filter(applies[action]);
 }

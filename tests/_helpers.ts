@@ -36,6 +36,7 @@ export const JOB_FIELDS = [
   "on_finish",
   "progress",
   "progress_message",
+  "tags",
 ].sort();
 
 /** Every field of one attempt in `show --json`'s `runs` (README "Commands"), sorted. */

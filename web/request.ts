@@ -5,8 +5,9 @@
  */
 import type { Context } from "hono";
 import { UsageError } from "../lib/errors.ts";
+import { parseJobFilter } from "../lib/job_filter.ts";
 import { parseLimit, parseState } from "../lib/options.ts";
-import type { JobListParams } from "../lib/storage/storage.ts";
+import type { JobFilter, JobListParams } from "../lib/storage/storage.ts";
 
 /** The largest page of jobs the API returns. */
 export const MAX_PAGE = 1000;
@@ -38,12 +39,38 @@ export function safeReturn(value: unknown): string {
   return typeof value === "string" && /^\/(?![/\\])/.test(value) ? value : "/";
 }
 
+/**
+ * The filter of an action by filter (README "Operating a queue") from the
+ * filter bar's fields: `state`, `queue`, `tag` (repeatable), `older_than`,
+ * and `q` as a text the command contains; `null` when it names nothing.
+ */
+export function filterParams(
+  query: URLSearchParams | Record<string, unknown>,
+  now: number,
+): JobFilter | null {
+  const get = (name: string): string | undefined => {
+    const value = query instanceof URLSearchParams ? query.get(name) : query[name];
+    return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+  };
+  const tags = query instanceof URLSearchParams
+    ? query.getAll("tag")
+    : [query.tag].flat().filter((t): t is string => typeof t === "string");
+  return parseJobFilter({
+    state: get("state"),
+    queue: get("queue"),
+    tag: tags.flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean),
+    olderThan: get("older_than"),
+    commandLike: get("q"),
+  }, now);
+}
+
 /** The `state` filter value that lists delayed jobs (pending, not due yet), soonest first. */
 export const SCHEDULED = "scheduled" as const;
 
 /**
- * Reads `state`, `queue`, `q`, `limit` and `cursor` from a query string;
- * `state=scheduled` lists the jobs not due until after `now`.
+ * Reads `state`, `queue`, `q`, `tag`, `older_than`, `limit` and `cursor`
+ * from a query string; `state=scheduled` lists the jobs not due until
+ * after `now`.
  */
 export function listParams(
   query: URLSearchParams,
@@ -61,7 +88,26 @@ export function listParams(
     dueAfter: scheduled ? now : undefined,
     queue: query.get("queue")?.trim() || undefined,
     search: query.get("q")?.trim() || undefined,
+    ...tagAndAge(query, now),
     cursor: query.get("cursor") || undefined,
     limit,
+  };
+}
+
+/** The `tag` and `older_than` of a list's query string, checked as the filter bar's. */
+function tagAndAge(
+  query: URLSearchParams,
+  now: number,
+): Pick<JobListParams, "tags" | "createdBefore"> {
+  const filter = filterParams(
+    new URLSearchParams([
+      ...query.getAll("tag").map((t) => ["tag", t] as [string, string]),
+      ["older_than", query.get("older_than") ?? ""],
+    ]),
+    now,
+  );
+  return {
+    ...(filter?.tags ? { tags: filter.tags } : {}),
+    ...(filter?.createdBefore !== undefined ? { createdBefore: filter.createdBefore } : {}),
   };
 }

@@ -43,6 +43,7 @@ export function toJob(row: Row): Job {
       ? null
       : JSON.parse(row.after_any_ids as string),
     unique_for: (row.unique_for as number | null | undefined) ?? null,
+    tags: row.tags == null ? null : JSON.parse(row.tags as string),
     ...progressOf(row),
   };
 }

@@ -18,6 +18,10 @@ import type {
 } from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
 import type { EventType, HookResult, QueueEvent } from "../event.ts";
+import type { BulkAction } from "../state.ts";
+import type { BulkStep, BulkStepParams, JobChanges, JobFilter } from "./controls_types.ts";
+
+export type { BulkStep, BulkStepParams, JobChanges, JobFilter };
 
 /** Filters and paging of {@linkcode Storage.jobList}; newest first, ties newest enqueued first. */
 export interface JobListParams {
@@ -25,6 +29,10 @@ export interface JobListParams {
   queue?: string | undefined;
   /** Matches a substring of the id or the command. */
   search?: string | undefined;
+  /** Only jobs carrying every one of these tags. */
+  tags?: string[] | undefined;
+  /** Only jobs created before this time (epoch ms). */
+  createdBefore?: number | undefined;
   limit: number;
   /** The `nextCursor` of the previous page. */
   cursor?: string | undefined;
@@ -449,6 +457,48 @@ export interface Storage extends AsyncDisposable {
    * state, a missing one a NotFoundError. Wakes the workers. Returns the job.
    */
   jobRunNow(params: { id: string; now: number }): Promise<Job>;
+  /**
+   * Holds waiting jobs (pending, blocked, failed): state `held`, never
+   * claimed, keys and dependencies kept; all or none (a job in another
+   * state is a ConflictError naming it, see `planHold()`). Returns the jobs.
+   */
+  jobHold(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Puts held jobs back where they were (see `planReleaseTo()`): blocked
+   * while a dependency is open (a dependency that ended dead or cancelled
+   * meanwhile cancels the job, as it would have), a due time that passed
+   * means now; all or none. Returns the jobs.
+   */
+  jobRelease(params: { ids: string[]; now: number }): Promise<Job[]>;
+  /**
+   * Changes the fields of a job that is not running and not final, in one
+   * transaction under the job's lock (a running or final job is a
+   * ConflictError naming its state). Returns the job as changed.
+   */
+  jobEdit(params: { id: string; changes: JobChanges; now: number }): Promise<Job>;
+  /**
+   * Deletes final jobs by id with their attempts and output, all or none
+   * (a job that is not final is a ConflictError). Returns how many.
+   */
+  jobDelete(params: { ids: string[] }): Promise<number>;
+  /**
+   * How many jobs an action by filter would change now, and the first
+   * `sample` ids (oldest first): `--dry-run` and the dashboard's count.
+   */
+  jobBulkCount(
+    params: { action: BulkAction; filter: JobFilter; sample: number },
+  ): Promise<{ count: number; ids: string[] }>;
+  /**
+   * One batch of an action by filter, in one short transaction so claims
+   * go on between batches: the next `limit` jobs (in a fixed order, among
+   * those that existed at the first step) that match the filter and the
+   * states the action applies to (`bulkStates()`) are checked again under
+   * the write and changed as the same action by id would change them. A
+   * job a worker claimed meanwhile is left alone, or (cancel) asked to
+   * stop through the running-job path; never half changed. Call again with
+   * the returned cursor until it is `null`.
+   */
+  jobBulkStep(params: BulkStepParams): Promise<BulkStep>;
   /** Deletes dead jobs (updated before `olderThan` when given); returns how many. */
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number>;
 
@@ -485,7 +535,7 @@ export interface Storage extends AsyncDisposable {
   ): Promise<number | null>;
   /**
    * Cancels up to `limit` (default 500) jobs not started by their
-   * `expires_at` (pending or blocked, no attempt yet), with `last_error`
+   * `expires_at` (pending, blocked or held, no attempt yet), with `last_error`
    * "expired" and their dependents as any cancel has; returns their ids.
    */
   jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]>;

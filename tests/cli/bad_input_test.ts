@@ -12,7 +12,7 @@ registerRefusals([
     name: "list refuses an unknown --state, naming the states",
     args: ["list", "--state", "running"],
     code: 2,
-    says: [/"running"/, /pending, blocked, processing, completed, failed, dead, cancelled/],
+    says: [/"running"/, /pending, blocked, held, processing, completed, failed, dead, cancelled/],
   },
   {
     name: "list refuses a --limit of 0",

@@ -70,6 +70,7 @@ storeTest(
         on_finish: null,
         progress: null,
         progress_message: null,
+        tags: null,
       },
     );
     for (const time of [job.created_at, job.updated_at, job.next_run_at!]) {

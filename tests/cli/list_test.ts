@@ -74,7 +74,7 @@ storeTest("list prints an aligned table with a header", async (tmp) => {
   );
   const lines = assertOk(await runCli(["list"], { db: tmp.db })).trimEnd().split("\n");
   assert.equal(lines.length, 3);
-  assert.match(lines[0]!, /^ID\s+STATE\s+TRIES\s+PRI\s+QUEUE\s+UPDATED\s+COMMAND$/);
+  assert.match(lines[0]!, /^ID\s+STATE\s+TRIES\s+PRI\s+QUEUE\s+UPDATED\s+TAGS\s+COMMAND$/);
   assert.match(lines[1]!, /^a-much-longer-id\s+pending\s+0\s+12\s+default\s+.+\s+sleep 1$/);
   assert.match(lines[2]!, /^short\s+pending\s+0\s+0\s+default\s+.+\s+echo hi$/);
   const column = (line: string) => line.indexOf("pending");

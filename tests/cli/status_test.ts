@@ -55,6 +55,7 @@ storeTest("status --json counts jobs per state and shows the next retry", async 
   assert.deepEqual(stats.counts, {
     pending: 1,
     blocked: 0,
+    held: 0,
     processing: 1,
     completed: 2,
     failed: 2,

@@ -154,6 +154,7 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
     after_any: null,
     unique_for: null,
     on_finish: null,
+    tags: null,
   });
 });
 
@@ -199,6 +200,7 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     after_any: ["cleanup-dep"],
     unique_for: 3600,
     on_finish: "mail -s done me",
+    tags: null,
   });
 });
 

@@ -2,12 +2,22 @@ import assert from "node:assert/strict";
 import { ConflictError } from "../../lib/errors.ts";
 import { JOB_STATES, type JobState, RUN_OUTCOMES, type RunOutcome } from "../../lib/job.ts";
 import {
+  bulkStates,
   canCancel,
+  canDelete,
+  canEdit,
+  canHold,
+  canRelease,
   canRetry,
   canTransition,
   decideAfterForcedStop,
   decideAfterRun,
   planCancel,
+  planDelete,
+  planEdit,
+  planHold,
+  planRelease,
+  planReleaseTo,
   planRetry,
   retryOnRefusal,
 } from "../../lib/state.ts";
@@ -18,10 +28,11 @@ const FAILURES: RunOutcome[] = ["failed", "timed_out", "spawn_failed", "interrup
 
 Deno.test("canTransition() allows exactly the documented transitions", () => {
   const legal: Record<JobState, JobState[]> = {
-    pending: ["processing", "cancelled"],
-    blocked: ["pending", "cancelled"],
+    pending: ["processing", "cancelled", "held"],
+    blocked: ["pending", "cancelled", "held"],
+    held: ["pending", "blocked", "failed", "cancelled"],
     processing: ["completed", "failed", "dead", "pending", "cancelled"],
-    failed: ["processing", "pending", "cancelled", "dead"],
+    failed: ["processing", "pending", "cancelled", "dead", "held"],
     dead: ["pending"],
     completed: [],
     cancelled: ["pending", "blocked"],
@@ -180,8 +191,8 @@ Deno.test("canRetry() holds for exactly the failed, dead and cancelled states", 
   }
 });
 
-Deno.test("canCancel() holds for exactly the pending, blocked, processing and failed states", () => {
-  const cancellable: JobState[] = ["pending", "blocked", "processing", "failed"];
+Deno.test("canCancel() holds for exactly the pending, blocked, held, processing and failed states", () => {
+  const cancellable: JobState[] = ["pending", "blocked", "held", "processing", "failed"];
   for (const state of JOB_STATES) {
     assert.equal(canCancel(state), cancellable.includes(state), state);
   }
@@ -266,7 +277,8 @@ Deno.test("planRetry() and planCancel() agree with canTransition()", () => {
     }
     assert.equal(
       retried,
-      canTransition(state, "pending") && state !== "processing" && state !== "blocked",
+      // held goes back to pending by release, not retry
+      canTransition(state, "pending") && !["processing", "blocked", "held"].includes(state),
       state,
     );
     let cancelled: string | null = null;
@@ -368,4 +380,63 @@ Deno.test("retryOnRefusal() judges each exit code against the list", () => {
     const refusal = retryOnRefusal("failed", code, [3, 75, 255]);
     assert.equal(refusal === null, [3, 75, 255].includes(code), `exit ${code}`);
   }
+});
+
+Deno.test("canHold(), canRelease(), canEdit() and canDelete() hold for exactly their states", () => {
+  const expect = {
+    hold: ["pending", "blocked", "failed"],
+    release: ["held"],
+    edit: ["pending", "blocked", "failed", "held"],
+    delete: ["completed", "dead", "cancelled"],
+  };
+  for (const state of JOB_STATES) {
+    assert.equal(canHold(state), expect.hold.includes(state), `hold ${state}`);
+    assert.equal(canRelease(state), expect.release.includes(state), `release ${state}`);
+    assert.equal(canEdit(state), expect.edit.includes(state), `edit ${state}`);
+    assert.equal(canDelete(state), expect.delete.includes(state), `delete ${state}`);
+  }
+});
+
+Deno.test("planHold(), planRelease(), planEdit() and planDelete() agree with the can*() rules", () => {
+  for (const state of JOB_STATES) {
+    assert.equal(canHold(state), !throws(() => planHold("x", state)), `hold ${state}`);
+    assert.equal(canRelease(state), !throws(() => planRelease("x", state)), `release ${state}`);
+    assert.equal(canEdit(state), !throws(() => planEdit("x", state)), `edit ${state}`);
+    assert.equal(canDelete(state), !throws(() => planDelete("x", state)), `delete ${state}`);
+  }
+  // Every hold is a legal transition, and so is every way back.
+  for (const state of JOB_STATES.filter(canHold)) {
+    assert.ok(canTransition(state, "held"), state);
+    assert.ok(canTransition("held", state), state);
+  }
+});
+
+Deno.test("planEdit() refuses a running or final job with a conflict naming its state", () => {
+  for (const state of ["processing", "completed", "dead", "cancelled"] as const) {
+    assert.throws(
+      () => planEdit("j", state),
+      (e) => e instanceof ConflictError && e.message === `Cannot edit job "j": job is ${state}`,
+    );
+  }
+});
+
+Deno.test("planReleaseTo() puts a job back where it was; a passed due time means now", () => {
+  assert.deepEqual(planReleaseTo("pending", 0, NOW - 5000, NOW), {
+    state: "pending",
+    next_run_at: NOW,
+  });
+  assert.deepEqual(planReleaseTo("failed", 0, NOW + 5000, NOW), {
+    state: "failed",
+    next_run_at: NOW + 5000,
+  });
+  assert.deepEqual(planReleaseTo("blocked", 2, NOW, NOW).state, "blocked");
+  assert.deepEqual(planReleaseTo("blocked", 0, NOW, NOW).state, "pending", "deps done meanwhile");
+});
+
+Deno.test("bulkStates() takes each action's states from the can*() rules", () => {
+  assert.deepEqual(bulkStates("cancel"), JOB_STATES.filter(canCancel));
+  assert.deepEqual(bulkStates("retry"), ["failed", "dead", "cancelled"]);
+  assert.deepEqual(bulkStates("delete"), ["completed", "dead", "cancelled"]);
+  assert.deepEqual(bulkStates("hold"), ["pending", "blocked", "failed"]);
+  assert.deepEqual(bulkStates("release"), ["held"]);
 });

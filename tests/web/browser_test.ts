@@ -505,3 +505,104 @@ Deno.test("in a browser: add a job and watch it complete live, retry a dead job 
     assert.deepEqual(problems, []);
   }
 });
+
+Deno.test("in a browser: select jobs by filter, see the count, confirm, and the page updates live", async () => {
+  await using tmp = await tempDir();
+  const db = `${tmp.path}/queue.db`;
+  const lines = [
+    ...Array.from({ length: 30 }, (_, i) => ({ id: `b7-${i}`, command: "true", tags: ["batch7"] })),
+    ...Array.from({ length: 10 }, (_, i) => ({ id: `other-${i}`, command: "true" })),
+  ].map((job) => JSON.stringify(job)).join("\n");
+  const enqueued = await runCli(["enqueue", "--file", "-"], { db, stdin: lines });
+  assert.equal(enqueued.code, 0, enqueued.stderr);
+  const port = freePort();
+  const token = "browser-test-token";
+  const base = `http://127.0.0.1:${port}`;
+  await using dash = await startDashboard({ db, port, token });
+  const browser = await launch(`${tmp.path}/chromium-profile`);
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+    const dialogs: string[] = [];
+    page.on("dialog", async (dialog) => {
+      dialogs.push(dialog.message());
+      await dialog.accept();
+    });
+    await page.goto(`${base}/?token=${token}`);
+    await page.goto(`${base}/jobs`);
+    await page.waitForFunction(LIVE);
+
+    // Filter by tag through the bar: the count of matching jobs shows.
+    await page.locator('form.filters [name="tag"]').fill("batch7");
+    await page.click("form.filters button[type=submit]");
+    await page.waitForSelector("[data-matching]");
+    await page.waitForFunction(LIVE);
+    await mark(page);
+    assert.equal(await page.$eval("[data-matching]", (el) => el.textContent), "30");
+
+    // Cancel all matching: the confirmation names the count; the page updates live.
+    await clickNow(page, 'form[action="/api/jobs/bulk/cancel"] button');
+    await page.waitForFunction(FLASH("cancelled 30 jobs"));
+    assert.deepEqual(dialogs, ["Cancel 30 matching jobs?"]);
+    await page.waitForSelector('#live tr[data-job-id="b7-0"][data-state="cancelled"]');
+    await page.waitForFunction(
+      `document.querySelector('form[action="/api/jobs/bulk/delete"] button')?.textContent === "Delete all matching (30)"`,
+    );
+    assert.ok(await notReloaded(page), "the jobs page never reloaded");
+
+    // A change made elsewhere shows too: hold the others from the CLI, then release them here.
+    const held = await runCli(["hold", "--queue", "default", "--state", "pending"], { db });
+    assert.equal(held.code, 0, held.stderr);
+    await page.goto(`${base}/jobs?state=held`);
+    await page.waitForFunction(LIVE);
+    assert.equal(await page.$eval("[data-matching]", (el) => el.textContent), "10");
+    await clickNow(page, 'form[action="/api/jobs/bulk/release"] button');
+    await page.waitForFunction(FLASH("released 10 jobs"));
+    await page.waitForFunction(`document.querySelector("[data-matching]")?.textContent === "0"`);
+    assert.equal(dialogs.at(-1), "Release 10 matching jobs?");
+
+    // The job page edits a waiting job; what is typed survives a live update (a hold
+    // from the CLI, which turns the page's Hold button into Release).
+    await page.goto(`${base}/jobs/other-0`);
+    await page.waitForFunction(LIVE);
+    await page.click("details.edit summary");
+    const command = 'form.edit-form [name="command"]';
+    await page.click(command, { count: 3 });
+    await page.keyboard.type("echo edited", { delay: 20 });
+    const holdOne = await runCli(["hold", "other-0"], { db });
+    assert.equal(holdOne.code, 0, holdOne.stderr);
+    await page.waitForSelector('#live form[action="/api/jobs/other-0/release"]');
+    assert.deepEqual(
+      await page.evaluate(`[document.querySelector('${command}').value,
+        document.activeElement === document.querySelector('${command}')]`),
+      ["echo edited", true],
+      "the command being typed kept its text and focus",
+    );
+    await page.evaluate(`{
+      const form = document.querySelector("form.edit-form");
+      form.querySelector('[name="priority"]').value = "7";
+      form.querySelector('[name="tags"]').value = "edited, web";
+      form.querySelector("button[type=submit]").click();
+    }`);
+    await page.waitForFunction(FLASH("Job other-0 edited"));
+    const shown = await runCli(["show", "other-0", "--json"], { db });
+    const job = JSON.parse(shown.stdout);
+    assert.deepEqual(
+      [job.command, job.priority, job.tags, job.state],
+      ["echo edited", 7, ["edited", "web"], "held"],
+    );
+    assert.deepEqual(problems, []);
+  } catch (error) {
+    throw new Error(
+      `${errorMessage(error)}\n--- dashboard output ---\n${dash.output()}${dash.errors()}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    await browser.close();
+  }
+  assert.equal(await dash.stop("SIGTERM"), 0);
+});

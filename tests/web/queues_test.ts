@@ -37,6 +37,7 @@ storeTest(
         counts: {
           pending: 0,
           blocked: 0,
+          held: 0,
           processing: 0,
           completed: 0,
           failed: 0,

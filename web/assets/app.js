@@ -191,6 +191,7 @@
   // ----- forms that post without a reload
 
   function describe(action, body, status) {
+    if (action.startsWith("/api/jobs/bulk/")) return [body.summary];
     if (action.endsWith("/api/dlq/purge")) {
       const n = body.deleted;
       return [`Deleted ${n} dead job${n === 1 ? "" : "s"}`];
@@ -237,6 +238,9 @@
         ? ["Job ", link, " cancelled"]
         : ["Job ", link, " is running; its worker will stop it and mark it cancelled"];
     }
+    if (action.endsWith("/hold")) return ["Job ", link, " held"];
+    if (action.endsWith("/release")) return ["Job ", link, ` released: ${job.state}`];
+    if (action.endsWith("/edit")) return ["Job ", link, " edited"];
     if (action.startsWith("/api/schedules/")) return ["Enqueued job ", link];
     // 200 rather than 201: the job was kept out, and this one holds its key.
     if (status === 200) return ["Job ", link, " already holds that key; nothing added"];
@@ -247,12 +251,19 @@
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-async")) return;
     event.preventDefault();
+    // An action by filter names its count and is confirmed first; the
+    // server then answers as it would a confirmed plain form.
+    if (form.dataset.confirm !== undefined && !confirm(form.dataset.confirm)) return;
     const button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     try {
       const res = await fetch(form.action, {
         method: "POST",
-        body: new URLSearchParams(new FormData(form)),
+        body: (() => {
+          const body = new URLSearchParams(new FormData(form));
+          if (form.dataset.confirm !== undefined) body.set("confirmed", "1");
+          return body;
+        })(),
         headers: { Accept: "application/json" },
         credentials: "same-origin",
       });

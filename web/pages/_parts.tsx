@@ -138,6 +138,12 @@ export function JobWhen(props: { job: Job; now: number; timeout: number }) {
       );
     case "blocked":
       return <span class="muted">waits for its dependencies</span>;
+    case "held":
+      return (
+        <span class="muted">
+          held <Time iso={job.updated_at} now={now} />
+        </span>
+      );
     case "processing":
       return (
         <Elapsed

@@ -2,6 +2,8 @@
 import type { Job } from "../../lib/job.ts";
 import type { Stats } from "../../lib/stats.ts";
 import { ConfirmButton, JobTable, Pager } from "./_parts.tsx";
+import { BulkBar, type BulkData } from "./bulk.tsx";
+import { JobFilterForm, type JobFilters } from "./jobs.tsx";
 import type { PageView } from "./layout.tsx";
 
 /** What the DLQ page shows. */
@@ -12,6 +14,9 @@ export interface DlqData {
   params: URLSearchParams;
   now: number;
   stats: Stats;
+  filters: JobFilters;
+  /** The filter bar's actions, while a filter is set. */
+  bulk: BulkData | null;
   /** The `job_timeout` setting. */
   timeout: number;
 }
@@ -58,13 +63,14 @@ export function DlqLive(props: DlqData) {
         Jobs that failed on every attempt. Retrying puts a job back to pending with its attempts
         reset; purging deletes them for good.
       </p>
+      {props.bulk ? <BulkBar {...props.bulk} /> : ""}
       <JobTable
         jobs={props.jobs}
         now={props.now}
         back="/dlq"
         timeout={props.timeout}
         errors
-        empty="The DLQ is empty."
+        empty={props.bulk ? "No dead job matches these filters." : "The DLQ is empty."}
       />
       <Pager path="/dlq" params={props.params} next={props.next} />
     </>
@@ -72,4 +78,9 @@ export function DlqLive(props: DlqData) {
 }
 
 /** The DLQ page. */
-export const dlqPage: PageView<DlqData> = { title: "DLQ", section: "dlq", Live: DlqLive };
+export const dlqPage: PageView<DlqData> = {
+  title: "DLQ",
+  section: "dlq",
+  Before: ({ filters }) => <JobFilterForm filters={filters} path="/dlq" noState />,
+  Live: DlqLive,
+};

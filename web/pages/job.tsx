@@ -17,6 +17,7 @@ import {
   StateBadge,
   Time,
 } from "./_parts.tsx";
+import { EditForm, HoldActions } from "./job_edit.tsx";
 import type { PageView } from "./layout.tsx";
 
 /** How many of the latest attempts show their output inline (the page route reads only those). */
@@ -75,6 +76,13 @@ function When(props: { job: JobWithRuns; now: number; timeout: number }) {
         );
     case "blocked":
       return <Field name="Runs">when its dependencies complete</Field>;
+    case "held":
+      return (
+        <Field name="Held since">
+          <Time iso={job.updated_at} now={now} />
+          <span class="muted">(never started until released)</span>
+        </Field>
+      );
     case "processing":
       return (
         <Field name="Running">
@@ -120,6 +128,18 @@ function Summary(props: { job: JobWithRuns; now: number; config: Config }) {
         <a href={`/jobs?queue=${encodeURIComponent(job.queue)}`}>{job.queue}</a>
       </Field>
       <Field name="Priority">{job.priority}</Field>
+      {job.tags
+        ? (
+          <Field name="Tags">
+            {job.tags.map((tag, i) => (
+              <>
+                {i > 0 ? " " : ""}
+                <a href={`/jobs?tag=${encodeURIComponent(tag)}`} class="tag">{tag}</a>
+              </>
+            ))}
+          </Field>
+        )
+        : ""}
       <Field name="Tries">
         {job.attempts} of {maxRetries + 1}
       </Field>
@@ -277,6 +297,7 @@ function Attempt(
 function noRuns(job: JobWithRuns): string {
   if (job.state === "cancelled") return "Never ran: cancelled before it started.";
   if (job.state === "blocked") return "Not run yet: it waits for its dependencies.";
+  if (job.state === "held") return "Not run yet: held until released.";
   return "Not run yet.";
 }
 
@@ -293,6 +314,7 @@ export function JobLive(props: JobPageData) {
           Job <span class="id">{job.id}</span> <JobBadge job={job} now={now} />
         </h1>
         <JobActions job={job} back={jobPath(job.id)} now={now} />
+        <HoldActions job={job} />
       </div>
       <pre class="command">{job.command}</pre>
       {job.last_error ? <p class="error-text">Last error: {job.last_error}</p> : ""}
@@ -326,4 +348,5 @@ export const jobPage: PageView<JobPageData> = {
   title: (data) => `Job ${data.job.id}`,
   section: "jobs",
   Live: JobLive,
+  After: ({ job }) => <EditForm job={job} />,
 };

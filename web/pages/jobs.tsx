@@ -8,6 +8,7 @@
 import { type Job, JOB_STATES, type JobState } from "../../lib/job.ts";
 import type { Stats } from "../../lib/stats.ts";
 import { JobTable, Pager } from "./_parts.tsx";
+import { BulkBar, type BulkData } from "./bulk.tsx";
 import type { PageView } from "./layout.tsx";
 
 /** The filters in force, as read from the query string. */
@@ -15,6 +16,10 @@ export interface JobFilters {
   state: JobState | "scheduled" | undefined;
   queue: string | undefined;
   q: string | undefined;
+  /** Tags, comma separated as typed (README "Operating a queue"). */
+  tag?: string | undefined;
+  /** `older_than`: a duration such as "2h". */
+  olderThan?: string | undefined;
 }
 
 /** The views a tab leads to: every job, and those waiting for their time. */
@@ -34,28 +39,51 @@ function Tabs(props: { filters: JobFilters }) {
       >
         Running
       </a>
+      <a
+        href="/jobs?state=held"
+        aria-current={props.filters.state === "held" ? "page" : undefined}
+      >
+        Held
+      </a>
     </nav>
   );
 }
 
 /** The filter form; a GET form, so a filtered view is a URL to share or bookmark. */
-export function JobFilterForm(props: { filters: JobFilters }) {
+export function JobFilterForm(props: { filters: JobFilters; path?: string; noState?: boolean }) {
   const { filters } = props;
+  const path = props.path ?? "/jobs";
   return (
-    <form method="get" action="/jobs" class="filters" role="search">
-      <label>
-        State
-        <select name="state">
-          <option value="" selected={!filters.state}>any</option>
-          <option value="scheduled" selected={filters.state === "scheduled"}>
-            scheduled (not due yet)
-          </option>
-          {JOB_STATES.map((s) => <option value={s} selected={filters.state === s}>{s}</option>)}
-        </select>
-      </label>
+    <form method="get" action={path} class="filters" role="search">
+      {props.noState ? "" : (
+        <label>
+          State
+          <select name="state">
+            <option value="" selected={!filters.state}>any</option>
+            <option value="scheduled" selected={filters.state === "scheduled"}>
+              scheduled (not due yet)
+            </option>
+            {JOB_STATES.map((s) => <option value={s} selected={filters.state === s}>{s}</option>)}
+          </select>
+        </label>
+      )}
       <label>
         Queue
         <input name="queue" value={filters.queue ?? ""} placeholder="any" autocomplete="off" />
+      </label>
+      <label>
+        Tag
+        <input name="tag" value={filters.tag ?? ""} placeholder="any" autocomplete="off" />
+      </label>
+      <label>
+        Older than
+        <input
+          name="older_than"
+          value={filters.olderThan ?? ""}
+          placeholder="e.g. 2h"
+          autocomplete="off"
+          size={6}
+        />
       </label>
       <label class="grow">
         Search
@@ -69,7 +97,7 @@ export function JobFilterForm(props: { filters: JobFilters }) {
       </label>
       <div class="filter-buttons">
         <button type="submit" class="primary">Filter</button>
-        <a href="/jobs" class="button">Clear</a>
+        <a href={path} class="button">Clear</a>
       </div>
     </form>
   );
@@ -85,6 +113,8 @@ export interface JobsData {
   filtered: boolean;
   filters: JobFilters;
   stats: Stats;
+  /** The filter bar's actions, while a filter is set. */
+  bulk: BulkData | null;
   /** The `job_timeout` setting. */
   timeout: number;
 }
@@ -94,6 +124,7 @@ export function JobsLive(props: JobsData) {
   const scheduled = props.filters.state === "scheduled";
   return (
     <>
+      {props.bulk ? <BulkBar {...props.bulk} /> : ""}
       {scheduled
         ? (
           <p class="muted small">

@@ -9,6 +9,7 @@ import { htmlDocument } from "./layout.tsx";
 import { MESSAGE_STYLE_HASH, MessagePage } from "./message.tsx";
 
 export { type PageView, renderLive, renderPage } from "./layout.tsx";
+export { confirmBulk } from "./bulk.tsx";
 export { dlqPage } from "./dlq.tsx";
 export { jobPage, outputRuns } from "./job.tsx";
 export { jobsPage } from "./jobs.tsx";

@@ -1,6 +1,7 @@
 /**
- * `/queues`: every queue with its jobs by state, how it keeps up (the age of
- * its oldest waiting job, attempts finished lately), pause or resume, its
+ * `/queues`: every queue with its jobs by state (held ones too), how it keeps
+ * up (the age of its oldest waiting job, held ones left out: they wait on
+ * purpose; attempts finished lately), pause or resume, its
  * concurrency limit and flow control (rate, per group). A card per queue on a phone.
  */
 import { isoTime } from "../../lib/job.ts";
@@ -65,6 +66,7 @@ function QueueRow(
       <Count queue={q.name} state="pending" label="waiting" n={waiting} always />
       <Count queue={q.name} state="scheduled" label="scheduled" n={h.scheduled} />
       <Count queue={q.name} state="blocked" label="blocked" n={q.counts.blocked} />
+      <Count queue={q.name} state="held" label="held" n={q.counts.held} />
       <Count queue={q.name} state="processing" label="running" n={q.running} />
       <Count queue={q.name} state="failed" label="failed" n={q.counts.failed} />
       <Count queue={q.name} state="dead" label="dead" n={q.counts.dead} />
@@ -203,6 +205,9 @@ export function QueuesLive(props: QueuesData) {
                   <th class="num">Waiting</th>
                   <th class="num">Scheduled</th>
                   <th class="num">Blocked</th>
+                  <th class="num" title="held by an operator: never started until released">
+                    Held
+                  </th>
                   <th class="num">Running</th>
                   <th class="num">Failed</th>
                   <th class="num">Dead</th>

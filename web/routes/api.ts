@@ -27,6 +27,7 @@ import { readStats } from "../../lib/stats.ts";
 import { isFormPost, isPlainForm, listParams, safeReturn } from "../request.ts";
 import { formAction } from "../respond.ts";
 import type { RouteContext } from "./_context.ts";
+import { controlRoutes } from "./api_controls.ts";
 
 const NUMERIC_FIELDS = new Set(["priority", "max_retries", "timeout"]);
 
@@ -67,10 +68,16 @@ async function parseJobsBody(text: string, now: number): Promise<NewJob[]> {
 }
 
 /** The API routes, relative to `/api`. */
-export function apiRoutes({ store, now, changed }: RouteContext): Hono {
+export function apiRoutes(ctx: RouteContext): Hono {
+  const { store, now, changed } = ctx;
   const app = new Hono();
 
   app.get("/stats", async (c) => c.json(await readStats(store, now())));
+
+  // ----- operator controls: actions by filter, hold, release, edit (api_controls.ts);
+  // first, so `/jobs/bulk/<action>` is not taken for a job named "bulk"
+
+  app.route("/", controlRoutes(ctx));
 
   // ----- jobs
 

@@ -8,11 +8,13 @@ import { Hono } from "hono";
 import type { RunOutput } from "../../lib/job.ts";
 import { scheduleView } from "../../lib/schedule.ts";
 import { readStats, readThroughput } from "../../lib/stats.ts";
+import type { BulkAction } from "../../lib/state.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import type { FramedData } from "../pages/layout.tsx";
 import * as pages from "../pages/mod.tsx";
 import type { OverviewData } from "../pages/overview.tsx";
-import { listParams, SCHEDULED, wantsHtml } from "../request.ts";
+import type { BulkData } from "../pages/bulk.tsx";
+import { filterParams, listParams, SCHEDULED, wantsHtml } from "../request.ts";
 import type { RouteContext } from "./_context.ts";
 
 /** How many jobs the overview lists, and the change feed watches. */
@@ -40,6 +42,42 @@ export async function overviewData(store: Storage, now: number): Promise<Overvie
   ]);
   const config = await store.configGetAll();
   return { stats, series, bucketMs: CHART_BUCKET_MS, recent: recent.jobs, now, config };
+}
+
+/**
+ * The filter bar's counts: per action, how many jobs it would change now,
+ * and how many match in any state (cancel and delete cover every state
+ * between them). `null` without a filter: actions need one.
+ */
+async function bulkData(
+  store: Storage,
+  query: URLSearchParams,
+  now: number,
+  back: string,
+  actions: BulkAction[],
+): Promise<BulkData | null> {
+  const filter = filterParams(query, now);
+  if (filter === null) return null;
+  const wanted = [...new Set<BulkAction>([...actions, "cancel", "delete"])];
+  const counts = Object.fromEntries(
+    await Promise.all(
+      wanted.map(async (action) =>
+        [action, (await store.jobBulkCount({ action, filter, sample: 0 })).count] as const
+      ),
+    ),
+  ) as Record<BulkAction, number>;
+  const fields: [string, string][] = [];
+  for (const name of ["state", "queue", "older_than", "q"]) {
+    const value = query.get(name)?.trim();
+    if (value) fields.push([name, value]);
+  }
+  for (const tag of query.getAll("tag")) if (tag.trim()) fields.push(["tag", tag.trim()]);
+  return {
+    matching: counts.cancel + counts.delete,
+    counts: Object.fromEntries(actions.map((a) => [a, counts[a]])),
+    fields,
+    back,
+  };
 }
 
 /** Answers with the whole page, or with its live region when the live header asks for it. */
@@ -74,24 +112,37 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
     const t = now();
     const params = listParams(url.searchParams, t);
     const scheduled = url.searchParams.get("state") === SCHEDULED;
-    const [result, stats, config] = await Promise.all([
+    const back = `${url.pathname}${url.search}`;
+    const [result, stats, config, bulk] = await Promise.all([
       store.jobList(params),
       readStats(store, t),
       store.configGetAll(),
+      // The scheduled view has no actions by filter: a filter's state is a
+      // job state, and "not due yet" is not one (DESIGN.md "Operator controls").
+      scheduled ? null : bulkData(store, url.searchParams, t, back, [
+        "retry",
+        "cancel",
+        "delete",
+        "hold",
+        "release",
+      ]),
     ]);
     return render(c, pages.jobsPage, {
       jobs: result.jobs,
       next: result.nextCursor,
       params: url.searchParams,
-      back: `${url.pathname}${url.search}`,
+      back,
       now: t,
-      filtered: !!(params.state || params.queue || params.search || scheduled),
+      filtered: bulk !== null || scheduled,
       filters: {
         state: scheduled ? SCHEDULED : params.state,
         queue: params.queue,
         q: params.search,
+        tag: url.searchParams.getAll("tag").join(","),
+        olderThan: url.searchParams.get("older_than") ?? undefined,
       },
       stats,
+      bulk,
       timeout: config.job_timeout,
     });
   });
@@ -123,10 +174,16 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
     const url = new URL(c.req.url);
     const t = now();
     const params = { ...listParams(url.searchParams, t), state: "dead" as const };
-    const [result, stats, config] = await Promise.all([
+    const query = new URLSearchParams(url.searchParams);
+    query.delete("state");
+    const filtered = filterParams(query, t) !== null;
+    if (filtered) query.set("state", "dead");
+    const back = `${url.pathname}${url.search}`;
+    const [result, stats, config, bulk] = await Promise.all([
       store.jobList(params),
       readStats(store, t),
       store.configGetAll(),
+      filtered ? bulkData(store, query, t, back, ["retry", "delete"]) : null,
     ]);
     return render(c, pages.dlqPage, {
       jobs: result.jobs,
@@ -135,6 +192,14 @@ export function pageRoutes({ store, now }: RouteContext): Hono {
       params: url.searchParams,
       now: t,
       stats,
+      filters: {
+        state: undefined,
+        queue: params.queue,
+        q: params.search,
+        tag: url.searchParams.getAll("tag").join(","),
+        olderThan: url.searchParams.get("older_than") ?? undefined,
+      },
+      bulk,
       timeout: config.job_timeout,
     });
   });

@@ -69,7 +69,7 @@ function claimSql(queueFilter: string): string {
       UPDATE jobs SET state = 'cancelled', next_run_at = NULL,
         updated_at = (SELECT now FROM clock), last_error = '${EXPIRED_ERROR}'
       WHERE seq IN (SELECT seq FROM jobs
-        WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
+        WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held')
           AND expires_at <= (SELECT now FROM clock) AND attempts = 0
         ORDER BY seq LIMIT 500 FOR UPDATE SKIP LOCKED)),
     picked AS MATERIALIZED (

@@ -107,10 +107,10 @@ export const EVENTS_SQL = `
         NEW.progress, NEW.progress_message);
     ELSIF ROW(NEW.command, NEW.priority, NEW.queue, NEW.max_retries, NEW.timeout, NEW.env,
         NEW.cwd, NEW.on_finish, NEW.grp, NEW.backoff_base, NEW.backoff_max, NEW.expires_at,
-        NEW.after_any_ids, NEW.unique_for) IS DISTINCT FROM ROW(OLD.command, OLD.priority,
-        OLD.queue, OLD.max_retries, OLD.timeout, OLD.env, OLD.cwd, OLD.on_finish, OLD.grp,
-        OLD.backoff_base, OLD.backoff_max, OLD.expires_at, OLD.after_any_ids,
-        OLD.unique_for) THEN
+        NEW.after_any_ids, NEW.unique_for, NEW.tags, NEW.next_run_at) IS DISTINCT FROM
+        ROW(OLD.command, OLD.priority, OLD.queue, OLD.max_retries, OLD.timeout, OLD.env,
+        OLD.cwd, OLD.on_finish, OLD.grp, OLD.backoff_base, OLD.backoff_max, OLD.expires_at,
+        OLD.after_any_ids, OLD.unique_for, OLD.tags, OLD.next_run_at) THEN
       INSERT INTO events (at, type, job_id, queue, attempt)
       VALUES (NEW.updated_at, 'edited', NEW.id, NEW.queue, NEW.attempts);
     END IF;
@@ -118,8 +118,8 @@ export const EVENTS_SQL = `
   END $$;
   CREATE CONSTRAINT TRIGGER jobs_event_update AFTER UPDATE OF state, progress,
     progress_message, progress_at, command, priority, queue, max_retries, timeout, env, cwd,
-    on_finish, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for
-    ON jobs DEFERRABLE INITIALLY DEFERRED
+    on_finish, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, tags,
+    next_run_at ON jobs DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION jobs_event_update();
 `;
 

@@ -21,7 +21,7 @@ import { call, earliest, notify, type PgDb, q, type Sql } from "./connection.ts"
 import { duplicateId, duplicateIdError } from "./errors.ts";
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
-export const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
+export const ACTIVE = "('pending', 'blocked', 'processing', 'failed', 'held')";
 
 /**
  * The dependents cascade, kept in the database: a trigger on `jobs` that
@@ -387,7 +387,7 @@ export async function openDependencies(
 const EXPIRE = `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = $1::bigint,
     last_error = $3
   WHERE seq IN (SELECT seq FROM jobs
-    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held')
       AND expires_at <= $1::bigint AND attempts = 0
     ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
   RETURNING id`;
@@ -412,6 +412,6 @@ export function jobNextExpiryAt(pg: PgDb): Promise<number | null> {
   return earliest(
     pg,
     `SELECT min(expires_at) AS at FROM jobs
-     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked') AND attempts = 0`,
+     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held') AND attempts = 0`,
   );
 }

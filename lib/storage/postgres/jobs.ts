@@ -26,13 +26,14 @@ import {
 } from "../storage.ts";
 import { begin, call, notify, type PgDb, q, type Sql } from "./connection.ts";
 import { duplicateId, duplicateIdError } from "./errors.ts";
+import { insertExtras, tagsFilter } from "./_operator_fields.ts";
 import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 
 /** The columns of a job as every job read returns them. */
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, on_finish,
+  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, tags, on_finish,
   progress, progress_message, progress_attempt`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
@@ -72,7 +73,12 @@ export function jobInsertMany(
     jobs.some((job) => job.after !== null || hasFlowControl(job)) ||
     (keyed && onConflict === "replace")
   ) {
-    return call(pg, () => begin(pg, (tx) => insertFlow(pg, tx, jobs, now, onConflict)));
+    return call(pg, () =>
+      begin(pg, async (tx) => {
+        const result = await insertFlow(pg, tx, jobs, now, onConflict);
+        await insertExtras(tx, jobs, result);
+        return result;
+      }));
   }
   // Keys without dependencies ("keep" or "fail") stay on the bulk path:
   // the unique index leaves out each job whose key is active, also one
@@ -85,7 +91,9 @@ export function jobInsertMany(
       if (keyed) {
         const keys = [...new Set(jobs.map((j) => j.key).filter((k) => k !== null))];
         if ((await q(tx, WINDOW_HELD, [keys, now])).length > 0) {
-          return await insertFlow(pg, tx, jobs, now, onConflict);
+          const result = await insertFlow(pg, tx, jobs, now, onConflict);
+          await insertExtras(tx, jobs, result);
+          return result;
         }
       }
       // Chunks are sent without waiting for each other (postgres.js
@@ -132,6 +140,7 @@ export function jobInsertMany(
         }
         await q(tx, COUNT_PENDING, [added.size]);
       }
+      await insertExtras(tx, jobs, result);
       if (result.inserted > 0) await notify(pg, tx);
       return result;
     }));
@@ -214,6 +223,10 @@ export function jobList(pg: PgDb, params: JobListParams): Promise<JobPage> {
       // ILIKE: SQLite's LIKE ignores case too.
       const like = arg(`%${params.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
       where.push(`(id ILIKE ${like} ESCAPE '\\' OR command ILIKE ${like} ESCAPE '\\')`);
+    }
+    if (params.tags?.length) where.push(tagsFilter(params.tags, arg));
+    if (params.createdBefore !== undefined) {
+      where.push(`created_at < ${arg(params.createdBefore)}::bigint`);
     }
     // Delayed jobs page by due time, soonest first; the rest newest first.
     const [at, order] = delayed

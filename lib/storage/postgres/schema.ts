@@ -230,6 +230,21 @@ ${SETTLE_DEPENDENTS_ANY}  `,
   ALTER TABLE workers ADD COLUMN proc_start text;
   ALTER TABLE workers ADD COLUMN pid_space text;
   `,
+  `
+  -- operator controls (README "Operating a queue"): tags, and the held state
+  ALTER TABLE jobs ADD COLUMN tags text;        -- JSON array
+  ALTER TABLE jobs ADD COLUMN held_from text;   -- the state a held job goes back to
+  INSERT INTO job_counts (state, n) VALUES ('held', 0) ON CONFLICT DO NOTHING;
+  -- a held job keeps its key taken: held is an active state
+  DROP INDEX IF EXISTS jobs_key_active;
+  CREATE UNIQUE INDEX jobs_key_active ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL
+      AND state IN ('pending', 'blocked', 'processing', 'failed', 'held');
+  -- a held job not started by its expires_at expires as a pending one does
+  DROP INDEX IF EXISTS jobs_expiring;
+  CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held');
+  `,
   EVENTS_SQL,
 ];
 

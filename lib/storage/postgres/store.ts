@@ -56,6 +56,7 @@ import type {
 } from "../storage.ts";
 import * as claim from "./claim.ts";
 import * as config from "./config.ts";
+import * as controls from "./controls.ts";
 import {
   begin,
   call,
@@ -283,6 +284,30 @@ export class PostgresStorage implements Storage {
 
   jobRunNow(params: { id: string; now: number }): Promise<Job> {
     return jobs.jobRunNow(this.#pg, params);
+  }
+
+  jobHold(params: Parameters<Storage["jobHold"]>[0]) {
+    return controls.jobHold(this.#pg, params);
+  }
+
+  jobRelease(params: Parameters<Storage["jobRelease"]>[0]) {
+    return controls.jobRelease(this.#pg, params);
+  }
+
+  jobEdit(params: Parameters<Storage["jobEdit"]>[0]) {
+    return controls.jobEdit(this.#pg, params);
+  }
+
+  jobDelete(params: Parameters<Storage["jobDelete"]>[0]) {
+    return controls.jobDelete(this.#pg, params);
+  }
+
+  jobBulkCount(params: Parameters<Storage["jobBulkCount"]>[0]) {
+    return controls.jobBulkCount(this.#pg, params);
+  }
+
+  jobBulkStep(params: Parameters<Storage["jobBulkStep"]>[0]) {
+    return controls.jobBulkStep(this.#pg, params);
   }
 
   jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {

@@ -98,7 +98,8 @@ export const EVENTS_SQL = `
   END;
 
   CREATE TRIGGER jobs_event_edit AFTER UPDATE OF command, priority, queue, max_retries, timeout,
-    env, cwd, on_finish, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for
+    env, cwd, on_finish, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for,
+    tags, next_run_at
     ON jobs
     WHEN OLD.state = NEW.state AND (NEW.command IS NOT OLD.command
       OR NEW.priority IS NOT OLD.priority OR NEW.queue IS NOT OLD.queue
@@ -106,7 +107,8 @@ export const EVENTS_SQL = `
       OR NEW.env IS NOT OLD.env OR NEW.cwd IS NOT OLD.cwd OR NEW.on_finish IS NOT OLD.on_finish
       OR NEW.grp IS NOT OLD.grp OR NEW.backoff_base IS NOT OLD.backoff_base
       OR NEW.backoff_max IS NOT OLD.backoff_max OR NEW.expires_at IS NOT OLD.expires_at
-      OR NEW.after_any_ids IS NOT OLD.after_any_ids OR NEW.unique_for IS NOT OLD.unique_for)
+      OR NEW.after_any_ids IS NOT OLD.after_any_ids OR NEW.unique_for IS NOT OLD.unique_for
+      OR NEW.tags IS NOT OLD.tags OR NEW.next_run_at IS NOT OLD.next_run_at)
     BEGIN
     INSERT INTO events (at, type, job_id, queue, attempt)
     VALUES (NEW.updated_at, 'edited', NEW.id, NEW.queue, NEW.attempts);

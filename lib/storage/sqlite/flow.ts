@@ -49,7 +49,7 @@ const INSERT_FLOW_JOB = `INSERT INTO jobs (id, command, state, queue, priority, 
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
-export const ACTIVE = "('pending', 'blocked', 'processing', 'failed')";
+export const ACTIVE = "('pending', 'blocked', 'processing', 'failed', 'held')";
 
 /** A job that ended, as the cascade passes it on: its state and why. */
 export type Ended = { id: string; state: JobState; error: string | null };
@@ -162,7 +162,7 @@ export function cancel(db: SqliteDb, id: string, now: number, error: string | nu
   const row = db.get(
     `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ?,
        last_error = coalesce(?, last_error)
-     WHERE id = ? AND state IN ('pending', 'blocked', 'failed') RETURNING last_error`,
+     WHERE id = ? AND state IN ('pending', 'blocked', 'failed', 'held') RETURNING last_error`,
     now,
     error,
     id,
@@ -254,7 +254,7 @@ export function expireDue(
   const rows = db.all(
     `UPDATE jobs SET state = 'cancelled', next_run_at = NULL, updated_at = ?, last_error = ?
      WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_expiring
-       WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked')
+       WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held')
          AND expires_at <= ? AND attempts = 0 LIMIT ?)
      RETURNING id`,
     now,
@@ -299,6 +299,6 @@ export function jobNextExpiryAt(db: SqliteDb): Promise<number | null> {
   return earliest(
     db,
     `SELECT min(expires_at) AS at FROM jobs INDEXED BY jobs_expiring
-     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked') AND attempts = 0`,
+     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held') AND attempts = 0`,
   );
 }

@@ -29,6 +29,7 @@ import {
 import { JOB_ROW_PARAMS, setJobRow } from "./_job_row.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 import { duplicateId, SQLITE_CONSTRAINT, sqliteCode } from "./errors.ts";
+import { addTagsFilter, insertExtras } from "./_operator_fields.ts";
 import { ACTIVE, cancel, insertFlow, requireKeyFree } from "./flow.ts";
 
 const INSERT_JOBS = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
@@ -47,7 +48,9 @@ export function jobInsertMany(
   return promise(() =>
     db.write(() => {
       if (jobs.some((job) => job.after !== null || job.key !== null || hasFlowControl(job))) {
-        return insertFlow(db, jobs, now, params.onConflict ?? "keep");
+        const result = insertFlow(db, jobs, now, params.onConflict ?? "keep");
+        insertExtras(db, jobs, result);
+        return result;
       }
       // Each call into node:sqlite costs more than the row it inserts, so
       // full chunks go in as one multi-row INSERT each (prepared only for
@@ -78,7 +81,9 @@ export function jobInsertMany(
         }
       }
       db.run("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", jobs.length);
-      return { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
+      const result = { inserted: jobs.length, kept: [], blocked: [], replaced: [] };
+      insertExtras(db, jobs, result);
+      return result;
     })
   );
 }
@@ -160,6 +165,11 @@ export function jobList(db: SqliteDb, params: JobListParams): Promise<JobPage> {
         where.push("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')");
         args.push(like, like);
       }
+      if (params.tags?.length) addTagsFilter(where, args, params.tags);
+      if (params.createdBefore !== undefined) {
+        where.push("created_at < ?");
+        args.push(params.createdBefore);
+      }
       // Delayed jobs page by due time, soonest first; the rest newest first.
       const [at, order] = delayed
         ? ["next_run_at", "ORDER BY next_run_at, seq"]
@@ -214,43 +224,59 @@ export function jobRetry(
       // A dependency retried in the same call counts as open, whatever the order.
       const retried = new Set(params.ids);
       for (const id of params.ids) {
-        const row = requireJob(db, id);
-        const plan = planRetry(id, row.state as JobState, params);
-        if (row.unique_key !== null) requireKeyFree(db, id, row.unique_key as string);
-        // A cancelled job may wait for dependencies again: count the open ones.
-        let open = 0;
-        if (row.state === "cancelled") {
-          for (
-            const dep of db.all(
-              `SELECT d.dep_id, d.any_outcome, j.state FROM job_deps d
-               LEFT JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = ?`,
-              id,
-            )
-          ) {
-            // A pruned dependency was final; a dead or cancelled one is refused
-            // (met, for after_any).
-            if (dep.state === null || dep.state === "completed") continue;
-            if (dep.any_outcome && (dep.state === "dead" || dep.state === "cancelled")) continue;
-            if (!retried.has(dep.dep_id as string)) {
-              checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
-            }
-            open++;
-          }
-        }
-        db.run(
-          `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?, deps_open = ?,
-           attempts = CASE WHEN ? THEN 0 ELSE attempts END
-         WHERE id = ?`,
-          open > 0 ? "blocked" : plan.state,
-          params.now,
-          params.now,
-          open,
-          plan.resetAttempts ? 1 : 0,
-          id,
-        );
+        retryRow(db, requireJob(db, id), params.now, retried, params.dlqOnly);
       }
       return params.ids.map((id) => toJob(requireJob(db, id)));
     })
+  );
+}
+
+/**
+ * Retries one job inside the caller's write (see `Storage.jobRetry`);
+ * throws a ConflictError, having changed nothing, when it may not run
+ * again. `retried`: ids retried in the same call (their dependents count
+ * them as open). Also the step of a retry by filter (`controls.ts`).
+ */
+export function retryRow(
+  db: SqliteDb,
+  row: Row,
+  now: number,
+  retried: ReadonlySet<string>,
+  dlqOnly?: boolean | undefined,
+): void {
+  const id = row.id as string;
+  const plan = planRetry(id, row.state as JobState, { dlqOnly });
+  if (row.unique_key !== null) requireKeyFree(db, id, row.unique_key as string);
+  // A cancelled job may wait for dependencies again: count the open ones.
+  let open = 0;
+  if (row.state === "cancelled") {
+    for (
+      const dep of db.all(
+        `SELECT d.dep_id, d.any_outcome, j.state FROM job_deps d
+         LEFT JOIN jobs j ON j.id = d.dep_id WHERE d.job_id = ?`,
+        id,
+      )
+    ) {
+      // A pruned dependency was final; a dead or cancelled one is refused
+      // (met, for after_any).
+      if (dep.state === null || dep.state === "completed") continue;
+      if (dep.any_outcome && (dep.state === "dead" || dep.state === "cancelled")) continue;
+      if (!retried.has(dep.dep_id as string)) {
+        checkRetryDependency(id, dep.dep_id as string, dep.state as JobState);
+      }
+      open++;
+    }
+  }
+  db.run(
+    `UPDATE jobs SET state = ?, next_run_at = ?, updated_at = ?, deps_open = ?,
+       attempts = CASE WHEN ? THEN 0 ELSE attempts END
+     WHERE id = ?`,
+    open > 0 ? "blocked" : plan.state,
+    now,
+    now,
+    open,
+    plan.resetAttempts ? 1 : 0,
+    id,
   );
 }
 

@@ -218,6 +218,21 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE workers ADD COLUMN proc_start TEXT;
   ALTER TABLE workers ADD COLUMN pid_space TEXT;
   `,
+  `
+  -- operator controls (README "Operating a queue"): tags, and the held state
+  ALTER TABLE jobs ADD COLUMN tags TEXT;        -- JSON array
+  ALTER TABLE jobs ADD COLUMN held_from TEXT;   -- the state a held job goes back to
+  INSERT OR IGNORE INTO job_counts (state, n) VALUES ('held', 0);
+  -- a held job keeps its key taken: held is an active state
+  DROP INDEX IF EXISTS jobs_key_active;
+  CREATE UNIQUE INDEX jobs_key_active ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL
+      AND state IN ('pending', 'blocked', 'processing', 'failed', 'held');
+  -- a held job not started by its expires_at expires as a pending one does
+  DROP INDEX IF EXISTS jobs_expiring;
+  CREATE INDEX jobs_expiring ON jobs (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held');
+  `,
   EVENTS_SQL,
 ];
 

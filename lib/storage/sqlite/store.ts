@@ -17,6 +17,7 @@ import * as database from "./database.ts";
 import * as events from "./events.ts";
 import * as flow from "./flow.ts";
 import { BUSY_TIMEOUT_MS, isLocked, toStorageError } from "./errors.ts";
+import * as controls from "./controls.ts";
 import * as jobs from "./jobs.ts";
 import * as queues from "./queues.ts";
 import * as runs from "./runs.ts";
@@ -175,6 +176,30 @@ export class SqliteStorage implements Storage {
 
   jobRunNow(params: Params<"jobRunNow">) {
     return jobs.jobRunNow(this.#db, params);
+  }
+
+  jobHold(params: Params<"jobHold">) {
+    return controls.jobHold(this.#db, params);
+  }
+
+  jobRelease(params: Params<"jobRelease">) {
+    return controls.jobRelease(this.#db, params);
+  }
+
+  jobEdit(params: Params<"jobEdit">) {
+    return controls.jobEdit(this.#db, params);
+  }
+
+  jobDelete(params: Params<"jobDelete">) {
+    return controls.jobDelete(this.#db, params);
+  }
+
+  jobBulkCount(params: Params<"jobBulkCount">) {
+    return controls.jobBulkCount(this.#db, params);
+  }
+
+  jobBulkStep(params: Params<"jobBulkStep">) {
+    return controls.jobBulkStep(this.#db, params);
   }
 
   jobDeleteDead(params: Params<"jobDeleteDead">) {

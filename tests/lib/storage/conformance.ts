@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import type { ConformanceTest, TestDatabase } from "./conformance/_harness.ts";
 import { claimConformance } from "./conformance/claim.ts";
 import { configConformance } from "./conformance/config.ts";
+import { controlsConformance } from "./conformance/controls.ts";
 import { databaseConformance } from "./conformance/database.ts";
 import { errorsConformance } from "./conformance/errors.ts";
 import { eventsConformance } from "./conformance/events.ts";
@@ -78,6 +79,7 @@ export function storageConformance(
   queuesConformance(test);
   databaseConformance(test);
   eventsConformance(test);
+  controlsConformance(test);
 
   const unknown = Object.keys(skip).filter((title) => !titles.has(title));
   if (unknown.length > 0) {

@@ -68,6 +68,7 @@ export function jobsConformance(test: ConformanceTest): void {
       on_finish: "echo done",
       progress: null,
       progress_message: null,
+      tags: null,
     };
     assert.equal(inserted.length, 2);
     assert.deepEqual(inserted[0], expected);
