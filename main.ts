@@ -377,6 +377,54 @@ const logs = buildCommand({
   },
 });
 
+const events = buildCommand({
+  docs: docs(
+    "the event log as one JSON object a line, oldest first; --follow keeps printing new ones",
+    "queuectl events --since 1200",
+    "queuectl events --follow --type failed --type dead | jq -r .job",
+    "queuectl events --job job1",
+  ),
+  parameters: {
+    flags: {
+      follow: switchFlag("keep printing events as they commit, on any host, until interrupted"),
+      since: valueFlag("only events after this seq (the last one seen)", "seq"),
+      queue: { ...valueFlag("only events of this queue (repeatable)", "name"), variadic: true },
+      type: { ...valueFlag("only events of this type (repeatable)", "type"), variadic: true },
+      job: valueFlag("only events of this job", "id"),
+    },
+    aliases: { f: "follow", q: "queue", t: "type" },
+  },
+  async func(
+    this: Context,
+    flags: {
+      follow?: boolean;
+      since?: string;
+      queue?: readonly string[];
+      type?: readonly string[];
+      job?: string;
+    },
+  ) {
+    const { events } = await load<typeof import("./cli/events.ts")>("events");
+    await events(this.cli, flags);
+  },
+});
+
+const progress = buildCommand({
+  docs: docs(
+    "from inside a running job: report its progress (0-100), shown by show, list and the dashboard",
+    "queuectl progress 40 --message 'copied 4 of 10 files'",
+  ),
+  parameters: {
+    flags: { message: valueFlag("a short note shown beside the value", "text") },
+    aliases: { m: "message" },
+    positional: { kind: "tuple", parameters: [arg("percent", "0 to 100")] },
+  },
+  async func(this: Context, flags: { message?: string }, value: string) {
+    const { progress } = await load<typeof import("./cli/progress.ts")>("progress");
+    await progress(this.cli, value, flags);
+  },
+});
+
 const dlqList = buildCommand({
   docs: docs("dead jobs, newest first", "queuectl dlq list"),
   parameters: {
@@ -806,6 +854,8 @@ const root = buildRouteMap({
     }),
     dashboard,
     selftest,
+    events,
+    progress,
   },
 });
 

@@ -8,8 +8,9 @@ export async function configList(ctx: CliContext, json: boolean): Promise<void> 
   if (json) return printJson(ctx, config);
   for (const key of CONFIG_KEY_NAMES) {
     const spec = CONFIG_KEYS[key];
-    const unit = spec.unit ? ` ${spec.unit}` : "";
+    const unit = "unit" in spec && spec.unit ? ` ${spec.unit}` : "";
     const note = config[key] === spec.default ? "  (default)" : "";
-    ctx.out(`${key.padEnd(14)} = ${config[key]}${unit}${note}`);
+    const shown = key === "webhook_secret" && config[key] !== "" ? "(set)" : config[key];
+    ctx.out(`${key.padEnd(14)} = ${shown}${unit}${note}`);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { MAX_COUNT } from "../lib/options.ts";
-import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
+import { exportDbLocation, openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import type { Stats } from "../lib/stats.ts";
 import { generateToken, isLoopbackHost, isWildcardHost, urlHost } from "../web/auth.ts";
 import type { ChangeFeed } from "../web/change_feed.ts";
@@ -104,6 +104,7 @@ export async function dashboard(ctx: CliContext, options: DashboardOptions): Pro
   if (host === "") throw new UsageError('Invalid host ""', "use e.g. 127.0.0.1");
   const { token } = resolveToken(host, options.token);
   const db = resolveDbLocation(ctx.db);
+  exportDbLocation(db);
 
   await using store = await openStorage(db, { connections: 3 });
   let supervisor: Supervisor | undefined;

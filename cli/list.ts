@@ -25,7 +25,8 @@ export function printJobTable(ctx: CliContext, jobs: Job[]): void {
   const width = Deno.stdout.isTerminal() ? Deno.consoleSize().columns : 120;
   const rows = jobs.map((job) => [
     job.id,
-    paintState(ctx.color, job.state),
+    paintState(ctx.color, job.state) +
+    (job.state === "processing" && job.progress !== null ? ` ${job.progress}%` : ""),
     String(job.attempts),
     String(job.priority),
     job.queue,

@@ -54,4 +54,14 @@ export async function show(ctx: CliContext, id: string, json: boolean): Promise<
       r.error ?? "",
     ]),
   ));
+  // on_finish results (README "Hooks"): never part of the attempt's outcome.
+  for (const r of runs) {
+    if (!r.hook) continue;
+    const h = r.hook;
+    ctx.out(
+      `hook of attempt ${r.attempt}: ${h.outcome} in ${h.duration_ms} ms${
+        h.error ? ` (${h.error})` : ""
+      }`,
+    );
+  }
 }

@@ -57,4 +57,11 @@ export async function status(ctx: CliContext, json: boolean): Promise<void> {
       }`,
     );
   }
+  const hook = stats.webhook;
+  if (hook) {
+    const waiting = hook.oldest_pending_at
+      ? `behind by ${hook.lag_s} s (oldest undelivered event ${hook.oldest_pending_at})`
+      : "up to date";
+    ctx.out(`${bold("Webhook")}      delivered through seq ${hook.delivered_through}: ${waiting}`);
+  }
 }

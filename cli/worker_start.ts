@@ -2,7 +2,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { parseCount, parseQueues } from "../lib/options.ts";
 import { hostId } from "../lib/host_id.ts";
-import { openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
+import { exportDbLocation, openStorage, resolveDbLocation } from "../lib/storage/open_storage.ts";
 import { isPostgresUrl } from "../lib/storage/postgres/url.ts";
 import { formatEvent } from "../workers/events.ts";
 import { Supervisor } from "../workers/supervisor.ts";
@@ -88,6 +88,7 @@ export async function workerStart(ctx: CliContext, options: WorkerStartOptions):
   const queues = parseQueues(options.queue);
   const db = resolveDbLocation(ctx.db);
   if (options.detach) return await detach(ctx, db, count, queues);
+  exportDbLocation(db);
 
   // Listen before starting: a signal that arrives while the supervisor
   // starts must stop it, not kill the process with jobs already claimed.

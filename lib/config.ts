@@ -1,5 +1,6 @@
 /** Settings: keys, defaults, parsing and ranges (README "Settings"). */
 import { UsageError } from "./errors.ts";
+import { EVENT_TYPES } from "./event.ts";
 import { parseDuration } from "./job_input.ts";
 
 /** One setting's rules. */
@@ -11,6 +12,14 @@ interface KeySpec {
   unit: string;
   /** Also takes a duration such as "7d" or "12h" (stored in seconds). */
   duration?: boolean;
+}
+
+/** A setting whose value is text (a shell command, a URL), kept as given. */
+interface TextSpec {
+  default: string;
+  text: true;
+  /** Why `value` is refused, or `null` to accept it. */
+  check?: (value: string) => string | null;
 }
 
 const MIB = 1024 * 1024;
@@ -44,13 +53,48 @@ export const CONFIG_KEYS = {
   keep_dead: { default: 0, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
   // README "Flow control": every retry delay spread within ±this fraction; 0 = none.
   backoff_jitter: { default: 0.1, integer: false, min: 0, max: 1, unit: "" },
-} as const satisfies Record<string, KeySpec>;
+  // Events, hooks and webhooks (README "Events"): how long events are kept (0 = forever).
+  keep_events: { default: DAY_S, integer: false, min: 0, max: Infinity, unit: "s", duration: true },
+  on_finish: { default: "", text: true },
+  hook_timeout: { default: 30, integer: false, min: 0, max: Infinity, unit: "s" },
+  webhook_url: { default: "", text: true, check: checkWebhookUrl },
+  webhook_secret: { default: "", text: true },
+  webhook_events: { default: "", text: true, check: checkWebhookEvents },
+} as const satisfies Record<string, KeySpec | TextSpec>;
+
+function checkWebhookUrl(value: string): string | null {
+  if (value === "") return null;
+  try {
+    const url = new URL(value);
+    if (url.protocol === "http:" || url.protocol === "https:") return null;
+  } catch { /* refused below */ }
+  return "webhook_url must be an http:// or https:// URL (empty turns webhooks off)";
+}
+
+function checkWebhookEvents(value: string): string | null {
+  const bad = value.split(",").map((t) => t.trim()).filter((t) =>
+    t !== "" && !(EVENT_TYPES as readonly string[]).includes(t)
+  );
+  return bad.length === 0
+    ? null
+    : `webhook_events must list event types (${EVENT_TYPES.join(", ")}), comma separated`;
+}
 
 /** A setting's name. */
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-/** Every setting with its value. */
-export type Config = Record<ConfigKey, number>;
+/** Every setting with its value: text for the text settings, a number for the others. */
+export type Config = {
+  [K in ConfigKey]: (typeof CONFIG_KEYS)[K] extends { text: true } ? string : number;
+};
+
+/** A setting's value. */
+export type ConfigValue = number | string;
+
+/** Whether a setting is text. */
+export function isTextKey(key: ConfigKey): boolean {
+  return "text" in CONFIG_KEYS[key];
+}
 
 /** The names of every setting, in display order. */
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
@@ -72,7 +116,9 @@ export function parseConfigKey(raw: string): ConfigKey {
 
 /** Describes a key's allowed values, for error messages. */
 export function describeRange(key: ConfigKey): string {
-  const spec: KeySpec = CONFIG_KEYS[key];
+  const entry: KeySpec | TextSpec = CONFIG_KEYS[key];
+  if ("text" in entry) return `${key} is text`;
+  const spec = entry;
   const kind = spec.integer ? "an integer" : "a number";
   const range = spec.max === Infinity ? `>= ${spec.min}` : `from ${spec.min} to ${spec.max}`;
   if (spec.duration) {
@@ -82,8 +128,14 @@ export function describeRange(key: ConfigKey): string {
 }
 
 /** Parses a value for `key` from text, checking type and range. */
-export function parseConfigValue(key: ConfigKey, raw: string): number {
-  const spec: KeySpec = CONFIG_KEYS[key];
+export function parseConfigValue(key: ConfigKey, raw: string): ConfigValue {
+  const entry: KeySpec | TextSpec = CONFIG_KEYS[key];
+  if ("text" in entry) {
+    const problem = entry.check?.(raw.trim()) ?? null;
+    if (problem !== null) throw new UsageError(`Invalid value "${raw}" for ${key}`, problem);
+    return raw.trim();
+  }
+  const spec = entry;
   const text = raw.trim();
   let value = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : NaN;
   if (spec.duration && Number.isNaN(value)) {

@@ -1,4 +1,5 @@
 /** The job model: states, outcomes, and the shapes stored and shown. */
+import type { HookResult } from "./event.ts";
 
 /** Every state a job can be in; a closed set (see DESIGN.md for the transitions). */
 export const JOB_STATES = [
@@ -95,6 +96,11 @@ export interface Job {
   after_any: string[] | null;
   /** Seconds the key stays taken after enqueue, even once the job is final. */
   unique_for: number | null;
+  /** A shell command run after each attempt's end (README "Hooks"); `null`: the setting's. */
+  on_finish: string | null;
+  /** The live attempt's (or the last attempt's) progress 0–100, `null` if none reported. */
+  progress: number | null;
+  progress_message: string | null;
   /** Labels to find the job by (README "Operating a queue"); `null` for none. */
   tags: string[] | null;
 }
@@ -117,6 +123,8 @@ export interface Run {
   signal: string | null;
   error: string | null;
   worker_id: string | null;
+  /** The attempt's `on_finish` hook result, `null` when none ran (yet). */
+  hook: HookResult | null;
 }
 
 /** A job with its attempts, as printed by `show --json`. */
@@ -162,6 +170,8 @@ export interface NewJob {
   after_any?: string[] | null | undefined;
   /** Seconds; only with `key`. */
   unique_for?: number | null | undefined;
+  /** A shell command run after each attempt's end; absent or `null`: the setting's. */
+  on_finish?: string | null | undefined;
   /** Labels to find the job by; absent or `null` for none. */
   tags?: string[] | null | undefined;
   /** Inserted `held` (`enqueue --hold`): never claimed until released. */
@@ -209,6 +219,9 @@ export function insertedJobs(
     expires_at: job.expires_at == null ? null : isoTime(job.expires_at),
     after_any: job.after_any ?? null,
     unique_for: job.unique_for ?? null,
+    on_finish: job.on_finish ?? null,
+    progress: null,
+    progress_message: null,
     tags: job.tags ?? null,
   }));
 }

@@ -29,6 +29,7 @@ export const JOB_INPUT_FIELDS = [
   "expires_at",
   "after_any",
   "unique_for",
+  "on_finish",
   "tags",
 ] as const;
 
@@ -76,6 +77,8 @@ export interface JobInput {
   after_any?: string | string[] | undefined;
   /** With `key`: the key stays taken this long after enqueue (seconds or a duration). */
   unique_for?: number | string | undefined;
+  /** A shell command run after each attempt's end (README "Hooks"). */
+  on_finish?: string | undefined;
   /** Labels: up to 20 strings of 1-64 characters. */
   tags?: string[] | undefined;
 }

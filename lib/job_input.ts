@@ -134,6 +134,7 @@ export function checkJobFields(value: unknown): JobInput | null {
     (v.after_any === undefined || isAfter(v.after_any)) &&
     (v.unique_for === undefined || typeof v.unique_for === "string" ||
       (typeof v.unique_for === "number" && Number.isFinite(v.unique_for))) &&
+    (v.on_finish === undefined || typeof v.on_finish === "string") &&
     (v.tags === undefined || isTags(v.tags));
   return ok ? (value as unknown as JobInput) : null;
 }
@@ -257,6 +258,7 @@ function completeJobInput(input: JobInput, now: number, where: string): NewJob {
     expires_at: expiresAt,
     after_any: normaliseAfter(input.after_any),
     unique_for: uniqueFor,
+    on_finish: input.on_finish ? input.on_finish : null,
     tags: input.tags?.length ? [...new Set(input.tags)] : null,
   };
 }

@@ -91,6 +91,7 @@ export const JobInputSchema = z.strictObject({
     z.array(z.string().regex(ID_PATTERN, rule("after_any")), rule("after_any")),
   ], rule("after_any")).optional(),
   unique_for: z.union([z.number(), z.string()], rule("unique_for")).optional(),
+  on_finish: z.string(field("on_finish", "a string (a shell command)")).optional(),
   tags: z.array(
     z.string(rule("tags")).min(1, rule("tags")).max(MAX_TAG_LENGTH, rule("tags")),
     rule("tags"),

@@ -69,3 +69,28 @@ export async function pruneInBatches(
     if (options.between && !(await options.between())) return total;
   }
 }
+
+/** Events per transaction when pruning the event log. */
+export const EVENT_PRUNE_BATCH = 5000;
+
+/**
+ * Deletes events older than `keep_events` (0 keeps them forever), in
+ * batches; returns how many went (README "Events").
+ */
+export async function pruneEvents(
+  store: Storage,
+  config: Config,
+  now: number,
+  between?: () => Promise<boolean>,
+): Promise<number> {
+  if (!(config.keep_events > 0)) return 0;
+  const before = now - config.keep_events * 1000;
+  let total = 0;
+  while (true) {
+    const n = await store.eventPrune({ before, limit: EVENT_PRUNE_BATCH });
+    total += n;
+    if (n < EVENT_PRUNE_BATCH) return total;
+    await new Promise((resolve) => setTimeout(resolve, BATCH_GAP_MS));
+    if (between && !(await between())) return total;
+  }
+}

@@ -3,7 +3,8 @@
  * throughput series, composed the same way over any store: the window, the
  * buckets and the rates are rules of the product, not of a database.
  */
-import { lateSince, liveSince } from "./config.ts";
+import { type Config, lateSince, liveSince } from "./config.ts";
+import { type EventType, FINISH_TYPES } from "./event.ts";
 import { isoTime, type JobState } from "./job.ts";
 import type { QueueRate, Storage, WorkerInfo } from "./storage/storage.ts";
 
@@ -30,6 +31,38 @@ export interface Stats {
   throughput: Throughput;
   /** Rate-limited queues and how full their window is (README "Flow control"). */
   rate_limits: QueueRate[];
+  /** How far webhook delivery lags (README "Webhooks"); `null` when `webhook_url` is unset. */
+  webhook?: WebhookLag | null;
+}
+
+/** Webhook delivery's lag: the cursor, the newest event, the oldest event still to send. */
+export interface WebhookLag {
+  delivered_through: number;
+  latest_seq: number;
+  /** When the oldest event not yet delivered happened; `null` when none waits. */
+  oldest_pending_at: string | null;
+  /** Seconds between that event and `now`; 0 when none waits. */
+  lag_s: number;
+}
+
+/** Webhook delivery's lag at `now`, or `null` when webhooks are off. */
+async function readWebhookLag(
+  store: Storage,
+  config: Config,
+  now: number,
+): Promise<WebhookLag | null> {
+  if (!config.webhook_url) return null;
+  const cursor = await store.eventMarkGet({ name: "webhook" });
+  const listed = config.webhook_events.split(",").map((t) => t.trim()).filter(Boolean);
+  const types = (listed.length > 0 ? listed : [...FINISH_TYPES]) as EventType[];
+  const page = await store.eventList({ after: cursor, limit: 1, types });
+  const oldest = page.events[0];
+  return {
+    delivered_through: cursor,
+    latest_seq: page.latest,
+    oldest_pending_at: oldest ? oldest.at : null,
+    lag_s: oldest ? Math.max(0, Math.round((now - Date.parse(oldest.at)) / 1000)) : 0,
+  };
 }
 
 /** One bar of the throughput chart. */
@@ -50,6 +83,7 @@ export async function readStats(store: Storage, now: number): Promise<Stats> {
     store.runFinishedCounts({ since, bucketMs: THROUGHPUT_WINDOW_MS }),
     store.queueRateList({ now }),
   ]);
+  const webhook = await readWebhookLag(store, config, now);
   let completed = 0;
   let failed = 0;
   // A clock step may put a finish past `now`: it still counts as recent.
@@ -70,6 +104,7 @@ export async function readStats(store: Storage, now: number): Promise<Stats> {
       per_second: Math.round((completed / (THROUGHPUT_WINDOW_MS / 1000)) * 100) / 100,
     },
     rate_limits: rates,
+    ...(webhook ? { webhook } : {}),
   };
 }
 

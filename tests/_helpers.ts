@@ -33,6 +33,9 @@ export const JOB_FIELDS = [
   "expires_at",
   "after_any",
   "unique_for",
+  "on_finish",
+  "progress",
+  "progress_message",
   "tags",
 ].sort();
 
@@ -47,6 +50,7 @@ export const RUN_FIELDS = [
   "signal",
   "error",
   "worker_id",
+  "hook",
 ].sort();
 
 /** A temporary folder removed when disposed: `await using dir = await tempDir()`. */

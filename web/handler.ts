@@ -21,6 +21,7 @@ import type { RouteContext } from "./routes/_context.ts";
 import { apiRoutes } from "./routes/api.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { eventRoutes, storeChangeFeed } from "./routes/events.ts";
+import { eventLogRoutes } from "./routes/event_log.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { pageNotFound, pageRoutes } from "./routes/pages.ts";
 
@@ -78,6 +79,7 @@ export function createApp(deps: HandlerDeps): Hono {
   app.route("/assets", assetRoutes());
   app.route("/", pageRoutes(ctx));
   app.route("/api/events", eventRoutes(ctx));
+  app.route("/api/log", eventLogRoutes(ctx));
   app.route("/api", apiRoutes(ctx));
   app.route("/metrics", metricsRoutes(ctx));
   app.get("*", pageNotFound(ctx));

@@ -119,6 +119,7 @@ export function finishRecord(
         ? null
         : (decision.next_run_at - finishedAt) / 1000,
       applied: true,
+      ran: { job, exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr },
     },
   };
 }

@@ -1,5 +1,6 @@
 /** The supervisor's typed events and their one-line text for the foreground log. */
 import type { RunOutcome } from "../lib/job.ts";
+import type { ClaimedJob } from "../lib/storage/storage.ts";
 
 /** Something a supervisor did; listeners print or count them. */
 export type SupervisorEvent =
@@ -18,6 +19,8 @@ export type SupervisorEvent =
     retryInS: number | null;
     /** False when the job had been rescued meanwhile and this result was dropped. */
     applied: boolean;
+    /** The attempt as it ran and its result, for `on_finish` hooks (README "Hooks"). */
+    ran?: { job: ClaimedJob; exitCode: number | null; stdout: Uint8Array; stderr: Uint8Array };
   }
   | {
     type: "job:rescued";

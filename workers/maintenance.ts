@@ -32,4 +32,6 @@ export interface Maintenance {
   stop(): Promise<void>;
   /** A commit happened somewhere (the store's change feed); optional. */
   wake?(): void;
+  /** Every event of its supervisor (e.g. `job:end` once the finish committed); optional. */
+  onEvent?(event: SupervisorEvent): void;
 }

@@ -11,7 +11,7 @@
  * beside the rescuer's "rescuer", so the two never wait for each other.
  */
 import type { Config } from "../lib/config.ts";
-import { pruneInBatches, retentionCutoffs } from "../lib/retention.ts";
+import { pruneEvents, pruneInBatches, retentionCutoffs } from "../lib/retention.ts";
 import { PRUNABLE_STATES, type PruneCounts, type Storage } from "../lib/storage/storage.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
@@ -75,9 +75,11 @@ export class Pruner {
     const { store } = this.#options;
     if (!(await this.#takeTurn(now))) return null;
     const before = retentionCutoffs(config, now);
-    return await pruneInBatches(store, before, {
-      between: async () => !this.#stopped && await this.#takeTurn(store.now()),
-    });
+    const between = async () => !this.#stopped && await this.#takeTurn(store.now());
+    const counts = await pruneInBatches(store, before, { between });
+    // The event log goes by its own age, keep_events (README "Events").
+    await pruneEvents(store, config, now, between);
+    return counts;
   }
 
   /** Runs a pass soon after start, then one every `everyMs`. */

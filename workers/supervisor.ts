@@ -27,8 +27,10 @@ import type { SupervisorEvent } from "./events.ts";
 import { attemptKey, fencePlan, Heartbeat } from "./heartbeat.ts";
 import type { Maintenance } from "./maintenance.ts";
 import { Producer } from "./producer.ts";
+import { hooks } from "./hooks.ts";
 import { expiring } from "./expirer.ts";
 import { pruning } from "./pruner.ts";
+import { webhooks } from "./webhooks.ts";
 import { scheduling } from "./scheduler.ts";
 import { Rescuer } from "./rescuer.ts";
 import { Settings } from "./settings.ts";
@@ -99,7 +101,8 @@ export class Supervisor {
   private constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#maintenance = options.maintenance ?? [scheduling(), pruning(), expiring()];
+    this.#maintenance = options.maintenance ??
+      [scheduling(), pruning(), expiring(), hooks(), webhooks()];
     this.host = hostId();
     this.id = `${Deno.hostname()}-${Deno.pid}-${randomSuffix()}`;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -120,6 +123,7 @@ export class Supervisor {
 
   #emit(event: SupervisorEvent): void {
     this.#options.onEvent?.(event);
+    for (const part of this.#maintenance) part.onEvent?.(event);
   }
 
   #error(message: string): void {

@@ -44,6 +44,18 @@ export function toJob(row: Row): Job {
       : JSON.parse(row.after_any_ids as string),
     unique_for: (row.unique_for as number | null | undefined) ?? null,
     tags: row.tags == null ? null : JSON.parse(row.tags as string),
+    ...progressOf(row),
+  };
+}
+
+/** A row's hook and progress fields (README "Events"): progress only of the attempt that wrote it. */
+function progressOf(row: Row): Pick<Job, "on_finish" | "progress" | "progress_message"> {
+  const current = row.progress_attempt !== undefined && row.progress_attempt !== null &&
+    Number(row.progress_attempt) === Number(row.attempts);
+  return {
+    on_finish: (row.on_finish as string | null | undefined) ?? null,
+    progress: current ? Number(row.progress) : null,
+    progress_message: current ? (row.progress_message as string | null) ?? null : null,
   };
 }
 
@@ -91,6 +103,7 @@ export function toRun(row: Row): Run {
     signal: row.signal as string | null,
     error: row.error as string | null,
     worker_id: row.worker_id as string | null,
+    hook: typeof row.hook === "string" ? JSON.parse(row.hook) : null,
   };
 }
 

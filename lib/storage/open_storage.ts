@@ -30,6 +30,17 @@ export function resolveDbLocation(flag: string | undefined): string {
   return flag || Deno.env.get("QUEUECTL_DB") || defaultDbPath();
 }
 
+/**
+ * Puts `location` in this process's `QUEUECTL_DB` (a file path made
+ * absolute), so the jobs its workers start inherit it and `queuectl
+ * progress` from inside a job finds its database (README "Progress").
+ */
+export function exportDbLocation(location: string): void {
+  const isFile = location !== ":memory:" && !/^postgres(ql)?:\/\//.test(location);
+  const absolute = isFile && !location.startsWith("/") ? `${Deno.cwd()}/${location}` : location;
+  Deno.env.set("QUEUECTL_DB", absolute);
+}
+
 /** How a process will use its store. */
 export interface OpenStorageOptions {
   /**

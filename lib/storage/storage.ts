@@ -6,7 +6,7 @@
  * object; times are epoch milliseconds of the store's clock
  * ({@linkcode Storage.now}); every method is async.
  */
-import type { Config, ConfigKey } from "../config.ts";
+import type { Config, ConfigKey, ConfigValue } from "../config.ts";
 import type {
   Job,
   JobState,
@@ -17,6 +17,7 @@ import type {
   RunOutput,
 } from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
+import type { EventType, HookResult, QueueEvent } from "../event.ts";
 import type { BulkAction } from "../state.ts";
 import type { BulkStep, BulkStepParams, JobChanges, JobFilter } from "./controls_types.ts";
 
@@ -334,6 +335,41 @@ export interface PruneParams {
    * control"). The store's clock when omitted.
    */
   now?: number | undefined;
+}
+
+/** What {@linkcode Storage.eventList} reads: events after a seq, oldest first. */
+export interface EventListParams {
+  /** Events with a higher seq (0: from the oldest kept). */
+  after: number;
+  limit: number;
+  queues?: string[] | undefined;
+  types?: EventType[] | undefined;
+  job?: string | undefined;
+}
+
+/** A page of the event log. */
+export interface EventPage {
+  events: QueueEvent[];
+  /**
+   * Every event up to this seq was considered (matching or not): the next
+   * page's `after`. Gap-free: no event at or below it can appear later.
+   */
+  through: number;
+  /** Events up to this seq were pruned; a reader whose `after` is below it missed some. */
+  prunedThrough: number;
+  /** The highest seq readers can see now. */
+  latest: number;
+}
+
+/** A progress write of {@linkcode Storage.jobProgressSet}. */
+export interface ProgressWrite {
+  id: string;
+  attempt: number;
+  progress: number;
+  message: string | null;
+  now: number;
+  /** A write within this long of the attempt's previous one is dropped (unless progress is 100). */
+  coalesceMs: number;
 }
 
 /** Persistence of jobs, attempts, workers and settings. */
@@ -666,7 +702,7 @@ export interface Storage extends AsyncDisposable {
   /** Every setting, defaults filled in. */
   configGetAll(): Promise<Config>;
   /** Stores one setting (already validated). */
-  configSet(params: { key: ConfigKey; value: number }): Promise<void>;
+  configSet(params: { key: ConfigKey; value: ConfigValue }): Promise<void>;
 
   /**
    * Every queue known from jobs or from its settings, by name, with counts
@@ -704,4 +740,33 @@ export interface Storage extends AsyncDisposable {
    * Returns the copy's size in bytes.
    */
   storeBackup(params: { path: string }): Promise<{ bytes: number }>;
+
+  /**
+   * Events after `after`, oldest first (README "Events"). Every change of a
+   * job's state, its progress and its fields is written as an event in the
+   * same transaction as the change, by the store's triggers. The `seq`
+   * order is gap-free for readers: once a reader has seen seq n, no event
+   * with a lower seq commits later, on any host.
+   */
+  eventList(params: EventListParams): Promise<EventPage>;
+  /**
+   * Deletes up to `limit` of the oldest events whose `at` is before
+   * `before`, and raises the `pruned` mark; returns how many. Quiet.
+   */
+  eventPrune(params: { before: number; limit: number }): Promise<number>;
+  /** A named mark of the log (`pruned`, `webhook`): a seq, 0 when never set. */
+  eventMarkGet(params: { name: string }): Promise<number>;
+  /** Raises a named mark to `seq` (never lowers it). Quiet. */
+  eventMarkSet(params: { name: string; seq: number }): Promise<void>;
+  /**
+   * Stores a running attempt's progress (a `progress` event): only while the
+   * job is processing in that attempt ("not_live" otherwise); a write within
+   * `coalesceMs` of the attempt's previous one is dropped ("coalesced")
+   * unless the value is 100.
+   */
+  jobProgressSet(params: ProgressWrite): Promise<"written" | "coalesced" | "not_live">;
+  /** Records an attempt's `on_finish` hook result on its run, and a `hook` event. */
+  runHookSet(
+    params: { id: string; attempt: number; hook: HookResult; now: number },
+  ): Promise<void>;
 }

@@ -212,6 +212,8 @@ export interface Refusal {
   seed?: JobSpec[];
   /** Run on every store (`storeTest`): for refusals the store itself decides. */
   everyStore?: boolean;
+  /** More environment for the command (e.g. a job's `QUEUECTL_JOB_ID`). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -230,8 +232,8 @@ export function registerRefusals(refusals: Refusal[]): void {
         args.push(path);
       }
       const options = refusal.stdin === undefined
-        ? { db: env.db }
-        : { db: env.db, stdin: refusal.stdin };
+        ? { db: env.db, env: refusal.env ?? {} }
+        : { db: env.db, stdin: refusal.stdin, env: refusal.env ?? {} };
       const result = await runCli(args, options);
       assertOneLineError(result, refusal.code, ...refusal.says);
       await env.assertUnchanged();

@@ -15,6 +15,12 @@ storeTest("config list --json prints every setting with its default", async (tmp
     keep_cancelled: 604800,
     keep_dead: 0,
     backoff_jitter: 0.1,
+    keep_events: 86400,
+    on_finish: "",
+    hook_timeout: 30,
+    webhook_url: "",
+    webhook_secret: "",
+    webhook_events: "",
   });
 });
 
@@ -63,5 +69,11 @@ storeTest("config list prints one setting a line, marking defaults", async (tmp)
     "keep_cancelled = 604800 s  (default)",
     "keep_dead      = 0 s  (default)",
     "backoff_jitter = 0.1  (default)",
+    "keep_events    = 86400 s  (default)",
+    "on_finish      =   (default)",
+    "hook_timeout   = 30 s  (default)",
+    "webhook_url    =   (default)",
+    "webhook_secret =   (default)",
+    "webhook_events =   (default)",
   ]);
 });

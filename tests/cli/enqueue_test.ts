@@ -67,6 +67,9 @@ storeTest(
         expires_at: null,
         after_any: null,
         unique_for: null,
+        on_finish: null,
+        progress: null,
+        progress_message: null,
         tags: null,
       },
     );

@@ -31,6 +31,7 @@ storeTest(
       signal: null,
       error: "exit code 1",
       worker_id: "test-worker",
+      hook: null,
     });
     assert.match(run!.started_at, ISO_TIME);
   },

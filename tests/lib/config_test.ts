@@ -32,6 +32,12 @@ Deno.test("defaultConfig() holds the defaults of README 'Settings'", () => {
     keep_cancelled: 604800,
     keep_dead: 0,
     backoff_jitter: 0.1,
+    keep_events: 86400,
+    on_finish: "",
+    hook_timeout: 30,
+    webhook_url: "",
+    webhook_secret: "",
+    webhook_events: "",
   });
 });
 
@@ -53,6 +59,12 @@ Deno.test("CONFIG_KEY_NAMES lists every key in display order", () => {
     "keep_cancelled",
     "keep_dead",
     "backoff_jitter",
+    "keep_events",
+    "on_finish",
+    "hook_timeout",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_events",
   ]);
   assert.deepEqual(Object.keys(CONFIG_KEYS), CONFIG_KEY_NAMES);
 });

@@ -153,6 +153,7 @@ Deno.test("parseJobInput() fills in defaults for a job given only its command", 
     expires_at: null,
     after_any: null,
     unique_for: null,
+    on_finish: null,
     tags: null,
   });
 });
@@ -177,6 +178,7 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     expires_at: "2027-01-02T00:00:00.000Z",
     after_any: "cleanup-dep",
     unique_for: "1h",
+    on_finish: "mail -s done me",
   }, NOW);
   assert.deepEqual(parsed, {
     id: "backup-1",
@@ -197,6 +199,7 @@ Deno.test("parseJobInput() keeps every field given", async () => {
     expires_at: Date.UTC(2027, 0, 2),
     after_any: ["cleanup-dep"],
     unique_for: 3600,
+    on_finish: "mail -s done me",
     tags: null,
   });
 });

@@ -69,25 +69,58 @@ export function Time(
   );
 }
 
-/** A running job's time so far against its timeout (0: none), with a bar the script moves. */
-export function Elapsed(props: { since: string; timeout: number; now: number }) {
+/**
+ * A running job's time so far against its timeout (0: none), with one bar:
+ * the progress the job reports (README "Progress") when it has reported
+ * any, else the time used of its timeout, which the script moves.
+ */
+export function Elapsed(
+  props: {
+    since: string;
+    timeout: number;
+    now: number;
+    progress?: number | null;
+    message?: string | null;
+  },
+) {
   const { since, timeout, now } = props;
+  const progress = props.progress ?? null;
+  const limit = timeout > 0
+    ? <>{" "}of {duration(timeout * 1000)}</>
+    : <span class="muted">, no timeout</span>;
+  if (progress !== null) {
+    const note = props.message ? `${progress}%: ${props.message}` : `${progress}%`;
+    return (
+      <span class="elapsed">
+        running <Time iso={since} now={now} fmt="elapsed" />
+        {limit}
+        <progress
+          class="job-progress"
+          max="100"
+          value={String(progress)}
+          title={note}
+          aria-label="progress reported by the job"
+        />
+        <span class="progress-note">
+          {progress}% done{props.message ? <>: {props.message}</> : ""}
+        </span>
+      </span>
+    );
+  }
   return (
     <span class="elapsed">
       running <Time iso={since} now={now} fmt="elapsed" />
+      {limit}
       {timeout > 0
         ? (
-          <>
-            {" "}of {duration(timeout * 1000)}
-            <progress
-              max={String(timeout)}
-              value={String(Math.min(timeout, Math.max(0, (now - Date.parse(since)) / 1000)))}
-              data-start={since}
-              aria-label="time used of the timeout"
-            />
-          </>
+          <progress
+            max={String(timeout)}
+            value={String(Math.min(timeout, Math.max(0, (now - Date.parse(since)) / 1000)))}
+            data-start={since}
+            aria-label="time used of the timeout"
+          />
         )
-        : <span class="muted">, no timeout</span>}
+        : ""}
     </span>
   );
 }
@@ -112,7 +145,15 @@ export function JobWhen(props: { job: Job; now: number; timeout: number }) {
         </span>
       );
     case "processing":
-      return <Elapsed since={job.updated_at} timeout={job.timeout ?? props.timeout} now={now} />;
+      return (
+        <Elapsed
+          since={job.updated_at}
+          timeout={job.timeout ?? props.timeout}
+          now={now}
+          progress={job.progress}
+          message={job.progress_message}
+        />
+      );
     case "failed":
       return (
         <>

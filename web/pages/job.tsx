@@ -86,7 +86,13 @@ function When(props: { job: JobWithRuns; now: number; timeout: number }) {
     case "processing":
       return (
         <Field name="Running">
-          <Elapsed since={job.updated_at} timeout={props.timeout} now={now} />
+          <Elapsed
+            since={job.updated_at}
+            timeout={props.timeout}
+            now={now}
+            progress={job.progress}
+            message={job.progress_message}
+          />
         </Field>
       );
     case "failed":

@@ -27,6 +27,8 @@ export function storeChangeFeed(
     const stats = await readStats(store, now());
     const recent = await store.jobList({ limit: RECENT_JOBS });
     const schedules = await store.scheduleList();
+    // Any event (a progress write too) is news to a live page: the log's newest seq.
+    const { latest } = await store.eventList({ after: Number.MAX_SAFE_INTEGER, limit: 1 });
     const key = JSON.stringify([
       stats.counts,
       // Heartbeats move every few seconds and change nothing a person sees.
@@ -37,6 +39,7 @@ export function storeChangeFeed(
       recent.jobs.map((j) => [j.id, j.state, j.attempts, j.updated_at]),
       // the schedules page: a pause, a fire or a skip anywhere
       schedules.map((s) => [s.name, s.paused, s.next_run_at, s.last_job_id, s.skipped, s.missed]),
+      latest,
     ]);
     return { value: stats, key };
   }, {

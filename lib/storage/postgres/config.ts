@@ -1,5 +1,11 @@
 /** Settings on PostgreSQL: one row per key, its value as JSON text. */
-import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../../config.ts";
+import {
+  type Config,
+  type ConfigKey,
+  type ConfigValue,
+  defaultConfig,
+  parseConfigKey,
+} from "../../config.ts";
 import { begin, call, notify, type PgDb, q } from "./connection.ts";
 
 /** Every setting: the defaults, overridden by the stored values this version knows. */
@@ -8,7 +14,9 @@ export function configGetAll(pg: PgDb): Promise<Config> {
     const config = defaultConfig();
     for (const row of await q(pg.sql, "SELECT key, value FROM config")) {
       try {
-        config[parseConfigKey(row.key as string)] = JSON.parse(row.value as string);
+        (config as Record<ConfigKey, ConfigValue>)[parseConfigKey(row.key as string)] = JSON.parse(
+          row.value as string,
+        );
       } catch {
         // A key from a newer version: ignore rather than fail every command.
       }
@@ -21,7 +29,7 @@ const SET = `INSERT INTO config (key, value) VALUES ($1, $2)
   ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
 
 /** Stores one setting; wakes the workers, which re-read their settings. */
-export function configSet(pg: PgDb, params: { key: ConfigKey; value: number }): Promise<void> {
+export function configSet(pg: PgDb, params: { key: ConfigKey; value: ConfigValue }): Promise<void> {
   return call(pg, async () => {
     await begin(pg, async (tx) => {
       await q(tx, SET, [params.key, JSON.stringify(params.value)]);

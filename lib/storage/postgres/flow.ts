@@ -210,9 +210,9 @@ const CANCEL_REPLACED = `UPDATE jobs SET state = 'cancelled', next_run_at = NULL
 
 const INSERT_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
     env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open,
-    grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for)
+    grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, on_finish)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15,
-    $16, $17, $18, $19, $20, $21)
+    $16, $17, $18, $19, $20, $21, $22)
   ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ${ACTIVE} DO NOTHING
   RETURNING id`;
@@ -328,6 +328,7 @@ export async function insertFlow(
           job.expires_at ?? null,
           job.after_any == null ? null : JSON.stringify(job.after_any),
           job.unique_for ?? null,
+          job.on_finish ?? null,
         ]);
         inserted = rows.length > 0;
       } catch (error) {

@@ -33,19 +33,20 @@ import { ACTIVE, insertFlow, keptByKey, openDependencies } from "./flow.ts";
 export const JOB_COLUMNS =
   `seq, id, command, state, queue, priority, max_retries, timeout, env, cwd,
   attempts, created_at, updated_at, next_run_at, last_error, worker_id, after_ids, unique_key,
-  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, tags`;
+  retry_on, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for, tags, on_finish,
+  progress, progress_message, progress_attempt`;
 
 /** Rows per INSERT of a batch: big enough to be fast, small enough for one message. */
 const INSERT_CHUNK_ROWS = 5_000;
 
 const INSERT_CHUNK = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-    env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
+    env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key, on_finish)
   SELECT id, command, 'pending', queue, priority, max_retries, timeout,
-    env, cwd, $10, $10, run_at, retry_on, unique_key
+    env, cwd, $10, $10, run_at, retry_on, unique_key, on_finish
   FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
-    $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[], $12::text[])
+    $6::float8[], $7::text[], $8::text[], $9::int8[], $11::text[], $12::text[], $13::text[])
     WITH ORDINALITY AS t(id, command, queue, priority, max_retries, timeout,
-      env, cwd, run_at, retry_on, unique_key, n)
+      env, cwd, run_at, retry_on, unique_key, on_finish, n)
   ORDER BY n`;
 
 const INSERT_CHUNK_KEYED = `${INSERT_CHUNK}
@@ -114,6 +115,7 @@ export function jobInsertMany(
           now,
           chunk.map((j) => (j.retry_on === null ? null : JSON.stringify(j.retry_on))),
           chunk.map((j) => j.key),
+          chunk.map((j) => j.on_finish ?? null),
         ]));
       }
       // Inserts count themselves: one delta for the batch, no trigger.
@@ -155,7 +157,7 @@ export function jobGet(pg: PgDb, params: { id: string }): Promise<Job | null> {
 }
 
 const RUNS_OF_JOB = `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error,
-    worker_id
+    worker_id, hook
   FROM runs WHERE job_id = $1 ORDER BY seq`;
 
 const STATES_BY_ID = "SELECT id, state FROM jobs WHERE id = ANY($1::text[])";

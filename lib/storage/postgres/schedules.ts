@@ -115,8 +115,8 @@ const ADVANCE = `UPDATE schedules SET next_run_at = $1, missed = missed + $2
 const LOCK_SCHEDULE = "SELECT last_job_id FROM schedules WHERE name = $1 FOR UPDATE";
 
 const INSERT_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-    env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
-  VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
+    env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key, on_finish)
+  VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)
   ON CONFLICT DO NOTHING RETURNING id`;
 
 const COUNT_PENDING = "INSERT INTO job_count_deltas (state, n) VALUES ('pending', $1)";
@@ -159,6 +159,7 @@ async function fireOne(tx: Sql, fire: ScheduleFire, now: number): Promise<Schedu
       job.run_at,
       job.retry_on === null ? null : JSON.stringify(job.retry_on),
       job.key,
+      job.on_finish ?? null,
     ]);
     if (added.length === 0) {
       skipped.push(job.id);

@@ -8,6 +8,7 @@
  * (migration 2 takes its text from there, unchanged). Only a migration's
  * statements matter to a database; its SQL comments may be reworded.
  */
+import { EVENTS_SQL } from "./events.ts";
 import { SETTLE_DEPENDENTS_ANY, SETTLE_DEPENDENTS_TRIGGER } from "./flow.ts";
 
 /** Every migration in order; the schema version is their count. */
@@ -244,6 +245,7 @@ ${SETTLE_DEPENDENTS_ANY}  `,
   CREATE INDEX jobs_expiring ON jobs (expires_at)
     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held');
   `,
+  EVENTS_SQL,
 ];
 
 /** The schema version this build writes. */

@@ -15,7 +15,7 @@
  */
 import postgres from "postgres";
 import { localNow } from "../../clock.ts";
-import type { Config, ConfigKey } from "../../config.ts";
+import type { Config, ConfigKey, ConfigValue } from "../../config.ts";
 import { StorageError } from "../../errors.ts";
 import type {
   Job,
@@ -73,6 +73,7 @@ import {
   type Sql,
 } from "./connection.ts";
 import * as database from "./database.ts";
+import * as events from "./events.ts";
 import * as flow from "./flow.ts";
 import { sqlState } from "./errors.ts";
 import * as jobs from "./jobs.ts";
@@ -463,7 +464,7 @@ export class PostgresStorage implements Storage {
     return config.configGetAll(this.#pg);
   }
 
-  configSet(params: { key: ConfigKey; value: number }): Promise<void> {
+  configSet(params: { key: ConfigKey; value: ConfigValue }): Promise<void> {
     return config.configSet(this.#pg, params);
   }
 
@@ -493,5 +494,31 @@ export class PostgresStorage implements Storage {
 
   storeBackup(params: { path: string }): Promise<{ bytes: number }> {
     return database.storeBackup(this.#pg, params);
+  }
+
+  // The event log, progress and hook results (events.ts)
+
+  eventList(params: Parameters<Storage["eventList"]>[0]) {
+    return events.eventList(this.#pg, params);
+  }
+
+  eventPrune(params: Parameters<Storage["eventPrune"]>[0]) {
+    return events.eventPrune(this.#pg, params);
+  }
+
+  eventMarkGet(params: Parameters<Storage["eventMarkGet"]>[0]) {
+    return events.eventMarkGet(this.#pg, params);
+  }
+
+  eventMarkSet(params: Parameters<Storage["eventMarkSet"]>[0]) {
+    return events.eventMarkSet(this.#pg, params);
+  }
+
+  jobProgressSet(params: Parameters<Storage["jobProgressSet"]>[0]) {
+    return events.jobProgressSet(this.#pg, params);
+  }
+
+  runHookSet(params: Parameters<Storage["runHookSet"]>[0]) {
+    return events.runHookSet(this.#pg, params);
   }
 }

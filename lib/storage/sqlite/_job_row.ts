@@ -8,7 +8,7 @@ import type { SQLInputValue } from "node:sqlite";
 import type { NewJob } from "../../job.ts";
 
 /** How many parameters {@linkcode setJobRow} writes. */
-export const JOB_ROW_PARAMS = 12;
+export const JOB_ROW_PARAMS = 13;
 
 /** Writes the parameters of one job's row into `args` from `at`; returns `args`. */
 export function setJobRow(
@@ -29,5 +29,7 @@ export function setJobRow(
   args[at + 9] = now;
   args[at + 10] = job.run_at;
   args[at + 11] = job.retry_on === null ? null : JSON.stringify(job.retry_on);
+  // In the row itself: set by an UPDATE after the insert it would read as an `edited` event.
+  args[at + 12] = job.on_finish ?? null;
   return args;
 }

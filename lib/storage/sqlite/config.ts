@@ -3,7 +3,13 @@
  * the defaults. Each export is the `Storage` method of its name (documented
  * there).
  */
-import { type Config, type ConfigKey, defaultConfig, parseConfigKey } from "../../config.ts";
+import {
+  type Config,
+  type ConfigKey,
+  type ConfigValue,
+  defaultConfig,
+  parseConfigKey,
+} from "../../config.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 
 export function configGetAll(db: SqliteDb): Promise<Config> {
@@ -12,7 +18,10 @@ export function configGetAll(db: SqliteDb): Promise<Config> {
       const config = defaultConfig();
       for (const row of db.all("SELECT key, value FROM config")) {
         try {
-          config[parseConfigKey(row.key as string)] = JSON.parse(row.value as string);
+          (config as Record<ConfigKey, ConfigValue>)[parseConfigKey(row.key as string)] = JSON
+            .parse(
+              row.value as string,
+            );
         } catch {
           // A key from a newer version: ignore rather than fail every command.
         }
@@ -22,7 +31,10 @@ export function configGetAll(db: SqliteDb): Promise<Config> {
   );
 }
 
-export function configSet(db: SqliteDb, params: { key: ConfigKey; value: number }): Promise<void> {
+export function configSet(
+  db: SqliteDb,
+  params: { key: ConfigKey; value: ConfigValue },
+): Promise<void> {
   return promise(() => {
     db.write(() =>
       db.run(

@@ -44,9 +44,9 @@ import { duplicateId, SQLITE_CONSTRAINT, sqliteCode } from "./errors.ts";
 
 /** A job with dependencies or a key, inserted one by one: its state and open count too. */
 const INSERT_FLOW_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries,
-  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, after_ids, unique_key, deps_open,
-  grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, on_finish, after_ids, unique_key,
+  deps_open, grp, backoff_base, backoff_max, expires_at, after_any_ids, unique_for)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The active states as SQL, for the partial index on keys (the planner needs it literally). */
 export const ACTIVE = "('pending', 'blocked', 'processing', 'failed', 'held')";

@@ -33,9 +33,9 @@ import { addTagsFilter, insertExtras } from "./_operator_fields.ts";
 import { ACTIVE, cancel, insertFlow, requireKeyFree } from "./flow.ts";
 
 const INSERT_JOBS = `INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout,
-  env, cwd, created_at, updated_at, next_run_at, retry_on) VALUES `;
-const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/** Rows per multi-row INSERT of a batch: 5,500 parameters, under SQLite's limit of 32,766. */
+  env, cwd, created_at, updated_at, next_run_at, retry_on, on_finish) VALUES `;
+const JOB_ROW = "(?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Rows per multi-row INSERT of a batch: 6,500 parameters, under SQLite's limit of 32,766. */
 const INSERT_CHUNK_ROWS = 500;
 const INSERT_JOB = INSERT_JOBS + JOB_ROW;
 const INSERT_JOB_CHUNK = INSERT_JOBS + Array(INSERT_CHUNK_ROWS).fill(JOB_ROW).join(", ");
@@ -103,8 +103,8 @@ export function jobGetWithRuns(db: SqliteDb, params: { id: string }): Promise<Jo
       const row = db.get("SELECT * FROM jobs WHERE id = ?", params.id);
       if (!row) return null;
       const runs = db.all(
-        `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id
-       FROM runs WHERE job_id = ? ORDER BY seq`,
+        `SELECT attempt, started_at, finished_at, outcome, exit_code, signal, error, worker_id,
+         hook FROM runs WHERE job_id = ? ORDER BY seq`,
         params.id,
       ).map(toRun);
       const job = toJob(row);

@@ -14,8 +14,8 @@ import { earliest, promise, type SqliteDb } from "./connection.ts";
 
 /** A schedule's job (no dependencies), with its key; a taken id or an active key inserts nothing. */
 const INSERT_SCHEDULED_JOB = `INSERT INTO jobs (id, command, state, queue, priority, max_retries,
-  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, unique_key)
-  VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+  timeout, env, cwd, created_at, updated_at, next_run_at, retry_on, on_finish, unique_key)
+  VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 
 export function scheduleInsert(
   db: SqliteDb,

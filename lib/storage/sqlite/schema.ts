@@ -1,3 +1,5 @@
+import { EVENTS_SQL } from "./events.ts";
+
 /**
  * The SQLite schema as forward migrations: migration i brings
  * `PRAGMA user_version` from i to i + 1. Never edit a released migration;
@@ -231,6 +233,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_expiring ON jobs (expires_at)
     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held');
   `,
+  EVENTS_SQL,
 ];
 
 /** The schema version this build writes. */

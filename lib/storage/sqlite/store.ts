@@ -14,6 +14,7 @@ import * as claim from "./claim.ts";
 import * as config from "./config.ts";
 import { SqliteDb } from "./connection.ts";
 import * as database from "./database.ts";
+import * as events from "./events.ts";
 import * as flow from "./flow.ts";
 import { BUSY_TIMEOUT_MS, isLocked, toStorageError } from "./errors.ts";
 import * as controls from "./controls.ts";
@@ -371,5 +372,31 @@ export class SqliteStorage implements Storage {
 
   storeBackup(params: Params<"storeBackup">) {
     return database.storeBackup(this.#db, params);
+  }
+
+  // The event log, progress and hook results (events.ts)
+
+  eventList(params: Params<"eventList">) {
+    return events.eventList(this.#db, params);
+  }
+
+  eventPrune(params: Params<"eventPrune">) {
+    return events.eventPrune(this.#db, params);
+  }
+
+  eventMarkGet(params: Params<"eventMarkGet">) {
+    return events.eventMarkGet(this.#db, params);
+  }
+
+  eventMarkSet(params: Params<"eventMarkSet">) {
+    return events.eventMarkSet(this.#db, params);
+  }
+
+  jobProgressSet(params: Params<"jobProgressSet">) {
+    return events.jobProgressSet(this.#db, params);
+  }
+
+  runHookSet(params: Params<"runHookSet">) {
+    return events.runHookSet(this.#db, params);
   }
 }

@@ -18,6 +18,7 @@ import { configConformance } from "./conformance/config.ts";
 import { controlsConformance } from "./conformance/controls.ts";
 import { databaseConformance } from "./conformance/database.ts";
 import { errorsConformance } from "./conformance/errors.ts";
+import { eventsConformance } from "./conformance/events.ts";
 import { flowConformance } from "./conformance/flow.ts";
 import { flowControlConformance } from "./conformance/flow_control.ts";
 import { jobsConformance } from "./conformance/jobs.ts";
@@ -77,6 +78,7 @@ export function storageConformance(
   keysConformance(test);
   queuesConformance(test);
   databaseConformance(test);
+  eventsConformance(test);
   controlsConformance(test);
 
   const unknown = Object.keys(skip).filter((title) => !titles.has(title));

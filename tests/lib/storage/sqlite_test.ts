@@ -256,3 +256,34 @@ Deno.test("SqliteStorage keeps its count table equal to the jobs per state", asy
     db.close();
   }
 });
+
+Deno.test("SqliteStorage: an update of any job field, flow control's too, is an edited event", async () => {
+  await using tmp = await withTempDb();
+  const store = await SqliteStorage.open(tmp.db);
+  try {
+    await store.jobInsertMany({ jobs: [newJob("e")], now: T0 });
+    const raw = new DatabaseSync(tmp.db);
+    try {
+      for (
+        const set of [
+          "grp = 'g'",
+          "backoff_base = 3",
+          "backoff_max = 60",
+          "expires_at = 99",
+          `after_any_ids = '["x"]'`,
+          "unique_for = 10",
+          "on_finish = 'true'",
+          "command = 'false'",
+        ]
+      ) raw.exec(`UPDATE jobs SET ${set}, updated_at = updated_at + 1 WHERE id = 'e'`);
+      // Not an edit: a write of the same value, and the lease.
+      raw.exec("UPDATE jobs SET grp = 'g', lease_expires_at = 5 WHERE id = 'e'");
+    } finally {
+      raw.close();
+    }
+    const { events } = await store.eventList({ after: 0, limit: 100 });
+    assert.deepEqual(events.map((e) => e.type), ["enqueued", ...Array(8).fill("edited")]);
+  } finally {
+    await store.close();
+  }
+});

@@ -98,6 +98,7 @@ export function claimConformance(test: ConformanceTest): void {
       signal: null,
       error: null,
       worker_id: "w1",
+      hook: null,
     }]);
   });
 

@@ -33,6 +33,7 @@ export function jobsConformance(test: ConformanceTest): void {
         after: ["dep"],
         key: "backup:My Documents",
         retry_on: [75, "timeout", 1],
+        on_finish: "echo done",
       }),
       newJob("bare"),
     ];
@@ -64,6 +65,9 @@ export function jobsConformance(test: ConformanceTest): void {
       expires_at: null,
       after_any: null,
       unique_for: null,
+      on_finish: "echo done",
+      progress: null,
+      progress_message: null,
       tags: null,
     };
     assert.equal(inserted.length, 2);

@@ -58,6 +58,7 @@ export function runsConformance(test: ConformanceTest): void {
       signal: null,
       error: "exit code 3",
       worker_id: "w1",
+      hook: null,
     }]);
     assert.deepEqual(await store.runOutputGet({ id: "j1" }), {
       id: "j1",
