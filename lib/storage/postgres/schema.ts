@@ -229,6 +229,13 @@ ${SETTLE_DEPENDENTS_ANY}  `,
   ALTER TABLE workers ADD COLUMN proc_start text;
   ALTER TABLE workers ADD COLUMN pid_space text;
   `,
+  `
+  -- a group-limited claim reads the queue's grouped jobs in the claim order,
+  -- passing over the groups at their limit, so its cost does not grow with
+  -- the number of groups (DESIGN.md "Flow control"); only grouped jobs pay
+  CREATE INDEX jobs_group_order ON jobs (queue, priority DESC, next_run_at, seq)
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL;
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -216,6 +216,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE workers ADD COLUMN proc_start TEXT;
   ALTER TABLE workers ADD COLUMN pid_space TEXT;
   `,
+  `
+  -- a group-limited claim reads the queue's grouped jobs in the claim order,
+  -- passing over the groups at their limit, so its cost does not grow with
+  -- the number of groups (DESIGN.md "Flow control"); only grouped jobs pay
+  CREATE INDEX jobs_group_order ON jobs (queue, priority DESC, next_run_at, seq)
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL;
+  `,
 ];
 
 /** The schema version this build writes. */
