@@ -89,26 +89,26 @@ export function claim(db: SqliteDb, claimParams: ClaimParams): ClaimedJob[] {
   return toClaimed(rows);
 }
 
+/** The running jobs of each group of a queue that has any (at most as many groups as running jobs). */
+const GROUP_RUNNING = `SELECT grp, count(*) AS n FROM jobs INDEXED BY jobs_group_running
+  WHERE state = 'processing' AND grp IS NOT NULL AND queue = ? GROUP BY grp`;
+
 /**
- * The due grouped jobs of queue `?1` in the claim order (`jobs_group_order`),
- * at most `?3` of them, each with its group's running jobs (read once, by
- * `jobs_group_running`: at most as many groups as running jobs), those of
- * groups already at limit `?4` left out; then one row of nulls if more than
- * `?3` due grouped jobs wait. Read row by row, so a claim that fills its
- * room early reads no further (DESIGN.md "Flow control").
+ * The due grouped jobs of queue `?1` in the claim order (`jobs_group_order`,
+ * which holds every column read, so no row of the table is read), at most
+ * `?3` of them, those of the groups in `?4` (full) left out; then one row of
+ * nulls if more than `?3` due grouped jobs wait. Read row by row, so a
+ * claim that fills its room early reads no further (DESIGN.md "Flow
+ * control").
  */
-const GROUP_ORDER = `WITH running AS MATERIALIZED (
-    SELECT grp, count(*) AS n FROM jobs INDEXED BY jobs_group_running
-    WHERE state = 'processing' AND grp IS NOT NULL AND queue = ?1 GROUP BY grp)
-  SELECT w.seq, w.grp, coalesce(r.n, 0) AS running
-  FROM (SELECT seq, grp FROM jobs INDEXED BY jobs_group_order
-        WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
-          AND next_run_at <= ?2
-        ORDER BY priority DESC, next_run_at, seq LIMIT ?3) w
-  LEFT JOIN running r ON r.grp = w.grp
-  WHERE coalesce(r.n, 0) < ?4
+const GROUP_ORDER = `SELECT seq, grp FROM (
+    SELECT seq, grp FROM jobs INDEXED BY jobs_group_order
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
+      AND next_run_at <= ?2
+    ORDER BY priority DESC, next_run_at, seq LIMIT ?3)
+  WHERE grp NOT IN (SELECT value FROM json_each(?4))
   UNION ALL
-  SELECT NULL, NULL, NULL FROM (
+  SELECT NULL, NULL FROM (
     SELECT 1 FROM jobs INDEXED BY jobs_group_order
     WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
       AND next_run_at <= ?2
@@ -121,7 +121,7 @@ const GROUP_ORDER = `WITH running AS MATERIALIZED (
  * a deep backlog of a full group at the head would otherwise cost each
  * claim its depth (DESIGN.md "Flow control").
  */
-const GROUP_SCAN_BUDGET = 500;
+const GROUP_SCAN_BUDGET = 128;
 
 /**
  * The fallback's round: the distinct groups of the queue's waiting jobs,
@@ -166,7 +166,10 @@ function claimGrouped(
   groupLimit: number,
   room: number,
 ): Row[] {
+  // Each group's running jobs, then the ones this claim takes.
   const taking = new Map<string, number>();
+  for (const row of db.all(GROUP_RUNNING, queue)) taking.set(row.grp as string, row.n as number);
+  const full = [...taking].filter(([, n]) => n >= groupLimit).map(([group]) => group);
   const seqs: number[] = [];
   let more = false;
   for (
@@ -174,7 +177,7 @@ function claimGrouped(
       queue,
       params.now,
       room + GROUP_SCAN_BUDGET,
-      groupLimit,
+      JSON.stringify(full),
     ) as Iterable<Row>
   ) {
     if (row.seq === null) {
@@ -182,7 +185,7 @@ function claimGrouped(
       break;
     }
     const group = row.grp as string;
-    const running = taking.get(group) ?? (row.running as number);
+    const running = taking.get(group) ?? 0;
     if (running >= groupLimit) continue;
     taking.set(group, running + 1);
     seqs.push(row.seq as number);
