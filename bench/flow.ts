@@ -6,7 +6,7 @@
  *   takes the queue's lock, prunes and counts its window, records its starts;
  * - group concurrency 1 and jobs spread over 1,000 groups (job i in group
  *   `g-<i mod 1000>`); for the pickup, 1,000 groups also hold a job due in an
- *   hour, so every claim walks 1,000 groups;
+ *   hour, so 1,000 groups hold waiting jobs at every claim;
  * each against the plain figures of the same run (target: drain at least
  * 0.9x, pickup p99 at most 1.1x). And the head-of-line row: with
  * `--group-concurrency 1`, one group at its limit holding 1,000 waiting jobs
@@ -181,7 +181,7 @@ export async function benchFlow(ctx: BenchContext): Promise<Row[]> {
           ? `${samples} jobs per run at 20-120 ms gaps, commit to the job's process` +
             (v === "groups"
               ? `; job i in group g-<i mod ${GROUPS}>, and each group holds a job due in an ` +
-                `hour, so every claim walks ${GROUPS} groups`
+                `hour, so ${GROUPS} groups hold waiting jobs at every claim`
               : "")
           : stopNotes(pickups.get(v)!).join("; "),
       }));

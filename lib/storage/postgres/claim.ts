@@ -164,15 +164,65 @@ const CLAIM_QUEUE = `WITH ${CLOCK}, picked AS MATERIALIZED (
   ${CLAIM_PICKED}`;
 
 /**
- * Up to `$4` jobs of queue `$6` under group limit `$7`: the distinct groups
- * of its waiting jobs by a skip scan of `jobs_group_due` (one probe per
- * group, however deep its backlog), and from each group that has room
- * its best due jobs up to that room (`LATERAL … LIMIT`), best first.
- * A group at its limit costs one probe and holds nothing up behind it.
- * Only the `$4` rows taken are locked (`FOR UPDATE SKIP LOCKED` after the
- * pick; claims of this queue are already serialized by its advisory lock,
- * and a row a cancel holds is skipped this time): locking inside the
- * `LATERAL` locked the head of every group with room (DESIGN.md "Flow control").
+ * Up to `$4` jobs of queue `$6` under group limit `$7`, read in the claim
+ * order (`jobs_group_order`): a window of `$8` due grouped jobs from place
+ * `$9`, each group's running jobs (`jobs_group_running`: at most as many
+ * groups as running jobs), and of each group with room its best jobs up
+ * to that room, best first. So groups at their limit cost only their rows
+ * in the window, and the number of groups costs nothing. Returns the
+ * window's size beside the claimed rows, so the caller knows whether more
+ * wait past it (DESIGN.md "Flow control"). Only the rows taken are locked,
+ * skipping any a cancel holds: this queue's claims are serialized by its
+ * advisory lock. The due test is written `IS TRUE` so that it is no index
+ * condition: a planner without statistics (a fresh table) otherwise walks
+ * `jobs_next_due` over every queue and sorts.
+ */
+const CLAIM_GROUP_ORDER = `WITH ${CLOCK}, running AS MATERIALIZED (
+    SELECT grp, count(*)::int AS n FROM jobs
+    WHERE state = 'processing' AND grp IS NOT NULL AND queue = $6 GROUP BY grp),
+  w AS MATERIALIZED (
+    SELECT seq, grp, priority, next_run_at, expires_at, attempts FROM jobs
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
+      AND (next_run_at <= $5::bigint) IS TRUE
+    ORDER BY priority DESC, next_run_at, seq
+    LIMIT $8 OFFSET $9),
+  best AS MATERIALIZED (
+    SELECT seq FROM (
+      SELECT w.seq, w.priority, w.next_run_at, coalesce(r.n, 0) + row_number() OVER (
+          PARTITION BY w.grp ORDER BY w.priority DESC, w.next_run_at, w.seq) AS k
+      FROM w LEFT JOIN running r ON r.grp = w.grp
+      WHERE coalesce(r.n, 0) < $7
+        AND (w.expires_at IS NULL OR w.expires_at > $5::bigint OR w.attempts > 0)) x
+    WHERE k <= $7
+    ORDER BY priority DESC, next_run_at, seq
+    LIMIT $4),
+  picked AS MATERIALIZED (
+    SELECT seq FROM jobs
+    WHERE seq IN (SELECT seq FROM best) AND state IN ('pending', 'failed')
+    FOR UPDATE SKIP LOCKED),
+  ${CLAIM_PICKED.replace("SELECT * FROM claimed", "")}
+  SELECT (SELECT count(*) FROM w)::int AS window_rows, c.*
+  FROM (SELECT 1) one LEFT JOIN claimed c ON true`;
+
+/**
+ * The rows a group-limited claim reads in the claim order before it falls
+ * back to {@linkcode CLAIM_GROUPED} (beyond the room it fills): waiting
+ * jobs of full groups that sort ahead are passed over one by one, so a
+ * deep backlog of a full group at the head would otherwise cost each claim
+ * its depth (DESIGN.md "Flow control").
+ */
+const GROUP_SCAN_BUDGET = 500;
+
+/**
+ * The fallback: up to `$4` jobs of queue `$6` under group limit `$7` from
+ * the distinct groups of its waiting jobs, found by a skip scan of
+ * `jobs_group_due` (one probe per group, however deep its backlog), taking
+ * from each group that has room its best due jobs up to that room
+ * (`LATERAL … LIMIT`), best first. Only the `$4` rows taken are locked.
+ * The `LATERAL` names its group by row comparisons, which only an index
+ * that starts (queue, grp) can take as its condition: with `queue = $6`
+ * a planner without statistics may walk `jobs_group_order` instead and
+ * filter each group out of the whole queue.
  */
 const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
     (SELECT grp FROM jobs
@@ -192,8 +242,9 @@ const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
   best AS MATERIALIZED (
     SELECT x.seq FROM room CROSS JOIN LATERAL (
       SELECT seq, priority, next_run_at FROM jobs
-      WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = $6
-        AND grp = room.grp AND next_run_at <= $5::bigint
+      WHERE state IN ('pending', 'failed') AND grp IS NOT NULL
+        AND (queue, grp) >= ($6, room.grp) AND (queue, grp) <= ($6, room.grp)
+        AND next_run_at <= $5::bigint
         AND (expires_at IS NULL OR expires_at > $5::bigint OR attempts > 0)
       ORDER BY priority DESC, next_run_at, seq
       LIMIT greatest(room.n, 0)) x
@@ -205,6 +256,53 @@ const CLAIM_GROUPED = `WITH RECURSIVE ${CLOCK}, g(grp) AS (
     WHERE seq IN (SELECT seq FROM best) AND state IN ('pending', 'failed')
     FOR UPDATE SKIP LOCKED),
   ${CLAIM_PICKED}`;
+
+/**
+ * Claims up to `room` jobs of group-limited queue `queue` in `tx`, under
+ * its advisory lock (DESIGN.md "Flow control"): a first window of the
+ * claim order a few times the room, then the rest of
+ * {@linkcode GROUP_SCAN_BUDGET}, then, if more due grouped jobs still wait,
+ * the walk of every group. Each statement counts the running jobs afresh,
+ * the ones taken before it included.
+ */
+async function claimGroupOrder(
+  tx: Sql,
+  args: unknown[],
+  groupLimit: number,
+  room: number,
+): Promise<Row[]> {
+  const taken: Row[] = [];
+  const budget = room + GROUP_SCAN_BUDGET;
+  let offset = 0;
+  let scanned = 0;
+  let window = Math.min(room * 4 + 16, budget);
+  while (scanned < budget) {
+    const left = room - taken.length;
+    const rows = await q(tx, CLAIM_GROUP_ORDER, [
+      ...args.slice(0, 3),
+      left,
+      ...args.slice(4),
+      groupLimit,
+      window,
+      offset,
+    ]);
+    const claimed = rows.filter((row) => row.id !== null);
+    for (const row of claimed) delete row.window_rows;
+    taken.push(...claimed);
+    if (taken.length >= room || Number(rows[0]!.window_rows) < window) return taken;
+    // The window's rows not taken are still ahead of the next one.
+    offset += window - claimed.length;
+    scanned += window;
+    window = budget - scanned;
+  }
+  const rest = await q(tx, CLAIM_GROUPED, [
+    ...args.slice(0, 3),
+    room - taken.length,
+    ...args.slice(4),
+    groupLimit,
+  ]);
+  return [...taken, ...rest];
+}
 
 /**
  * Claims from limited queues (a concurrency cap, a rate limit, a group
@@ -240,7 +338,7 @@ async function claimLimited(
     const groupLimit = limit.group_concurrency as number;
     const args = [workerId, params.leaseMs, now, room, now, limit.name];
     let rows = groupLimit > 0
-      ? await q(tx, CLAIM_GROUPED, [...args, groupLimit])
+      ? await claimGroupOrder(tx, args, groupLimit, room)
       : await q(tx, CLAIM_QUEUE, [...args, false]);
     if (groupLimit > 0 && rows.length < room) {
       const more = await q(tx, CLAIM_QUEUE, [

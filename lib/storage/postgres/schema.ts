@@ -246,6 +246,13 @@ ${SETTLE_DEPENDENTS_ANY}  `,
     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held');
   `,
   EVENTS_SQL,
+  `
+  -- a group-limited claim reads the queue's grouped jobs in the claim order,
+  -- passing over the groups at their limit, so its cost does not grow with
+  -- the number of groups (DESIGN.md "Flow control"); only grouped jobs pay
+  CREATE INDEX jobs_group_order ON jobs (queue, priority DESC, next_run_at, seq)
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL;
+  `,
 ];
 
 /** The schema version this build writes. */

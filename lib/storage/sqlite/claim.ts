@@ -89,12 +89,45 @@ export function claim(db: SqliteDb, claimParams: ClaimParams): ClaimedJob[] {
   return toClaimed(rows);
 }
 
+/** The running jobs of each group of a queue that has any (at most as many groups as running jobs). */
+const GROUP_RUNNING = `SELECT grp, count(*) AS n FROM jobs INDEXED BY jobs_group_running
+  WHERE state = 'processing' AND grp IS NOT NULL AND queue = ? GROUP BY grp`;
+
 /**
- * One round of a group-limited claim: the distinct groups of the queue's
- * waiting jobs, found by skipping through `jobs_group_due` (one probe per
- * group, however deep each group's backlog), and the due head of each
- * group that has room under `groupLimit`, best first, at most `limit`.
- * Groups at their limit cost one probe and hold nothing up behind them.
+ * The due grouped jobs of queue `?1` in the claim order (`jobs_group_order`,
+ * which holds every column read, so no row of the table is read), at most
+ * `?3` of them, those of the groups in `?4` (full) left out; then one row of
+ * nulls if more than `?3` due grouped jobs wait. Read row by row, so a
+ * claim that fills its room early reads no further (DESIGN.md "Flow
+ * control").
+ */
+const GROUP_ORDER = `SELECT seq, grp FROM (
+    SELECT seq, grp FROM jobs INDEXED BY jobs_group_order
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
+      AND next_run_at <= ?2
+    ORDER BY priority DESC, next_run_at, seq LIMIT ?3)
+  WHERE grp NOT IN (SELECT value FROM json_each(?4))
+  UNION ALL
+  SELECT NULL, NULL FROM (
+    SELECT 1 FROM jobs INDEXED BY jobs_group_order
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL AND queue = ?1
+      AND next_run_at <= ?2
+    ORDER BY priority DESC, next_run_at, seq LIMIT 1 OFFSET ?3)`;
+
+/**
+ * The rows a group-limited claim reads in the claim order before it falls
+ * back to the walk of every group (beyond the room it fills): waiting jobs
+ * of groups at their limit that sort ahead are passed over one by one, so
+ * a deep backlog of a full group at the head would otherwise cost each
+ * claim its depth (DESIGN.md "Flow control").
+ */
+const GROUP_SCAN_BUDGET = 128;
+
+/**
+ * The fallback's round: the distinct groups of the queue's waiting jobs,
+ * found by skipping through `jobs_group_due` (one probe per group, however
+ * deep each group's backlog), and the due head of each group that has room
+ * under `groupLimit`, best first, at most `limit`.
  */
 const GROUP_HEADS = `WITH RECURSIVE g(grp) AS (
     SELECT (SELECT min(grp) FROM jobs INDEXED BY jobs_group_due
@@ -117,9 +150,14 @@ const GROUP_HEADS = `WITH RECURSIVE g(grp) AS (
   ORDER BY j.priority DESC, j.next_run_at, j.seq LIMIT ?4`;
 
 /**
- * Claims up to `room` jobs of a group-limited queue: round by round the
- * heads of the groups with room (a group under a limit of N gains at most
- * one job a round, so N rounds at most), then jobs without a group.
+ * Claims up to `room` jobs of a group-limited queue (DESIGN.md "Flow
+ * control"): its due grouped jobs in the claim order, counting each
+ * group's running jobs and the ones this claim takes, so no group passes
+ * `groupLimit`; groups already full cost their rows that sort ahead, no
+ * more, and the number of groups costs nothing. Past
+ * {@linkcode GROUP_SCAN_BUDGET} rows it falls back to the walk of every
+ * group, round by round (a group under a limit of N gains at most one job
+ * a round). Then jobs without a group.
  */
 function claimGrouped(
   db: SqliteDb,
@@ -128,16 +166,37 @@ function claimGrouped(
   groupLimit: number,
   room: number,
 ): Row[] {
-  const taken: Row[] = [];
-  for (let round = 0; round < groupLimit && taken.length < room; round++) {
-    const seqs = db.all(GROUP_HEADS, queue, params.now, groupLimit, room - taken.length)
+  // Each group's running jobs, then the ones this claim takes.
+  const taking = new Map<string, number>();
+  for (const row of db.all(GROUP_RUNNING, queue)) taking.set(row.grp as string, row.n as number);
+  const full = [...taking].filter(([, n]) => n >= groupLimit).map(([group]) => group);
+  const seqs: number[] = [];
+  let more = false;
+  for (
+    const row of db.stmt(GROUP_ORDER).iterate(
+      queue,
+      params.now,
+      room + GROUP_SCAN_BUDGET,
+      JSON.stringify(full),
+    ) as Iterable<Row>
+  ) {
+    if (row.seq === null) {
+      more = true;
+      break;
+    }
+    const group = row.grp as string;
+    const running = taking.get(group) ?? 0;
+    if (running >= groupLimit) continue;
+    taking.set(group, running + 1);
+    seqs.push(row.seq as number);
+    if (seqs.length === room) break;
+  }
+  const taken = claimSeqs(db, params, seqs);
+  for (let round = 0; more && round < groupLimit && taken.length < room; round++) {
+    const heads = db.all(GROUP_HEADS, queue, params.now, groupLimit, room - taken.length)
       .map((row) => row.seq as number);
-    if (seqs.length === 0) break;
-    taken.push(
-      ...claimWhere(db, params, "AND seq IN (SELECT value FROM json_each(?))", [
-        JSON.stringify(seqs),
-      ], seqs.length),
-    );
+    if (heads.length === 0) break;
+    taken.push(...claimSeqs(db, params, heads));
   }
   if (taken.length < room) {
     taken.push(
@@ -145,6 +204,26 @@ function claimGrouped(
     );
   }
   return taken;
+}
+
+/** Claims the waiting jobs `seqs` names (by rowid: no walk of the claim index). */
+function claimSeqs(
+  db: SqliteDb,
+  params: { workerId: string; now: number; leaseMs: number },
+  seqs: number[],
+): Row[] {
+  if (seqs.length === 0) return [];
+  const { now } = params;
+  return db.all(
+    `UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker_id = ?,
+       lease_expires_at = ?, updated_at = ?, cancel_requested = 0
+     WHERE seq IN (SELECT value FROM json_each(?)) AND state IN ('pending', 'failed')
+     RETURNING *`,
+    params.workerId,
+    now + params.leaseMs,
+    now,
+    JSON.stringify(seqs),
+  );
 }
 
 /** The claim's one statement: up to `limit` due jobs, also matching `filter`. */

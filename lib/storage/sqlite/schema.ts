@@ -234,6 +234,14 @@ export const MIGRATIONS: readonly string[] = [
     WHERE expires_at IS NOT NULL AND state IN ('pending', 'blocked', 'held');
   `,
   EVENTS_SQL,
+  `
+  -- a group-limited claim reads the queue's grouped jobs in the claim order,
+  -- passing over the groups at their limit, so its cost does not grow with
+  -- the number of groups (DESIGN.md "Flow control"); only grouped jobs pay.
+  -- It holds every column that read needs (grp, state), so no table row is read
+  CREATE INDEX jobs_group_order ON jobs (queue, priority DESC, next_run_at, seq, grp, state)
+    WHERE state IN ('pending', 'failed') AND grp IS NOT NULL;
+  `,
 ];
 
 /** The schema version this build writes. */

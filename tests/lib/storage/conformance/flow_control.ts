@@ -103,6 +103,52 @@ export function flowControlConformance(test: ConformanceTest): void {
     assert.equal((await store.jobGet({ id: "a3" }))?.group, "a");
   });
 
+  test("jobClaim() never gives one group more than its limit within one claim", async (store) => {
+    await store.jobInsertMany({
+      jobs: [
+        ...Array.from(
+          { length: 6 },
+          (_, i) => newJob(`a${i}`, { queue: "g", group: "a", priority: 5 }),
+        ),
+        ...Array.from(
+          { length: 3 },
+          (_, i) => newJob(`b${i}`, { queue: "g", group: "b", priority: 3 }),
+        ),
+        newJob("c0", { queue: "g", group: "c", priority: 1 }),
+        newJob("none", { queue: "g" }),
+      ],
+      now: T0,
+    });
+    await store.queueSet({ name: "g", groupConcurrency: 2 });
+    const first = await claim(store, T0, 5);
+    assert.deepEqual(ids(first), ["a0", "a1", "b0", "b1", "c0"], "two of a and b, best first");
+    assert.deepEqual(ids(await claim(store, T0, 5)), ["none"], "a and b full, c has no more");
+    const a0 = first.find((j) => j.id === "a0")!;
+    await store.runFinishMany({ finishes: [finishOf(a0, "w1")] });
+    assert.deepEqual(ids(await claim(store, T0 + 1, 5)), ["a2"], "one place freed in a");
+  });
+
+  test("jobClaim() past a full group's deep backlog still counts each group", async (store) => {
+    // The full group's waiting jobs sort ahead of everything else, more of
+    // them than a claim reads in order before it walks the groups instead.
+    await store.jobInsertMany({
+      jobs: [
+        ...Array.from(
+          { length: 1000 },
+          (_, i) => newJob(`deep${i}`, { queue: "g", group: "deep", priority: 9 }),
+        ),
+        ...Array.from({ length: 3 }, (_, i) => newJob(`x${i}`, { queue: "g", group: "x" })),
+        newJob("y0", { queue: "g", group: "y" }),
+        newJob("none", { queue: "g" }),
+      ],
+      now: T0,
+    });
+    await store.queueSet({ name: "g", groupConcurrency: 2 });
+    assert.deepEqual(ids(await claim(store, T0, 2)), ["deep0", "deep1"]);
+    assert.deepEqual(ids(await claim(store, T0, 5)), ["none", "x0", "x1", "y0"]);
+    assert.deepEqual(await claim(store, T0, 5), [], "every group at its limit");
+  });
+
   test("jobClaim() with a group limit walks 300 groups and a deep group quickly", async (store) => {
     const jobs = [
       ...Array.from(
