@@ -5,7 +5,9 @@
  * environment of an `on_finish` hook).
  */
 import { UsageError } from "./errors.ts";
-import { isoTime, type RunOutcome } from "./job.ts";
+import { type HookResult, isoTime, type RunOutcome } from "./job.ts";
+
+export type { HookResult };
 
 /** Every event type; a closed set. `hook` records an `on_finish` hook's result. */
 export const EVENT_TYPES = [
@@ -125,12 +127,4 @@ export function checkProgressMessage(message: string): string {
     );
   }
   return message;
-}
-
-/** How an `on_finish` hook ended, as `show` prints it under its attempt. */
-export interface HookResult {
-  outcome: "succeeded" | "failed" | "timed_out" | "spawn_failed";
-  exit_code: number | null;
-  duration_ms: number;
-  error: string | null;
 }

@@ -1,5 +1,4 @@
 /** The job model: states, outcomes, and the shapes stored and shown. */
-import type { HookResult } from "./event.ts";
 
 /** Every state a job can be in; a closed set (see DESIGN.md for the transitions). */
 export const JOB_STATES = [
@@ -246,4 +245,12 @@ export function isoTime(ms: number): string {
 /** Whether a string is one of the job states. */
 export function isJobState(value: string): value is JobState {
   return (JOB_STATES as readonly string[]).includes(value);
+}
+
+/** How an `on_finish` hook ended, as `show` prints it under its attempt. */
+export interface HookResult {
+  outcome: "succeeded" | "failed" | "timed_out" | "spawn_failed";
+  exit_code: number | null;
+  duration_ms: number;
+  error: string | null;
 }
