@@ -743,7 +743,7 @@ const queueSet = buildCommand({
 
 const prune = buildCommand({
   docs: docs(
-    "delete old completed, cancelled and dead jobs now (workers do it about once a minute)",
+    "delete old completed, cancelled and dead jobs and old events now (workers do it about once a minute)",
     "queuectl prune",
     "queuectl prune --completed-older-than 1d --dry-run",
   ),
@@ -753,7 +753,7 @@ const prune = buildCommand({
       cancelledOlderThan: valueFlag('cancelled jobs older than this, e.g. "7d"', "duration"),
       deadOlderThan: valueFlag('dead jobs older than this, e.g. "30d"', "duration"),
       dryRun: switchFlag("count only; delete nothing"),
-      json: switchFlag("print { completed, cancelled, dead, dry_run }"),
+      json: switchFlag("print { completed, cancelled, dead, events, dry_run }"),
     },
   },
   async func(

@@ -75,16 +75,19 @@ export const EVENT_PRUNE_BATCH = 5000;
 
 /**
  * Deletes events older than `keep_events` (0 keeps them forever), in
- * batches; returns how many went (README "Events").
+ * batches; returns how many went (README "Events"). With `dryRun`, only
+ * counts them (`prune --dry-run`).
  */
 export async function pruneEvents(
   store: Storage,
   config: Config,
   now: number,
   between?: () => Promise<boolean>,
+  options: { dryRun?: boolean } = {},
 ): Promise<number> {
   if (!(config.keep_events > 0)) return 0;
   const before = now - config.keep_events * 1000;
+  if (options.dryRun) return await store.eventPruneCount({ before });
   let total = 0;
   while (true) {
     const n = await store.eventPrune({ before, limit: EVENT_PRUNE_BATCH });

@@ -437,6 +437,11 @@ export interface Storage extends AsyncDisposable {
    * `before`, and raises the `pruned` mark; returns how many. Quiet.
    */
   eventPrune(params: { before: number; limit: number }): Promise<number>;
+  /**
+   * How many events {@linkcode Storage.eventPrune} would delete, all batches
+   * together, for the same `before` (`prune --dry-run`). Deletes nothing.
+   */
+  eventPruneCount(params: { before: number }): Promise<number>;
   /** A named mark of the log (`pruned`, `webhook`): a seq, 0 when never set. */
   eventMarkGet(params: { name: string }): Promise<number>;
   /** Raises a named mark to `seq` (never lowers it). Quiet. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { runCli, storeTest, withTempDb } from "../_helpers.ts";
+import { withStore } from "./_cli.ts";
 import {
   cliOk,
   configSet,
@@ -118,12 +119,16 @@ storeTest("prune: --dry-run changes nothing; flags prune only their states", asy
     completed: 2,
     cancelled: 0,
     dead: 1,
+    events: 0,
     dry_run: true,
   });
   assert.deepEqual(await ids(tmp.db), ["dead1", "ok1", "ok2", "waiting"], "nothing deleted");
   // With the settings (7 days; dead kept forever) nothing is old enough.
   const none = await cliOk(["prune"], { db: tmp.db });
-  assert.equal(none.stdout.trim(), "pruned 0 jobs (0 completed, 0 cancelled, 0 dead)");
+  assert.equal(
+    none.stdout.trim(),
+    "pruned 0 jobs (0 completed, 0 cancelled, 0 dead) and 0 events",
+  );
   const some = await cliOk(["prune", "--completed-older-than", "1s"], { db: tmp.db });
   assert.equal(some.stdout.trim(), "pruned 2 jobs (2 completed, 0 cancelled, 0 dead)");
   assert.deepEqual(await ids(tmp.db), ["dead1", "waiting"]);
@@ -133,6 +138,7 @@ storeTest("prune: --dry-run changes nothing; flags prune only their states", asy
     completed: 0,
     cancelled: 0,
     dead: 1,
+    events: 0,
     dry_run: false,
   });
   assert.deepEqual(await ids(tmp.db), ["waiting"]);
@@ -219,4 +225,54 @@ Deno.test("backup taken while 4 workers drain 2,000 jobs is a valid, consistent 
       .reduce((a, b) => a + b, 0),
     2000,
   );
+});
+
+storeTest("prune: events older than keep_events go too, counted by --dry-run", async (tmp) => {
+  /** The seqs of the events still in the log. */
+  const seqs = () =>
+    withStore(
+      tmp.db,
+      async (store) => (await store.eventList({ after: 0, limit: 100 })).events.map((e) => e.seq),
+    );
+  await enqueueMany(tmp.db, [
+    { id: "a", command: "true", delay: "1h" },
+    { id: "b", command: "true", delay: "1h" },
+    { id: "c", command: "true", delay: "1h" },
+  ]);
+  await configSet(tmp.db, "keep_events", "1s");
+  await sleep(1100);
+  await enqueue(tmp.db, { id: "fresh", command: "true", delay: "1h" });
+  const all = await seqs();
+  assert.equal(all.length, 4, "one enqueued event per job");
+  const dry = await cliOk(["prune", "--dry-run", "--json"], { db: tmp.db });
+  assert.deepEqual(JSON.parse(dry.stdout), {
+    completed: 0,
+    cancelled: 0,
+    dead: 0,
+    events: 3,
+    dry_run: true,
+  });
+  const dryText = await cliOk(["prune", "--dry-run"], { db: tmp.db });
+  assert.equal(
+    dryText.stdout.trim(),
+    "would prune 0 jobs (0 completed, 0 cancelled, 0 dead) and 3 events",
+  );
+  // An age flag prunes only its state's jobs: the event log is left alone.
+  const flagged = await cliOk(["prune", "--completed-older-than", "1s", "--json"], { db: tmp.db });
+  assert.equal(JSON.parse(flagged.stdout).events, 0);
+  assert.deepEqual(await seqs(), all, "nothing deleted");
+  const pruned = await cliOk(["prune"], { db: tmp.db });
+  assert.equal(
+    pruned.stdout.trim(),
+    "pruned 0 jobs (0 completed, 0 cancelled, 0 dead) and 3 events",
+  );
+  assert.deepEqual(await seqs(), all.slice(3), "only the fresh job's event is left");
+  const gone = await runCli(["events", "--since", "0"], { db: tmp.db });
+  assert.equal(gone.code, 1, "the pruned mark moved");
+  // keep_events 0 keeps them forever.
+  await configSet(tmp.db, "keep_events", 0);
+  await sleep(1100);
+  const kept = await cliOk(["prune", "--json"], { db: tmp.db });
+  assert.equal(JSON.parse(kept.stdout).events, 0);
+  assert.deepEqual(await seqs(), all.slice(3));
 });

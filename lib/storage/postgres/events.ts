@@ -220,6 +220,24 @@ export function eventPrune(pg: PgDb, params: { before: number; limit: number }):
   });
 }
 
+/**
+ * The published events up to the first one kept (`at` ≥ `before`), as
+ * `eventPrune` goes; it publishes first, this only reads.
+ */
+export function eventPruneCount(pg: PgDb, params: { before: number }): Promise<number> {
+  return call(pg, async () => {
+    const [row] = await q(
+      pg.sql,
+      `SELECT count(*) AS n FROM events
+        WHERE seq IS NOT NULL
+          AND seq < coalesce((SELECT min(seq) FROM events WHERE seq IS NOT NULL AND at >= $1),
+                             9223372036854775807)`,
+      [params.before],
+    );
+    return Number(row?.n ?? 0);
+  });
+}
+
 export function eventMarkGet(pg: PgDb, params: { name: string }): Promise<number> {
   return call(pg, async () => {
     const [row] = await q(pg.sql, "SELECT seq FROM event_marks WHERE name = $1", [params.name]);

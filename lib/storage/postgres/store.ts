@@ -506,6 +506,10 @@ export class PostgresStorage implements Storage {
     return events.eventPrune(this.#pg, params);
   }
 
+  eventPruneCount(params: Parameters<Storage["eventPruneCount"]>[0]) {
+    return events.eventPruneCount(this.#pg, params);
+  }
+
   eventMarkGet(params: Parameters<Storage["eventMarkGet"]>[0]) {
     return events.eventMarkGet(this.#pg, params);
   }

@@ -176,6 +176,20 @@ export function eventPrune(
   );
 }
 
+/** The events up to the first one kept (`at` ≥ `before`), as `eventPrune` goes. */
+export function eventPruneCount(db: SqliteDb, params: { before: number }): Promise<number> {
+  return promise(() =>
+    db.read(() => {
+      const [row] = db.all(
+        `SELECT count(*) AS n FROM events
+          WHERE seq < coalesce((SELECT min(seq) FROM events WHERE at >= ?), 9e18)`,
+        params.before,
+      );
+      return Number(row?.n ?? 0);
+    })
+  );
+}
+
 export function eventMarkGet(db: SqliteDb, params: { name: string }): Promise<number> {
   return promise(() => db.read(() => mark(db, params.name)));
 }

@@ -384,6 +384,10 @@ export class SqliteStorage implements Storage {
     return events.eventPrune(this.#db, params);
   }
 
+  eventPruneCount(params: Params<"eventPruneCount">) {
+    return events.eventPruneCount(this.#db, params);
+  }
+
   eventMarkGet(params: Params<"eventMarkGet">) {
     return events.eventMarkGet(this.#db, params);
   }
