@@ -5,12 +5,14 @@
  *
  * Flags: `--quick` (smaller sizes, about a minute: a smoke check),
  * `--out FILE`, `--only KEY[,KEY...]` (enqueue, drain, pickup, large-db,
- * startup, rss, retention, wait, schedules, flow, bulk), `--store sqlite|postgres`, `--help`.
+ * startup, rss, retention, wait, schedules, flow, bulk, events),
+ * `--store sqlite|postgres`, `--help`.
  *
- * `--store postgres` runs the batch enqueue, drain, pickup, large database, start-up,
- * retention, wait, flow control and bulk cancel scenarios on SQLite and, right after each, on
- * PostgreSQL (DESIGN.md, "PostgreSQL"), in rows whose baseline is the SQLite
- * figure of the same run. The server is `QUEUECTL_BENCH_PG_URL` (or
+ * `--store postgres` runs the batch enqueue, drain, pickup, large database,
+ * start-up, retention, wait, flow control, bulk cancel and event log
+ * scenarios on SQLite and, right after each, on PostgreSQL (DESIGN.md,
+ * "PostgreSQL"), in rows whose baseline is the SQLite figure of the same run
+ * (the event log's: PostgreSQL without its event triggers). The server is `QUEUECTL_BENCH_PG_URL` (or
  * `QUEUECTL_TEST_PG_URL`), or a throwaway cluster started and removed by the
  * run (`bench/_postgres.ts`); without one the run says why in one line and
  * exits 2.
@@ -28,6 +30,7 @@
 import { benchBatchEnqueue } from "./batch_enqueue.ts";
 import type { BenchContext, Scenario } from "./_context.ts";
 import { benchDrain } from "./drain.ts";
+import { benchEvents } from "./events.ts";
 import { benchFlow } from "./flow.ts";
 import { benchLargeDb } from "./large_db.ts";
 import { benchPickup } from "./pickup.ts";
@@ -63,6 +66,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: "schedules", name: "9 schedules", run: benchSchedules },
   { key: "flow", name: "10 flow control", run: benchFlow, postgres: true },
   { key: "bulk", name: "11 bulk cancel", run: benchBulk, postgres: true },
+  { key: "events", name: "12 event log", run: benchEvents, postgres: true },
 ];
 
 /** Where a compiled binary from `deno task compile` would be. */
