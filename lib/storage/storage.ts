@@ -18,7 +18,6 @@ import type {
   RunOutput,
 } from "../job.ts";
 import type { NewSchedule, Schedule } from "../schedule.ts";
-import type { HookResult } from "../event.ts";
 import type { BulkAction } from "../state.ts";
 import type { BulkStep, BulkStepParams, JobChanges, JobFilter } from "./controls_types.ts";
 
@@ -41,6 +40,7 @@ import type {
   QueueSetParams,
   RecordResult,
   RunFinish,
+  RunHookParams,
   RunOutputUpdate,
   RunStart,
   ScheduleFire,
@@ -453,8 +453,11 @@ export interface Storage extends AsyncDisposable {
    * unless the value is 100.
    */
   jobProgressSet(params: ProgressWrite): Promise<"written" | "coalesced" | "not_live">;
-  /** Records an attempt's `on_finish` hook result on its run, and a `hook` event. */
-  runHookSet(
-    params: { id: string; attempt: number; hook: HookResult; now: number },
-  ): Promise<void>;
+  /**
+   * Records an attempt's `on_finish` hook result on its run, and a `hook`
+   * event. With `eventOnly` (the hook of a job cancelled while not running,
+   * which has no attempt of its own) only the `hook` event is written, with
+   * that host and worker, and no run is touched. Nothing for a job that is gone.
+   */
+  runHookSet(params: RunHookParams): Promise<void>;
 }

@@ -6,7 +6,7 @@
 
 import type { Job, JobState, NewJob, RunOutcome } from "../job.ts";
 
-import type { EventType, QueueEvent } from "../event.ts";
+import type { EventType, HookResult, QueueEvent } from "../event.ts";
 
 /** Filters and paging of {@linkcode Storage.jobList}; newest first, ties newest enqueued first. */
 export interface JobListParams {
@@ -320,6 +320,16 @@ export interface PruneParams {
    * control"). The store's clock when omitted.
    */
   now?: number | undefined;
+}
+
+/** What {@linkcode Storage.runHookSet} records. */
+export interface RunHookParams {
+  id: string;
+  attempt: number;
+  hook: HookResult;
+  now: number;
+  /** A hook with no attempt of its own (cancelled while not running): the event only, with these. */
+  eventOnly?: { host: string; worker: string } | undefined;
 }
 
 /** What {@linkcode Storage.eventList} reads: events after a seq, oldest first. */

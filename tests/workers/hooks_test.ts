@@ -1,11 +1,24 @@
 /**
  * `on_finish` hooks end to end (README "Hooks"): their environment, their
  * result on the attempt and as an event, a failing or hanging hook that
- * changes nothing, and a slow hook that does not slow a drain.
+ * changes nothing, a slow hook that does not slow a drain, and the hook
+ * of a job cancelled while not running (once, from the event log, on both
+ * stores).
  */
 import assert from "node:assert/strict";
+import type { QueueEvent } from "../../lib/event.ts";
+import { pgTest } from "../_postgres.ts";
 import { runCli, tempDir, waitFor } from "../_helpers.ts";
-import { configSet, enqueue, show, startWorker, status } from "./_worker_process.ts";
+import {
+  cliOk,
+  configSet,
+  enqueue,
+  show,
+  startWorker,
+  status,
+  uniqueSleep,
+  waitForState,
+} from "./_worker_process.ts";
 
 Deno.test("a hook gets the attempt's facts and output; its failure or hang changes nothing", async () => {
   await using dir = await tempDir();
@@ -81,3 +94,76 @@ Deno.test("a hook that sleeps 5 s does not slow a 1,000-job drain", async () => 
   // the slots they cost only their own process starts.
   assert.ok(hooked < plain * 3 + 10_000, `${hooked} ms with hooks vs ${plain} ms without`);
 });
+
+/**
+ * A pending job cancelled while two workers run gets its hook once (from
+ * the event log), with QUEUECTL_STATE=cancelled and no exit code or
+ * outcome; a job cancelled while running gets its own worker's hook, once.
+ */
+async function cancelledHooksRunOnce(db: string, dir: string): Promise<void> {
+  const pendingMarker = `${dir}/pending.txt`;
+  const runningMarker = `${dir}/running.txt`;
+  const line = `"$QUEUECTL_JOB_ID $QUEUECTL_STATE $QUEUECTL_ATTEMPT [$QUEUECTL_EXIT_CODE]` +
+    ` [$QUEUECTL_OUTCOME] [$QUEUECTL_ERROR] $MINE"`;
+  await enqueue(db, {
+    id: "waits",
+    command: "true",
+    run_at: new Date(Date.now() + 3_600_000).toISOString(),
+    env: { MINE: "yes" },
+    on_finish: `echo ${line} >> '${pendingMarker}'`,
+  });
+  await enqueue(db, {
+    id: "runs",
+    command: uniqueSleep(),
+    on_finish: `echo ${line} >> '${runningMarker}'`,
+  });
+  await using first = await startWorker(db);
+  await using second = await startWorker(db);
+  await waitForState(db, "runs", "processing", { timeoutMs: 20_000 });
+  await cliOk(["cancel", "waits"], { db });
+  await cliOk(["cancel", "runs"], { db });
+  const hookEvents = async () =>
+    (await runCli(["events", "--type", "hook"], { db })).stdout.trim().split("\n")
+      .filter(Boolean).map((l) => JSON.parse(l) as QueueEvent);
+  await waitFor(async () => (await hookEvents()).length >= 2, {
+    timeoutMs: 30_000,
+    message: "both hooks to run",
+  });
+  // Passes of both workers go on meanwhile: nothing runs twice.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.equal(await Deno.readTextFile(pendingMarker), "waits cancelled 0 [] [] [] yes\n");
+  assert.equal(
+    await Deno.readTextFile(runningMarker),
+    "runs cancelled 1 [] [cancelled] [cancelled while running] \n",
+  );
+  const events = await hookEvents();
+  assert.deepEqual(events.map((e) => e.job).sort(), ["runs", "waits"]);
+  const waits = events.find((e) => e.job === "waits")!;
+  assert.equal(waits.outcome, "succeeded");
+  assert.ok(waits.worker, "the hook event names the worker that ran it");
+  const job = await show(db, "waits");
+  assert.equal(job.state, "cancelled");
+  assert.deepEqual(job.runs, [], "no attempt to hang it on: only the event");
+  assert.equal((await show(db, "runs")).runs[0]?.hook?.outcome, "succeeded");
+  await first.stop();
+  await second.stop();
+}
+
+Deno.test("a job cancelled while pending runs its hook once, from the event log (SQLite)", async () => {
+  await using dir = await tempDir();
+  await cancelledHooksRunOnce(`${dir.path}/q.db`, dir.path);
+});
+
+pgTest(
+  "a job cancelled while pending runs its hook once, from the event log (PostgreSQL)",
+  async (server) => {
+    await using dir = await tempDir();
+    const db = server.newUrl();
+    try {
+      await cancelledHooksRunOnce(db, dir.path);
+    } finally {
+      const schema = new URL(db).searchParams.get("schema")!;
+      await server.admin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    }
+  },
+);

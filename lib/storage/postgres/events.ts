@@ -16,8 +16,8 @@
  * and each publish commits before the next starts, so a reader asking for
  * `seq > last` can never meet a later event before an earlier one.
  */
-import { type HookResult, type QueueEvent, toEvent } from "../../event.ts";
-import type { EventListParams, EventPage, ProgressWrite } from "../storage.ts";
+import { type QueueEvent, toEvent } from "../../event.ts";
+import type { EventListParams, EventPage, ProgressWrite, RunHookParams } from "../storage.ts";
 import { begin, call, type PgDb, q } from "./connection.ts";
 
 /**
@@ -290,25 +290,42 @@ export function jobProgressSet(
   });
 }
 
-export function runHookSet(
-  pg: PgDb,
-  params: { id: string; attempt: number; hook: HookResult; now: number },
-): Promise<void> {
-  const { id, attempt, hook } = params;
+export function runHookSet(pg: PgDb, params: RunHookParams): Promise<void> {
+  const { id, attempt, hook, eventOnly } = params;
   return call(pg, async () => {
     await begin(pg, async (tx) => {
-      await q(
-        tx,
-        `WITH run AS (
-           UPDATE runs SET hook = $3 WHERE seq =
-             (SELECT max(seq) FROM runs WHERE job_id = $1 AND attempt = $2)
-           RETURNING host, worker_id)
-         INSERT INTO events (at, type, job_id, queue, attempt, exit_code, outcome, host, worker,
-           error)
-         SELECT $4, 'hook', j.id, j.queue, $2, $5, $6, run.host, run.worker_id, $7
-         FROM jobs j, run WHERE j.id = $1`,
-        [id, attempt, JSON.stringify(hook), params.now, hook.exit_code, hook.outcome, hook.error],
-      );
+      if (eventOnly) {
+        // No attempt of its own (cancelled while not running): the event only.
+        await q(
+          tx,
+          `INSERT INTO events (at, type, job_id, queue, attempt, exit_code, outcome, host, worker,
+             error)
+           SELECT $3, 'hook', j.id, j.queue, $2, $4, $5, $6, $7, $8 FROM jobs j WHERE j.id = $1`,
+          [
+            id,
+            attempt,
+            params.now,
+            hook.exit_code,
+            hook.outcome,
+            eventOnly.host,
+            eventOnly.worker,
+            hook.error,
+          ],
+        );
+      } else {
+        await q(
+          tx,
+          `WITH run AS (
+             UPDATE runs SET hook = $3 WHERE seq =
+               (SELECT max(seq) FROM runs WHERE job_id = $1 AND attempt = $2)
+             RETURNING host, worker_id)
+           INSERT INTO events (at, type, job_id, queue, attempt, exit_code, outcome, host, worker,
+             error)
+           SELECT $4, 'hook', j.id, j.queue, $2, $5, $6, run.host, run.worker_id, $7
+           FROM jobs j, run WHERE j.id = $1`,
+          [id, attempt, JSON.stringify(hook), params.now, hook.exit_code, hook.outcome, hook.error],
+        );
+      }
       await q(tx, "SELECT pg_notify($1, '')", [pg.doneChannel]);
     });
   });

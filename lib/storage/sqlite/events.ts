@@ -11,9 +11,8 @@
  * skips an event. AUTOINCREMENT keeps a seq from being reused after the
  * newest events were pruned.
  */
-import type { HookResult } from "../../event.ts";
 import { FINISH_TYPES, type QueueEvent, toEvent } from "../../event.ts";
-import type { EventListParams, EventPage, ProgressWrite } from "../storage.ts";
+import type { EventListParams, EventPage, ProgressWrite, RunHookParams } from "../storage.ts";
 import { promise, type SqliteDb } from "./connection.ts";
 
 const FINISHES = `(${FINISH_TYPES.map((t) => `'${t}'`).join(", ")})`;
@@ -237,21 +236,23 @@ export function jobProgressSet(db: SqliteDb, params: ProgressWrite): Promise<
   );
 }
 
-export function runHookSet(
-  db: SqliteDb,
-  params: { id: string; attempt: number; hook: HookResult; now: number },
-): Promise<void> {
+export function runHookSet(db: SqliteDb, params: RunHookParams): Promise<void> {
   return promise(() =>
     db.write(() => {
-      const { id, attempt, hook } = params;
-      const run = db.get(
-        `SELECT seq, worker_id, host FROM runs WHERE job_id = ? AND attempt = ?
-         ORDER BY seq DESC LIMIT 1`,
-        id,
-        attempt,
-      );
-      if (!run) return;
-      db.run("UPDATE runs SET hook = ? WHERE seq = ?", JSON.stringify(hook), run.seq as number);
+      const { id, attempt, hook, eventOnly } = params;
+      let run: Record<string, unknown> | undefined;
+      if (eventOnly) {
+        run = { host: eventOnly.host, worker_id: eventOnly.worker };
+      } else {
+        run = db.get(
+          `SELECT seq, worker_id, host FROM runs WHERE job_id = ? AND attempt = ?
+           ORDER BY seq DESC LIMIT 1`,
+          id,
+          attempt,
+        );
+        if (!run) return;
+        db.run("UPDATE runs SET hook = ? WHERE seq = ?", JSON.stringify(hook), run.seq as number);
+      }
       db.run(
         `INSERT INTO events (at, type, job_id, queue, attempt, exit_code, outcome, host, worker, error)
          SELECT ?, 'hook', id, queue, ?, ?, ?, ?, ?, ? FROM jobs WHERE id = ?`,

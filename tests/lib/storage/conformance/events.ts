@@ -209,6 +209,34 @@ export function eventsConformance(test: ConformanceTest): void {
     ]);
   });
 
+  test("runHookSet() with eventOnly writes the hook event only, touching no run", async (store) => {
+    await store.jobInsertMany({ jobs: [newJob("p", { on_finish: "echo hi" })], now: T0 });
+    const claimed = await claimOne(store, "w1", "p");
+    await store.runFinishMany({ finishes: [finishOf(claimed, "w1")] });
+    const before = (await store.jobGetWithRuns({ id: "p" }))!.runs.map((r) => r.hook);
+    const hook = { outcome: "succeeded" as const, exit_code: 0, duration_ms: 5, error: null };
+    await store.runHookSet({
+      id: "p",
+      attempt: 1,
+      hook,
+      now: T0 + 2000,
+      eventOnly: { host: "h9", worker: "w9" },
+    });
+    await store.runHookSet({
+      id: "gone",
+      attempt: 0,
+      hook,
+      now: T0 + 2000,
+      eventOnly: { host: "h9", worker: "w9" },
+    });
+    const after = (await store.jobGetWithRuns({ id: "p" }))!.runs.map((r) => r.hook);
+    assert.deepEqual(after, before, "no run is touched");
+    const hooks = (await allEvents(store)).filter((e) => e.type === "hook");
+    assert.deepEqual(hooks.map((e) => [e.job, e.attempt, e.outcome, e.host, e.worker]), [
+      ["p", 1, "succeeded", "h9", "w9"],
+    ]);
+  });
+
   test("an expired job is a cancelled event saying so, by the claim or the expirer", async (store) => {
     await store.jobInsertMany({
       jobs: [
