@@ -154,9 +154,17 @@ storeTest(
       dues.filter((d) => d > lastBefore && d <= restartAt).length <= 1,
       "at most one job for the times in the stop",
     );
-    assertConsecutive(after);
+    // A loaded machine may also fire a later time more than a period late:
+    // catch-up one then leaves out the times it passed, and counts them too.
+    for (const due of after) assert.equal(due % 2000, 0, `${new Date(due).toISOString()} is due`);
+    let leftOut = (first - lastBefore) / 2000 - 1;
+    for (let i = 1; i < after.length; i++) leftOut += (after[i]! - after[i - 1]!) / 2000 - 1;
     const schedule = await getSchedule(tmp.db, "one");
-    assert.equal(schedule.missed, (first - lastBefore) / 2000 - 1, "each left-out time is counted");
+    assert.equal(
+      schedule.missed,
+      leftOut,
+      `each left-out time is counted: ${after.map((d) => new Date(d).toISOString()).join(", ")}`,
+    );
   },
 );
 
