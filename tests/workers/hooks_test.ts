@@ -91,8 +91,9 @@ Deno.test("a hook that sleeps 5 s does not slow a 1,000-job drain", async () => 
   const hooked = await drain(hookedDb);
   console.log(`1,000 jobs: ${Math.round(plain)} ms without a hook, ${Math.round(hooked)} ms with`);
   // Run in the slot, 1,000 hooks of 5 s would take 1,250 s on 4 slots. Beside
-  // the slots they cost only their own process starts.
-  assert.ok(hooked < plain * 3 + 10_000, `${hooked} ms with hooks vs ${plain} ms without`);
+  // the slots they cost only their own process starts; the bound leaves room
+  // for a loaded machine and still fails by far for hooks that hold a slot.
+  assert.ok(hooked < plain * 5 + 60_000, `${hooked} ms with hooks vs ${plain} ms without`);
 });
 
 /**
