@@ -45,6 +45,56 @@ function Count(
   );
 }
 
+/** One of a queue's limit forms: a single field posted to `<queue api>/<path>`. */
+function LimitForm(
+  props: {
+    queue: string;
+    path: string;
+    name: string;
+    value: string;
+    label: string;
+    button: string;
+    type?: "text";
+    placeholder?: string;
+    title?: string;
+  },
+) {
+  return (
+    <form
+      method="post"
+      action={`${queueApiPath(props.queue)}/${props.path}`}
+      class="limit-form"
+      data-async
+    >
+      <input type="hidden" name="return" value="/queues" />
+      {props.type === "text"
+        ? (
+          <input
+            type="text"
+            name={props.name}
+            value={props.value}
+            placeholder={props.placeholder}
+            title={props.title}
+            aria-label={props.label}
+            class="limit rate"
+          />
+        )
+        : (
+          <input
+            type="number"
+            name={props.name}
+            min="0"
+            step="1"
+            value={props.value}
+            aria-label={props.label}
+            class="limit"
+          />
+        )}
+      <button type="submit">{props.button}</button>
+    </form>
+  );
+}
+
 function QueueRow(
   props: { q: QueueInfo; health: QueueHealth | undefined; minutes: number; now: number },
 ) {
@@ -114,60 +164,33 @@ function QueueRow(
                 back="/queues"
               />
             )}
-          <form
-            method="post"
-            action={`${queueApiPath(q.name)}/concurrency`}
-            class="limit-form"
-            data-async
-          >
-            <input type="hidden" name="return" value="/queues" />
-            <input
-              type="number"
-              name="concurrency"
-              min="0"
-              step="1"
-              value={String(q.concurrency)}
-              aria-label={`concurrency limit of ${q.name}`}
-              class="limit"
-            />
-            <button type="submit">Set limit</button>
-          </form>
-          <form
-            method="post"
-            action={`${queueApiPath(q.name)}/rate`}
-            class="limit-form"
-            data-async
-          >
-            <input type="hidden" name="return" value="/queues" />
-            <input
-              type="text"
-              name="rate"
-              value={q.rate ? formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms }) : ""}
-              placeholder="10/1s"
-              title="N/PERIOD, e.g. 10/1s or 600/1m; empty or off for none"
-              aria-label={`rate limit of ${q.name}`}
-              class="limit rate"
-            />
-            <button type="submit">Set rate</button>
-          </form>
-          <form
-            method="post"
-            action={`${queueApiPath(q.name)}/group-concurrency`}
-            class="limit-form"
-            data-async
-          >
-            <input type="hidden" name="return" value="/queues" />
-            <input
-              type="number"
-              name="group_concurrency"
-              min="0"
-              step="1"
-              value={String(q.group_concurrency)}
-              aria-label={`group concurrency of ${q.name}`}
-              class="limit"
-            />
-            <button type="submit">Set per group</button>
-          </form>
+          <LimitForm
+            queue={q.name}
+            path="concurrency"
+            name="concurrency"
+            value={String(q.concurrency)}
+            label={`concurrency limit of ${q.name}`}
+            button="Set limit"
+          />
+          <LimitForm
+            queue={q.name}
+            path="rate"
+            name="rate"
+            type="text"
+            value={q.rate ? formatRate({ limit: q.rate.limit, periodMs: q.rate.period_ms }) : ""}
+            label={`rate limit of ${q.name}`}
+            button="Set rate"
+            placeholder="10/1s"
+            title="N/PERIOD, e.g. 10/1s or 600/1m; empty or off for none"
+          />
+          <LimitForm
+            queue={q.name}
+            path="group-concurrency"
+            name="group_concurrency"
+            value={String(q.group_concurrency)}
+            label={`group concurrency of ${q.name}`}
+            button="Set per group"
+          />
         </div>
       </td>
     </tr>
