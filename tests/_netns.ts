@@ -93,7 +93,9 @@ function probe(): string | null {
   if (runSync("su", ["--version"]).code !== 0) {
     return "no su to run the cluster as postgres; install it with: apt-get install -y util-linux";
   }
-  const name = `${NS_PREFIX}${Deno.pid}xprobe`;
+  // Test files of one `deno test --parallel` share a pid and probe at once:
+  // a random part keeps their probes apart (a clash read as "not permitted").
+  const name = `${NS_PREFIX}${Deno.pid}xprobe${crypto.getRandomValues(new Uint32Array(1))[0]}`;
   const added = runSync("ip", ["netns", "add", name]);
   if (added.code !== 0) {
     return `ip netns add is not permitted here (${firstLine(added.stderr)}); ` +

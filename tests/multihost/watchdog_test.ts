@@ -7,49 +7,11 @@
  * are that no two attempts of a job overlap and that nothing is lost.
  */
 import assert from "node:assert/strict";
-import { type MultihostContext, multihostTest } from "../_netns.ts";
+import { multihostTest } from "../_netns.ts";
 import { waitFor } from "../_helpers.ts";
 import { configSet, enqueueMany, read, status, watchdogsOf } from "../workers/_worker_process.ts";
-import {
-  type Attempt,
-  AttemptWatch,
-  findOverlaps,
-  groupMembers,
-  loggedJob,
-  processRuns,
-} from "./_events.ts";
-
-/** The jobs' rows as the store keeps them (state, owner, lease end in server ms). */
-async function leases(
-  t: MultihostContext,
-  ids: string[],
-): Promise<Map<string, { state: string; worker_id: string | null; lease: number | null }>> {
-  const rows = await t.admin(
-    "SELECT id, state, worker_id, lease_expires_at FROM jobs WHERE id = ANY($1) ORDER BY id",
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.id as string, {
-    state: r.state as string,
-    worker_id: r.worker_id as string | null,
-    lease: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
-  }]));
-}
-
-function show(attempts: Attempt[]): string {
-  return attempts.map((a) =>
-    `${a.id}#${a.attempt}@${a.host} pid ${a.pid} start ${a.start} end ${a.endLine} gone ${a.goneAt}`
-  ).join("\n");
-}
-
-async function waitAllCompleted(t: MultihostContext, n: number, timeoutMs: number) {
-  let counts: Record<string, number> = {};
-  await waitFor(async () => {
-    counts = (await read.status(t.db)).counts;
-    return counts.completed === n;
-  }, { timeoutMs, intervalMs: 200 }).catch(() => {
-    throw new Error(`Not all ${n} jobs completed: ${JSON.stringify(counts)}\n${t.logs()}`);
-  });
-}
+import { AttemptWatch, findOverlaps, groupMembers, loggedJob, processRuns } from "./_events.ts";
+import { leases, show, waitAllCompleted } from "./_jobs.ts";
 
 /**
  * Attempt 1 on `host` ignores SIGTERM (the shell and its `sleep`) and runs
