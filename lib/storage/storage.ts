@@ -461,3 +461,7 @@ export interface Storage extends AsyncDisposable {
    */
   runHookSet(params: RunHookParams): Promise<void>;
 }
+
+/** The params object of the {@linkcode Storage} method `K`: how the stores spell each method once. */
+export type Params<K extends keyof Storage> = Storage[K] extends (params: infer P) => unknown ? P
+  : never;

@@ -15,45 +15,11 @@
  */
 import postgres from "postgres";
 import { localNow } from "../../clock.ts";
-import type { Config, ConfigKey, ConfigValue } from "../../config.ts";
+import type { Config } from "../../config.ts";
 import { StorageError } from "../../errors.ts";
-import type {
-  Job,
-  JobState,
-  JobWithRuns,
-  NewJob,
-  OnConflict,
-  RunOutcome,
-  RunOutput,
-} from "../../job.ts";
-import type { NewSchedule, Schedule } from "../../schedule.ts";
-import type {
-  ClaimedJob,
-  ClaimParams,
-  FinishedCount,
-  HeartbeatReply,
-  InsertResult,
-  JobListParams,
-  JobPage,
-  PruneCounts,
-  PruneParams,
-  QueueHealth,
-  QueueInfo,
-  QueueRate,
-  QueueSetParams,
-  RecordResult,
-  RunFinish,
-  RunOutputUpdate,
-  RunStart,
-  ScheduleFire,
-  ScheduleFireResult,
-  Storage,
-  StrandedJob,
-  WatchOptions,
-  WorkerInfo,
-  WorkerRequests,
-  WorkerRole,
-} from "../storage.ts";
+import type { JobState, RunOutcome } from "../../job.ts";
+import type { Schedule } from "../../schedule.ts";
+import type { Params, QueueInfo, Storage, WatchOptions, WorkerInfo } from "../storage.ts";
 import * as claim from "./claim.ts";
 import * as config from "./config.ts";
 import * as controls from "./controls.ts";
@@ -242,25 +208,23 @@ export class PostgresStorage implements Storage {
     return watchChanges(this.#pg, this.#listeners, onChange, options);
   }
 
-  jobInsertMany(
-    params: { jobs: NewJob[]; now: number; onConflict?: OnConflict | undefined },
-  ): Promise<InsertResult> {
+  jobInsertMany(params: Params<"jobInsertMany">) {
     return jobs.jobInsertMany(this.#pg, params);
   }
 
-  jobGet(params: { id: string }): Promise<Job | null> {
+  jobGet(params: Params<"jobGet">) {
     return jobs.jobGet(this.#pg, params);
   }
 
-  jobGetWithRuns(params: { id: string }): Promise<JobWithRuns | null> {
+  jobGetWithRuns(params: Params<"jobGetWithRuns">) {
     return jobs.jobGetWithRuns(this.#pg, params);
   }
 
-  jobGetMany(params: { ids: string[] }): Promise<Job[]> {
+  jobGetMany(params: Params<"jobGetMany">) {
     return jobs.jobGetMany(this.#pg, params);
   }
 
-  jobList(params: JobListParams): Promise<JobPage> {
+  jobList(params: Params<"jobList">) {
     return jobs.jobList(this.#pg, params);
   }
 
@@ -268,67 +232,63 @@ export class PostgresStorage implements Storage {
     return jobs.jobCountByState(this.#pg);
   }
 
-  jobRetry(
-    params: { ids: string[]; now: number; dlqOnly?: boolean | undefined },
-  ): Promise<Job[]> {
+  jobRetry(params: Params<"jobRetry">) {
     return jobs.jobRetry(this.#pg, params);
   }
 
-  jobRetryAllDead(params: { now: number }): Promise<number> {
+  jobRetryAllDead(params: Params<"jobRetryAllDead">) {
     return jobs.jobRetryAllDead(this.#pg, params);
   }
 
-  jobCancel(params: { ids: string[]; now: number }): Promise<Job[]> {
+  jobCancel(params: Params<"jobCancel">) {
     return jobs.jobCancel(this.#pg, params);
   }
 
-  jobRunNow(params: { id: string; now: number }): Promise<Job> {
+  jobRunNow(params: Params<"jobRunNow">) {
     return jobs.jobRunNow(this.#pg, params);
   }
 
-  jobHold(params: Parameters<Storage["jobHold"]>[0]) {
+  jobHold(params: Params<"jobHold">) {
     return controls.jobHold(this.#pg, params);
   }
 
-  jobRelease(params: Parameters<Storage["jobRelease"]>[0]) {
+  jobRelease(params: Params<"jobRelease">) {
     return controls.jobRelease(this.#pg, params);
   }
 
-  jobEdit(params: Parameters<Storage["jobEdit"]>[0]) {
+  jobEdit(params: Params<"jobEdit">) {
     return controls.jobEdit(this.#pg, params);
   }
 
-  jobDelete(params: Parameters<Storage["jobDelete"]>[0]) {
+  jobDelete(params: Params<"jobDelete">) {
     return controls.jobDelete(this.#pg, params);
   }
 
-  jobBulkCount(params: Parameters<Storage["jobBulkCount"]>[0]) {
+  jobBulkCount(params: Params<"jobBulkCount">) {
     return controls.jobBulkCount(this.#pg, params);
   }
 
-  jobBulkStep(params: Parameters<Storage["jobBulkStep"]>[0]) {
+  jobBulkStep(params: Params<"jobBulkStep">) {
     return controls.jobBulkStep(this.#pg, params);
   }
 
-  jobDeleteDead(params: { olderThan?: number | undefined }): Promise<number> {
+  jobDeleteDead(params: Params<"jobDeleteDead">) {
     return jobs.jobDeleteDead(this.#pg, params);
   }
 
-  jobPrune(params: PruneParams): Promise<PruneCounts> {
+  jobPrune(params: Params<"jobPrune">) {
     return jobs.jobPrune(this.#pg, { ...params, now: params.now ?? this.now() });
   }
 
-  jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
+  jobClaim(params: Params<"jobClaim">) {
     return claim.jobClaim(this.#pg, params);
   }
 
-  jobNextDueAt(
-    params: { queues: string[] | null; now?: number | undefined },
-  ): Promise<number | null> {
+  jobNextDueAt(params: Params<"jobNextDueAt">) {
     return claim.jobNextDueAt(this.#pg, { queues: params.queues, now: params.now ?? this.now() });
   }
 
-  jobExpire(params: { now: number; limit?: number | undefined }): Promise<string[]> {
+  jobExpire(params: Params<"jobExpire">) {
     return flow.jobExpire(this.#pg, params);
   }
 
@@ -340,40 +300,31 @@ export class PostgresStorage implements Storage {
     return claim.jobNextRetryAt(this.#pg);
   }
 
-  jobListStranded(
-    params: { now?: number | undefined; workerIds: string[]; leases?: boolean | undefined },
-  ): Promise<StrandedJob[]> {
+  jobListStranded(params: Params<"jobListStranded">) {
     return claim.jobListStranded(this.#pg, params);
   }
 
-  runStartMany(params: { starts: RunStart[] }): Promise<void> {
+  runStartMany(params: Params<"runStartMany">) {
     return runs.runStartMany(this.#pg, params);
   }
 
-  runOutputUpdateMany(params: { updates: RunOutputUpdate[] }): Promise<void> {
+  runOutputUpdateMany(params: Params<"runOutputUpdateMany">) {
     return runs.runOutputUpdateMany(this.#pg, params);
   }
 
-  runFinishMany(params: { finishes: RunFinish[]; now?: number | undefined }): Promise<string[]> {
+  runFinishMany(params: Params<"runFinishMany">) {
     return runs.runFinishMany(this.#pg, params);
   }
 
-  runRecordMany(params: {
-    starts: RunStart[];
-    outputs: RunOutputUpdate[];
-    finishes: RunFinish[];
-    claim?: ClaimParams | undefined;
-  }): Promise<RecordResult> {
+  runRecordMany(params: Params<"runRecordMany">) {
     return runs.runRecordMany(this.#pg, params);
   }
 
-  runOutputGet(
-    params: { id: string; attempt?: number | undefined; run?: number | undefined },
-  ): Promise<RunOutput | null> {
+  runOutputGet(params: Params<"runOutputGet">) {
     return runs.runOutputGet(this.#pg, params);
   }
 
-  runFinishedCounts(params: { since: number; bucketMs: number }): Promise<FinishedCount[]> {
+  runFinishedCounts(params: Params<"runFinishedCounts">) {
     return runs.runFinishedCounts(this.#pg, params);
   }
 
@@ -381,34 +332,23 @@ export class PostgresStorage implements Storage {
     return runs.runTotals(this.#pg);
   }
 
-  workerRegister(params: {
-    id: string;
-    pid: number;
-    host: string;
-    count: number;
-    queues: string[] | null;
-    now: number;
-    role?: WorkerRole;
-    clockOffsetMs?: number;
-  }): Promise<void> {
+  workerRegister(params: Params<"workerRegister">) {
     return workers.workerRegister(this.#pg, params);
   }
 
-  workerHeartbeat(
-    params: { id: string; now?: number | undefined; leaseMs: number; clockOffsetMs?: number },
-  ): Promise<HeartbeatReply> {
+  workerHeartbeat(params: Params<"workerHeartbeat">) {
     return workers.workerHeartbeat(this.#pg, params);
   }
 
-  workerRequestsGet(params: { id: string }): Promise<WorkerRequests> {
+  workerRequestsGet(params: Params<"workerRequestsGet">) {
     return workers.workerRequestsGet(this.#pg, params);
   }
 
-  workerRemove(params: { id: string }): Promise<void> {
+  workerRemove(params: Params<"workerRemove">) {
     return workers.workerRemove(this.#pg, params);
   }
 
-  workerList(params: { staleBefore: number; lateBefore?: number }): Promise<WorkerInfo[]> {
+  workerList(params: Params<"workerList">) {
     return workers.workerList(this.#pg, params);
   }
 
@@ -416,21 +356,19 @@ export class PostgresStorage implements Storage {
     return workers.workerListAll(this.#pg);
   }
 
-  turnTake(
-    params: { name?: string | undefined; holder: string; now?: number | undefined; ttlMs: number },
-  ): Promise<boolean> {
+  turnTake(params: Params<"turnTake">) {
     return workers.turnTake(this.#pg, params);
   }
 
-  workerRequestStop(params: { ids?: string[]; mode: "graceful" | "force" }): Promise<number> {
+  workerRequestStop(params: Params<"workerRequestStop">) {
     return workers.workerRequestStop(this.#pg, params);
   }
 
-  scheduleInsert(params: { schedule: NewSchedule; now: number }): Promise<Schedule> {
+  scheduleInsert(params: Params<"scheduleInsert">) {
     return schedules.scheduleInsert(this.#pg, params);
   }
 
-  scheduleGet(params: { name: string }): Promise<Schedule | null> {
+  scheduleGet(params: Params<"scheduleGet">) {
     return schedules.scheduleGet(this.#pg, params);
   }
 
@@ -438,17 +376,15 @@ export class PostgresStorage implements Storage {
     return schedules.scheduleList(this.#pg);
   }
 
-  scheduleDelete(params: { name: string }): Promise<void> {
+  scheduleDelete(params: Params<"scheduleDelete">) {
     return schedules.scheduleDelete(this.#pg, params);
   }
 
-  scheduleSetPaused(
-    params: { name: string; paused: boolean; nextRunAt?: number | null | undefined },
-  ): Promise<Schedule> {
+  scheduleSetPaused(params: Params<"scheduleSetPaused">) {
     return schedules.scheduleSetPaused(this.#pg, params);
   }
 
-  scheduleFireMany(params: { fires: ScheduleFire[]; now: number }): Promise<ScheduleFireResult[]> {
+  scheduleFireMany(params: Params<"scheduleFireMany">) {
     return schedules.scheduleFireMany(this.#pg, params);
   }
 
@@ -456,7 +392,7 @@ export class PostgresStorage implements Storage {
     return schedules.scheduleNextDueAt(this.#pg);
   }
 
-  scheduleListDue(params: { now: number; limit: number }): Promise<Schedule[]> {
+  scheduleListDue(params: Params<"scheduleListDue">) {
     return schedules.scheduleListDue(this.#pg, params);
   }
 
@@ -464,11 +400,11 @@ export class PostgresStorage implements Storage {
     return config.configGetAll(this.#pg);
   }
 
-  configSet(params: { key: ConfigKey; value: ConfigValue }): Promise<void> {
+  configSet(params: Params<"configSet">) {
     return config.configSet(this.#pg, params);
   }
 
-  queueHealthList(params: { now: number; since: number }): Promise<QueueHealth[]> {
+  queueHealthList(params: Params<"queueHealthList">) {
     return queues.queueHealthList(this.#pg, params);
   }
 
@@ -476,11 +412,11 @@ export class PostgresStorage implements Storage {
     return queues.queueList(this.#pg, this.now());
   }
 
-  queueSet(params: QueueSetParams): Promise<void> {
+  queueSet(params: Params<"queueSet">) {
     return queues.queueSet(this.#pg, params);
   }
 
-  queueRateList(params: { now: number }): Promise<QueueRate[]> {
+  queueRateList(params: Params<"queueRateList">) {
     return queues.queueRateList(this.#pg, params);
   }
 
@@ -498,31 +434,31 @@ export class PostgresStorage implements Storage {
 
   // The event log, progress and hook results (events.ts)
 
-  eventList(params: Parameters<Storage["eventList"]>[0]) {
+  eventList(params: Params<"eventList">) {
     return events.eventList(this.#pg, params);
   }
 
-  eventPrune(params: Parameters<Storage["eventPrune"]>[0]) {
+  eventPrune(params: Params<"eventPrune">) {
     return events.eventPrune(this.#pg, params);
   }
 
-  eventPruneCount(params: Parameters<Storage["eventPruneCount"]>[0]) {
+  eventPruneCount(params: Params<"eventPruneCount">) {
     return events.eventPruneCount(this.#pg, params);
   }
 
-  eventMarkGet(params: Parameters<Storage["eventMarkGet"]>[0]) {
+  eventMarkGet(params: Params<"eventMarkGet">) {
     return events.eventMarkGet(this.#pg, params);
   }
 
-  eventMarkSet(params: Parameters<Storage["eventMarkSet"]>[0]) {
+  eventMarkSet(params: Params<"eventMarkSet">) {
     return events.eventMarkSet(this.#pg, params);
   }
 
-  jobProgressSet(params: Parameters<Storage["jobProgressSet"]>[0]) {
+  jobProgressSet(params: Params<"jobProgressSet">) {
     return events.jobProgressSet(this.#pg, params);
   }
 
-  runHookSet(params: Parameters<Storage["runHookSet"]>[0]) {
+  runHookSet(params: Params<"runHookSet">) {
     return events.runHookSet(this.#pg, params);
   }
 }

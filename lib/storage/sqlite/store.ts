@@ -9,7 +9,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../../errors.ts";
-import type { Storage, WatchOptions } from "../storage.ts";
+import type { Params, Storage, WatchOptions } from "../storage.ts";
 import * as claim from "./claim.ts";
 import * as config from "./config.ts";
 import { SqliteDb } from "./connection.ts";
@@ -25,10 +25,6 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import * as schedules from "./schedules.ts";
 import { WakeFiles } from "./wake.ts";
 import * as workers from "./workers.ts";
-
-/** The params object of the `Storage` method `K`: each type is stated once, in `storage.ts`. */
-type Params<K extends keyof Storage> = Storage[K] extends (params: infer P) => unknown ? P
-  : never;
 
 /**
  * The SQLite implementation of {@linkcode Storage}.
